@@ -1,0 +1,165 @@
+//! `[params]`: the optimizer's search space and how chosen values reach the code.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// How chosen values are applied to an experiment's worktree.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum Apply {
+    /// Merge the values into a JSON file (other keys are kept).
+    Json(String),
+    /// Merge the values into a TOML file (other keys are kept).
+    Toml(String),
+    /// Append rendered arguments to the command: `"--lr {lr} --hidden {hidden}"`.
+    Args(String),
+    /// Export each value as an environment variable `<PREFIX><NAME>` (upper-cased).
+    Env(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampler {
+    Random,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamKind {
+    Float { low: f64, high: f64 },
+    LogFloat { low: f64, high: f64 },
+    Int { low: i64, high: i64 },
+    Choice(Vec<serde_json::Value>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub kind: ParamKind,
+    pub default: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamsConfig {
+    pub apply: Apply,
+    pub sampler: Sampler,
+    pub space: Vec<ParamSpec>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawParams {
+    #[serde(default)]
+    apply: Option<Apply>,
+    #[serde(default)]
+    sampler: Option<String>,
+    #[serde(flatten)]
+    space: IndexMap<String, toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    #[serde(default)]
+    float: Option<[f64; 2]>,
+    #[serde(default)]
+    log_float: Option<[f64; 2]>,
+    #[serde(default)]
+    int: Option<[i64; 2]>,
+    #[serde(default)]
+    choice: Option<Vec<toml::Value>>,
+    #[serde(default)]
+    default: Option<toml::Value>,
+}
+
+type Problem = (String, String, Option<String>);
+
+pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
+    let sampler = match raw.sampler.as_deref() {
+        None | Some("random") => Sampler::Random,
+        Some(other) => {
+            return Err((
+                "sampler".into(),
+                format!("unknown sampler `{other}`"),
+                Some("valid samplers: random".into()),
+            ));
+        }
+    };
+    let apply = raw.apply.ok_or_else(|| {
+        (
+            "apply".into(),
+            "`[params]` needs `apply`: where chosen values go".into(),
+            Some("e.g. apply = { json = \"params.json\" }, { toml = \"p.toml\" }, { args = \"--lr {lr}\" } or { env = \"\" }".into()),
+        )
+    })?;
+    let mut space = Vec::new();
+    for (name, value) in raw.space {
+        let spec: RawSpec = value.try_into().map_err(|e: toml::de::Error| {
+            (
+                name.clone(),
+                format!("parameter `{name}`: {}", e.message().trim()),
+                Some("a parameter is one of { float = [lo, hi] }, { log_float = [lo, hi] }, { int = [lo, hi] }, { choice = [..] }, with an optional default".into()),
+            )
+        })?;
+        space.push(spec_of(&name, spec)?);
+    }
+    if space.is_empty() {
+        return Err(("apply".into(), "`[params]` declares no parameter".into(), Some("add e.g. `lr = { log_float = [1e-4, 1.0] }`".into())));
+    }
+    Ok(ParamsConfig { apply, sampler, space })
+}
+
+fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
+    let bad = |msg: String| (name.to_string(), msg, None);
+    let kinds = [s.float.is_some(), s.log_float.is_some(), s.int.is_some(), s.choice.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err((
+            name.to_string(),
+            format!("parameter `{name}` must have exactly one of float, log_float, int, choice"),
+            None,
+        ));
+    }
+    let kind = if let Some([low, high]) = s.float {
+        if !(low.is_finite() && high.is_finite() && low < high) {
+            return Err(bad(format!("parameter `{name}`: float range [{low}, {high}] is empty")));
+        }
+        ParamKind::Float { low, high }
+    } else if let Some([low, high]) = s.log_float {
+        if !(low > 0.0 && high.is_finite() && low < high) {
+            return Err(bad(format!("parameter `{name}`: log_float range needs 0 < low < high, got [{low}, {high}]")));
+        }
+        ParamKind::LogFloat { low, high }
+    } else if let Some([low, high]) = s.int {
+        if low > high {
+            return Err(bad(format!("parameter `{name}`: int range [{low}, {high}] is empty")));
+        }
+        ParamKind::Int { low, high }
+    } else {
+        let choices: Vec<serde_json::Value> = s.choice.unwrap_or_default().into_iter().map(to_json).collect();
+        if choices.is_empty() {
+            return Err(bad(format!("parameter `{name}`: choice list is empty")));
+        }
+        ParamKind::Choice(choices)
+    };
+    let default = s.default.map(to_json);
+    if let Some(d) = &default {
+        let ok = match &kind {
+            ParamKind::Float { low, high } | ParamKind::LogFloat { low, high } => {
+                d.as_f64().is_some_and(|v| v >= *low && v <= *high)
+            }
+            ParamKind::Int { low, high } => d.as_i64().is_some_and(|v| v >= *low && v <= *high),
+            ParamKind::Choice(c) => c.contains(d),
+        };
+        if !ok {
+            return Err(bad(format!("parameter `{name}`: default {d} is outside its range")));
+        }
+    }
+    Ok(ParamSpec { name: name.to_string(), kind, default })
+}
+
+fn to_json(v: toml::Value) -> serde_json::Value {
+    match v {
+        toml::Value::String(s) => serde_json::Value::String(s),
+        toml::Value::Integer(i) => serde_json::Value::from(i),
+        toml::Value::Float(f) => serde_json::Value::from(f),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+        other => serde_json::Value::String(other.to_string()),
+    }
+}

@@ -1,0 +1,74 @@
+//! Reading metric values out of a finished run.
+
+mod json;
+mod lines;
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use crate::config::Source;
+
+pub use json::read_json_metrics;
+pub use lines::parse_lines;
+
+/// Metric values read from a run, and what went wrong reading them.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Collected {
+    pub values: IndexMap<String, f64>,
+    pub problems: Vec<String>,
+}
+
+/// Where a run's outputs are.
+pub struct RunOutputs<'a> {
+    /// The run's combined output text (stdout then stderr).
+    pub log: &'a str,
+    pub run_dir: &'a Path,
+    pub worktree: &'a Path,
+}
+
+/// Applies every source in order; a later source overrides an earlier one's value.
+pub fn collect(sources: &[Source], out: &RunOutputs<'_>) -> Collected {
+    let mut c = Collected::default();
+    for source in sources {
+        match source {
+            Source::Lines {} => c.values.extend(parse_lines(out.log)),
+            Source::Regex { name, pattern } => match regex::Regex::new(pattern) {
+                Ok(re) => {
+                    let last = re
+                        .captures_iter(out.log)
+                        .filter_map(|cap| cap.get(1).or_else(|| cap.get(0)))
+                        .filter_map(|m| lines::parse_value(m.as_str()))
+                        .last();
+                    match last {
+                        Some(v) => {
+                            c.values.insert(name.clone(), v);
+                        }
+                        None => c.problems.push(format!("regex for `{name}` matched no number")),
+                    }
+                }
+                Err(e) => c.problems.push(format!("invalid regex for `{name}`: {e}")),
+            },
+            Source::Json { file, pointer, name } => {
+                let rendered = file.replace("{run_dir}", &out.run_dir.to_string_lossy());
+                let candidates = [out.run_dir.join(&rendered), out.worktree.join(&rendered)];
+                match candidates.iter().find(|p| p.is_file()) {
+                    None => c.problems.push(format!(
+                        "JSON metrics file `{rendered}` not found in the run dir or worktree"
+                    )),
+                    Some(path) => match std::fs::read_to_string(path) {
+                        Err(e) => c.problems.push(format!("cannot read {}: {e}", path.display())),
+                        Ok(text) => match read_json_metrics(&text, pointer, name.as_deref()) {
+                            Ok(values) => c.values.extend(values),
+                            Err(e) => c.problems.push(format!("{}: {e}", path.display())),
+                        },
+                    },
+                }
+            }
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests;
