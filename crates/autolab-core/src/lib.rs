@@ -3,5 +3,13 @@
 //! This crate depends on no other autolab crate.
 
 pub mod config;
+pub mod experiment;
+pub mod git;
+pub mod ledger;
+pub mod lock;
 pub mod metrics;
+pub mod results;
 pub mod score;
+
+/// The directory autolab keeps its state in, at the lab root.
+pub const STATE_DIR: &str = ".autolab";

@@ -1,0 +1,442 @@
+//! The ledger: every campaign, experiment, run, metric and lifecycle event, in SQLite (WAL).
+//!
+//! Each lifecycle transition is one transaction that updates the experiment and appends its
+//! event, written before anything relies on it.
+
+mod schema;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::experiment::{Experiment, Run, RunOutcome, State, Verdict};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("ledger {path} has schema version {found}, newer than this autolab understands ({supported})")]
+    TooNew { path: String, found: i64, supported: i64 },
+    #[error("no campaign `{0}` in the ledger")]
+    NoCampaign(String),
+    #[error("no experiment #{1} in campaign `{0}`")]
+    NoExperiment(String, u32),
+}
+
+pub type Result<T> = std::result::Result<T, LedgerError>;
+
+/// A campaign row.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: i64,
+    pub tag: String,
+    pub base_commit: String,
+    pub seed: u64,
+    /// Protected path → blob id at campaign start (None: the file did not exist).
+    pub protected: IndexMap<String, Option<String>>,
+    /// The experiment number of the incumbent, once the baseline has a verdict.
+    pub incumbent: Option<u32>,
+    pub created_at: f64,
+    pub heartbeat: f64,
+}
+
+pub struct Ledger {
+    conn: Connection,
+    path: String,
+}
+
+fn wrap(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Sqlite { path: path.to_string(), source }
+}
+
+pub fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Ledger {
+    pub fn open(path: &Path) -> Result<Ledger> {
+        let p = path.display().to_string();
+        let wrap = |source| LedgerError::Sqlite { path: p.clone(), source };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        let mut ledger = Ledger { conn, path: p };
+        schema::migrate(&mut ledger.conn).map_err(|e| match e {
+            schema::MigrateError::Sqlite(source) => LedgerError::Sqlite { path: ledger.path.clone(), source },
+            schema::MigrateError::TooNew(found) => LedgerError::TooNew {
+                path: ledger.path.clone(),
+                found,
+                supported: schema::VERSION,
+            },
+        })?;
+        Ok(ledger)
+    }
+
+
+    // ---- campaigns ----------------------------------------------------------------------
+
+    pub fn create_campaign(
+        &mut self,
+        tag: &str,
+        base_commit: &str,
+        seed: u64,
+        protected: &IndexMap<String, Option<String>>,
+        config_text: &str,
+    ) -> Result<Campaign> {
+        let protected_json = serde_json::to_string(protected).unwrap_or_else(|_| "{}".into());
+        let t = now();
+        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        tx.execute(
+            "INSERT INTO campaigns (tag, base_commit, seed, protected, config, created_at, heartbeat)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![tag, base_commit, seed as i64, protected_json, config_text, t],
+        )
+        .map_err(wrap(&self.path))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO events (campaign_id, experiment_id, at, kind, detail) VALUES (?1, NULL, ?2, 'campaign-created', ?3)",
+            params![id, t, serde_json::json!({"base": base_commit, "seed": seed}).to_string()],
+        )
+        .map_err(wrap(&self.path))?;
+        tx.commit().map_err(wrap(&self.path))?;
+        self.campaign(tag)?.ok_or_else(|| LedgerError::NoCampaign(tag.into()))
+    }
+
+    pub fn campaign(&self, tag: &str) -> Result<Option<Campaign>> {
+        self.conn
+            .query_row(
+                "SELECT id, tag, base_commit, seed, protected, incumbent, created_at, heartbeat FROM campaigns WHERE tag = ?1",
+                [tag],
+                campaign_row,
+            )
+            .optional()
+            .map_err(wrap(&self.path))
+    }
+
+    pub fn campaigns(&self) -> Result<Vec<Campaign>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, tag, base_commit, seed, protected, incumbent, created_at, heartbeat FROM campaigns ORDER BY id")
+            .map_err(wrap(&self.path))?;
+        let rows = stmt.query_map([], campaign_row).map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(wrap(&self.path))
+    }
+
+    /// The most recently active campaign.
+    pub fn latest_campaign(&self) -> Result<Option<Campaign>> {
+        Ok(self.campaigns()?.into_iter().max_by(|a, b| a.heartbeat.total_cmp(&b.heartbeat)))
+    }
+
+    pub fn heartbeat(&self, campaign: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE campaigns SET heartbeat = ?1 WHERE id = ?2", params![now(), campaign])
+            .map(|_| ())
+            .map_err(wrap(&self.path))
+    }
+
+    // ---- experiments --------------------------------------------------------------------
+
+    /// The number the next experiment of a campaign gets.
+    pub fn next_number(&self, campaign: i64) -> Result<u32> {
+        let n: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(number) FROM experiments WHERE campaign_id = ?1", [campaign], |r| r.get(0))
+            .map_err(wrap(&self.path))?;
+        Ok(n.map(|n| n as u32 + 1).unwrap_or(0))
+    }
+
+    /// Records a new experiment in state `proposed`.
+    pub fn propose(
+        &mut self,
+        campaign: i64,
+        number: u32,
+        parent: &str,
+        proposer: &str,
+        title: &str,
+        params: Option<&serde_json::Value>,
+    ) -> Result<i64> {
+        let t = now();
+        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        tx.execute(
+            "INSERT INTO experiments (campaign_id, number, state, parent, proposer, title, params, created_at, updated_at)
+             VALUES (?1, ?2, 'proposed', ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![campaign, number, parent, proposer, title, params.map(|p| p.to_string()), t],
+        )
+        .map_err(wrap(&self.path))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO events (campaign_id, experiment_id, at, kind, to_state, detail) VALUES (?1, ?2, ?3, 'transition', 'proposed', ?4)",
+            params![campaign, id, t, serde_json::json!({"proposer": proposer, "title": title}).to_string()],
+        )
+        .map_err(wrap(&self.path))?;
+        tx.commit().map_err(wrap(&self.path))?;
+        Ok(id)
+    }
+
+    /// Moves an experiment to `to`, with an event carrying `detail`, in one transaction.
+    pub fn transition(&mut self, exp: &Experiment, to: State, detail: serde_json::Value) -> Result<()> {
+        self.transition_with(exp.row, to, detail, &Changes::default())
+    }
+
+    /// Like [`Ledger::transition`], also setting fields of the experiment.
+    pub fn transition_with(&mut self, row: i64, to: State, detail: serde_json::Value, ch: &Changes) -> Result<()> {
+        let t = now();
+        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let (campaign, from): (i64, String) = tx
+            .query_row("SELECT campaign_id, state FROM experiments WHERE id = ?1", [row], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(wrap(&self.path))?;
+        tx.execute(
+            "UPDATE experiments SET state = ?1, updated_at = ?2,
+               verdict = ?3,
+               commit_sha = COALESCE(?4, commit_sha),
+               parent = COALESCE(?5, parent),
+               reason = COALESCE(?6, reason),
+               score = COALESCE(?7, score),
+               metrics = COALESCE(?8, metrics),
+               lines_added = COALESCE(?9, lines_added),
+               lines_removed = COALESCE(?10, lines_removed)
+             WHERE id = ?11",
+            params![
+                to.as_str(),
+                t,
+                to.verdict().map(Verdict::as_str),
+                ch.commit,
+                ch.parent,
+                ch.reason,
+                ch.score,
+                ch.metrics.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()),
+                ch.lines.map(|l| l.0 as i64),
+                ch.lines.map(|l| l.1 as i64),
+                row
+            ],
+        )
+        .map_err(wrap(&self.path))?;
+        if let Some(n) = ch.new_incumbent {
+            tx.execute("UPDATE campaigns SET incumbent = ?1 WHERE id = ?2", params![n, campaign]).map_err(wrap(&self.path))?;
+        }
+        tx.execute(
+            "INSERT INTO events (campaign_id, experiment_id, at, kind, from_state, to_state, detail) VALUES (?1, ?2, ?3, 'transition', ?4, ?5, ?6)",
+            params![campaign, row, t, from, to.as_str(), detail.to_string()],
+        )
+        .map_err(wrap(&self.path))?;
+        tx.commit().map_err(wrap(&self.path))
+    }
+
+    /// Marks a final experiment's git effects (refs, worktree removal) as done.
+    pub fn mark_finalized(&mut self, row: i64) -> Result<()> {
+        self.conn.execute("UPDATE experiments SET finalized = 1 WHERE id = ?1", [row]).map(|_| ()).map_err(wrap(&self.path))
+    }
+
+    pub fn experiments(&self, campaign: i64) -> Result<Vec<Experiment>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{EXPERIMENT_SELECT} WHERE campaign_id = ?1 ORDER BY number"))
+            .map_err(wrap(&self.path))?;
+        let rows = stmt.query_map([campaign], experiment_row).map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(wrap(&self.path))
+    }
+
+    pub fn experiment(&self, campaign: i64, number: u32) -> Result<Option<Experiment>> {
+        self.conn
+            .query_row(
+                &format!("{EXPERIMENT_SELECT} WHERE campaign_id = ?1 AND number = ?2"),
+                params![campaign, number],
+                experiment_row,
+            )
+            .optional()
+            .map_err(wrap(&self.path))
+    }
+
+    pub fn experiment_by_row(&self, row: i64) -> Result<Experiment> {
+        self.conn
+            .query_row(&format!("{EXPERIMENT_SELECT} WHERE id = ?1"), [row], experiment_row)
+            .map_err(wrap(&self.path))
+    }
+
+    /// Events of one experiment: (time, kind, from, to, detail).
+    pub fn events(&self, row: i64) -> Result<Vec<Event>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, kind, from_state, to_state, detail FROM events WHERE experiment_id = ?1 ORDER BY id")
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map([row], |r| {
+                Ok(Event {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    from: r.get(2)?,
+                    to: r.get(3)?,
+                    detail: r.get::<_, Option<String>>(4)?.and_then(|d| serde_json::from_str(&d).ok()),
+                })
+            })
+            .map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(wrap(&self.path))
+    }
+
+    // ---- runs ---------------------------------------------------------------------------
+
+    pub fn start_run(&mut self, exp: i64, seed: u64, run_dir: &str) -> Result<(i64, u32)> {
+        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let index: i64 = tx
+            .query_row("SELECT COUNT(*) FROM runs WHERE experiment_id = ?1", [exp], |r| r.get(0))
+            .map_err(wrap(&self.path))?;
+        let dir = run_dir.replace("{run}", &index.to_string());
+        tx.execute(
+            "INSERT INTO runs (experiment_id, idx, seed, outcome, run_dir, started_at) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+            params![exp, index, seed as i64, dir, now()],
+        )
+        .map_err(wrap(&self.path))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(wrap(&self.path))?;
+        Ok((id, index as u32))
+    }
+
+    pub fn set_run_pid(&self, run: i64, pid: i64) -> Result<()> {
+        self.conn.execute("UPDATE runs SET pid = ?1 WHERE id = ?2", params![pid, run]).map(|_| ()).map_err(wrap(&self.path))
+    }
+
+    pub fn finish_run(
+        &mut self,
+        run: i64,
+        outcome: RunOutcome,
+        exit_code: Option<i32>,
+        metrics: &IndexMap<String, f64>,
+        log_tail: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        tx.execute(
+            "UPDATE runs SET outcome = ?1, exit_code = ?2, ended_at = ?3, log_tail = ?4 WHERE id = ?5",
+            params![outcome.as_str(), exit_code, now(), log_tail, run],
+        )
+        .map_err(wrap(&self.path))?;
+        for (name, value) in metrics {
+            tx.execute(
+                "INSERT OR REPLACE INTO metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
+                params![run, name, if value.is_nan() { None } else { Some(*value) }],
+            )
+            .map_err(wrap(&self.path))?;
+        }
+        tx.commit().map_err(wrap(&self.path))
+    }
+
+    pub fn runs(&self, exp: i64) -> Result<Vec<Run>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail FROM runs WHERE experiment_id = ?1 ORDER BY idx")
+            .map_err(wrap(&self.path))?;
+        let mut runs: Vec<Run> = stmt
+            .query_map([exp], |r| {
+                Ok(Run {
+                    row: r.get(0)?,
+                    index: r.get::<_, i64>(1)? as u32,
+                    seed: r.get::<_, i64>(2)? as u64,
+                    outcome: RunOutcome::parse(&r.get::<_, String>(3)?),
+                    exit_code: r.get(4)?,
+                    pid: r.get(5)?,
+                    run_dir: r.get(6)?,
+                    started_at: r.get(7)?,
+                    ended_at: r.get(8)?,
+                    metrics: IndexMap::new(),
+                    log_tail: r.get(9)?,
+                })
+            })
+            .map_err(wrap(&self.path))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))?;
+        let mut mstmt = self
+            .conn
+            .prepare("SELECT name, value FROM metrics WHERE run_id = ?1 ORDER BY rowid")
+            .map_err(wrap(&self.path))?;
+        for run in &mut runs {
+            let values = mstmt
+                .query_map([run.row], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN))))
+                .map_err(wrap(&self.path))?;
+            for v in values {
+                let (k, x) = v.map_err(wrap(&self.path))?;
+                run.metrics.insert(k, x);
+            }
+        }
+        Ok(runs)
+    }
+
+    pub fn run_count(&self, exp: i64) -> Result<u32> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM runs WHERE experiment_id = ?1", [exp], |r| r.get::<_, i64>(0))
+            .map(|n| n as u32)
+            .map_err(wrap(&self.path))
+    }
+}
+
+/// Fields a transition may set alongside the state.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub commit: Option<String>,
+    pub parent: Option<String>,
+    pub reason: Option<String>,
+    pub score: Option<f64>,
+    pub metrics: Option<IndexMap<String, f64>>,
+    pub lines: Option<(u64, u64)>,
+    /// Makes this experiment the campaign's incumbent, in the same transaction.
+    pub new_incumbent: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub at: f64,
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
+const EXPERIMENT_SELECT: &str = "SELECT id, number, state, verdict, reason, score, metrics, commit_sha, parent, proposer, title, params, lines_added, lines_removed, finalized, created_at, updated_at FROM experiments";
+
+fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
+    let state: String = r.get(2)?;
+    let metrics: Option<String> = r.get(6)?;
+    let params: Option<String> = r.get(11)?;
+    Ok(Experiment {
+        row: r.get(0)?,
+        number: r.get::<_, i64>(1)? as u32,
+        state: State::parse(&state).unwrap_or(State::Proposed),
+        verdict: r.get::<_, Option<String>>(3)?.and_then(|v| State::parse(&v)).and_then(State::verdict),
+        reason: r.get(4)?,
+        score: r.get(5)?,
+        metrics: metrics.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
+        commit: r.get(7)?,
+        parent: r.get(8)?,
+        proposer: r.get(9)?,
+        title: r.get(10)?,
+        params: params.and_then(|p| serde_json::from_str(&p).ok()),
+        lines_added: r.get::<_, i64>(12)? as u64,
+        lines_removed: r.get::<_, i64>(13)? as u64,
+        finalized: r.get::<_, i64>(14)? != 0,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
+    })
+}
+
+fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
+    let protected: String = r.get(4)?;
+    Ok(Campaign {
+        id: r.get(0)?,
+        tag: r.get(1)?,
+        base_commit: r.get(2)?,
+        seed: r.get::<_, i64>(3)? as u64,
+        protected: serde_json::from_str(&protected).unwrap_or_default(),
+        incumbent: r.get::<_, Option<i64>>(5)?.map(|n| n as u32),
+        created_at: r.get(6)?,
+        heartbeat: r.get(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

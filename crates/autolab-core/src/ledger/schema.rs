@@ -1,0 +1,96 @@
+//! Versioned schema: `PRAGMA user_version` counts the migrations applied.
+
+use rusqlite::Connection;
+
+pub const VERSION: i64 = 1;
+
+pub enum MigrateError {
+    Sqlite(rusqlite::Error),
+    TooNew(i64),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sqlite(e)
+    }
+}
+
+const MIGRATIONS: [&str; 1] = [r#"
+CREATE TABLE campaigns (
+    id          INTEGER PRIMARY KEY,
+    tag         TEXT NOT NULL UNIQUE,
+    base_commit TEXT NOT NULL,
+    seed        INTEGER NOT NULL,
+    protected   TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    incumbent   INTEGER,
+    created_at  REAL NOT NULL,
+    heartbeat   REAL NOT NULL
+);
+CREATE TABLE experiments (
+    id            INTEGER PRIMARY KEY,
+    campaign_id   INTEGER NOT NULL REFERENCES campaigns(id),
+    number        INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    verdict       TEXT,
+    reason        TEXT,
+    score         REAL,
+    metrics       TEXT,
+    commit_sha    TEXT,
+    parent        TEXT NOT NULL,
+    proposer      TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    params        TEXT,
+    lines_added   INTEGER NOT NULL DEFAULT 0,
+    lines_removed INTEGER NOT NULL DEFAULT 0,
+    finalized     INTEGER NOT NULL DEFAULT 0,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    UNIQUE (campaign_id, number)
+);
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    idx           INTEGER NOT NULL,
+    seed          INTEGER NOT NULL,
+    outcome       TEXT NOT NULL,
+    exit_code     INTEGER,
+    pid           INTEGER,
+    run_dir       TEXT NOT NULL,
+    started_at    REAL NOT NULL,
+    ended_at      REAL,
+    log_tail      TEXT,
+    UNIQUE (experiment_id, idx)
+);
+CREATE TABLE metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    name   TEXT NOT NULL,
+    value  REAL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE events (
+    id            INTEGER PRIMARY KEY,
+    campaign_id   INTEGER NOT NULL REFERENCES campaigns(id),
+    experiment_id INTEGER REFERENCES experiments(id),
+    at            REAL NOT NULL,
+    kind          TEXT NOT NULL,
+    from_state    TEXT,
+    to_state      TEXT,
+    detail        TEXT
+);
+CREATE INDEX events_by_experiment ON events(experiment_id);
+"#];
+
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(MigrateError::TooNew(current));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! `results.tsv` in autoresearch's exact format, rewritten from the ledger.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::experiment::Experiment;
+
+/// The TSV text for a campaign's experiments (final ones only, in number order).
+pub fn results_tsv(primary: &str, experiments: &[Experiment]) -> String {
+    let mut out = format!("commit\t{primary}\tmemory_gb\tstatus\tdescription\n");
+    for e in experiments {
+        let Some(verdict) = e.verdict else { continue };
+        let commit = e.commit.as_deref().unwrap_or(&e.parent);
+        let short: String = commit.chars().take(7).collect();
+        let crashed = matches!(verdict.tsv_status(), "crash");
+        let metric = if crashed { 0.0 } else { e.metrics.get(primary).copied().filter(|v| v.is_finite()).unwrap_or(0.0) };
+        let memory = if crashed {
+            0.0
+        } else if let Some(gb) = e.metrics.get("memory_gb") {
+            *gb
+        } else if let Some(mb) = e.metrics.get("peak_vram_mb") {
+            mb / 1024.0
+        } else {
+            0.0
+        };
+        let memory = if memory.is_finite() { memory } else { 0.0 };
+        let description: String = e.title.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect();
+        out.push_str(&format!("{short}\t{metric:.6}\t{memory:.1}\t{}\t{description}\n", verdict.tsv_status()));
+    }
+    out
+}
+
+/// Writes `text` to `path` atomically (temp file + rename), so readers never see half a file.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tsv.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
