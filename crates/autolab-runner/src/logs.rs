@@ -1,0 +1,69 @@
+//! Captures one output stream into a file with a size cap: the first `head` bytes are written
+//! as they come, then only the last `tail` bytes are kept in a ring and appended at the end
+//! after a marker, so a run printing gigabytes never fills the disk or autolab's memory.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Pump {
+    done: mpsc::Receiver<bool>,
+}
+
+impl Pump {
+    /// Waits up to `limit` for the stream to close (a process that escaped the group may hold
+    /// it open); returns whether the log was truncated.
+    pub fn finish(self, limit: Duration) -> bool {
+        self.done.recv_timeout(limit).unwrap_or(false)
+    }
+}
+
+pub fn spawn_pump<R: Read + Send + 'static>(mut src: R, path: &Path, head: u64, tail: usize) -> Pump {
+    let (tx, rx) = mpsc::channel();
+    let file = File::create(path);
+    std::thread::spawn(move || {
+        let Ok(mut file) = file else {
+            // Drain so the child never blocks on a full pipe.
+            let _ = std::io::copy(&mut src, &mut std::io::sink());
+            let _ = tx.send(false);
+            return;
+        };
+        let mut written: u64 = 0;
+        let mut ring: VecDeque<u8> = VecDeque::new();
+        let mut dropped: u64 = 0;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut chunk = &buf[..n];
+            if written < head {
+                let take = ((head - written) as usize).min(chunk.len());
+                let _ = file.write_all(&chunk[..take]);
+                written += take as u64;
+                chunk = &chunk[take..];
+            }
+            if !chunk.is_empty() {
+                ring.extend(chunk);
+                while ring.len() > tail {
+                    let excess = ring.len() - tail;
+                    ring.drain(..excess);
+                    dropped += excess as u64;
+                }
+            }
+        }
+        if dropped > 0 {
+            let _ = writeln!(file, "\n[autolab: {dropped} bytes of output omitted here]");
+        }
+        let (a, b) = ring.as_slices();
+        let _ = file.write_all(a);
+        let _ = file.write_all(b);
+        let _ = file.flush();
+        let _ = tx.send(dropped > 0);
+    });
+    Pump { done: rx }
+}
