@@ -83,8 +83,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 5] =
-        [Verdict::Kept, Verdict::Discarded, Verdict::Crashed, Verdict::Timeout, Verdict::Invalid];
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Kept,
+        Verdict::Discarded,
+        Verdict::Crashed,
+        Verdict::Timeout,
+        Verdict::Invalid,
+    ];
 
     pub fn state(self) -> State {
         match self {

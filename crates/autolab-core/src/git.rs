@@ -43,7 +43,9 @@ pub fn valid_tag(tag: &str) -> bool {
         && !tag.starts_with(['.', '-'])
         && !tag.ends_with(".lock")
         && !tag.contains("..")
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[derive(Debug, Clone)]
@@ -59,13 +61,19 @@ impl Repo {
     pub fn discover(dir: &Path) -> Result<Repo, GitError> {
         let out = git_raw(dir, &["rev-parse", "--show-toplevel", "--git-common-dir"])?;
         if !out.status.success() {
-            return Err(GitError::NotARepo { dir: dir.to_path_buf() });
+            return Err(GitError::NotARepo {
+                dir: dir.to_path_buf(),
+            });
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let mut lines = text.lines();
         let root = PathBuf::from(lines.next().unwrap_or_default());
         let common = PathBuf::from(lines.next().unwrap_or_default());
-        let git_dir = if common.is_absolute() { common } else { dir.join(common) };
+        let git_dir = if common.is_absolute() {
+            common
+        } else {
+            dir.join(common)
+        };
         let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
         Ok(Repo { root, git_dir })
     }
@@ -81,30 +89,47 @@ impl Repo {
     /// The commit a revision names, if any.
     pub fn rev_parse(&self, rev: &str) -> Option<String> {
         let spec = format!("{rev}^{{commit}}");
-        self.run(&["rev-parse", "--verify", "--quiet", &spec]).ok().map(|s| s.trim().to_string())
+        self.run(&["rev-parse", "--verify", "--quiet", &spec])
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     /// The blob id of `path` at `commit`, or None when the file is absent.
     pub fn blob(&self, commit: &str, path: &str) -> Option<String> {
         let spec = format!("{commit}:{path}");
-        self.run(&["rev-parse", "--verify", "--quiet", &spec]).ok().map(|s| s.trim().to_string())
+        self.run(&["rev-parse", "--verify", "--quiet", &spec])
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     /// Files tracked at `commit`.
     pub fn files_at(&self, commit: &str) -> Result<Vec<String>, GitError> {
         let out = self.run(&["ls-tree", "-r", "-z", "--name-only", commit])?;
-        Ok(out.split('\0').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        Ok(out
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// Sets `name` (a full ref) to `new`, only if it is now `old` (None: must not exist yet).
     pub fn update_ref(&self, name: &str, new: &str, old: Option<&str>) -> Result<(), GitError> {
         let zero = "0000000000000000000000000000000000000000";
-        self.run(&["update-ref", "-m", "autolab", name, new, old.unwrap_or(zero)]).map(|_| ())
+        self.run(&[
+            "update-ref",
+            "-m",
+            "autolab",
+            name,
+            new,
+            old.unwrap_or(zero),
+        ])
+        .map(|_| ())
     }
 
     /// Points `name` at `new` whatever it was.
     pub fn force_ref(&self, name: &str, new: &str) -> Result<(), GitError> {
-        self.run(&["update-ref", "-m", "autolab", name, new]).map(|_| ())
+        self.run(&["update-ref", "-m", "autolab", name, new])
+            .map(|_| ())
     }
 
     pub fn delete_ref(&self, name: &str) -> Result<(), GitError> {
@@ -120,14 +145,20 @@ impl Repo {
             self.remove_worktree(path)?;
         }
         let p = path.to_string_lossy();
-        self.run(&["worktree", "add", "--quiet", "--force", "-B", branch, &p, commit]).map(|_| ())
+        self.run(&[
+            "worktree", "add", "--quiet", "--force", "-B", branch, &p, commit,
+        ])
+        .map(|_| ())
     }
 
     /// Removes a worktree (also one deleted by hand) and forgets it.
     pub fn remove_worktree(&self, path: &Path) -> Result<(), GitError> {
         if path.exists() {
             let p = path.to_string_lossy();
-            if self.run(&["worktree", "remove", "--force", "--force", &p]).is_err() {
+            if self
+                .run(&["worktree", "remove", "--force", "--force", &p])
+                .is_err()
+            {
                 std::fs::remove_dir_all(path).map_err(|e| GitError::Failed {
                     args: format!("worktree remove {p}"),
                     stderr: e.to_string(),
@@ -152,12 +183,17 @@ impl Repo {
                 candidates.push(e.path().join("HEAD.lock"));
             }
         }
-        for dir in ["refs/heads/autolab", "refs/heads/autolab-exp", "refs/autolab"] {
+        for dir in [
+            "refs/heads/autolab",
+            "refs/heads/autolab-exp",
+            "refs/autolab",
+        ] {
             collect_locks(&self.git_dir.join(dir), &mut candidates);
         }
         for c in candidates {
             let ours = c.starts_with(self.git_dir.join("refs"))
-                || std::fs::read_to_string(c.with_file_name("gitdir")).is_ok_and(|g| g.contains("/.autolab/worktrees/"));
+                || std::fs::read_to_string(c.with_file_name("gitdir"))
+                    .is_ok_and(|g| g.contains("/.autolab/worktrees/"));
             if ours && c.is_file() && std::fs::remove_file(&c).is_ok() {
                 removed.push(c);
             }
@@ -168,7 +204,11 @@ impl Repo {
     /// Files changed between two commits.
     pub fn changed_files(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
         let out = self.run(&["diff", "--name-only", "--no-renames", "-z", from, to])?;
-        Ok(out.split('\0').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        Ok(out
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// Lines added and removed between two commits.
@@ -178,8 +218,14 @@ impl Repo {
         let mut removed = 0;
         for line in out.lines() {
             let mut parts = line.split('\t');
-            added += parts.next().and_then(|a| a.parse::<u64>().ok()).unwrap_or(0);
-            removed += parts.next().and_then(|r| r.parse::<u64>().ok()).unwrap_or(0);
+            added += parts
+                .next()
+                .and_then(|a| a.parse::<u64>().ok())
+                .unwrap_or(0);
+            removed += parts
+                .next()
+                .and_then(|r| r.parse::<u64>().ok())
+                .unwrap_or(0);
         }
         Ok((added, removed))
     }
@@ -190,7 +236,9 @@ impl Repo {
 }
 
 fn collect_locks(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -204,7 +252,17 @@ fn collect_locks(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Commits everything in a worktree as autolab; returns the new commit.
 pub fn commit_all(worktree: &Path, message: &str) -> Result<String, GitError> {
     run_in(worktree, &["add", "-A"])?;
-    run_in(worktree, &["commit", "--quiet", "--no-verify", "--allow-empty", "-m", message])?;
+    run_in(
+        worktree,
+        &[
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            message,
+        ],
+    )?;
     Ok(run_in(worktree, &["rev-parse", "HEAD"])?.trim().to_string())
 }
 
@@ -225,8 +283,18 @@ fn git_raw(dir: &Path, args: &[&str]) -> Result<std::process::Output, GitError> 
     Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=autolab", "-c", "user.email=autolab@localhost"])
-        .args(["-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"])
+        .args([
+            "-c",
+            "user.name=autolab",
+            "-c",
+            "user.email=autolab@localhost",
+        ])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+        ])
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
@@ -247,7 +315,8 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     }
     let pat: Vec<&str> = pattern.split('/').collect();
     let segs: Vec<&str> = path.split('/').collect();
-    match_segments(&pat, &segs) || (!pattern.contains('*') && path.starts_with(&format!("{pattern}/")))
+    match_segments(&pat, &segs)
+        || (!pattern.contains('*') && path.starts_with(&format!("{pattern}/")))
 }
 
 fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
@@ -256,7 +325,9 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
         (Some(&"**"), _) => {
             match_segments(&pat[1..], segs) || (!segs.is_empty() && match_segments(pat, &segs[1..]))
         }
-        (Some(p), Some(s)) => glob_segment(p.as_bytes(), s.as_bytes()) && match_segments(&pat[1..], &segs[1..]),
+        (Some(p), Some(s)) => {
+            glob_segment(p.as_bytes(), s.as_bytes()) && match_segments(&pat[1..], &segs[1..])
+        }
         _ => false,
     }
 }

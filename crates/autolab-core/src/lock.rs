@@ -25,8 +25,17 @@ pub struct LabLock {
 
 impl LabLock {
     pub fn acquire(path: &Path, what: &str) -> Result<LabLock, LockError> {
-        let io = |source| LockError::Io { path: path.display().to_string(), source };
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+        let io = |source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -34,7 +43,11 @@ impl LabLock {
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
                 return Err(LockError::Held {
-                    holder: if holder.is_empty() { "unknown process".into() } else { holder.to_string() },
+                    holder: if holder.is_empty() {
+                        "unknown process".into()
+                    } else {
+                        holder.to_string()
+                    },
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -44,5 +57,13 @@ impl LabLock {
         write!(file, "pid {} {}", std::process::id(), what).map_err(io)?;
         file.flush().map_err(io)?;
         Ok(LabLock { _file: file })
+    }
+
+    /// Whether some live process holds the lock at `path` (without writing to it).
+    pub fn is_held(path: &Path) -> bool {
+        let Ok(file) = OpenOptions::new().read(true).write(true).open(path) else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(TryLockError::WouldBlock))
     }
 }

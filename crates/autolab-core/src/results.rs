@@ -13,7 +13,15 @@ pub fn results_tsv(primary: &str, experiments: &[Experiment]) -> String {
         let commit = e.commit.as_deref().unwrap_or(&e.parent);
         let short: String = commit.chars().take(7).collect();
         let crashed = matches!(verdict.tsv_status(), "crash");
-        let metric = if crashed { 0.0 } else { e.metrics.get(primary).copied().filter(|v| v.is_finite()).unwrap_or(0.0) };
+        let metric = if crashed {
+            0.0
+        } else {
+            e.metrics
+                .get(primary)
+                .copied()
+                .filter(|v| v.is_finite())
+                .unwrap_or(0.0)
+        };
         let memory = if crashed {
             0.0
         } else if let Some(gb) = e.metrics.get("memory_gb") {
@@ -24,8 +32,21 @@ pub fn results_tsv(primary: &str, experiments: &[Experiment]) -> String {
             0.0
         };
         let memory = if memory.is_finite() { memory } else { 0.0 };
-        let description: String = e.title.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect();
-        out.push_str(&format!("{short}\t{metric:.6}\t{memory:.1}\t{}\t{description}\n", verdict.tsv_status()));
+        let description: String = e
+            .title
+            .chars()
+            .map(|c| {
+                if c == '\t' || c == '\n' || c == '\r' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "{short}\t{metric:.6}\t{memory:.1}\t{}\t{description}\n",
+            verdict.tsv_status()
+        ));
     }
     out
 }

@@ -24,12 +24,17 @@ pub enum ScoreError {
 }
 
 /// The weighted mean of the scored metrics (minimized ones negated when goals are mixed).
-pub fn score(values: &IndexMap<String, f64>, specs: &IndexMap<String, ScoreSpec>) -> Result<f64, ScoreError> {
+pub fn score(
+    values: &IndexMap<String, f64>,
+    specs: &IndexMap<String, ScoreSpec>,
+) -> Result<f64, ScoreError> {
     let goal = score_goal(specs);
     let mut sum = 0.0;
     let mut weights = 0.0;
     for (name, spec) in specs {
-        let v = *values.get(name).ok_or_else(|| ScoreError::Missing(name.clone()))?;
+        let v = *values
+            .get(name)
+            .ok_or_else(|| ScoreError::Missing(name.clone()))?;
         if !v.is_finite() {
             return Err(ScoreError::NotFinite(name.clone(), v));
         }
@@ -79,9 +84,15 @@ mod tests {
     #[test]
     fn missing_and_nan_metrics_have_no_score() {
         let specs = IndexMap::from([("loss".to_string(), spec(Goal::Minimize, 1.0))]);
-        assert_eq!(score(&IndexMap::new(), &specs), Err(ScoreError::Missing("loss".into())));
+        assert_eq!(
+            score(&IndexMap::new(), &specs),
+            Err(ScoreError::Missing("loss".into()))
+        );
         let nan = IndexMap::from([("loss".to_string(), f64::NAN)]);
-        assert!(matches!(score(&nan, &specs), Err(ScoreError::NotFinite(..))));
+        assert!(matches!(
+            score(&nan, &specs),
+            Err(ScoreError::NotFinite(..))
+        ));
     }
 
     #[test]

@@ -1,1 +1,12 @@
-//! placeholder
+//! autolab's research loop: the campaign scheduler and pipeline, reconciliation after a
+//! restart, verdicts, proposers and coders.
+
+pub mod campaign;
+pub mod coder;
+mod error;
+pub mod lab;
+pub mod proposer;
+
+pub use campaign::{Ending, Observer, Report, RunOptions, Summary, run_campaign};
+pub use error::EngineError;
+pub use lab::Lab;

@@ -85,5 +85,10 @@ pub trait Runner: Send + Sync {
 
     /// Executes `spec` until it ends, times out, or `cancel` becomes true. `started` is told the
     /// process (group) id as soon as the command runs, so it can be recorded before waiting.
-    fn run(&self, spec: &RunSpec, cancel: &AtomicBool, started: &mut dyn FnMut(u32)) -> Result<Finished, RunnerError>;
+    fn run(
+        &self,
+        spec: &RunSpec,
+        cancel: &AtomicBool,
+        started: &mut dyn FnMut(u32),
+    ) -> Result<Finished, RunnerError>;
 }

@@ -21,7 +21,12 @@ impl Pump {
     }
 }
 
-pub fn spawn_pump<R: Read + Send + 'static>(mut src: R, path: &Path, head: u64, tail: usize) -> Pump {
+pub fn spawn_pump<R: Read + Send + 'static>(
+    mut src: R,
+    path: &Path,
+    head: u64,
+    tail: usize,
+) -> Pump {
     let (tx, rx) = mpsc::channel();
     let file = File::create(path);
     std::thread::spawn(move || {

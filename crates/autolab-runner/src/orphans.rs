@@ -10,15 +10,25 @@ use nix::unistd::Pid;
 pub fn kill_run_processes(run_dir: &Path) -> Vec<i32> {
     let marker = format!("AUTOLAB_RUN_DIR={}", run_dir.display());
     let mut killed = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return killed;
+    };
     let me = std::process::id() as i32;
     for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(environ) = std::fs::read(e.path().join("environ")) else { continue };
-        if environ.split(|b| *b == 0).any(|var| var == marker.as_bytes()) && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+        let Ok(environ) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == marker.as_bytes())
+            && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
+        {
             killed.push(pid);
         }
     }

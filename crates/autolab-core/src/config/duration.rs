@@ -12,13 +12,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = 0.0;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(format!("invalid duration `{text}`"));
         }
-        let value: f64 = rest[..num_len].parse().map_err(|_| format!("invalid duration `{text}`"))?;
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("invalid duration `{text}`"))?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let factor = match rest[..unit_len].trim() {
             "ms" => 0.001,
             "s" | "sec" => 1.0,
@@ -34,7 +40,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn to_duration(secs: f64, text: &str) -> Result<Duration, String> {
-    if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+    if secs.is_finite() && (0.0..1e9).contains(&secs) {
         Ok(Duration::from_secs_f64(secs))
     } else {
         Err(format!("invalid duration `{text}`"))
@@ -49,7 +55,11 @@ pub fn format_duration(d: Duration) -> String {
     } else if secs < 3600.0 {
         format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (secs / 3600.0) as u64, ((secs % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (secs / 3600.0) as u64,
+            ((secs % 3600.0) / 60.0) as u64
+        )
     }
 }
 

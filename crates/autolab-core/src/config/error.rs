@@ -75,10 +75,16 @@ impl ConfigError {
             let best = closest(&unknown, &expected);
             message = format!("unknown key `{unknown}`");
             hint = Some(match best {
-                Some(b) => format!("did you mean `{b}`? valid keys here: {}", expected.join(", ")),
+                Some(b) => format!(
+                    "did you mean `{b}`? valid keys here: {}",
+                    expected.join(", ")
+                ),
                 None => format!("valid keys here: {}", expected.join(", ")),
             });
-        } else if let Some(field) = raw.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+        } else if let Some(field) = raw
+            .strip_prefix("missing field `")
+            .and_then(|r| r.strip_suffix('`'))
+        {
             message = format!("missing required key `{field}`");
         } else if raw.starts_with("invalid type") {
             hint = Some("check the value's type: strings need quotes, lists use [ ]".into());
@@ -87,7 +93,13 @@ impl ConfigError {
         } else if e.span().is_some() && !raw.contains("missing") {
             hint = Some("this is not valid TOML; see https://toml.io".into());
         }
-        ConfigError { file: path.to_path_buf(), line, key, message, hint }
+        ConfigError {
+            file: path.to_path_buf(),
+            line,
+            key,
+            message,
+            hint,
+        }
     }
 }
 
@@ -115,12 +127,11 @@ fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
             }
             continue;
         }
-        if current == section {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim() == key {
-                    return Some(i + 1);
-                }
-            }
+        if current == section
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim() == key
+        {
+            return Some(i + 1);
         }
     }
     header

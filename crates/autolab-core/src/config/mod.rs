@@ -231,11 +231,21 @@ impl Config {
         let timeout = match &t.timeout {
             None => Duration::from_secs(600),
             Some(s) => parse_duration(s).map_err(|m| {
-                at("task", "timeout", m, Some("use a duration like \"90s\", \"5m\" or \"1h30m\"".into()))
+                at(
+                    "task",
+                    "timeout",
+                    m,
+                    Some("use a duration like \"90s\", \"5m\" or \"1h30m\"".into()),
+                )
             })?,
         };
         if timeout.is_zero() {
-            return Err(at("task", "timeout", "`task.timeout` must be positive".into(), None));
+            return Err(at(
+                "task",
+                "timeout",
+                "`task.timeout` must be positive".into(),
+                None,
+            ));
         }
         for (key, list) in [("editable", &t.editable), ("protected", &t.protected)] {
             for p in list.iter() {
@@ -258,13 +268,22 @@ impl Config {
             timeout,
         };
 
-        let m = raw.metrics.unwrap_or(RawMetrics { sources: None, score: IndexMap::new(), primary: None });
+        let m = raw.metrics.unwrap_or(RawMetrics {
+            sources: None,
+            score: IndexMap::new(),
+            primary: None,
+        });
         let sources = m.sources.unwrap_or_else(|| vec![Source::Lines {}]);
         for s in &sources {
             match s {
                 Source::Regex { pattern, .. } => {
                     regex::Regex::new(pattern).map_err(|e| {
-                        at("metrics", "sources", format!("invalid regex `{pattern}`: {e}"), None)
+                        at(
+                            "metrics",
+                            "sources",
+                            format!("invalid regex `{pattern}`: {e}"),
+                            None,
+                        )
                     })?;
                 }
                 Source::Json { pointer, name, .. } => {
@@ -288,7 +307,10 @@ impl Config {
                 "metrics",
                 "score",
                 "no scored metric: `[metrics].score` is empty or missing".into(),
-                Some("add e.g. `score = { val_loss = { goal = \"minimize\" } }` under [metrics]".into()),
+                Some(
+                    "add e.g. `score = { val_loss = { goal = \"minimize\" } }` under [metrics]"
+                        .into(),
+                ),
             ));
         }
         for (name, spec) in &m.score {
@@ -296,7 +318,10 @@ impl Config {
                 return Err(at(
                     "metrics",
                     "score",
-                    format!("metric `{name}` has weight {}, which is not a positive number", spec.weight),
+                    format!(
+                        "metric `{name}` has weight {}, which is not a positive number",
+                        spec.weight
+                    ),
                     None,
                 ));
             }
@@ -314,14 +339,37 @@ impl Config {
             }
             None => m.score.keys().next().cloned().unwrap_or_default(),
         };
-        let metrics = Metrics { sources, score: m.score, primary };
+        let metrics = Metrics {
+            sources,
+            score: m.score,
+            primary,
+        };
 
         let params = match raw.params {
             None => None,
-            Some(p) => Some(params::validate(p).map_err(|(key, msg, hint)| at("params", &key, msg, hint))?),
+            Some(p) => Some(
+                params::validate(p).map_err(|(key, msg, hint)| at("params", &key, msg, hint))?,
+            ),
         };
 
-        let d = raw.decide.unwrap_or(RawDecide { policy: None, min_delta: None });
+        if let Some(p) = &params
+            && let Apply::Json(f) | Apply::Toml(f) = &p.apply
+            && !task.editable.iter().any(|e| crate::git::path_matches(e, f))
+        {
+            return Err(at(
+                "params",
+                "apply",
+                format!(
+                    "the params file `{f}` is not in `task.editable`, so every candidate would be invalid"
+                ),
+                Some(format!("add \"{f}\" to `editable` under [task]")),
+            ));
+        }
+
+        let d = raw.decide.unwrap_or(RawDecide {
+            policy: None,
+            min_delta: None,
+        });
         let policy = match d.policy.as_deref() {
             None | Some("strict") => Policy::Strict,
             Some("noise-aware") => {
@@ -343,7 +391,12 @@ impl Config {
         };
         let min_delta = d.min_delta.unwrap_or(0.0);
         if !(min_delta.is_finite() && min_delta >= 0.0) {
-            return Err(at("decide", "min_delta", "`min_delta` must be a number ≥ 0".into(), None));
+            return Err(at(
+                "decide",
+                "min_delta",
+                "`min_delta` must be a number ≥ 0".into(),
+                None,
+            ));
         }
         let decide = Decide { policy, min_delta };
 
@@ -380,7 +433,12 @@ impl Config {
         };
         let max_log_mb = r.max_log_mb.unwrap_or(64.0);
         if !(max_log_mb.is_finite() && max_log_mb > 0.0) {
-            return Err(at("runner", "max_log_mb", "`max_log_mb` must be positive".into(), None));
+            return Err(at(
+                "runner",
+                "max_log_mb",
+                "`max_log_mb` must be positive".into(),
+                None,
+            ));
         }
         let runner = RunnerConfig {
             kind,

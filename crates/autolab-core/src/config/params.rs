@@ -101,14 +101,27 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
         space.push(spec_of(&name, spec)?);
     }
     if space.is_empty() {
-        return Err(("apply".into(), "`[params]` declares no parameter".into(), Some("add e.g. `lr = { log_float = [1e-4, 1.0] }`".into())));
+        return Err((
+            "apply".into(),
+            "`[params]` declares no parameter".into(),
+            Some("add e.g. `lr = { log_float = [1e-4, 1.0] }`".into()),
+        ));
     }
-    Ok(ParamsConfig { apply, sampler, space })
+    Ok(ParamsConfig {
+        apply,
+        sampler,
+        space,
+    })
 }
 
 fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
     let bad = |msg: String| (name.to_string(), msg, None);
-    let kinds = [s.float.is_some(), s.log_float.is_some(), s.int.is_some(), s.choice.is_some()];
+    let kinds = [
+        s.float.is_some(),
+        s.log_float.is_some(),
+        s.int.is_some(),
+        s.choice.is_some(),
+    ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err((
             name.to_string(),
@@ -118,21 +131,32 @@ fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
     }
     let kind = if let Some([low, high]) = s.float {
         if !(low.is_finite() && high.is_finite() && low < high) {
-            return Err(bad(format!("parameter `{name}`: float range [{low}, {high}] is empty")));
+            return Err(bad(format!(
+                "parameter `{name}`: float range [{low}, {high}] is empty"
+            )));
         }
         ParamKind::Float { low, high }
     } else if let Some([low, high]) = s.log_float {
         if !(low > 0.0 && high.is_finite() && low < high) {
-            return Err(bad(format!("parameter `{name}`: log_float range needs 0 < low < high, got [{low}, {high}]")));
+            return Err(bad(format!(
+                "parameter `{name}`: log_float range needs 0 < low < high, got [{low}, {high}]"
+            )));
         }
         ParamKind::LogFloat { low, high }
     } else if let Some([low, high]) = s.int {
         if low > high {
-            return Err(bad(format!("parameter `{name}`: int range [{low}, {high}] is empty")));
+            return Err(bad(format!(
+                "parameter `{name}`: int range [{low}, {high}] is empty"
+            )));
         }
         ParamKind::Int { low, high }
     } else {
-        let choices: Vec<serde_json::Value> = s.choice.unwrap_or_default().into_iter().map(to_json).collect();
+        let choices: Vec<serde_json::Value> = s
+            .choice
+            .unwrap_or_default()
+            .into_iter()
+            .map(to_json)
+            .collect();
         if choices.is_empty() {
             return Err(bad(format!("parameter `{name}`: choice list is empty")));
         }
@@ -148,10 +172,16 @@ fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
             ParamKind::Choice(c) => c.contains(d),
         };
         if !ok {
-            return Err(bad(format!("parameter `{name}`: default {d} is outside its range")));
+            return Err(bad(format!(
+                "parameter `{name}`: default {d} is outside its range"
+            )));
         }
     }
-    Ok(ParamSpec { name: name.to_string(), kind, default })
+    Ok(ParamSpec {
+        name: name.to_string(),
+        kind,
+        default,
+    })
 }
 
 fn to_json(v: toml::Value) -> serde_json::Value {

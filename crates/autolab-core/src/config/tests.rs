@@ -49,7 +49,13 @@ fn unknown_key_names_line_and_suggests() {
     let e = parse(text).unwrap_err();
     assert_eq!(e.line, Some(2));
     assert_eq!(e.message, "unknown key `comand`");
-    assert!(e.hint.as_deref().unwrap().contains("did you mean `command`"), "{e:?}");
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `command`"),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -21,8 +21,14 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("ledger {path} has schema version {found}, newer than this autolab understands ({supported})")]
-    TooNew { path: String, found: i64, supported: i64 },
+    #[error(
+        "ledger {path} has schema version {found}, newer than this autolab understands ({supported})"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
     #[error("no campaign `{0}` in the ledger")]
     NoCampaign(String),
     #[error("no experiment #{1} in campaign `{0}`")]
@@ -52,25 +58,41 @@ pub struct Ledger {
 }
 
 fn wrap(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-    move |source| LedgerError::Sqlite { path: path.to_string(), source }
+    move |source| LedgerError::Sqlite {
+        path: path.to_string(),
+        source,
+    }
 }
 
 pub fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 impl Ledger {
     pub fn open(path: &Path) -> Result<Ledger> {
         let p = path.display().to_string();
-        let wrap = |source| LedgerError::Sqlite { path: p.clone(), source };
+        let wrap = |source| LedgerError::Sqlite {
+            path: p.clone(),
+            source,
+        };
         let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
         let mut ledger = Ledger { conn, path: p };
         schema::migrate(&mut ledger.conn).map_err(|e| match e {
-            schema::MigrateError::Sqlite(source) => LedgerError::Sqlite { path: ledger.path.clone(), source },
+            schema::MigrateError::Sqlite(source) => LedgerError::Sqlite {
+                path: ledger.path.clone(),
+                source,
+            },
             schema::MigrateError::TooNew(found) => LedgerError::TooNew {
                 path: ledger.path.clone(),
                 found,
@@ -79,7 +101,6 @@ impl Ledger {
         })?;
         Ok(ledger)
     }
-
 
     // ---- campaigns ----------------------------------------------------------------------
 
@@ -107,7 +128,8 @@ impl Ledger {
         )
         .map_err(wrap(&self.path))?;
         tx.commit().map_err(wrap(&self.path))?;
-        self.campaign(tag)?.ok_or_else(|| LedgerError::NoCampaign(tag.into()))
+        self.campaign(tag)?
+            .ok_or_else(|| LedgerError::NoCampaign(tag.into()))
     }
 
     pub fn campaign(&self, tag: &str) -> Result<Option<Campaign>> {
@@ -127,17 +149,24 @@ impl Ledger {
             .prepare("SELECT id, tag, base_commit, seed, protected, incumbent, created_at, heartbeat FROM campaigns ORDER BY id")
             .map_err(wrap(&self.path))?;
         let rows = stmt.query_map([], campaign_row).map_err(wrap(&self.path))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(wrap(&self.path))
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))
     }
 
     /// The most recently active campaign.
     pub fn latest_campaign(&self) -> Result<Option<Campaign>> {
-        Ok(self.campaigns()?.into_iter().max_by(|a, b| a.heartbeat.total_cmp(&b.heartbeat)))
+        Ok(self
+            .campaigns()?
+            .into_iter()
+            .max_by(|a, b| a.heartbeat.total_cmp(&b.heartbeat)))
     }
 
     pub fn heartbeat(&self, campaign: i64) -> Result<()> {
         self.conn
-            .execute("UPDATE campaigns SET heartbeat = ?1 WHERE id = ?2", params![now(), campaign])
+            .execute(
+                "UPDATE campaigns SET heartbeat = ?1 WHERE id = ?2",
+                params![now(), campaign],
+            )
             .map(|_| ())
             .map_err(wrap(&self.path))
     }
@@ -148,7 +177,11 @@ impl Ledger {
     pub fn next_number(&self, campaign: i64) -> Result<u32> {
         let n: Option<i64> = self
             .conn
-            .query_row("SELECT MAX(number) FROM experiments WHERE campaign_id = ?1", [campaign], |r| r.get(0))
+            .query_row(
+                "SELECT MAX(number) FROM experiments WHERE campaign_id = ?1",
+                [campaign],
+                |r| r.get(0),
+            )
             .map_err(wrap(&self.path))?;
         Ok(n.map(|n| n as u32 + 1).unwrap_or(0))
     }
@@ -182,16 +215,31 @@ impl Ledger {
     }
 
     /// Moves an experiment to `to`, with an event carrying `detail`, in one transaction.
-    pub fn transition(&mut self, exp: &Experiment, to: State, detail: serde_json::Value) -> Result<()> {
+    pub fn transition(
+        &mut self,
+        exp: &Experiment,
+        to: State,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         self.transition_with(exp.row, to, detail, &Changes::default())
     }
 
     /// Like [`Ledger::transition`], also setting fields of the experiment.
-    pub fn transition_with(&mut self, row: i64, to: State, detail: serde_json::Value, ch: &Changes) -> Result<()> {
+    pub fn transition_with(
+        &mut self,
+        row: i64,
+        to: State,
+        detail: serde_json::Value,
+        ch: &Changes,
+    ) -> Result<()> {
         let t = now();
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
         let (campaign, from): (i64, String) = tx
-            .query_row("SELECT campaign_id, state FROM experiments WHERE id = ?1", [row], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT campaign_id, state FROM experiments WHERE id = ?1",
+                [row],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(wrap(&self.path))?;
         tx.execute(
             "UPDATE experiments SET state = ?1, updated_at = ?2,
@@ -212,7 +260,9 @@ impl Ledger {
                 ch.parent,
                 ch.reason,
                 ch.score,
-                ch.metrics.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()),
+                ch.metrics
+                    .as_ref()
+                    .map(|m| serde_json::to_string(m).unwrap_or_default()),
                 ch.lines.map(|l| l.0 as i64),
                 ch.lines.map(|l| l.1 as i64),
                 row
@@ -220,7 +270,11 @@ impl Ledger {
         )
         .map_err(wrap(&self.path))?;
         if let Some(n) = ch.new_incumbent {
-            tx.execute("UPDATE campaigns SET incumbent = ?1 WHERE id = ?2", params![n, campaign]).map_err(wrap(&self.path))?;
+            tx.execute(
+                "UPDATE campaigns SET incumbent = ?1 WHERE id = ?2",
+                params![n, campaign],
+            )
+            .map_err(wrap(&self.path))?;
         }
         tx.execute(
             "INSERT INTO events (campaign_id, experiment_id, at, kind, from_state, to_state, detail) VALUES (?1, ?2, ?3, 'transition', ?4, ?5, ?6)",
@@ -232,16 +286,24 @@ impl Ledger {
 
     /// Marks a final experiment's git effects (refs, worktree removal) as done.
     pub fn mark_finalized(&mut self, row: i64) -> Result<()> {
-        self.conn.execute("UPDATE experiments SET finalized = 1 WHERE id = ?1", [row]).map(|_| ()).map_err(wrap(&self.path))
+        self.conn
+            .execute("UPDATE experiments SET finalized = 1 WHERE id = ?1", [row])
+            .map(|_| ())
+            .map_err(wrap(&self.path))
     }
 
     pub fn experiments(&self, campaign: i64) -> Result<Vec<Experiment>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("{EXPERIMENT_SELECT} WHERE campaign_id = ?1 ORDER BY number"))
+            .prepare(&format!(
+                "{EXPERIMENT_SELECT} WHERE campaign_id = ?1 ORDER BY number"
+            ))
             .map_err(wrap(&self.path))?;
-        let rows = stmt.query_map([campaign], experiment_row).map_err(wrap(&self.path))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(wrap(&self.path))
+        let rows = stmt
+            .query_map([campaign], experiment_row)
+            .map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))
     }
 
     pub fn experiment(&self, campaign: i64, number: u32) -> Result<Option<Experiment>> {
@@ -257,7 +319,11 @@ impl Ledger {
 
     pub fn experiment_by_row(&self, row: i64) -> Result<Experiment> {
         self.conn
-            .query_row(&format!("{EXPERIMENT_SELECT} WHERE id = ?1"), [row], experiment_row)
+            .query_row(
+                &format!("{EXPERIMENT_SELECT} WHERE id = ?1"),
+                [row],
+                experiment_row,
+            )
             .map_err(wrap(&self.path))
     }
 
@@ -274,11 +340,14 @@ impl Ledger {
                     kind: r.get(1)?,
                     from: r.get(2)?,
                     to: r.get(3)?,
-                    detail: r.get::<_, Option<String>>(4)?.and_then(|d| serde_json::from_str(&d).ok()),
+                    detail: r
+                        .get::<_, Option<String>>(4)?
+                        .and_then(|d| serde_json::from_str(&d).ok()),
                 })
             })
             .map_err(wrap(&self.path))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(wrap(&self.path))
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))
     }
 
     // ---- runs ---------------------------------------------------------------------------
@@ -286,7 +355,11 @@ impl Ledger {
     pub fn start_run(&mut self, exp: i64, seed: u64, run_dir: &str) -> Result<(i64, u32)> {
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
         let index: i64 = tx
-            .query_row("SELECT COUNT(*) FROM runs WHERE experiment_id = ?1", [exp], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1",
+                [exp],
+                |r| r.get(0),
+            )
             .map_err(wrap(&self.path))?;
         let dir = run_dir.replace("{run}", &index.to_string());
         tx.execute(
@@ -300,7 +373,10 @@ impl Ledger {
     }
 
     pub fn set_run_pid(&self, run: i64, pid: i64) -> Result<()> {
-        self.conn.execute("UPDATE runs SET pid = ?1 WHERE id = ?2", params![pid, run]).map(|_| ()).map_err(wrap(&self.path))
+        self.conn
+            .execute("UPDATE runs SET pid = ?1 WHERE id = ?2", params![pid, run])
+            .map(|_| ())
+            .map_err(wrap(&self.path))
     }
 
     pub fn finish_run(
@@ -357,7 +433,12 @@ impl Ledger {
             .map_err(wrap(&self.path))?;
         for run in &mut runs {
             let values = mstmt
-                .query_map([run.row], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN))))
+                .query_map([run.row], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
+                    ))
+                })
                 .map_err(wrap(&self.path))?;
             for v in values {
                 let (k, x) = v.map_err(wrap(&self.path))?;
@@ -369,7 +450,11 @@ impl Ledger {
 
     pub fn run_count(&self, exp: i64) -> Result<u32> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM runs WHERE experiment_id = ?1", [exp], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1",
+                [exp],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u32)
             .map_err(wrap(&self.path))
     }
@@ -407,10 +492,15 @@ fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
         row: r.get(0)?,
         number: r.get::<_, i64>(1)? as u32,
         state: State::parse(&state).unwrap_or(State::Proposed),
-        verdict: r.get::<_, Option<String>>(3)?.and_then(|v| State::parse(&v)).and_then(State::verdict),
+        verdict: r
+            .get::<_, Option<String>>(3)?
+            .and_then(|v| State::parse(&v))
+            .and_then(State::verdict),
         reason: r.get(4)?,
         score: r.get(5)?,
-        metrics: metrics.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
+        metrics: metrics
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default(),
         commit: r.get(7)?,
         parent: r.get(8)?,
         proposer: r.get(9)?,

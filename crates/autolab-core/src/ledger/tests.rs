@@ -9,18 +9,35 @@ fn ledger() -> (tempfile::TempDir, Ledger) {
 #[test]
 fn experiment_lifecycle_is_recorded_with_events() {
     let (_d, mut l) = ledger();
-    let c = l.create_campaign("t", "abc", 7, &IndexMap::new(), "").unwrap();
+    let c = l
+        .create_campaign("t", "abc", 7, &IndexMap::new(), "")
+        .unwrap();
     assert_eq!(l.next_number(c.id).unwrap(), 0);
-    let row = l.propose(c.id, 0, "abc", "baseline", "baseline", None).unwrap();
+    let row = l
+        .propose(c.id, 0, "abc", "baseline", "baseline", None)
+        .unwrap();
     assert_eq!(l.next_number(c.id).unwrap(), 1);
     let e = l.experiment_by_row(row).unwrap();
-    l.transition(&e, State::Queued, serde_json::json!({})).unwrap();
+    l.transition(&e, State::Queued, serde_json::json!({}))
+        .unwrap();
     let (run, idx) = l.start_run(row, 7, "runs/{run}").unwrap();
     assert_eq!(idx, 0);
     let m = IndexMap::from([("loss".to_string(), 0.5)]);
-    l.finish_run(run, RunOutcome::Exited, Some(0), &m, "tail").unwrap();
-    let ch = Changes { score: Some(0.5), metrics: Some(m.clone()), new_incumbent: Some(0), ..Changes::default() };
-    l.transition_with(row, State::Kept, serde_json::json!({"why": "baseline"}), &ch).unwrap();
+    l.finish_run(run, RunOutcome::Exited, Some(0), &m, "tail")
+        .unwrap();
+    let ch = Changes {
+        score: Some(0.5),
+        metrics: Some(m.clone()),
+        new_incumbent: Some(0),
+        ..Changes::default()
+    };
+    l.transition_with(
+        row,
+        State::Kept,
+        serde_json::json!({"why": "baseline"}),
+        &ch,
+    )
+    .unwrap();
 
     let e = l.experiment(c.id, 0).unwrap().unwrap();
     assert_eq!(e.state, State::Kept);
@@ -43,7 +60,8 @@ fn reopening_keeps_data_and_schema_version() {
     let path = dir.path().join("ledger.db");
     {
         let mut l = Ledger::open(&path).unwrap();
-        l.create_campaign("a", "abc", 1, &IndexMap::new(), "").unwrap();
+        l.create_campaign("a", "abc", 1, &IndexMap::new(), "")
+            .unwrap();
     }
     let l = Ledger::open(&path).unwrap();
     assert_eq!(l.campaigns().unwrap().len(), 1);
@@ -57,13 +75,18 @@ fn a_newer_schema_is_refused() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
-    assert!(matches!(Ledger::open(&path), Err(LedgerError::TooNew { found: 99, .. })));
+    assert!(matches!(
+        Ledger::open(&path),
+        Err(LedgerError::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]
 fn duplicate_experiment_numbers_are_refused() {
     let (_d, mut l) = ledger();
-    let c = l.create_campaign("t", "abc", 7, &IndexMap::new(), "").unwrap();
+    let c = l
+        .create_campaign("t", "abc", 7, &IndexMap::new(), "")
+        .unwrap();
     l.propose(c.id, 1, "abc", "x", "x", None).unwrap();
     assert!(l.propose(c.id, 1, "abc", "x", "y", None).is_err());
 }

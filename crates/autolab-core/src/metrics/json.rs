@@ -6,16 +6,26 @@ use serde_json::Value;
 /// The pointer may end at a number (then `name` names it, else its last segment does) or at an
 /// object, whose numeric members all become metrics. AI-Scientist's `final_info.json`
 /// (`{"<dataset>": {"means": {...}}}`) is read with pointer `/*/means`.
-pub fn read_json_metrics(text: &str, pointer: &str, name: Option<&str>) -> Result<IndexMap<String, f64>, String> {
+pub fn read_json_metrics(
+    text: &str,
+    pointer: &str,
+    name: Option<&str>,
+) -> Result<IndexMap<String, f64>, String> {
     let doc: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let segments: Vec<String> = if pointer.is_empty() {
         Vec::new()
     } else {
-        pointer[1..].split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+        pointer[1..]
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect()
     };
     let mut found = Vec::new();
     walk(&doc, &segments, &mut found);
-    let target = found.into_iter().next().ok_or_else(|| format!("nothing at JSON pointer `{pointer}`"))?;
+    let target = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("nothing at JSON pointer `{pointer}`"))?;
     let mut out = IndexMap::new();
     match target {
         Value::Object(map) => {
@@ -29,8 +39,12 @@ pub fn read_json_metrics(text: &str, pointer: &str, name: Option<&str>) -> Resul
             }
         }
         v => {
-            let x = number(v).ok_or_else(|| format!("the value at `{pointer}` is not a number: {v}"))?;
-            let key = name.map(str::to_string).or_else(|| segments.last().cloned()).unwrap_or_else(|| "value".into());
+            let x = number(v)
+                .ok_or_else(|| format!("the value at `{pointer}` is not a number: {v}"))?;
+            let key = name
+                .map(str::to_string)
+                .or_else(|| segments.last().cloned())
+                .unwrap_or_else(|| "value".into());
             out.insert(key, x);
         }
     }

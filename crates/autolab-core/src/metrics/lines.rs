@@ -10,12 +10,11 @@ pub fn parse_lines(text: &str) -> IndexMap<String, f64> {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("METRIC ") {
             for pair in rest.split_whitespace() {
-                if let Some((name, value)) = pair.split_once('=') {
-                    if is_name(name) {
-                        if let Some(v) = parse_value(value) {
-                            out.insert(name.to_string(), v);
-                        }
-                    }
+                if let Some((name, value)) = pair.split_once('=')
+                    && is_name(name)
+                    && let Some(v) = parse_value(value)
+                {
+                    out.insert(name.to_string(), v);
                 }
             }
             continue;
@@ -34,7 +33,8 @@ fn colon_pairs(line: &str) -> Vec<(String, f64)> {
     let mut i = 0;
     while i < tokens.len() {
         let tok = tokens[i];
-        let (name, value) = if let Some((n, v)) = tok.split_once(':').filter(|(_, v)| !v.is_empty()) {
+        let (name, value) = if let Some((n, v)) = tok.split_once(':').filter(|(_, v)| !v.is_empty())
+        {
             // `name:value` glued together
             (n, Some(v))
         } else if let Some(n) = tok.strip_suffix(':') {
@@ -42,7 +42,9 @@ fn colon_pairs(line: &str) -> Vec<(String, f64)> {
         } else {
             return Vec::new();
         };
-        let Some(value) = value else { return Vec::new() };
+        let Some(value) = value else {
+            return Vec::new();
+        };
         if !is_name(name) {
             return Vec::new();
         }
@@ -70,7 +72,11 @@ pub(crate) fn parse_value(s: &str) -> Option<f64> {
         "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
         _ => {}
     }
-    if !s.chars().next().is_some_and(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
+    if !s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.'))
+    {
         return None;
     }
     s.parse::<f64>().ok()

@@ -44,12 +44,18 @@ pub fn collect(sources: &[Source], out: &RunOutputs<'_>) -> Collected {
                         Some(v) => {
                             c.values.insert(name.clone(), v);
                         }
-                        None => c.problems.push(format!("regex for `{name}` matched no number")),
+                        None => c
+                            .problems
+                            .push(format!("regex for `{name}` matched no number")),
                     }
                 }
                 Err(e) => c.problems.push(format!("invalid regex for `{name}`: {e}")),
             },
-            Source::Json { file, pointer, name } => {
+            Source::Json {
+                file,
+                pointer,
+                name,
+            } => {
                 let rendered = file.replace("{run_dir}", &out.run_dir.to_string_lossy());
                 let candidates = [out.run_dir.join(&rendered), out.worktree.join(&rendered)];
                 match candidates.iter().find(|p| p.is_file()) {
@@ -57,7 +63,9 @@ pub fn collect(sources: &[Source], out: &RunOutputs<'_>) -> Collected {
                         "JSON metrics file `{rendered}` not found in the run dir or worktree"
                     )),
                     Some(path) => match std::fs::read_to_string(path) {
-                        Err(e) => c.problems.push(format!("cannot read {}: {e}", path.display())),
+                        Err(e) => c
+                            .problems
+                            .push(format!("cannot read {}: {e}", path.display())),
                         Ok(text) => match read_json_metrics(&text, pointer, name.as_deref()) {
                             Ok(values) => c.values.extend(values),
                             Err(e) => c.problems.push(format!("{}: {e}", path.display())),

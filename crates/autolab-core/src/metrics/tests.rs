@@ -45,7 +45,10 @@ fn json_pointer_with_wildcard_reads_ai_scientist_means() {
 #[test]
 fn json_pointer_to_a_number_uses_name_or_last_segment() {
     let text = r#"{"a": {"b": [1.5, 2.5]}, "c": 3}"#;
-    assert_eq!(read_json_metrics(text, "/a/b/1", Some("x")).unwrap()["x"], 2.5);
+    assert_eq!(
+        read_json_metrics(text, "/a/b/1", Some("x")).unwrap()["x"],
+        2.5
+    );
     assert_eq!(read_json_metrics(text, "/c", None).unwrap()["c"], 3.0);
     assert!(read_json_metrics(text, "/missing", None).is_err());
     assert!(read_json_metrics("{not json", "/c", None).is_err());
@@ -54,12 +57,27 @@ fn json_pointer_to_a_number_uses_name_or_last_segment() {
 #[test]
 fn collect_reads_json_from_run_dir_and_regex_from_log() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("final_info.json"), r#"{"d": {"means": {"acc": 0.8}}}"#).unwrap();
+    std::fs::write(
+        dir.path().join("final_info.json"),
+        r#"{"d": {"means": {"acc": 0.8}}}"#,
+    )
+    .unwrap();
     let sources = vec![
-        Source::Regex { name: "tokens".into(), pattern: r"tokens/s=(\d+)".into() },
-        Source::Json { file: "final_info.json".into(), pointer: "/*/means".into(), name: None },
+        Source::Regex {
+            name: "tokens".into(),
+            pattern: r"tokens/s=(\d+)".into(),
+        },
+        Source::Json {
+            file: "final_info.json".into(),
+            pointer: "/*/means".into(),
+            name: None,
+        },
     ];
-    let out = RunOutputs { log: "tokens/s=100\ntokens/s=250\n", run_dir: dir.path(), worktree: Path::new("/nonexistent") };
+    let out = RunOutputs {
+        log: "tokens/s=100\ntokens/s=250\n",
+        run_dir: dir.path(),
+        worktree: Path::new("/nonexistent"),
+    };
     let c = collect(&sources, &out);
     assert_eq!(c.values["tokens"], 250.0);
     assert_eq!(c.values["acc"], 0.8);

@@ -24,9 +24,16 @@ impl Runner for LocalRunner {
         "local"
     }
 
-    fn run(&self, spec: &RunSpec, cancel: &AtomicBool, started: &mut dyn FnMut(u32)) -> Result<Finished, RunnerError> {
-        std::fs::create_dir_all(&spec.run_dir)
-            .map_err(|source| RunnerError::RunDir { path: spec.run_dir.display().to_string(), source })?;
+    fn run(
+        &self,
+        spec: &RunSpec,
+        cancel: &AtomicBool,
+        started: &mut dyn FnMut(u32),
+    ) -> Result<Finished, RunnerError> {
+        std::fs::create_dir_all(&spec.run_dir).map_err(|source| RunnerError::RunDir {
+            path: spec.run_dir.display().to_string(),
+            source,
+        })?;
         let stdout_path = spec.run_dir.join("stdout.log");
         let stderr_path = spec.run_dir.join("stderr.log");
 
@@ -48,16 +55,24 @@ impl Runner for LocalRunner {
             });
         }
         let start = Instant::now();
-        let mut child =
-            cmd.spawn().map_err(|source| RunnerError::Spawn { command: spec.command.clone(), source })?;
+        let mut child = cmd.spawn().map_err(|source| RunnerError::Spawn {
+            command: spec.command.clone(),
+            source,
+        })?;
         let pgid = Pid::from_raw(child.id() as i32);
         started(child.id());
 
         let tail_cap = (spec.max_log_bytes / 2).min(1 << 20) as usize;
         let head_cap = spec.max_log_bytes.saturating_sub(tail_cap as u64);
         let pumps: Vec<Pump> = [
-            child.stdout.take().map(|s| spawn_pump(s, &stdout_path, head_cap, tail_cap)),
-            child.stderr.take().map(|s| spawn_pump(s, &stderr_path, head_cap, tail_cap)),
+            child
+                .stdout
+                .take()
+                .map(|s| spawn_pump(s, &stdout_path, head_cap, tail_cap)),
+            child
+                .stderr
+                .take()
+                .map(|s| spawn_pump(s, &stderr_path, head_cap, tail_cap)),
         ]
         .into_iter()
         .flatten()
@@ -91,9 +106,13 @@ impl Runner for LocalRunner {
                 killed = true;
             }
             let wait = match kill_at {
-                Some(at) if !killed => at.saturating_duration_since(now).max(Duration::from_millis(1)),
+                Some(at) if !killed => at
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
                 Some(_) => Duration::from_secs(1),
-                None => CANCEL_CHECK.min(deadline.saturating_duration_since(now)).max(Duration::from_millis(1)),
+                None => CANCEL_CHECK
+                    .min(deadline.saturating_duration_since(now))
+                    .max(Duration::from_millis(1)),
             };
             match rx.recv_timeout(wait) {
                 Ok(status) => break status.ok(),
@@ -117,7 +136,13 @@ impl Runner for LocalRunner {
             },
             None => Exit::Code(-1),
         });
-        Ok(Finished { exit, elapsed, stdout: stdout_path, stderr: stderr_path, truncated })
+        Ok(Finished {
+            exit,
+            elapsed,
+            stdout: stdout_path,
+            stderr: stderr_path,
+            truncated,
+        })
     }
 }
 

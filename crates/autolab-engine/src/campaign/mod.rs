@@ -1,0 +1,417 @@
+//! A campaign: the loop that proposes, implements, runs, judges and learns, until a budget ends
+//! or it is stopped; restartable at any instant.
+
+mod decide;
+mod pipeline;
+mod reconcile;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use autolab_core::experiment::{Experiment, State};
+use autolab_core::git;
+use autolab_core::ledger::{Campaign, Ledger};
+use autolab_core::lock::LabLock;
+use autolab_runner::{Finished, LocalRunner, Runner, RunnerError};
+use indexmap::IndexMap;
+
+use crate::EngineError;
+use crate::coder::{Coder, ParamsWriter};
+use crate::lab::Lab;
+use crate::proposer::{Optimizer, Proposer};
+
+/// What the user asked of this invocation of `autolab run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub tag: String,
+    /// Experiments in the campaign in all (the baseline included), across restarts.
+    pub max_experiments: Option<u32>,
+    /// Wall-clock hours for this invocation; no new experiment starts after it.
+    pub max_hours: Option<f64>,
+    pub parallel: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+/// What the loop tells whoever watches it (the CLI's progress bar or log lines).
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// The campaign is ready: how many experiments it has and may reach.
+    Ready {
+        tag: String,
+        existing: u32,
+        target: Option<u32>,
+        resumed: Vec<String>,
+    },
+    RunStarted {
+        number: u32,
+        title: String,
+    },
+    Verdict {
+        experiment: Box<Experiment>,
+        best: Option<f64>,
+        primary: Option<f64>,
+    },
+    Note(String),
+}
+
+pub trait Observer {
+    fn report(&mut self, report: Report);
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `max_experiments` reached, or the proposer had nothing more to try.
+    Budget,
+    /// `max_hours` reached.
+    Time,
+    /// Stopped by the user (Ctrl-C); running runs were cancelled and recorded.
+    Stopped,
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub ending: Ending,
+    pub tag: String,
+    pub incumbent: Option<Experiment>,
+    pub baseline_score: Option<f64>,
+}
+
+/// A piece of work the loop owes an experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// Implement (or re-implement) its change, then run it.
+    Implement(i64),
+    /// Its commit is ready: run it.
+    Run(i64),
+    /// A finished run awaits its verdict.
+    Decide(i64, i64),
+}
+
+enum SlotMsg {
+    Started {
+        run: i64,
+        pid: u32,
+    },
+    Done {
+        exp: i64,
+        run: i64,
+        result: Result<Finished, RunnerError>,
+    },
+}
+
+struct Slot {
+    cancel: Arc<AtomicBool>,
+}
+
+/// Runs (or resumes) the campaign `opts.tag` in `lab` until a budget ends or `stop` is set.
+pub fn run_campaign(
+    lab: &Lab,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+) -> Result<Summary, EngineError> {
+    if !git::valid_tag(&opts.tag) {
+        return Err(EngineError::usage(
+            format!("invalid tag `{}`", opts.tag),
+            Some(
+                "a tag is letters, digits, `-`, `_` and `.` (e.g. `nov26`), at most 64 characters",
+            ),
+        ));
+    }
+    lab.prepare_state_dir()?;
+    let _lock = LabLock::acquire(&lab.lock_path(), &format!("autolab run --tag {}", opts.tag))?;
+    let mut ledger = Ledger::open(&lab.ledger_path())?;
+    let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
+
+    let proposer: Option<Box<dyn Proposer>> = lab
+        .config
+        .params
+        .clone()
+        .map(|p| Box::new(Optimizer::new(p, campaign.seed)) as Box<dyn Proposer>);
+    let coder: Option<Box<dyn Coder>> = lab.config.params.as_ref().map(|p| {
+        Box::new(ParamsWriter {
+            apply: p.apply.clone(),
+        }) as Box<dyn Coder>
+    });
+    if lab.config.agent.is_some() {
+        observer.report(Report::Note(
+            "[agent] is configured, but LLM proposers are not in this version: using the optimizer"
+                .into(),
+        ));
+    }
+    let (tx, rx) = mpsc::channel();
+    let mut driver = Driver {
+        lab,
+        ledger,
+        campaign,
+        opts,
+        observer,
+        runner: Arc::new(LocalRunner),
+        proposer,
+        coder,
+        slots: HashMap::new(),
+        queue: VecDeque::new(),
+        tx,
+        rx,
+        rebases: HashMap::new(),
+        parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
+    };
+    driver.reconcile()?;
+    if let Some(base) = driver.ledger.experiment(driver.campaign.id, 0)?
+        && base.state.is_final()
+        && base.state != State::Kept
+    {
+        let log = driver
+            .ledger
+            .runs(base.row)?
+            .last()
+            .and_then(|r| r.log_tail.clone());
+        return Err(EngineError::BaselineFailed {
+            verdict: base.state.as_str().into(),
+            reason: base.reason.unwrap_or_default(),
+            log,
+        });
+    }
+    driver.main_loop(stop)
+}
+
+fn open_campaign(
+    lab: &Lab,
+    ledger: &mut Ledger,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<Campaign, EngineError> {
+    if let Some(c) = ledger.campaign(&opts.tag)? {
+        if let Some(seed) = opts.seed.filter(|s| *s != c.seed) {
+            observer.report(Report::Note(format!(
+                "campaign `{}` was started with seed {}; ignoring --seed {seed}",
+                c.tag, c.seed
+            )));
+        }
+        return Ok(c);
+    }
+    let branch = format!("refs/heads/{}", git::incumbent_branch(&opts.tag));
+    let base = match lab.repo.rev_parse(&branch) {
+        Some(existing) => existing,
+        None => {
+            let head = lab.repo.head()?;
+            lab.repo.update_ref(&branch, &head, None)?;
+            head
+        }
+    };
+    let mut protected = IndexMap::new();
+    let files = lab.repo.files_at(&base)?;
+    for pattern in &lab.config.task.protected {
+        let mut matched = false;
+        for f in files.iter().filter(|f| git::path_matches(pattern, f)) {
+            protected.insert(f.clone(), lab.repo.blob(&base, f));
+            matched = true;
+        }
+        if !matched && !pattern.contains('*') {
+            // A protected file that does not exist yet must stay absent.
+            protected.insert(pattern.clone(), None);
+        }
+    }
+    Ok(ledger.create_campaign(
+        &opts.tag,
+        &base,
+        opts.seed.unwrap_or(0),
+        &protected,
+        &lab.config_text,
+    )?)
+}
+
+struct Driver<'a> {
+    lab: &'a Lab,
+    ledger: Ledger,
+    campaign: Campaign,
+    opts: &'a RunOptions,
+    observer: &'a mut dyn Observer,
+    runner: Arc<dyn Runner>,
+    proposer: Option<Box<dyn Proposer>>,
+    coder: Option<Box<dyn Coder>>,
+    /// Running experiments by ledger row.
+    slots: HashMap<i64, Slot>,
+    queue: VecDeque<Work>,
+    tx: mpsc::Sender<SlotMsg>,
+    rx: mpsc::Receiver<SlotMsg>,
+    /// How often each experiment was moved onto a newer incumbent.
+    rebases: HashMap<i64, u32>,
+    parallel: usize,
+}
+
+impl Driver<'_> {
+    fn main_loop(&mut self, stop: &AtomicBool) -> Result<Summary, EngineError> {
+        let started = Instant::now();
+        let deadline = self
+            .opts
+            .max_hours
+            .map(|h| started + Duration::from_secs_f64(h * 3600.0));
+        let mut ending = Ending::Budget;
+        let mut last_beat = Instant::now();
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                ending = Ending::Stopped;
+                for slot in self.slots.values() {
+                    slot.cancel.store(true, Ordering::SeqCst);
+                }
+            } else if deadline.is_some_and(|d| Instant::now() >= d) && ending != Ending::Time {
+                ending = Ending::Time;
+                self.observer.report(Report::Note(
+                    "time budget reached: finishing running experiments".into(),
+                ));
+            }
+            // Decisions first: they may move the incumbent that new work starts from.
+            while let Some(pos) = self
+                .queue
+                .iter()
+                .position(|w| matches!(w, Work::Decide(..)))
+            {
+                if let Some(Work::Decide(exp, run)) = self.queue.remove(pos) {
+                    self.decide(exp, run)?;
+                }
+            }
+            if ending == Ending::Budget {
+                self.fill_slots()?;
+            }
+            if self.slots.is_empty() {
+                let more =
+                    ending == Ending::Budget && (!self.queue.is_empty() || self.may_propose()?);
+                if !more {
+                    break;
+                }
+                if self.baseline_pending()? && self.queue.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            match self.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(SlotMsg::Started { run, pid }) => {
+                    self.ledger.set_run_pid(run, i64::from(pid))?
+                }
+                Ok(SlotMsg::Done { exp, run, result }) => {
+                    self.slots.remove(&exp);
+                    self.finish_run(exp, run, result)?;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if last_beat.elapsed() > Duration::from_secs(5) {
+                self.ledger.heartbeat(self.campaign.id)?;
+                last_beat = Instant::now();
+            }
+        }
+        self.ledger.heartbeat(self.campaign.id)?;
+        self.write_results()?;
+        let campaign = self
+            .ledger
+            .campaign(&self.campaign.tag)?
+            .unwrap_or_else(|| self.campaign.clone());
+        let incumbent = match campaign.incumbent {
+            Some(n) => self.ledger.experiment(campaign.id, n)?,
+            None => None,
+        };
+        let baseline_score = self
+            .ledger
+            .experiment(campaign.id, 0)?
+            .and_then(|e| e.score);
+        Ok(Summary {
+            ending,
+            tag: campaign.tag,
+            incumbent,
+            baseline_score,
+        })
+    }
+
+    /// Whether a new experiment may still be proposed under the experiment budget.
+    fn may_propose(&self) -> Result<bool, EngineError> {
+        let next = self.ledger.next_number(self.campaign.id)?;
+        let under_budget = self.opts.max_experiments.is_none_or(|max| next < max);
+        Ok(under_budget && (next == 0 || self.proposer.is_some()))
+    }
+
+    /// True while the baseline has no verdict yet (candidates wait for it).
+    fn baseline_pending(&self) -> Result<bool, EngineError> {
+        Ok(self
+            .ledger
+            .experiment(self.campaign.id, 0)?
+            .is_none_or(|e| !e.state.is_final()))
+    }
+
+    fn fill_slots(&mut self) -> Result<(), EngineError> {
+        while self.slots.len() < self.parallel {
+            let work = match self.queue.pop_front() {
+                Some(w) => w,
+                None => {
+                    if !self.may_propose()? {
+                        return Ok(());
+                    }
+                    let next = self.ledger.next_number(self.campaign.id)?;
+                    if next > 0 && self.baseline_pending()? {
+                        // Candidates are judged against the baseline: wait for its verdict.
+                        return Ok(());
+                    }
+                    match self.propose(next)? {
+                        Some(row) => Work::Implement(row),
+                        None => return Ok(()),
+                    }
+                }
+            };
+            match work {
+                Work::Implement(row) => {
+                    if self.implement(row)? {
+                        self.start_run(row)?;
+                    }
+                }
+                Work::Run(row) => self.start_run(row)?,
+                Work::Decide(exp, run) => self.decide(exp, run)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn report_verdict(&mut self, row: i64) -> Result<(), EngineError> {
+        let experiment = self.ledger.experiment_by_row(row)?;
+        let campaign = self.ledger.campaign(&self.campaign.tag)?;
+        let best = match campaign.and_then(|c| c.incumbent) {
+            Some(n) => self
+                .ledger
+                .experiment(self.campaign.id, n)?
+                .and_then(|e| e.score),
+            None => None,
+        };
+        let primary = experiment
+            .metrics
+            .get(&self.lab.config.metrics.primary)
+            .copied();
+        self.observer.report(Report::Verdict {
+            experiment: Box::new(experiment),
+            best,
+            primary,
+        });
+        Ok(())
+    }
+
+    fn incumbent(&self) -> Result<Option<Experiment>, EngineError> {
+        let c = self.ledger.campaign(&self.campaign.tag)?;
+        Ok(match c.and_then(|c| c.incumbent) {
+            Some(n) => self.ledger.experiment(self.campaign.id, n)?,
+            None => None,
+        })
+    }
+
+    /// The commit new experiments start from.
+    fn incumbent_commit(&self) -> Result<String, EngineError> {
+        Ok(self
+            .incumbent()?
+            .and_then(|e| e.commit)
+            .unwrap_or_else(|| self.campaign.base_commit.clone()))
+    }
+
+    fn experiment_name(&self, number: u32) -> String {
+        format!("{}/{number:04}", self.campaign.tag)
+    }
+}

@@ -1,0 +1,406 @@
+//! The steps of one experiment: propose → implement (worktree, commit, rule check) → run →
+//! record the run → finalize (refs, archive, worktree removal, results.tsv).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use autolab_core::experiment::{RunOutcome, State, Verdict};
+use autolab_core::git;
+use autolab_core::ledger::Changes;
+use autolab_core::metrics::{self, RunOutputs};
+use autolab_core::results;
+use autolab_runner::{Exit, Finished, RunSpec, RunnerError, allowed_env};
+use serde_json::json;
+
+use super::{Driver, Report, Slot, SlotMsg, Work};
+use crate::EngineError;
+use crate::coder::{param_env, render_command};
+use crate::proposer::{Proposal, Trial};
+
+/// How much of a run's output the ledger keeps as its tail.
+const TAIL_LINES: usize = 40;
+/// How much of each log is read to find metrics (its end, where summaries are).
+const METRIC_READ_BYTES: u64 = 4 << 20;
+
+impl Driver<'_> {
+    /// Records the next idea as experiment `number`; the baseline when `number` is 0.
+    pub(super) fn propose(&mut self, number: u32) -> Result<Option<i64>, EngineError> {
+        let parent = self.incumbent_commit()?;
+        let proposal = if number == 0 {
+            Proposal {
+                title: "baseline".into(),
+                proposer: "baseline".into(),
+                params: None,
+            }
+        } else {
+            let history = self.trials()?;
+            let Some(proposer) = self.proposer.as_mut() else {
+                return Ok(None);
+            };
+            match proposer.propose(number, &history) {
+                Some(p) => p,
+                None => return Ok(None),
+            }
+        };
+        let row = self.ledger.propose(
+            self.campaign.id,
+            number,
+            &parent,
+            &proposal.proposer,
+            &proposal.title,
+            proposal.params.as_ref(),
+        )?;
+        Ok(Some(row))
+    }
+
+    fn trials(&self) -> Result<Vec<Trial>, EngineError> {
+        Ok(self
+            .ledger
+            .experiments(self.campaign.id)?
+            .into_iter()
+            .filter(|e| e.state.is_final())
+            .filter_map(|e| match e.params {
+                Some(serde_json::Value::Object(params)) => Some(Trial {
+                    params,
+                    score: e.score,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Creates the worktree from the experiment's parent, applies its change, commits it and
+    /// checks the rules. Returns whether it is ready to run (else it got verdict `invalid`).
+    pub(super) fn implement(&mut self, row: i64) -> Result<bool, EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        self.ledger
+            .transition(&exp, State::Implementing, json!({}))?;
+        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let branch = git::experiment_branch(&self.campaign.tag, exp.number);
+        self.lab
+            .repo
+            .add_worktree(&worktree, &branch, &exp.parent)?;
+
+        if exp.number == 0 {
+            // The baseline is the incumbent as it is.
+            let ch = Changes {
+                commit: Some(exp.parent.clone()),
+                lines: Some((0, 0)),
+                ..Changes::default()
+            };
+            self.ledger
+                .transition_with(row, State::Queued, json!({"commit": exp.parent}), &ch)?;
+            return Ok(true);
+        }
+        let proposal = Proposal {
+            title: exp.title.clone(),
+            proposer: exp.proposer.clone(),
+            params: exp.params.clone(),
+        };
+        let applied = match &self.coder {
+            Some(coder) => coder.implement(&proposal, &worktree),
+            None => Err("no coder is configured for this proposer".into()),
+        };
+        if let Err(reason) = applied {
+            self.verdict_without_run(
+                row,
+                Verdict::Invalid,
+                &format!("could not implement: {reason}"),
+                None,
+            )?;
+            return Ok(false);
+        }
+        let message = format!(
+            "{}\n\nautolab experiment {} by {}\n",
+            exp.title,
+            self.experiment_name(exp.number),
+            exp.proposer
+        );
+        let commit = git::commit_all(&worktree, &message)?;
+        let lines = self.lab.repo.line_counts(&exp.parent, &commit)?;
+        if let Some(reason) = self.rule_violation(&exp.parent, &commit)? {
+            let ch = Changes {
+                commit: Some(commit.clone()),
+                lines: Some(lines),
+                ..Changes::default()
+            };
+            self.ledger.transition_with(
+                row,
+                State::Implementing,
+                json!({"commit": commit}),
+                &ch,
+            )?;
+            self.verdict_without_run(row, Verdict::Invalid, &reason, None)?;
+            return Ok(false);
+        }
+        let ch = Changes {
+            commit: Some(commit.clone()),
+            lines: Some(lines),
+            ..Changes::default()
+        };
+        self.ledger
+            .transition_with(row, State::Queued, json!({"commit": commit}), &ch)?;
+        Ok(true)
+    }
+
+    /// Why a candidate commit breaks the `editable`/`protected` rules, if it does.
+    pub(super) fn rule_violation(
+        &self,
+        parent: &str,
+        commit: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let task = &self.lab.config.task;
+        let changed = self.lab.repo.changed_files(parent, commit)?;
+        let protected: Vec<&String> = changed
+            .iter()
+            .filter(|f| task.protected.iter().any(|p| git::path_matches(p, f)))
+            .collect();
+        if !protected.is_empty() {
+            return Ok(Some(format!(
+                "changes protected file(s): {}",
+                join(&protected)
+            )));
+        }
+        let outside: Vec<&String> = changed
+            .iter()
+            .filter(|f| !task.editable.iter().any(|p| git::path_matches(p, f)))
+            .collect();
+        if !outside.is_empty() {
+            return Ok(Some(format!(
+                "changes file(s) outside `editable`: {}",
+                join(&outside)
+            )));
+        }
+        for (path, blob) in &self.campaign.protected {
+            if self.lab.repo.blob(commit, path) != *blob {
+                return Ok(Some(format!(
+                    "protected file `{path}` differs from the campaign start"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Starts a run of the experiment's commit in a free slot.
+    pub(super) fn start_run(&mut self, row: i64) -> Result<(), EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let Some(commit) = exp.commit.clone() else {
+            self.queue.push_front(Work::Implement(row));
+            return Ok(());
+        };
+        if !worktree.join(".git").exists() {
+            // Removed by hand, or never made before a restart: re-create it at the commit.
+            let branch = git::experiment_branch(&self.campaign.tag, exp.number);
+            self.lab.repo.add_worktree(&worktree, &branch, &commit)?;
+        }
+        let index = self.ledger.run_count(row)?;
+        let seed = self.campaign.seed + u64::from(index);
+        let run_dir = self.lab.run_dir(&self.campaign.tag, exp.number, index);
+        let (run, _) = self
+            .ledger
+            .start_run(row, seed, &run_dir.to_string_lossy())?;
+        let next_state = if exp.state == State::Confirming {
+            State::Confirming
+        } else {
+            State::Running
+        };
+        self.ledger
+            .transition(&exp, next_state, json!({"run": index, "seed": seed}))?;
+
+        let config = &self.lab.config;
+        let apply = config.params.as_ref().map(|p| &p.apply);
+        let name = self.experiment_name(exp.number);
+        let mut env = allowed_env(&config.runner.env_allow);
+        env.push(("AUTOLAB_SEED".into(), seed.to_string()));
+        env.push((
+            "AUTOLAB_RUN_DIR".into(),
+            run_dir.to_string_lossy().into_owned(),
+        ));
+        env.push(("AUTOLAB_EXPERIMENT".into(), name.clone()));
+        env.push(("AUTOLAB_TAG".into(), self.campaign.tag.clone()));
+        env.extend(param_env(apply, exp.params.as_ref()));
+        let spec = RunSpec {
+            command: render_command(
+                &config.task.command,
+                apply,
+                exp.params.as_ref(),
+                &run_dir,
+                seed,
+                &name,
+            ),
+            workdir: worktree,
+            run_dir,
+            env,
+            timeout: config.task.timeout,
+            kill_grace: config.runner.kill_grace,
+            max_log_bytes: config.runner.max_log_bytes,
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.slots.insert(
+            row,
+            Slot {
+                cancel: cancel.clone(),
+            },
+        );
+        let runner = self.runner.clone();
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let started = tx.clone();
+            let result = runner.run(&spec, &cancel, &mut |pid| {
+                let _ = started.send(SlotMsg::Started { run, pid });
+            });
+            let _ = tx.send(SlotMsg::Done {
+                exp: row,
+                run,
+                result,
+            });
+        });
+        self.observer.report(Report::RunStarted {
+            number: exp.number,
+            title: exp.title,
+        });
+        Ok(())
+    }
+
+    /// Records how a run ended (outcome, metrics, log tail), then queues its verdict.
+    pub(super) fn finish_run(
+        &mut self,
+        row: i64,
+        run: i64,
+        result: Result<Finished, RunnerError>,
+    ) -> Result<(), EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let finished = match result {
+            Ok(f) => f,
+            Err(e) => {
+                let empty = Default::default();
+                self.ledger
+                    .finish_run(run, RunOutcome::Failed, None, &empty, &e.to_string())?;
+                self.queue.push_front(Work::Decide(row, run));
+                return Ok(());
+            }
+        };
+        if finished.exit == Exit::Cancelled {
+            self.ledger
+                .finish_run(run, RunOutcome::Cancelled, None, &Default::default(), "")?;
+            let back = if exp.state == State::Confirming {
+                State::Confirming
+            } else {
+                State::Queued
+            };
+            self.ledger
+                .transition(&exp, back, json!({"cancelled": "campaign stopped"}))?;
+            return Ok(());
+        }
+        let stdout = read_end(&finished.stdout);
+        let stderr = read_end(&finished.stderr);
+        let log = format!("{stdout}{stderr}");
+        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let run_dir = finished
+            .stdout
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let collected = metrics::collect(
+            &self.lab.config.metrics.sources,
+            &RunOutputs {
+                log: &log,
+                run_dir: &run_dir,
+                worktree: &worktree,
+            },
+        );
+        let mut tail = tail_lines(&log, TAIL_LINES);
+        for p in &collected.problems {
+            tail.push_str(&format!("\n[autolab: {p}]"));
+        }
+        let (outcome, code) = match finished.exit {
+            Exit::Code(0) => (RunOutcome::Exited, Some(0)),
+            Exit::Code(c) => (RunOutcome::Failed, Some(c)),
+            Exit::Signal(s) => (RunOutcome::Failed, Some(128 + s)),
+            Exit::TimedOut => (RunOutcome::Timeout, None),
+            Exit::Cancelled => (RunOutcome::Cancelled, None),
+        };
+        self.ledger
+            .finish_run(run, outcome, code, &collected.values, &tail)?;
+        self.queue.push_front(Work::Decide(row, run));
+        Ok(())
+    }
+
+    /// A verdict reached before (or instead of) a run: invalid changes, failures to start.
+    pub(super) fn verdict_without_run(
+        &mut self,
+        row: i64,
+        verdict: Verdict,
+        reason: &str,
+        score: Option<f64>,
+    ) -> Result<(), EngineError> {
+        let ch = Changes {
+            reason: Some(reason.to_string()),
+            score,
+            ..Changes::default()
+        };
+        self.ledger
+            .transition_with(row, verdict.state(), json!({"reason": reason}), &ch)?;
+        self.finalize(row)?;
+        self.report_verdict(row)
+    }
+
+    /// Carries out a final experiment's git effects, idempotently: the incumbent branch follows
+    /// the ledger, a not-kept commit is archived, the worktree and branch go; then results.tsv.
+    pub(super) fn finalize(&mut self, row: i64) -> Result<(), EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let tag = self.campaign.tag.clone();
+        let repo = &self.lab.repo;
+        if let Some(commit) = &exp.commit {
+            if exp.state == State::Kept {
+                repo.force_ref(
+                    &format!("refs/heads/{}", git::incumbent_branch(&tag)),
+                    commit,
+                )?;
+            } else if commit != &exp.parent {
+                repo.force_ref(&git::archive_ref(&tag, exp.number), commit)?;
+            }
+        }
+        repo.remove_worktree(&self.lab.worktree(&tag, exp.number))?;
+        repo.delete_branch(&git::experiment_branch(&tag, exp.number))?;
+        self.ledger.mark_finalized(row)?;
+        self.write_results()
+    }
+
+    pub(super) fn write_results(&self) -> Result<(), EngineError> {
+        let experiments = self.ledger.experiments(self.campaign.id)?;
+        let text = results::results_tsv(&self.lab.config.metrics.primary, &experiments);
+        let path = self.lab.results_path();
+        results::write_atomic(&path, &text).map_err(|e| EngineError::io(&path, e))
+    }
+}
+
+fn join(files: &[&String]) -> String {
+    files
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The last `METRIC_READ_BYTES` of a log, as text.
+fn read_end(path: &std::path::Path) -> String {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > METRIC_READ_BYTES {
+        let _ = f.seek(SeekFrom::Start(len - METRIC_READ_BYTES));
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+pub(crate) fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

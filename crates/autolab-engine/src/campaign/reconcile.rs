@@ -1,0 +1,144 @@
+//! After a restart (also after kill -9): make the ledger and reality agree, then go on.
+//!
+//! - runs the ledger calls running are dead (their processes are found by run dir and killed)
+//!   and are marked `lost`; their experiments run again, keeping their number and commit;
+//! - a run that finished but has no verdict gets its verdict from what it recorded;
+//! - an experiment caught while being implemented is implemented again from its recorded idea;
+//! - final experiments get their git effects again (idempotent); leftover worktrees, branches
+//!   and autolab's own git lock files go; the incumbent branch is set from the ledger;
+//! - results.tsv is rewritten from the ledger.
+
+use std::path::Path;
+
+use autolab_core::experiment::{RunOutcome, State};
+use autolab_core::git;
+use autolab_runner::kill_run_processes;
+use serde_json::json;
+
+use super::{Driver, Report, Work};
+use crate::EngineError;
+
+impl Driver<'_> {
+    pub(super) fn reconcile(&mut self) -> Result<(), EngineError> {
+        let repo = &self.lab.repo;
+        let mut notes = Vec::new();
+        for lock in repo.remove_stale_locks() {
+            notes.push(format!("removed stale git lock {}", lock.display()));
+        }
+        repo.run(&["worktree", "prune"])?;
+
+        let experiments = self.ledger.experiments(self.campaign.id)?;
+        for exp in &experiments {
+            if exp.state.is_final() {
+                if !exp.finalized || self.lab.worktree(&self.campaign.tag, exp.number).exists() {
+                    self.finalize(exp.row)?;
+                }
+                continue;
+            }
+            let runs = self.ledger.runs(exp.row)?;
+            for r in runs.iter().filter(|r| r.outcome == RunOutcome::Running) {
+                let killed = kill_run_processes(Path::new(&r.run_dir));
+                self.ledger.finish_run(
+                    r.row,
+                    RunOutcome::Lost,
+                    None,
+                    &Default::default(),
+                    "orchestrator stopped during this run",
+                )?;
+                notes.push(format!(
+                    "#{:04}: run {} was interrupted{}; it runs again",
+                    exp.number,
+                    r.index,
+                    if killed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} leftover process(es) killed)", killed.len())
+                    }
+                ));
+            }
+            let last_finished = runs.iter().rev().find(|r| {
+                matches!(
+                    r.outcome,
+                    RunOutcome::Exited | RunOutcome::Failed | RunOutcome::Timeout
+                )
+            });
+            let work = match exp.state {
+                State::Proposed | State::Implementing => {
+                    self.lab
+                        .repo
+                        .remove_worktree(&self.lab.worktree(&self.campaign.tag, exp.number))?;
+                    Work::Implement(exp.row)
+                }
+                State::Queued => Work::Run(exp.row),
+                State::Running | State::Evaluating | State::Confirming => {
+                    match (last_finished, runs.last()) {
+                        // The newest run finished and was recorded: judge it.
+                        (Some(f), Some(last)) if f.row == last.row => Work::Decide(exp.row, f.row),
+                        _ => {
+                            if exp.state != State::Confirming {
+                                self.ledger.transition(
+                                    exp,
+                                    State::Queued,
+                                    json!({"reconciled": "run lost"}),
+                                )?;
+                            }
+                            Work::Run(exp.row)
+                        }
+                    }
+                }
+                _ => continue,
+            };
+            self.queue.push_back(work);
+        }
+
+        // The incumbent branch follows the ledger.
+        let branch = format!("refs/heads/{}", git::incumbent_branch(&self.campaign.tag));
+        let want = self
+            .incumbent()?
+            .and_then(|e| e.commit)
+            .unwrap_or_else(|| self.campaign.base_commit.clone());
+        if self.lab.repo.rev_parse(&branch).as_deref() != Some(want.as_str()) {
+            self.lab.repo.force_ref(&branch, &want)?;
+            notes.push(format!(
+                "incumbent branch reset to {}",
+                &want[..want.len().min(7)]
+            ));
+        }
+        // Worktrees of experiments the ledger does not know (a crash before `propose` landed).
+        let dir = self
+            .lab
+            .state_dir()
+            .join("worktrees")
+            .join(&self.campaign.tag);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let known = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| {
+                        experiments
+                            .iter()
+                            .any(|x| x.number == n && !x.state.is_final())
+                    });
+                if !known {
+                    self.lab.repo.remove_worktree(&e.path())?;
+                    if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+                        self.lab
+                            .repo
+                            .delete_branch(&git::experiment_branch(&self.campaign.tag, n))?;
+                    }
+                }
+            }
+        }
+        self.write_results()?;
+        let existing = self.ledger.next_number(self.campaign.id)?;
+        self.observer.report(Report::Ready {
+            tag: self.campaign.tag.clone(),
+            existing,
+            target: self.opts.max_experiments,
+            resumed: notes,
+        });
+        Ok(())
+    }
+}

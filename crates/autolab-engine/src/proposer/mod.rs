@@ -1,0 +1,95 @@
+//! Proposers produce ideas; this module has the built-in optimizer.
+
+mod rng;
+mod sampler;
+
+use autolab_core::config::{ParamKind, ParamsConfig, Sampler as SamplerKind};
+use serde_json::{Map, Value};
+
+pub use rng::Rng;
+pub use sampler::{RandomSampler, Sampler, Trial};
+
+/// An idea for the next experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    pub title: String,
+    pub proposer: String,
+    /// Parameter values, for proposers that tune declared params.
+    pub params: Option<Value>,
+}
+
+/// Something that turns a campaign's history into the next idea.
+pub trait Proposer {
+    /// The idea for experiment `number`, or None when it has nothing more to try.
+    fn propose(&mut self, number: u32, history: &[Trial]) -> Option<Proposal>;
+}
+
+/// The built-in optimizer over `[params]`.
+pub struct Optimizer {
+    space: ParamsConfig,
+    seed: u64,
+    sampler: Box<dyn Sampler>,
+}
+
+impl Optimizer {
+    pub fn new(space: ParamsConfig, seed: u64) -> Optimizer {
+        let sampler: Box<dyn Sampler> = match space.sampler {
+            SamplerKind::Random => Box::new(RandomSampler),
+        };
+        Optimizer {
+            space,
+            seed,
+            sampler,
+        }
+    }
+}
+
+impl Proposer for Optimizer {
+    fn propose(&mut self, number: u32, history: &[Trial]) -> Option<Proposal> {
+        // Each experiment's draw depends only on the campaign seed and its number, so a resumed
+        // or parallel campaign proposes exactly what an uninterrupted one would.
+        let mut rng = Rng::for_stream(self.seed, u64::from(number));
+        let values = self.sampler.suggest(&self.space.space, history, &mut rng);
+        Some(Proposal {
+            title: title_of(&values),
+            proposer: "optimizer".into(),
+            params: Some(Value::Object(values)),
+        })
+    }
+}
+
+/// `lr=0.0123 hidden=37 activation=relu`
+pub fn title_of(values: &Map<String, Value>) -> String {
+    values
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Rounds to 4 significant digits so values read well in titles and files.
+pub(crate) fn round_sig(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let digits = 4 - 1 - x.abs().log10().floor() as i32;
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// Whether a value lies in a parameter's domain.
+pub fn in_domain(kind: &ParamKind, v: &Value) -> bool {
+    match kind {
+        ParamKind::Float { low, high } | ParamKind::LogFloat { low, high } => {
+            v.as_f64().is_some_and(|x| x >= *low && x <= *high)
+        }
+        ParamKind::Int { low, high } => v.as_i64().is_some_and(|x| x >= *low && x <= *high),
+        ParamKind::Choice(c) => c.contains(v),
+    }
+}
+
+#[cfg(test)]
+mod tests;

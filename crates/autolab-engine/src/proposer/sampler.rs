@@ -1,0 +1,52 @@
+//! Samplers choose parameter values; they sit behind a small trait so TPE can join later.
+
+use autolab_core::config::{ParamKind, ParamSpec};
+use serde_json::{Map, Value};
+
+use super::{Rng, round_sig};
+
+/// A finished experiment as a sampler sees it.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    pub params: Map<String, Value>,
+    /// None for crashed or invalid trials.
+    pub score: Option<f64>,
+}
+
+pub trait Sampler {
+    fn suggest(&self, space: &[ParamSpec], history: &[Trial], rng: &mut Rng) -> Map<String, Value>;
+}
+
+/// Uniform draws: linear for float and int, log-uniform for log_float.
+pub struct RandomSampler;
+
+impl Sampler for RandomSampler {
+    fn suggest(
+        &self,
+        space: &[ParamSpec],
+        _history: &[Trial],
+        rng: &mut Rng,
+    ) -> Map<String, Value> {
+        space
+            .iter()
+            .map(|p| (p.name.clone(), draw(&p.kind, rng)))
+            .collect()
+    }
+}
+
+pub(crate) fn draw(kind: &ParamKind, rng: &mut Rng) -> Value {
+    match kind {
+        ParamKind::Float { low, high } => {
+            Value::from(round_sig(low + rng.unit() * (high - low)).clamp(*low, *high))
+        }
+        ParamKind::LogFloat { low, high } => {
+            let x = (low.ln() + rng.unit() * (high.ln() - low.ln())).exp();
+            Value::from(round_sig(x).clamp(*low, *high))
+        }
+        ParamKind::Int { low, high } => {
+            let span = (*high - *low) as u64 + 1;
+            Value::from(*low + rng.below(span) as i64)
+        }
+        ParamKind::Choice(choices) => choices[rng.below(choices.len() as u64) as usize].clone(),
+    }
+}

@@ -1,0 +1,84 @@
+use autolab_core::config::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler as SamplerKind};
+use serde_json::json;
+
+use super::*;
+
+fn space() -> ParamsConfig {
+    ParamsConfig {
+        apply: Apply::Json("params.json".into()),
+        sampler: SamplerKind::Random,
+        space: vec![
+            ParamSpec {
+                name: "lr".into(),
+                kind: ParamKind::LogFloat {
+                    low: 1e-4,
+                    high: 1.0,
+                },
+                default: None,
+            },
+            ParamSpec {
+                name: "hidden".into(),
+                kind: ParamKind::Int { low: 4, high: 8 },
+                default: None,
+            },
+            ParamSpec {
+                name: "act".into(),
+                kind: ParamKind::Choice(vec![json!("tanh"), json!("relu")]),
+                default: None,
+            },
+            ParamSpec {
+                name: "drop".into(),
+                kind: ParamKind::Float {
+                    low: 0.0,
+                    high: 0.5,
+                },
+                default: None,
+            },
+        ],
+    }
+}
+
+#[test]
+fn proposals_are_reproducible_and_in_domain() {
+    let mut a = Optimizer::new(space(), 42);
+    let mut b = Optimizer::new(space(), 42);
+    let mut c = Optimizer::new(space(), 43);
+    let mut differs = false;
+    for n in 1..50 {
+        let pa = a.propose(n, &[]).unwrap();
+        let pb = b.propose(n, &[]).unwrap();
+        assert_eq!(pa, pb);
+        differs |= pa != c.propose(n, &[]).unwrap();
+        let values = pa.params.unwrap();
+        for spec in &space().space {
+            assert!(
+                in_domain(&spec.kind, &values[&spec.name]),
+                "{} = {}",
+                spec.name,
+                values[&spec.name]
+            );
+        }
+    }
+    assert!(differs, "a different seed must give different proposals");
+}
+
+#[test]
+fn every_int_and_choice_value_is_reachable() {
+    let mut o = Optimizer::new(space(), 1);
+    let mut hidden = std::collections::BTreeSet::new();
+    let mut acts = std::collections::BTreeSet::new();
+    for n in 1..200 {
+        let v = o.propose(n, &[]).unwrap().params.unwrap();
+        hidden.insert(v["hidden"].as_i64().unwrap());
+        acts.insert(v["act"].as_str().unwrap().to_string());
+    }
+    assert_eq!(hidden.into_iter().collect::<Vec<_>>(), vec![4, 5, 6, 7, 8]);
+    assert_eq!(acts.len(), 2);
+}
+
+#[test]
+fn rounding_keeps_four_significant_digits() {
+    assert_eq!(round_sig(0.000123456), 0.0001235);
+    assert_eq!(round_sig(1234.5678), 1235.0);
+    assert_eq!(round_sig(0.0), 0.0);
+}

@@ -1,0 +1,88 @@
+//! What several commands share: opening the ledger read-only and picking a campaign.
+
+use std::path::Path;
+
+use autolab_core::STATE_DIR;
+use autolab_core::experiment::Experiment;
+use autolab_core::git::Repo;
+use autolab_core::ledger::{Campaign, Ledger};
+use serde_json::{Value, json};
+
+use crate::output::CliError;
+
+pub struct Opened {
+    pub root: std::path::PathBuf,
+    pub ledger: Ledger,
+}
+
+/// The ledger of the lab containing `dir`.
+pub fn open_ledger(dir: &Path) -> Result<Opened, CliError> {
+    let repo = Repo::discover(dir)?;
+    let path = repo.root.join(STATE_DIR).join("ledger.db");
+    if !path.exists() {
+        return Err(CliError::usage(
+            format!("no campaign has run in {} yet", repo.root.display()),
+            Some("start one with `autolab run --tag <name>`"),
+        ));
+    }
+    Ok(Opened {
+        root: repo.root.clone(),
+        ledger: Ledger::open(&path)?,
+    })
+}
+
+/// The campaign named `tag`, or the most recently active one.
+pub fn pick_campaign(ledger: &Ledger, tag: Option<&str>) -> Result<Campaign, CliError> {
+    match tag {
+        Some(t) => ledger.campaign(t)?.ok_or_else(|| {
+            let known: Vec<String> = ledger
+                .campaigns()
+                .map(|c| c.into_iter().map(|c| c.tag).collect())
+                .unwrap_or_default();
+            CliError::usage(
+                format!("no campaign `{t}`"),
+                Some(&format!("campaigns here: {}", known.join(", "))),
+            )
+        }),
+        None => ledger.latest_campaign()?.ok_or_else(|| {
+            CliError::usage(
+                "no campaign yet",
+                Some("start one with `autolab run --tag <name>`"),
+            )
+        }),
+    }
+}
+
+/// One experiment as `results --format json` promises it.
+pub fn experiment_json(tag: &str, e: &Experiment, runs: u32) -> Value {
+    json!({
+        "id": e.number,
+        "tag": tag,
+        "state": e.state.as_str(),
+        "verdict": e.verdict.map(|v| v.as_str()),
+        "reason": e.reason,
+        "score": e.score.filter(|s| s.is_finite()),
+        "metrics": e.metrics.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "commit": e.commit,
+        "parent": e.parent,
+        "proposer": e.proposer,
+        "title": e.title,
+        "params": e.params,
+        "runs": runs,
+        "lines_added": e.lines_added,
+        "lines_removed": e.lines_removed,
+    })
+}
+
+pub fn fmt_score(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.6}"),
+        Some(v) => format!("{v}"),
+        None => "-".into(),
+    }
+}
+
+pub fn short(sha: Option<&str>) -> String {
+    sha.map(|s| s.chars().take(7).collect())
+        .unwrap_or_else(|| "-".into())
+}

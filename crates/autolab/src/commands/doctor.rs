@@ -1,0 +1,157 @@
+//! `autolab doctor`: is this machine and this lab ready? Each problem comes with its fix.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use autolab_core::STATE_DIR;
+use autolab_core::config::{Apply, Config};
+use autolab_core::git::{Repo, path_matches};
+
+use crate::output::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+struct Check {
+    ok: bool,
+    what: String,
+    fix: Option<String>,
+}
+
+pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
+    let mut checks = Vec::new();
+    let mut add =
+        |ok: bool, what: String, fix: Option<String>| checks.push(Check { ok, what, fix });
+
+    let git = Command::new("git")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output();
+    match git {
+        Ok(o) if o.status.success() => add(
+            true,
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            None,
+        ),
+        _ => add(
+            false,
+            "git is not installed".into(),
+            Some("install git (apt-get install git)".into()),
+        ),
+    }
+    add(
+        Path::new("/bin/sh").exists(),
+        "/bin/sh runs lab commands".into(),
+        Some("install a POSIX shell".into()),
+    );
+
+    match Repo::discover(dir) {
+        Err(_) => add(
+            false,
+            format!("{} is not in a git repository", dir.display()),
+            Some("git init && git add -A && git commit -m init".into()),
+        ),
+        Ok(repo) => {
+            let head = repo.head();
+            add(
+                head.is_ok(),
+                format!("git repository at {}", repo.root.display()),
+                Some("make a first commit: git add -A && git commit -m init".into()),
+            );
+            let excluded = std::fs::read_to_string(repo.git_dir.join("info/exclude"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.trim() == ".autolab/");
+            add(excluded, ".autolab/ is git-ignored (.git/info/exclude)".into(), Some("run `autolab init` or `autolab run` once, or add `.autolab/` to .git/info/exclude".into()));
+            match Config::load_lab(&repo.root) {
+                Err(e) => add(false, format!("config: {e}"), e.hint.clone()),
+                Ok(config) => {
+                    add(
+                        true,
+                        format!("config {} is valid", config.path.display()),
+                        None,
+                    );
+                    check_command(&config, &mut add);
+                    check_files(&repo, &config, head.ok().as_deref(), &mut add);
+                }
+            }
+            let _ = STATE_DIR;
+        }
+    }
+    let mut failed = 0;
+    for c in &checks {
+        if c.ok {
+            println!("ok    {}", c.what);
+        } else {
+            failed += 1;
+            println!("FAIL  {}", c.what);
+            if let Some(f) = &c.fix {
+                println!("      fix: {f}");
+            }
+        }
+    }
+    if failed > 0 {
+        println!("{failed} problem(s)");
+        return Ok(ExitCode::from(1));
+    }
+    println!("all checks passed");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The program a shell command starts, skipping `VAR=value` assignments.
+pub fn interpreter(command: &str) -> Option<String> {
+    command
+        .split_whitespace()
+        .find(|w| !w.contains('=') || w.starts_with('-'))
+        .map(str::to_string)
+}
+
+fn check_command(config: &Config, add: &mut impl FnMut(bool, String, Option<String>)) {
+    let Some(program) = interpreter(&config.task.command) else {
+        return;
+    };
+    let builtin = [
+        "cd", "exec", "env", "true", "false", "echo", "test", "[", "sh", "bash",
+    ]
+    .contains(&program.as_str());
+    let found = builtin
+        || program.contains('/')
+        || std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(&program).is_file()))
+            .unwrap_or(false);
+    add(
+        found,
+        format!("the command's program `{program}` is on PATH"),
+        Some(format!(
+            "install `{program}` or change task.command in autolab.toml"
+        )),
+    );
+}
+
+fn check_files(
+    repo: &Repo,
+    config: &Config,
+    head: Option<&str>,
+    add: &mut impl FnMut(bool, String, Option<String>),
+) {
+    let Some(head) = head else { return };
+    let files = repo.files_at(head).unwrap_or_default();
+    for pattern in &config.task.editable {
+        let ok = files.iter().any(|f| path_matches(pattern, f));
+        add(
+            ok,
+            format!("editable `{pattern}` matches committed files"),
+            Some(format!("commit `{pattern}` or fix task.editable")),
+        );
+    }
+    if let Some(p) = &config.params
+        && let Apply::Json(f) | Apply::Toml(f) = &p.apply
+    {
+        let ok = config.task.editable.iter().any(|e| path_matches(e, f));
+        add(
+            ok,
+            format!("params file `{f}` is editable"),
+            Some(format!("add \"{f}\" to task.editable")),
+        );
+    }
+}

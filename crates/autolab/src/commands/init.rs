@@ -1,0 +1,154 @@
+//! `autolab init`: a commented starter autolab.toml for the repository it runs in.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use autolab_core::config::{CONFIG_FILE, Config};
+use autolab_core::git::Repo;
+use autolab_engine::lab::exclude;
+
+use crate::output::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Overwrite an existing autolab.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn init(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
+    let repo = Repo::discover(dir)?;
+    let path = repo.root.join(CONFIG_FILE);
+    if path.exists() && !args.force {
+        return Err(CliError::usage(
+            format!("{} already exists", path.display()),
+            Some("edit it, or pass --force to overwrite it"),
+        ));
+    }
+    let guess = Guess::of(&repo.root);
+    let text = starter(&guess);
+    // The starter must itself be a valid config.
+    Config::parse(&path, &text)?;
+    std::fs::write(&path, &text)?;
+    exclude(&repo, &[".autolab/", "/results.tsv"])?;
+    eprintln!("wrote {}", path.display());
+    eprintln!("  command:  {}", guess.command);
+    eprintln!("  editable: {}", guess.editable.join(", "));
+    if !guess.protected.is_empty() {
+        eprintln!("  protected: {}", guess.protected.join(", "));
+    }
+    eprintln!("git-ignored .autolab/ and results.tsv in .git/info/exclude");
+    eprintln!(
+        "next: check the metric names in [metrics], commit autolab.toml, then `autolab run --tag <name>`"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Guess {
+    command: String,
+    editable: Vec<String>,
+    protected: Vec<String>,
+    goal_file: Option<String>,
+    params_json: bool,
+}
+
+impl Guess {
+    fn of(root: &Path) -> Guess {
+        let has = |f: &str| root.join(f).is_file();
+        let script = ["train.py", "experiment.py", "main.py", "run.py"]
+            .into_iter()
+            .find(|f| has(f));
+        let command = match script {
+            Some(s) if has("pyproject.toml") && has("uv.lock") => format!("uv run {s}"),
+            Some(s) => format!("python3 {s}"),
+            None if has("run.sh") => "sh run.sh".into(),
+            None if has("Makefile") => "make".into(),
+            None => "python3 train.py".into(),
+        };
+        let mut editable: Vec<String> = script
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_else(|| vec!["train.py".into()]);
+        let params_json = has("params.json");
+        if params_json {
+            editable.push("params.json".into());
+        }
+        let protected = ["prepare.py", "evaluate.py", "eval.py"]
+            .into_iter()
+            .filter(|f| has(f))
+            .map(str::to_string)
+            .collect();
+        let goal_file = ["program.md", "GOAL.md"]
+            .into_iter()
+            .find(|f| has(f))
+            .map(str::to_string);
+        Guess {
+            command,
+            editable,
+            protected,
+            goal_file,
+            params_json,
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn starter(g: &Guess) -> String {
+    let goal = match &g.goal_file {
+        Some(f) => {
+            format!("goal_file = \"{f}\"                  # what the campaign is trying to achieve")
+        }
+        None => "goal = \"Lower the validation loss.\"   # or goal_file = \"program.md\"".into(),
+    };
+    let params = if g.params_json {
+        r#"
+# The built-in optimizer's search space. Values are written into params.json and committed.
+[params]
+apply = { json = "params.json" }      # or { toml = "f.toml" }, { args = "--lr {lr}" }, { env = "P_" }
+# lr = { log_float = [1e-4, 1.0], default = 0.01 }
+# hidden = { int = [4, 128] }
+# activation = { choice = ["tanh", "relu"] }
+"#
+    } else {
+        r#"
+# The built-in optimizer's search space (uncomment to tune declared parameters):
+# [params]
+# apply = { json = "params.json" }    # must be listed in task.editable
+# lr = { log_float = [1e-4, 1.0], default = 0.01 }
+"#
+    };
+    format!(
+        r#"# autolab.toml: how autolab runs and judges experiments in this lab.
+
+[task]
+{goal}
+command = "{command}"            # run from the lab root; AUTOLAB_SEED and AUTOLAB_RUN_DIR are set
+editable = [{editable}]          # files a candidate may change
+protected = [{protected}]        # files no candidate may change (checked before every run)
+timeout = "10m"                  # a run past this is killed: verdict `timeout`
+
+[metrics]
+# Where numbers come from: `name: value` or `METRIC name=value` lines in the output,
+# {{ kind = "regex", name = "x", pattern = "x=([0-9.]+)" }}, or
+# {{ kind = "json", file = "final_info.json", pointer = "/*/means" }}.
+sources = [{{ kind = "lines" }}]
+score = {{ val_loss = {{ goal = "minimize" }} }}
+{params}
+[decide]
+policy = "strict"                # keep a candidate only if its score is strictly better
+
+[runner]
+kind = "local"
+parallel = 1                     # runs at once
+"#,
+        command = g.command,
+        editable = list(&g.editable),
+        protected = list(&g.protected),
+    )
+}

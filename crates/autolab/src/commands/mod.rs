@@ -1,0 +1,78 @@
+//! One module per subcommand, each with an `Args` struct and one entry function.
+
+mod bench;
+mod common;
+mod demo;
+mod doctor;
+mod init;
+mod results;
+mod run;
+mod show;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::CliError;
+
+/// Runs the research loop on any code that produces a number.
+#[derive(Debug, Parser)]
+#[command(name = "autolab", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The lab (a git repository with an autolab.toml); default: the current directory.
+    #[arg(long, short = 'C', global = true, value_name = "DIR")]
+    pub lab: Option<std::path::PathBuf>,
+    /// More log output on stderr (-v, -vv).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter autolab.toml for this repository.
+    Init(init::Args),
+    /// Run (or resume) a campaign until a budget ends.
+    Run(run::Args),
+    /// Show campaigns: incumbent, verdict counts, what is running.
+    Status(status::Args),
+    /// List a campaign's experiments.
+    Results(results::Args),
+    /// Show one experiment: idea, diff, metrics, verdict, runs, log tail.
+    Show(show::Args),
+    /// Check that this machine and lab are ready, with a fix for each problem.
+    Doctor(doctor::Args),
+    /// Run a real campaign on the bundled spiral example in a fresh repository.
+    Demo(demo::Args),
+    /// Measure autolab itself.
+    Bench(bench::Args),
+}
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    let dir = match &cli.lab {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?,
+    };
+    match cli.command {
+        Command::Init(a) => init::init(&dir, a),
+        Command::Run(a) => run::run(&dir, a),
+        Command::Status(a) => status::status(&dir, a),
+        Command::Results(a) => results::results(&dir, a),
+        Command::Show(a) => show::show(&dir, a),
+        Command::Doctor(a) => doctor::doctor(&dir, a),
+        Command::Demo(a) => demo::demo(a),
+        Command::Bench(a) => bench::bench(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,181 @@
+//! `autolab run`: run (or resume) a campaign.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use autolab_engine::{Ending, Lab, Observer, Report, RunOptions, Summary, run_campaign};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::common::{fmt_score, short};
+use crate::output::CliError;
+use crate::signals;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The campaign's name; its incumbent line is branch `autolab/<tag>`.
+    #[arg(long)]
+    pub tag: String,
+    /// Stop after this many experiments in the campaign in all (the baseline included).
+    #[arg(long, value_name = "N")]
+    pub max_experiments: Option<u32>,
+    /// Start no new experiment after this many hours.
+    #[arg(long, value_name = "H")]
+    pub max_hours: Option<f64>,
+    /// Runs at once (overrides `[runner].parallel`).
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Seed of the proposer and of the runs' AUTOLAB_SEED (fixed when the campaign starts).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+}
+
+pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
+    if args.max_hours.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
+        return Err(CliError::usage(
+            "--max-hours must be a positive number",
+            None,
+        ));
+    }
+    if args.parallel == Some(0) {
+        return Err(CliError::usage("--parallel must be at least 1", None));
+    }
+    let lab = Lab::open(dir)?;
+    let opts = RunOptions {
+        tag: args.tag,
+        max_experiments: args.max_experiments,
+        max_hours: args.max_hours,
+        parallel: args.parallel,
+        seed: args.seed,
+    };
+    let summary = run_with_progress(&lab, &opts)?;
+    print_summary(&lab, &summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a campaign, reporting on stderr: a progress bar on a terminal, else a line per verdict.
+pub fn run_with_progress(lab: &Lab, opts: &RunOptions) -> Result<Summary, CliError> {
+    signals::install();
+    let mut observer = Progress::new(&lab.config.metrics.primary);
+    let result = run_campaign(lab, opts, &mut observer, &signals::STOP);
+    observer.finish();
+    Ok(result?)
+}
+
+pub fn print_summary(lab: &Lab, s: &Summary) {
+    let how = match s.ending {
+        Ending::Budget => "budget reached",
+        Ending::Time => "time budget reached",
+        Ending::Stopped => "stopped; run the same command again to resume",
+    };
+    eprintln!("campaign `{}`: {how}", s.tag);
+    if let Some(inc) = &s.incumbent {
+        println!(
+            "incumbent: #{:04} {} score {} (baseline {}) on branch autolab/{}",
+            inc.number,
+            short(inc.commit.as_deref()),
+            fmt_score(inc.score),
+            fmt_score(s.baseline_score),
+            s.tag
+        );
+    }
+    println!("results: {}", lab.results_path().display());
+}
+
+struct Progress {
+    bar: Option<ProgressBar>,
+    primary: String,
+}
+
+impl Progress {
+    fn new(primary: &str) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::new_spinner();
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
+            {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        });
+        Progress {
+            bar,
+            primary: primary.to_string(),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn report(&mut self, report: Report) {
+        match report {
+            Report::Ready {
+                tag,
+                existing,
+                target,
+                resumed,
+            } => {
+                for note in &resumed {
+                    self.line(&format!("resume: {note}"));
+                }
+                if let Some(b) = &self.bar {
+                    b.set_length(u64::from(target.unwrap_or(existing.max(1))));
+                    b.set_position(u64::from(existing));
+                    b.set_message(format!("campaign {tag}"));
+                } else if existing > 0 {
+                    self.line(&format!(
+                        "campaign `{tag}`: resuming with {existing} experiment(s) recorded"
+                    ));
+                } else {
+                    self.line(&format!("campaign `{tag}`: starting"));
+                }
+            }
+            Report::RunStarted { number, title } => {
+                if let Some(b) = &self.bar {
+                    b.set_message(format!("running #{number:04} {title}"));
+                }
+            }
+            Report::Verdict {
+                experiment: e,
+                best,
+                primary,
+            } => {
+                if let Some(b) = &self.bar {
+                    if b.length().is_some_and(|l| u64::from(e.number) >= l) {
+                        b.set_length(u64::from(e.number) + 1);
+                    }
+                    b.inc(1);
+                }
+                let verdict = e.verdict.map(|v| v.as_str()).unwrap_or("?");
+                self.line(&format!(
+                    "#{:04} {:<9} {}={}  best={}  {}{}",
+                    e.number,
+                    verdict,
+                    self.primary,
+                    fmt_score(primary),
+                    fmt_score(best),
+                    e.title,
+                    e.reason
+                        .as_deref()
+                        .filter(|_| verdict != "kept" && verdict != "discarded")
+                        .map(|r| format!("  ({r})"))
+                        .unwrap_or_default()
+                ));
+            }
+            Report::Note(n) => self.line(&format!("note: {n}")),
+        }
+    }
+}

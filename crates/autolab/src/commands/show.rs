@@ -1,0 +1,103 @@
+//! `autolab show`: one experiment in full.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use autolab_core::git::Repo;
+use serde_json::json;
+
+use super::common::{experiment_json, fmt_score, open_ledger, pick_campaign, short};
+use crate::output::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment's number in its campaign (0 = baseline).
+    pub id: u32,
+    /// The campaign (default: the most recently active).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
+    let opened = open_ledger(dir)?;
+    let ledger = &opened.ledger;
+    let campaign = pick_campaign(ledger, args.tag.as_deref())?;
+    let e = ledger.experiment(campaign.id, args.id)?.ok_or_else(|| {
+        CliError::usage(
+            format!("no experiment #{} in campaign `{}`", args.id, campaign.tag),
+            Some("`autolab results` lists them"),
+        )
+    })?;
+    let runs = ledger.runs(e.row)?;
+    let repo = Repo::discover(&opened.root)?;
+    let diff = match &e.commit {
+        Some(c) if *c != e.parent => repo
+            .diff(&e.parent, c)
+            .unwrap_or_else(|err| format!("(diff unavailable: {err})")),
+        _ => String::new(),
+    };
+    let events = ledger.events(e.row)?;
+    if args.json {
+        let mut v = experiment_json(&campaign.tag, &e, runs.len() as u32);
+        v["diff"] = json!(diff);
+        v["run_list"] = serde_json::to_value(&runs).unwrap_or_default();
+        v["events"] = events
+            .iter()
+            .map(|ev| json!({"at": ev.at, "kind": ev.kind, "from": ev.from, "to": ev.to, "detail": ev.detail}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("experiment #{:04} of campaign `{}`", e.number, campaign.tag);
+    println!("title      {}", e.title);
+    println!("proposer   {}", e.proposer);
+    if let Some(p) = &e.params {
+        println!("params     {p}");
+    }
+    println!("state      {}", e.state.as_str());
+    println!(
+        "verdict    {}",
+        e.verdict.map(|v| v.as_str()).unwrap_or("-")
+    );
+    if let Some(r) = &e.reason {
+        println!("reason     {r}");
+    }
+    println!("score      {}", fmt_score(e.score));
+    for (k, v) in &e.metrics {
+        println!("  {k:<18} {v}");
+    }
+    println!(
+        "commit     {} (parent {})",
+        short(e.commit.as_deref()),
+        short(Some(&e.parent))
+    );
+    println!("lines      +{} -{}", e.lines_added, e.lines_removed);
+    println!("runs       {}", runs.len());
+    for r in &runs {
+        println!(
+            "  run {} seed {} {}{}  {}",
+            r.index,
+            r.seed,
+            r.outcome.as_str(),
+            r.exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default(),
+            r.run_dir
+        );
+    }
+    if !diff.is_empty() {
+        println!("\ndiff:\n{}", diff.trim_end());
+    }
+    if let Some(tail) = runs
+        .iter()
+        .rev()
+        .find_map(|r| r.log_tail.as_deref())
+        .filter(|t| !t.is_empty())
+    {
+        println!("\nlog tail:\n{tail}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

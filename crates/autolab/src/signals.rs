@@ -1,0 +1,26 @@
+//! Ctrl-C (SIGINT) and SIGTERM ask the campaign to stop cleanly; a second one exits at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    if STOP.swap(true, Ordering::SeqCst) {
+        // SAFETY: `_exit` is async-signal-safe.
+        unsafe { nix::libc::_exit(130) };
+    }
+}
+
+pub fn install() {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only touches an atomic and calls `_exit`.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
