@@ -7,6 +7,8 @@ mod error;
 pub mod lab;
 pub mod proposer;
 
-pub use campaign::{Ending, Observer, Report, RunOptions, Summary, run_campaign};
+pub use campaign::{
+    Ending, Observer, Parts, Report, RunOptions, Summary, run_campaign, run_campaign_with,
+};
 pub use error::EngineError;
 pub use lab::Lab;

@@ -113,6 +113,24 @@ pub fn run_campaign(
     observer: &mut dyn Observer,
     stop: &AtomicBool,
 ) -> Result<Summary, EngineError> {
+    run_campaign_with(lab, opts, observer, stop, Parts::default())
+}
+
+/// Proposer and coder to use instead of the ones the config implies.
+#[derive(Default)]
+pub struct Parts {
+    pub proposer: Option<Box<dyn Proposer>>,
+    pub coder: Option<Box<dyn Coder>>,
+}
+
+/// [`run_campaign`] with chosen parts (other proposers and coders plug in here).
+pub fn run_campaign_with(
+    lab: &Lab,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+    parts: Parts,
+) -> Result<Summary, EngineError> {
     if !git::valid_tag(&opts.tag) {
         return Err(EngineError::usage(
             format!("invalid tag `{}`", opts.tag),
@@ -126,15 +144,18 @@ pub fn run_campaign(
     let mut ledger = Ledger::open(&lab.ledger_path())?;
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
 
-    let proposer: Option<Box<dyn Proposer>> = lab
-        .config
-        .params
-        .clone()
-        .map(|p| Box::new(Optimizer::new(p, campaign.seed)) as Box<dyn Proposer>);
-    let coder: Option<Box<dyn Coder>> = lab.config.params.as_ref().map(|p| {
-        Box::new(ParamsWriter {
-            apply: p.apply.clone(),
-        }) as Box<dyn Coder>
+    let proposer: Option<Box<dyn Proposer>> = parts.proposer.or_else(|| {
+        lab.config
+            .params
+            .clone()
+            .map(|p| Box::new(Optimizer::new(p, campaign.seed)) as Box<dyn Proposer>)
+    });
+    let coder: Option<Box<dyn Coder>> = parts.coder.or_else(|| {
+        lab.config.params.as_ref().map(|p| {
+            Box::new(ParamsWriter {
+                apply: p.apply.clone(),
+            }) as Box<dyn Coder>
+        })
     });
     if lab.config.agent.is_some() {
         observer.report(Report::Note(

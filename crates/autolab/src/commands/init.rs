@@ -50,6 +50,8 @@ struct Guess {
     protected: Vec<String>,
     goal_file: Option<String>,
     params_json: bool,
+    /// `[params]` lines guessed from params.json's values.
+    params: Vec<String>,
 }
 
 impl Guess {
@@ -81,12 +83,18 @@ impl Guess {
             .into_iter()
             .find(|f| has(f))
             .map(str::to_string);
+        let params = if params_json {
+            guess_params(&root.join("params.json"))
+        } else {
+            Vec::new()
+        };
         Guess {
             command,
             editable,
             protected,
             goal_file,
             params_json,
+            params,
         }
     }
 }
@@ -106,15 +114,22 @@ fn starter(g: &Guess) -> String {
         }
         None => "goal = \"Lower the validation loss.\"   # or goal_file = \"program.md\"".into(),
     };
-    let params = if g.params_json {
-        r#"
-# The built-in optimizer's search space. Values are written into params.json and committed.
+    let guessed = if g.params_json {
+        g.params.clone()
+    } else {
+        Vec::new()
+    };
+    let params = if !guessed.is_empty() {
+        format!(
+            r#"
+# The built-in optimizer's search space, guessed from params.json: widen or narrow the ranges.
+# Values are written into params.json and committed.
 [params]
-apply = { json = "params.json" }      # or { toml = "f.toml" }, { args = "--lr {lr}" }, { env = "P_" }
-# lr = { log_float = [1e-4, 1.0], default = 0.01 }
-# hidden = { int = [4, 128] }
-# activation = { choice = ["tanh", "relu"] }
-"#
+apply = {{ json = "params.json" }}      # or {{ toml = "f.toml" }}, {{ args = "--lr {{lr}}" }}, {{ env = "P_" }}
+{}
+"#,
+            guessed.join("\n")
+        )
     } else {
         r#"
 # The built-in optimizer's search space (uncomment to tune declared parameters):
@@ -122,6 +137,7 @@ apply = { json = "params.json" }      # or { toml = "f.toml" }, { args = "--lr {
 # apply = { json = "params.json" }    # must be listed in task.editable
 # lr = { log_float = [1e-4, 1.0], default = 0.01 }
 "#
+        .to_string()
     };
     format!(
         r#"# autolab.toml: how autolab runs and judges experiments in this lab.
@@ -151,4 +167,49 @@ parallel = 1                     # runs at once
         editable = list(&g.editable),
         protected = list(&g.protected),
     )
+}
+
+/// A search range around each value in a params file: ×/÷10 for positive floats, ×/÷2 for
+/// integers; booleans become a choice; other values are left alone.
+fn guess_params(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text)
+    else {
+        return Vec::new();
+    };
+    let bare = |k: &str| {
+        k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    map.iter()
+        .filter(|(k, _)| bare(k))
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Number(n) if n.is_i64() => {
+                let x = n.as_i64().unwrap_or(0);
+                (x > 0).then(|| {
+                    format!(
+                        "{k} = {{ int = [{}, {}], default = {x} }}",
+                        (x / 2).max(1),
+                        x * 2
+                    )
+                })
+            }
+            serde_json::Value::Number(n) => {
+                let x = n.as_f64().unwrap_or(0.0);
+                (x > 0.0).then(|| {
+                    format!(
+                        "{k} = {{ log_float = [{:e}, {:e}], default = {x:e} }}",
+                        x / 10.0,
+                        x * 10.0
+                    )
+                })
+            }
+            serde_json::Value::Bool(b) => {
+                Some(format!("{k} = {{ choice = [true, false], default = {b} }}"))
+            }
+            _ => None,
+        })
+        .collect()
 }

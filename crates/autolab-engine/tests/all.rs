@@ -1,0 +1,3 @@
+//! Engine tests with plugged-in proposers and coders, against real git and processes.
+
+mod suite;

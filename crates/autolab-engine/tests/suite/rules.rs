@@ -1,0 +1,114 @@
+//! A candidate that changes a file outside `editable` is `invalid` before anything runs.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use autolab_core::experiment::Verdict;
+use autolab_core::ledger::Ledger;
+use autolab_engine::coder::Coder;
+use autolab_engine::proposer::{Proposal, Proposer, Trial};
+use autolab_engine::{Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
+
+struct Quiet;
+impl Observer for Quiet {
+    fn report(&mut self, _: Report) {}
+}
+
+/// Proposes "edit <file>" ideas in turn.
+struct Edits(Vec<&'static str>);
+impl Proposer for Edits {
+    fn propose(&mut self, number: u32, _: &[Trial]) -> Option<Proposal> {
+        let file = self.0.get(number as usize - 1)?;
+        Some(Proposal {
+            title: format!("edit {file}"),
+            proposer: "test".into(),
+            params: None,
+        })
+    }
+}
+
+/// Appends a line to the file the idea names.
+struct Appender;
+impl Coder for Appender {
+    fn implement(&self, p: &Proposal, worktree: &Path) -> Result<(), String> {
+        let file = p.title.trim_start_matches("edit ");
+        let path = worktree.join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str("# changed\n");
+        std::fs::write(path, text).map_err(|e| e.to_string())
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("train.sh"),
+        "echo ran >> ../../../../ran.log\necho 'val_loss: 0.5'\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("secret.txt"), "x\n").unwrap();
+    std::fs::write(root.join("prepare.sh"), "x\n").unwrap();
+    std::fs::write(
+        root.join("autolab.toml"),
+        "[task]\ncommand = \"sh train.sh\"\neditable = [\"train.sh\", \"prepare.sh\"]\nprotected = [\"prepare.sh\"]\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n",
+    )
+    .unwrap();
+    git(root, &["init", "--quiet"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "--quiet", "-m", "lab"]);
+
+    let lab = Lab::open(root).unwrap();
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(4),
+        ..RunOptions::default()
+    };
+    let parts = Parts {
+        proposer: Some(Box::new(Edits(vec![
+            "secret.txt",
+            "prepare.sh",
+            "train.sh",
+        ]))),
+        coder: Some(Box::new(Appender)),
+    };
+    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts).unwrap();
+
+    let ledger = Ledger::open(&root.join(".autolab/ledger.db")).unwrap();
+    let c = ledger.campaign("t").unwrap().unwrap();
+    let exps = ledger.experiments(c.id).unwrap();
+    assert_eq!(exps[1].verdict, Some(Verdict::Invalid));
+    assert_eq!(
+        exps[1].reason.as_deref(),
+        Some("changes file(s) outside `editable`: secret.txt")
+    );
+    assert_eq!(ledger.run_count(exps[1].row).unwrap(), 0);
+    assert_eq!(exps[2].verdict, Some(Verdict::Invalid));
+    assert_eq!(
+        exps[2].reason.as_deref(),
+        Some("changes protected file(s): prepare.sh")
+    );
+    assert_eq!(ledger.run_count(exps[2].row).unwrap(), 0);
+    // The editable change ran (and did not beat the baseline: same score).
+    assert_eq!(exps[3].verdict, Some(Verdict::Discarded));
+    assert_eq!(
+        std::fs::read_to_string(root.join("ran.log"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
