@@ -128,12 +128,11 @@ kill_grace = "300ms"
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Connection) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if self.path().join(".autolab/ledger.db").exists() {
-                if let Ok(conn) = Connection::open(self.path().join(".autolab/ledger.db")) {
-                    if cond(&conn) {
-                        return;
-                    }
-                }
+            if self.path().join(".autolab/ledger.db").exists()
+                && let Ok(conn) = Connection::open(self.path().join(".autolab/ledger.db"))
+                && cond(&conn)
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "timed out waiting for: {what}");
             std::thread::sleep(Duration::from_millis(20));

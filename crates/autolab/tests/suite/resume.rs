@@ -7,6 +7,8 @@ use super::common::*;
 
 const EXPERIMENTS: i64 = 10;
 
+type Condition = Box<dyn Fn(&rusqlite::Connection) -> bool>;
+
 fn slow_lab() -> TestLab {
     let lab = TestLab::new();
     lab.write("params.json", "{\"x\": 0.9}\n");
@@ -62,7 +64,7 @@ fn leftover_processes(lab: &TestLab) -> Vec<i32> {
 fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
     let lab = slow_lab();
     // Kill points: while runs are going (by runs started) and right after verdicts land.
-    let conditions: Vec<(&str, Box<dyn Fn(&rusqlite::Connection) -> bool>)> = vec![
+    let conditions: Vec<(&str, Condition)> = vec![
         (
             "first run started",
             Box::new(|c| count(c, "SELECT COUNT(*) FROM runs") >= 1),
@@ -135,13 +137,13 @@ fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
                 assert!(status.success(), "run ended with {status} before `{what}`");
                 break;
             }
-            if let Ok(conn) = rusqlite::Connection::open(lab.path().join(".autolab/ledger.db")) {
-                if cond(&conn) {
-                    child.kill().unwrap();
-                    child.wait().unwrap();
-                    kills += 1;
-                    break;
-                }
+            if let Ok(conn) = rusqlite::Connection::open(lab.path().join(".autolab/ledger.db"))
+                && cond(&conn)
+            {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+                break;
             }
             assert!(std::time::Instant::now() < deadline, "waiting for `{what}`");
             std::thread::sleep(std::time::Duration::from_millis(5));
