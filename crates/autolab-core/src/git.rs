@@ -151,6 +151,27 @@ impl Repo {
         .map(|_| ())
     }
 
+    /// Points an existing worktree at `commit` on `branch` (created or reset), and makes its
+    /// files exactly the commit's: changed files are rewritten, untracked and ignored ones go.
+    /// Only the files that differ are touched, so this is fast in large repositories.
+    pub fn reset_worktree(&self, path: &Path, branch: &str, commit: &str) -> Result<(), GitError> {
+        run_in(path, &["checkout", "--quiet", "--force", "-B", branch, commit])?;
+        run_in(path, &["clean", "-ffdxq"]).map(|_| ())
+    }
+
+    /// Moves a worktree to `to` (its parent is created), detached from its branch.
+    pub fn move_worktree(&self, from: &Path, to: &Path) -> Result<(), GitError> {
+        run_in(from, &["checkout", "--quiet", "--detach"])?;
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| GitError::Failed {
+                args: format!("mkdir {}", parent.display()),
+                stderr: e.to_string(),
+            })?;
+        }
+        let (f, t) = (from.to_string_lossy(), to.to_string_lossy());
+        self.run(&["worktree", "move", &f, &t]).map(|_| ())
+    }
+
     /// Removes a worktree (also one deleted by hand) and forgets it.
     pub fn remove_worktree(&self, path: &Path) -> Result<(), GitError> {
         if path.exists() {

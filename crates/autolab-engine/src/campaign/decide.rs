@@ -163,8 +163,7 @@ impl Driver<'_> {
             &old,
         )?;
         let worktree = self.lab.worktree(&tag, exp.number);
-        let branch = git::experiment_branch(&tag, exp.number);
-        self.lab.repo.add_worktree(&worktree, &branch, &onto)?;
+        self.checkout(exp.number, &onto)?;
         let applied = match (&exp.params, &self.coder) {
             (Some(_), Some(coder)) => {
                 let p = Proposal {

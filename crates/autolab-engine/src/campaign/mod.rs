@@ -4,6 +4,7 @@
 mod decide;
 mod pipeline;
 mod reconcile;
+mod worktrees;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -326,6 +327,7 @@ impl Driver<'_> {
             }
         }
         self.ledger.heartbeat(self.campaign.id)?;
+        self.drop_spares()?;
         self.write_results()?;
         let campaign = self
             .ledger

@@ -77,10 +77,7 @@ impl Driver<'_> {
         self.ledger
             .transition(&exp, State::Implementing, json!({}))?;
         let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
-        let branch = git::experiment_branch(&self.campaign.tag, exp.number);
-        self.lab
-            .repo
-            .add_worktree(&worktree, &branch, &exp.parent)?;
+        self.checkout(exp.number, &exp.parent)?;
 
         if exp.number == 0 {
             // The baseline is the incumbent as it is.
@@ -192,8 +189,7 @@ impl Driver<'_> {
         };
         if !worktree.join(".git").exists() {
             // Removed by hand, or never made before a restart: re-create it at the commit.
-            let branch = git::experiment_branch(&self.campaign.tag, exp.number);
-            self.lab.repo.add_worktree(&worktree, &branch, &commit)?;
+            self.checkout(exp.number, &commit)?;
         }
         let index = self.ledger.run_count(row)?;
         let seed = self.campaign.seed + u64::from(index);
@@ -363,7 +359,8 @@ impl Driver<'_> {
                 repo.force_ref(&git::archive_ref(&tag, exp.number), commit)?;
             }
         }
-        repo.remove_worktree(&self.lab.worktree(&tag, exp.number))?;
+        self.release(exp.number)?;
+        let repo = &self.lab.repo;
         repo.delete_branch(&git::experiment_branch(&tag, exp.number))?;
         self.ledger.mark_finalized(row)?;
         self.write_results()

@@ -143,7 +143,7 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
     let floor = |dir: &Path| -> Result<f64, CliError> {
         let wt = dir.join(".floor-wt");
         let start = Instant::now();
-        let n = 5;
+        let n = 3;
         for _ in 0..n {
             git(
                 dir,
@@ -172,7 +172,7 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
     let large_floor = floor(&large)?;
     eprintln!("measuring {experiments} experiments per lab…");
     let (small_total, small_cmd) = measure(&small, experiments)?;
-    let (large_total, large_cmd) = measure(&large, experiments.min(10))?;
+    let (large_total, large_cmd) = measure(&large, experiments)?;
     let ms = |s: f64| format!("{:.1} ms", s * 1000.0);
     let row = |name: &str, total: f64, cmd: f64, fl: f64, target: f64| {
         let overhead = (total - cmd).max(0.0);
