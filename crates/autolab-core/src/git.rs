@@ -155,7 +155,10 @@ impl Repo {
     /// files exactly the commit's: changed files are rewritten, untracked and ignored ones go.
     /// Only the files that differ are touched, so this is fast in large repositories.
     pub fn reset_worktree(&self, path: &Path, branch: &str, commit: &str) -> Result<(), GitError> {
-        run_in(path, &["checkout", "--quiet", "--force", "-B", branch, commit])?;
+        run_in(
+            path,
+            &["checkout", "--quiet", "--force", "-B", branch, commit],
+        )?;
         run_in(path, &["clean", "-ffdxq"]).map(|_| ())
     }
 

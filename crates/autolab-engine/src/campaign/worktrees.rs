@@ -18,7 +18,12 @@ impl Driver<'_> {
 
     fn spares(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.spare_dir())
-            .map(|it| it.flatten().map(|e| e.path()).filter(|p| p.join(".git").exists()).collect())
+            .map(|it| {
+                it.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join(".git").exists())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -33,7 +38,9 @@ impl Driver<'_> {
             return Ok(());
         }
         for spare in self.spares() {
-            if repo.move_worktree(&spare, &path).is_ok() && repo.reset_worktree(&path, &branch, commit).is_ok() {
+            if repo.move_worktree(&spare, &path).is_ok()
+                && repo.reset_worktree(&path, &branch, commit).is_ok()
+            {
                 return Ok(());
             }
             // A spare that cannot be used is dropped.
@@ -49,7 +56,9 @@ impl Driver<'_> {
         let path = self.lab.worktree(&self.campaign.tag, number);
         let repo = &self.lab.repo;
         if path.join(".git").exists() && self.spares().len() < self.parallel {
-            let spare = self.spare_dir().join(format!("{}-{number:04}", self.campaign.tag));
+            let spare = self
+                .spare_dir()
+                .join(format!("{}-{number:04}", self.campaign.tag));
             if repo.move_worktree(&path, &spare).is_ok() {
                 return Ok(());
             }
