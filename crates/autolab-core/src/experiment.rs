@@ -138,6 +138,8 @@ pub struct Experiment {
     pub finalized: bool,
     pub created_at: f64,
     pub updated_at: f64,
+    /// The statistics the verdict rests on (noise-aware policy).
+    pub stats: Option<serde_json::Value>,
 }
 
 /// How one execution of the lab's command ended.
@@ -150,6 +152,8 @@ pub enum RunOutcome {
     Timeout,
     Cancelled,
     Lost,
+    /// Stopped by autolab before its end (early stopping).
+    Stopped,
 }
 
 impl RunOutcome {
@@ -161,6 +165,7 @@ impl RunOutcome {
             RunOutcome::Timeout => "timeout",
             RunOutcome::Cancelled => "cancelled",
             RunOutcome::Lost => "lost",
+            RunOutcome::Stopped => "stopped",
         }
     }
 
@@ -171,6 +176,7 @@ impl RunOutcome {
             "timeout" => RunOutcome::Timeout,
             "cancelled" => RunOutcome::Cancelled,
             "lost" => RunOutcome::Lost,
+            "stopped" => RunOutcome::Stopped,
             _ => RunOutcome::Running,
         }
     }
@@ -190,4 +196,10 @@ pub struct Run {
     pub ended_at: Option<f64>,
     pub metrics: IndexMap<String, f64>,
     pub log_tail: Option<String>,
+    /// The commit this run executed.
+    pub commit: Option<String>,
+    /// Why autolab ended the run, when it did (e.g. early stopping).
+    pub note: Option<String>,
+    /// The sandbox layers of this run and whether each was active.
+    pub sandbox: Option<serde_json::Value>,
 }

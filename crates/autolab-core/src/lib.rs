@@ -10,6 +10,7 @@ pub mod lock;
 pub mod metrics;
 pub mod results;
 pub mod score;
+pub mod stats;
 
 /// The directory autolab keeps its state in, at the lab root.
 pub const STATE_DIR: &str = ".autolab";

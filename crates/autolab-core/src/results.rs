@@ -7,7 +7,10 @@ use crate::experiment::Experiment;
 
 /// The TSV text for a campaign's experiments (final ones only, in number order).
 pub fn results_tsv(primary: &str, experiments: &[Experiment]) -> String {
-    let mut out = format!("commit\t{primary}\tmemory_gb\tstatus\tdescription\n");
+    let mut out = format!(
+        "commit\t{}\tmemory_gb\tstatus\tdescription\n",
+        cell(primary)
+    );
     for e in experiments {
         let Some(verdict) = e.verdict else { continue };
         let commit = e.commit.as_deref().unwrap_or(&e.parent);
@@ -32,23 +35,26 @@ pub fn results_tsv(primary: &str, experiments: &[Experiment]) -> String {
             0.0
         };
         let memory = if memory.is_finite() { memory } else { 0.0 };
-        let description: String = e
-            .title
-            .chars()
-            .map(|c| {
-                if c == '\t' || c == '\n' || c == '\r' {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
         out.push_str(&format!(
-            "{short}\t{metric:.6}\t{memory:.1}\t{}\t{description}\n",
-            verdict.tsv_status()
+            "{short}\t{metric:.6}\t{memory:.1}\t{}\t{}\n",
+            verdict.tsv_status(),
+            cell(&e.title)
         ));
     }
     out
+}
+
+/// Free text as one TSV cell: tabs and line breaks become spaces.
+fn cell(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if matches!(c, '\t' | '\n' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Writes `text` to `path` atomically (temp file + rename), so readers never see half a file.
@@ -60,4 +66,17 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the property tests: a metric name holding a tab (a quoted TOML key, or a JSON
+    /// source's member name) gave the header a sixth column.
+    #[test]
+    fn primary_with_a_tab_keeps_the_header_at_five_columns() {
+        let tsv = results_tsv("val\tloss\n", &[]);
+        assert_eq!(tsv, "commit\tval loss \tmemory_gb\tstatus\tdescription\n");
+    }
 }

@@ -63,6 +63,20 @@ impl EngineError {
                 Some("wait for it to finish, or stop it (Ctrl-C, or kill its pid); `autolab status` shows it".into())
             }
             EngineError::Usage { hint, .. } => hint.clone(),
+            EngineError::Ledger(LedgerError::Sqlite { path, .. }) => {
+                let dir = std::path::Path::new(path).parent().unwrap_or(std::path::Path::new("."));
+                match autolab_runner::free_bytes(dir) {
+                    Some(free) if free < 1 << 20 => Some(format!(
+                        "the disk holding {} is full ({} KiB free): free some space, then run the same command again; nothing recorded was lost",
+                        dir.display(),
+                        free / 1024
+                    )),
+                    _ => Some(format!(
+                        "check that {} is writable and has free space; nothing recorded was lost",
+                        dir.display()
+                    )),
+                }
+            }
             EngineError::BaselineFailed { .. } => Some(
                 "the lab's command must work unchanged before autolab can improve it; see `autolab show 0`".into(),
             ),

@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod coder;
+pub mod early_stop;
 mod error;
 pub mod lab;
 pub mod proposer;

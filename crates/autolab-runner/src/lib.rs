@@ -7,14 +7,16 @@ mod env;
 mod local;
 mod logs;
 mod orphans;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use env::allowed_env;
-pub use local::LocalRunner;
+pub use local::{LocalRunner, disk_usage};
 pub use orphans::kill_run_processes;
+pub use sandbox::{Layer, SandboxSpec};
 
 /// One execution of the lab's command.
 #[derive(Debug, Clone)]
@@ -32,6 +34,13 @@ pub struct RunSpec {
     pub kill_grace: Duration,
     /// Bytes kept per output stream; beyond it the head and the tail are kept.
     pub max_log_bytes: u64,
+    /// Sandbox layers; None runs the command plainly.
+    pub sandbox: Option<SandboxSpec>,
+    /// Kill the run when it prints nothing for this long.
+    pub stall_timeout: Option<Duration>,
+    /// Kill the run when the directories in `disk_watch` hold more than this.
+    pub max_disk_bytes: Option<u64>,
+    pub disk_watch: Vec<PathBuf>,
 }
 
 /// How a run ended.
@@ -45,6 +54,12 @@ pub enum Exit {
     TimedOut,
     /// Stopped because the campaign was stopped.
     Cancelled,
+    /// Stopped because its output watcher asked (e.g. early stopping); see `Finished::stop_reason`.
+    Stopped,
+    /// Printed nothing for `stall_timeout`.
+    Stalled,
+    /// Wrote more than `max_disk_bytes`.
+    DiskExceeded,
 }
 
 impl Exit {
@@ -61,7 +76,14 @@ pub struct Finished {
     pub stderr: PathBuf,
     /// Whether a log hit its size cap (its middle was dropped).
     pub truncated: bool,
+    /// Why the watcher stopped the run.
+    pub stop_reason: Option<String>,
+    /// The sandbox layers and whether each was active (empty when not sandboxed).
+    pub layers: Vec<Layer>,
 }
+
+/// Sees each line of a run's stdout as it is printed; returning a reason stops the run.
+pub type LineWatch = Box<dyn FnMut(&str) -> Option<String> + Send>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
@@ -90,5 +112,12 @@ pub trait Runner: Send + Sync {
         spec: &RunSpec,
         cancel: &AtomicBool,
         started: &mut dyn FnMut(u32),
+        watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError>;
+}
+
+/// Bytes available to unprivileged users on the filesystem holding `path`.
+pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(path).ok()?;
+    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
 }

@@ -21,11 +21,28 @@ impl Pump {
     }
 }
 
+/// Lines longer than this are cut before they reach the watcher.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Where a pump reports that its watcher asked to stop the run.
+#[derive(Clone, Default)]
+pub struct StopSignal {
+    pub flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub reason: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Milliseconds after the run's start at which output was last seen.
+    pub activity: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
 pub fn spawn_pump<R: Read + Send + 'static>(
     mut src: R,
     path: &Path,
     head: u64,
     tail: usize,
+    mut watch: Option<(crate::LineWatch, StopSignal)>,
+    activity: (
+        std::sync::Arc<std::sync::atomic::AtomicU64>,
+        std::time::Instant,
+    ),
 ) -> Pump {
     let (tx, rx) = mpsc::channel();
     let file = File::create(path);
@@ -40,11 +57,32 @@ pub fn spawn_pump<R: Read + Send + 'static>(
         let mut ring: VecDeque<u8> = VecDeque::new();
         let mut dropped: u64 = 0;
         let mut buf = [0u8; 16 * 1024];
+        let mut line: Vec<u8> = Vec::new();
         loop {
             let n = match src.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            activity.0.store(
+                activity.1.elapsed().as_millis() as u64,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+            if let Some((w, stop)) = watch.as_mut() {
+                for &b in &buf[..n] {
+                    if b == b'\n' {
+                        let text = String::from_utf8_lossy(&line);
+                        if let Some(reason) = w(&text) {
+                            if let Ok(mut r) = stop.reason.lock() {
+                                r.get_or_insert(reason);
+                            }
+                            stop.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        line.clear();
+                    } else if line.len() < MAX_LINE {
+                        line.push(b);
+                    }
+                }
+            }
             let mut chunk = &buf[..n];
             if written < head {
                 let take = ((head - written) as usize).min(chunk.len());

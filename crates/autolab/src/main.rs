@@ -9,6 +9,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The sandbox helper must run before anything starts a thread.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(autolab_runner::sandbox::HELPER_ARG) {
+        let code = autolab_runner::sandbox::helper_main(&args[1..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(125));
+    }
     let cli = commands::Cli::parse();
     output::init_logging(cli.verbose);
     match commands::dispatch(cli) {

@@ -103,8 +103,12 @@ impl ConfigError {
     }
 }
 
+/// The 1-based line of byte `offset`; an offset past the last newline (an unterminated string
+/// at the end of the file) is on the last line, not on a line the file does not have.
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    let bytes = &text.as_bytes()[..offset.min(text.len())];
+    let line = bytes.iter().filter(|b| **b == b'\n').count() + 1;
+    line.min(text.lines().count().max(1))
 }
 
 fn key_on_line(text: &str, line: usize) -> Option<String> {
@@ -172,4 +176,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// Found by the property tests: an unterminated string at the end of a file that ends with
+    /// a newline was reported on line 2 of a 1-line file.
+    #[test]
+    fn error_at_end_of_file_is_on_the_last_line() {
+        let text = "command=\"\"\"\n";
+        let e = crate::config::Config::parse(Path::new("autolab.toml"), text).unwrap_err();
+        assert_eq!(e.line, Some(1), "{e:?}");
+        assert_eq!(line_of(text, text.len()), 1);
+        assert_eq!(line_of("a\nb", 3), 2);
+        assert_eq!(line_of("", 0), 1);
+        // A byte offset inside a character counts the newlines before it, without panicking.
+        assert_eq!(line_of("\né", 2), 2);
+    }
 }

@@ -6,6 +6,7 @@
 mod duration;
 mod error;
 mod params;
+mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 pub use duration::{format_duration, parse_duration};
 pub use error::ConfigError;
 pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
+pub use sandbox::SandboxConfig;
 
 /// The file name autolab looks for at the root of a lab.
 pub const CONFIG_FILE: &str = "autolab.toml";
@@ -30,6 +32,23 @@ pub struct Config {
     pub decide: Decide,
     pub runner: RunnerConfig,
     pub agent: Option<Agent>,
+    pub early_stop: Option<EarlyStop>,
+    pub sandbox: SandboxConfig,
+}
+
+/// Stop a run whose learning curve is clearly worse than the incumbent's at the same step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStop {
+    /// The streamed metric compared (default: the primary metric).
+    pub metric: String,
+    /// The progress key in the same lines (default `step`).
+    pub step: String,
+    /// Relative margin: worse by more than this fraction of the incumbent's value.
+    pub margin: f64,
+    /// Consecutive worse checkpoints before stopping.
+    pub patience: u32,
+    /// No stopping before this step.
+    pub min_step: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +59,11 @@ pub struct Task {
     pub editable: Vec<String>,
     pub protected: Vec<String>,
     pub timeout: Duration,
+    /// Kill a run that prints nothing for this long (verdict `timeout`, reason `stalled`).
+    pub stall_timeout: Option<Duration>,
+    /// A command run after the lab's command, in a separate process, with the protected files
+    /// restored from the campaign start; metrics are read from its output.
+    pub evaluate: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -97,13 +121,24 @@ pub struct Metrics {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
+    /// Keep iff strictly better, on one run (autoresearch).
     Strict,
+    /// Keep only a gain that clears the measured noise by a one-sided Welch test.
+    NoiseAware,
 }
 
 #[derive(Debug, Clone)]
 pub struct Decide {
     pub policy: Policy,
     pub min_delta: f64,
+    /// Runs of the baseline (with different seeds) that measure the noise floor.
+    pub repeats: u32,
+    /// Confidence of the one-sided test, e.g. 0.95.
+    pub confidence: f64,
+    /// Extra runs a promising-but-uncertain candidate may get before its verdict.
+    pub max_confirm: u32,
+    /// Whether a newly kept incumbent is run again until it has `repeats` runs.
+    pub remeasure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +153,8 @@ pub struct RunnerConfig {
     pub env_allow: Vec<String>,
     pub kill_grace: Duration,
     pub max_log_bytes: u64,
+    /// This many crashed/timed-out experiments in a row pause the campaign.
+    pub max_consecutive_crashes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +184,25 @@ struct RawConfig {
     runner: Option<RawRunner>,
     #[serde(default)]
     agent: Option<Agent>,
+    #[serde(default)]
+    early_stop: Option<RawEarlyStop>,
+    #[serde(default)]
+    sandbox: Option<sandbox::RawSandbox>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEarlyStop {
+    #[serde(default)]
+    metric: Option<String>,
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    margin: Option<f64>,
+    #[serde(default)]
+    patience: Option<i64>,
+    #[serde(default)]
+    min_step: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +219,10 @@ struct RawTask {
     protected: Vec<String>,
     #[serde(default)]
     timeout: Option<String>,
+    #[serde(default)]
+    stall_timeout: Option<String>,
+    #[serde(default)]
+    evaluate: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +243,14 @@ struct RawDecide {
     policy: Option<String>,
     #[serde(default)]
     min_delta: Option<f64>,
+    #[serde(default)]
+    repeats: Option<i64>,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default)]
+    max_confirm: Option<i64>,
+    #[serde(default)]
+    remeasure: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +266,8 @@ struct RawRunner {
     kill_grace: Option<String>,
     #[serde(default)]
     max_log_mb: Option<f64>,
+    #[serde(default)]
+    max_consecutive_crashes: Option<i64>,
 }
 
 impl Config {
@@ -259,6 +329,25 @@ impl Config {
                 }
             }
         }
+        let stall_timeout = match &t.stall_timeout {
+            None => None,
+            Some(s) => Some(parse_duration(s).map_err(|m| {
+                at(
+                    "task",
+                    "stall_timeout",
+                    m,
+                    Some("use a duration like \"5m\"".into()),
+                )
+            })?),
+        };
+        if t.evaluate.as_deref().is_some_and(|e| e.trim().is_empty()) {
+            return Err(at(
+                "task",
+                "evaluate",
+                "`task.evaluate` is empty".into(),
+                None,
+            ));
+        }
         let task = Task {
             goal: t.goal,
             goal_file: t.goal_file,
@@ -266,6 +355,8 @@ impl Config {
             editable: t.editable,
             protected: t.protected,
             timeout,
+            stall_timeout,
+            evaluate: t.evaluate,
         };
 
         let m = raw.metrics.unwrap_or(RawMetrics {
@@ -369,23 +460,20 @@ impl Config {
         let d = raw.decide.unwrap_or(RawDecide {
             policy: None,
             min_delta: None,
+            repeats: None,
+            confidence: None,
+            max_confirm: None,
+            remeasure: None,
         });
         let policy = match d.policy.as_deref() {
-            None | Some("strict") => Policy::Strict,
-            Some("noise-aware") => {
-                return Err(at(
-                    "decide",
-                    "policy",
-                    "policy `noise-aware` is not available in this version".into(),
-                    Some("use `policy = \"strict\"`".into()),
-                ));
-            }
+            None | Some("noise-aware") => Policy::NoiseAware,
+            Some("strict") => Policy::Strict,
             Some(other) => {
                 return Err(at(
                     "decide",
                     "policy",
                     format!("unknown policy `{other}`"),
-                    Some("valid policies: strict".into()),
+                    Some("valid policies: noise-aware (default), strict".into()),
                 ));
             }
         };
@@ -398,7 +486,41 @@ impl Config {
                 None,
             ));
         }
-        let decide = Decide { policy, min_delta };
+        let repeats = d.repeats.unwrap_or(3);
+        if !(1..=100).contains(&repeats) {
+            return Err(at(
+                "decide",
+                "repeats",
+                format!("`repeats = {repeats}` is out of range"),
+                Some("the baseline runs `repeats` times (1 to 100) to measure the noise; 3 to 5 is typical".into()),
+            ));
+        }
+        let confidence = d.confidence.unwrap_or(0.95);
+        if !(confidence > 0.0 && confidence < 1.0) {
+            return Err(at(
+                "decide",
+                "confidence",
+                format!("`confidence = {confidence}` must be strictly between 0 and 1"),
+                Some("e.g. 0.95".into()),
+            ));
+        }
+        let max_confirm = d.max_confirm.unwrap_or(2);
+        if !(0..=20).contains(&max_confirm) {
+            return Err(at(
+                "decide",
+                "max_confirm",
+                format!("`max_confirm = {max_confirm}` is out of range (0 to 20)"),
+                None,
+            ));
+        }
+        let decide = Decide {
+            policy,
+            min_delta,
+            repeats: repeats as u32,
+            confidence,
+            max_confirm: max_confirm as u32,
+            remeasure: d.remeasure.unwrap_or(false),
+        };
 
         let r = raw.runner.unwrap_or(RawRunner {
             kind: None,
@@ -406,6 +528,7 @@ impl Config {
             env_allow: vec![],
             kill_grace: None,
             max_log_mb: None,
+            max_consecutive_crashes: None,
         });
         let kind = match r.kind.as_deref() {
             None | Some("local") => RunnerKind::Local,
@@ -440,15 +563,70 @@ impl Config {
                 None,
             ));
         }
+        let max_crashes = r.max_consecutive_crashes.unwrap_or(5);
+        if !(1..=10_000).contains(&max_crashes) {
+            return Err(at(
+                "runner",
+                "max_consecutive_crashes",
+                format!("`max_consecutive_crashes = {max_crashes}` must be between 1 and 10000"),
+                None,
+            ));
+        }
         let runner = RunnerConfig {
             kind,
             parallel: parallel as usize,
             env_allow: r.env_allow,
             kill_grace,
             max_log_bytes: (max_log_mb * 1024.0 * 1024.0) as u64,
+            max_consecutive_crashes: max_crashes as u32,
         };
 
+        let early_stop = match raw.early_stop {
+            None => None,
+            Some(e) => {
+                let metric = e.metric.unwrap_or_else(|| metrics.primary.clone());
+                if !metrics.score.contains_key(&metric) {
+                    return Err(at(
+                        "early_stop",
+                        "metric",
+                        format!("`{metric}` is not a scored metric"),
+                        Some("early stopping compares a scored metric's streamed values".into()),
+                    ));
+                }
+                let margin = e.margin.unwrap_or(0.1);
+                if !(margin.is_finite() && margin >= 0.0) {
+                    return Err(at(
+                        "early_stop",
+                        "margin",
+                        "`margin` must be a number ≥ 0 (a fraction, e.g. 0.1)".into(),
+                        None,
+                    ));
+                }
+                let patience = e.patience.unwrap_or(3);
+                if !(1..=1000).contains(&patience) {
+                    return Err(at(
+                        "early_stop",
+                        "patience",
+                        format!("`patience = {patience}` must be between 1 and 1000"),
+                        None,
+                    ));
+                }
+                Some(EarlyStop {
+                    metric,
+                    step: e.step.unwrap_or_else(|| "step".into()),
+                    margin,
+                    patience: patience as u32,
+                    min_step: e.min_step.unwrap_or(0.0),
+                })
+            }
+        };
+
+        let sandbox = sandbox::validate(raw.sandbox)
+            .map_err(|(key, msg, hint)| at("sandbox", &key, msg, hint))?;
+
         Ok(Config {
+            sandbox,
+            early_stop,
             path: path.to_path_buf(),
             task,
             metrics,

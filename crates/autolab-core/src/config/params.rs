@@ -17,10 +17,27 @@ pub enum Apply {
     Env(String),
 }
 
+/// How the optimizer chooses values: `[params].sampler`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampler {
+    /// Tree-structured Parzen Estimator after a random warm-up (the default).
+    Tpe,
+    /// Independent uniform draws (log-uniform for `log_float`).
     Random,
 }
+
+impl Sampler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sampler::Tpe => "tpe",
+            Sampler::Random => "random",
+        }
+    }
+}
+
+/// Integers beyond this magnitude are not exactly representable as f64; a search space
+/// stays within it so every sampler can compute with them exactly.
+pub const MAX_INT_PARAM: i64 = 1 << 53;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamKind {
@@ -41,6 +58,8 @@ pub struct ParamSpec {
 pub struct ParamsConfig {
     pub apply: Apply,
     pub sampler: Sampler,
+    /// `[params].startup`: random trials before TPE models the history; None = its default.
+    pub startup: Option<u32>,
     pub space: Vec<ParamSpec>,
 }
 
@@ -49,7 +68,9 @@ pub(super) struct RawParams {
     #[serde(default)]
     apply: Option<Apply>,
     #[serde(default)]
-    sampler: Option<String>,
+    sampler: Option<toml::Value>,
+    #[serde(default)]
+    startup: Option<toml::Value>,
     #[serde(flatten)]
     space: IndexMap<String, toml::Value>,
 }
@@ -72,13 +93,33 @@ struct RawSpec {
 type Problem = (String, String, Option<String>);
 
 pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
-    let sampler = match raw.sampler.as_deref() {
-        None | Some("random") => Sampler::Random,
+    let sampler = match &raw.sampler {
+        None => Sampler::Tpe,
+        Some(toml::Value::String(s)) if s == "tpe" => Sampler::Tpe,
+        Some(toml::Value::String(s)) if s == "random" => Sampler::Random,
         Some(other) => {
+            let shown = match other {
+                toml::Value::String(s) => format!("`{s}`"),
+                v => format!("{v}"),
+            };
             return Err((
                 "sampler".into(),
-                format!("unknown sampler `{other}`"),
-                Some("valid samplers: random".into()),
+                format!("unknown sampler {shown}"),
+                Some("valid samplers: \"tpe\" (the default), \"random\"".into()),
+            ));
+        }
+    };
+    let startup = match &raw.startup {
+        None => None,
+        Some(toml::Value::Integer(n)) if *n >= 1 && *n <= i64::from(u32::MAX) => Some(*n as u32),
+        Some(other) => {
+            return Err((
+                "startup".into(),
+                format!("`startup = {other}` is not a number of trials ≥ 1"),
+                Some(
+                    "`startup` is how many random trials come before TPE, e.g. `startup = 10`"
+                        .into(),
+                ),
             ));
         }
     };
@@ -110,12 +151,14 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
     Ok(ParamsConfig {
         apply,
         sampler,
+        startup,
         space,
     })
 }
 
 fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
     let bad = |msg: String| (name.to_string(), msg, None);
+    let hint = |msg: String, hint: &str| (name.to_string(), msg, Some(hint.to_string()));
     let kinds = [
         s.float.is_some(),
         s.log_float.is_some(),
@@ -130,24 +173,53 @@ fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
         ));
     }
     let kind = if let Some([low, high]) = s.float {
-        if !(low.is_finite() && high.is_finite() && low < high) {
-            return Err(bad(format!(
-                "parameter `{name}`: float range [{low}, {high}] is empty"
-            )));
+        if !(low.is_finite() && high.is_finite()) {
+            return Err(hint(
+                format!("parameter `{name}`: float range [{low}, {high}] is not finite"),
+                "use finite bounds, e.g. `{ float = [0.0, 1.0] }`",
+            ));
+        }
+        if low >= high {
+            return Err(hint(
+                format!("parameter `{name}`: float range [{low}, {high}] is empty"),
+                "the range is [low, high] with low < high",
+            ));
         }
         ParamKind::Float { low, high }
     } else if let Some([low, high]) = s.log_float {
-        if !(low > 0.0 && high.is_finite() && low < high) {
-            return Err(bad(format!(
-                "parameter `{name}`: log_float range needs 0 < low < high, got [{low}, {high}]"
-            )));
+        if !(low.is_finite() && high.is_finite()) {
+            return Err(hint(
+                format!("parameter `{name}`: log_float range [{low}, {high}] is not finite"),
+                "use finite bounds, e.g. `{ log_float = [1e-4, 1.0] }`",
+            ));
+        }
+        if low <= 0.0 {
+            return Err(hint(
+                format!(
+                    "parameter `{name}`: log_float range [{low}, {high}] touches 0 (its logarithm is undefined)"
+                ),
+                "a log range needs 0 < low < high, e.g. `{ log_float = [1e-4, 1.0] }`; use `float` for ranges that include 0",
+            ));
+        }
+        if low >= high {
+            return Err(hint(
+                format!("parameter `{name}`: log_float range [{low}, {high}] is empty"),
+                "the range is [low, high] with 0 < low < high",
+            ));
         }
         ParamKind::LogFloat { low, high }
     } else if let Some([low, high]) = s.int {
         if low > high {
-            return Err(bad(format!(
-                "parameter `{name}`: int range [{low}, {high}] is empty"
-            )));
+            return Err(hint(
+                format!("parameter `{name}`: int range [{low}, {high}] is empty"),
+                "the range is [low, high] with low ≤ high, both included",
+            ));
+        }
+        if low < -MAX_INT_PARAM || high > MAX_INT_PARAM {
+            return Err(hint(
+                format!("parameter `{name}`: int range [{low}, {high}] is too wide"),
+                "int bounds must lie within ±9007199254740992 (2^53)",
+            ));
         }
         ParamKind::Int { low, high }
     } else {
@@ -158,7 +230,20 @@ fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
             .map(to_json)
             .collect();
         if choices.is_empty() {
-            return Err(bad(format!("parameter `{name}`: choice list is empty")));
+            return Err(hint(
+                format!("parameter `{name}`: choice list is empty"),
+                "list the options, e.g. `{ choice = [\"tanh\", \"relu\"] }`",
+            ));
+        }
+        if let Some(dup) = choices
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| choices[..i].contains(c).then_some(c))
+        {
+            return Err(hint(
+                format!("parameter `{name}`: choice {dup} is listed twice"),
+                "list each option once",
+            ));
         }
         ParamKind::Choice(choices)
     };

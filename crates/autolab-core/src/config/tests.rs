@@ -94,3 +94,144 @@ fn bad_param_range_is_an_error() {
     let e = parse(text).unwrap_err();
     assert_eq!(e.line, Some(7), "{e:?}");
 }
+
+#[test]
+fn decide_defaults_to_noise_aware_and_checks_its_numbers() {
+    let base = "[task]\ncommand = \"x\"\n[metrics]\nscore = { l = { goal = \"minimize\" } }\n";
+    let c = parse(base).unwrap();
+    assert_eq!(c.decide.policy, Policy::NoiseAware);
+    assert_eq!(c.decide.repeats, 3);
+    assert_eq!(c.decide.confidence, 0.95);
+    let e = parse(&format!("{base}[decide]\nrepeats = 0\n")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("decide.repeats"));
+    assert_eq!(e.line, Some(6));
+    for bad in ["0.0", "1.0", "1.5", "-0.1"] {
+        let e = parse(&format!("{base}[decide]\nconfidence = {bad}\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("decide.confidence"), "{bad}");
+    }
+    assert_eq!(
+        parse(&format!("{base}[decide]\npolicy = \"strict\"\n"))
+            .unwrap()
+            .decide
+            .policy,
+        Policy::Strict
+    );
+}
+
+#[test]
+fn early_stop_is_off_unless_configured_and_checks_its_metric() {
+    let base = "[task]\ncommand = \"x\"\n[metrics]\nscore = { l = { goal = \"minimize\" } }\n";
+    assert!(parse(base).unwrap().early_stop.is_none());
+    let c = parse(&format!("{base}[early_stop]\nmargin = 0.2\n")).unwrap();
+    let es = c.early_stop.unwrap();
+    assert_eq!(
+        (es.metric.as_str(), es.step.as_str(), es.margin, es.patience),
+        ("l", "step", 0.2, 3)
+    );
+    let e = parse(&format!("{base}[early_stop]\nmetric = \"acc\"\n")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("early_stop.metric"));
+}
+
+/// A valid config whose `[params]` section ends with `extra` (one or more lines).
+fn with_params(extra: &str) -> String {
+    format!(
+        "[task]\ncommand = \"x\"\neditable = [\"p.json\"]\n[metrics]\nscore = {{ l = {{ goal = \"minimize\" }} }}\n[params]\napply = {{ json = \"p.json\" }}\n{extra}\n"
+    )
+}
+
+/// Parses `with_params(extra)`, expecting an error located on the last line of `extra`.
+fn params_error(extra: &str) -> ConfigError {
+    let text = with_params(extra);
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.line, Some(7 + extra.lines().count()), "{e:?}");
+    e
+}
+
+#[test]
+fn sampler_defaults_to_tpe_and_accepts_random() {
+    let p = parse(&with_params("lr = { float = [0.0, 1.0] }"))
+        .unwrap()
+        .params
+        .unwrap();
+    assert_eq!(p.sampler, Sampler::Tpe);
+    assert_eq!(p.startup, None);
+    let p = parse(&with_params(
+        "sampler = \"random\"\nlr = { float = [0.0, 1.0] }",
+    ))
+    .unwrap()
+    .params
+    .unwrap();
+    assert_eq!(p.sampler, Sampler::Random);
+    let p = parse(&with_params(
+        "sampler = \"tpe\"\nstartup = 4\nlr = { float = [0.0, 1.0] }",
+    ))
+    .unwrap()
+    .params
+    .unwrap();
+    assert_eq!((p.sampler, p.startup), (Sampler::Tpe, Some(4)));
+}
+
+#[test]
+fn unknown_sampler_is_an_error_naming_the_key() {
+    for bad in ["\"bayes\"", "3"] {
+        let e = params_error(&format!("lr = {{ float = [0.0, 1.0] }}\nsampler = {bad}"));
+        assert_eq!(e.key.as_deref(), Some("params.sampler"), "{e:?}");
+        assert!(e.hint.as_deref().unwrap().contains("tpe"), "{e:?}");
+    }
+}
+
+#[test]
+fn startup_must_be_a_positive_integer() {
+    for bad in ["0", "-3", "2.5", "\"ten\""] {
+        let e = params_error(&format!("lr = {{ float = [0.0, 1.0] }}\nstartup = {bad}"));
+        assert_eq!(e.key.as_deref(), Some("params.startup"), "{bad}: {e:?}");
+        assert!(e.message.contains("startup"), "{e:?}");
+    }
+}
+
+#[test]
+fn empty_ranges_are_errors_naming_the_parameter() {
+    for (line, what) in [
+        ("lr = { float = [1.0, 1.0] }", "empty"),
+        ("lr = { float = [2.0, 1.0] }", "empty"),
+        ("lr = { log_float = [0.1, 0.01] }", "empty"),
+        ("lr = { int = [5, 4] }", "empty"),
+        ("lr = { float = [0.0, inf] }", "not finite"),
+    ] {
+        let e = params_error(line);
+        assert_eq!(e.key.as_deref(), Some("params.lr"), "{line}: {e:?}");
+        assert!(e.message.contains(what), "{line}: {e:?}");
+        assert!(e.hint.is_some(), "{line}: {e:?}");
+    }
+    // A one-value int range is allowed: the parameter is fixed.
+    parse(&with_params("n = { int = [3, 3] }")).unwrap();
+}
+
+#[test]
+fn log_range_touching_zero_is_an_error() {
+    for line in [
+        "lr = { log_float = [0.0, 1.0] }",
+        "lr = { log_float = [-1.0, 1.0] }",
+    ] {
+        let e = params_error(line);
+        assert_eq!(e.key.as_deref(), Some("params.lr"), "{e:?}");
+        assert!(e.message.contains("touches 0"), "{e:?}");
+        assert!(e.hint.as_deref().unwrap().contains("float"), "{e:?}");
+    }
+}
+
+#[test]
+fn choice_needs_distinct_options() {
+    let e = params_error("act = { choice = [] }");
+    assert_eq!(e.key.as_deref(), Some("params.act"), "{e:?}");
+    assert!(e.message.contains("empty"), "{e:?}");
+    let e = params_error("act = { choice = [\"relu\", \"tanh\", \"relu\"] }");
+    assert_eq!(e.key.as_deref(), Some("params.act"), "{e:?}");
+    assert!(e.message.contains("twice"), "{e:?}");
+}
+
+#[test]
+fn huge_int_range_is_an_error() {
+    let e = params_error("n = { int = [0, 9007199254740993] }");
+    assert_eq!(e.key.as_deref(), Some("params.n"), "{e:?}");
+}

@@ -102,6 +102,29 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// Opens an existing ledger for reading only; works on read-only media too.
+    pub fn open_read_only(path: &Path) -> Result<Ledger> {
+        use rusqlite::OpenFlags;
+        let p = path.display().to_string();
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let try_open = |uri: String| -> rusqlite::Result<Connection> {
+            let c = Connection::open_with_flags(uri, flags)?;
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            c.query_row("SELECT COUNT(*) FROM campaigns", [], |r| r.get::<_, i64>(0))?;
+            Ok(c)
+        };
+        let conn = try_open(format!("file:{p}"))
+            // WAL needs a writable directory for its shared memory; a snapshot read does not.
+            .or_else(|_| try_open(format!("file:{p}?immutable=1")))
+            .map_err(|source| LedgerError::Sqlite {
+                path: p.clone(),
+                source,
+            })?;
+        Ok(Ledger { conn, path: p })
+    }
+
     // ---- campaigns ----------------------------------------------------------------------
 
     pub fn create_campaign(
@@ -250,7 +273,8 @@ impl Ledger {
                score = COALESCE(?7, score),
                metrics = COALESCE(?8, metrics),
                lines_added = COALESCE(?9, lines_added),
-               lines_removed = COALESCE(?10, lines_removed)
+               lines_removed = COALESCE(?10, lines_removed),
+               stats = COALESCE(?12, stats)
              WHERE id = ?11",
             params![
                 to.as_str(),
@@ -265,7 +289,8 @@ impl Ledger {
                     .map(|m| serde_json::to_string(m).unwrap_or_default()),
                 ch.lines.map(|l| l.0 as i64),
                 ch.lines.map(|l| l.1 as i64),
-                row
+                row,
+                ch.stats.as_ref().map(|s| s.to_string())
             ],
         )
         .map_err(wrap(&self.path))?;
@@ -352,7 +377,13 @@ impl Ledger {
 
     // ---- runs ---------------------------------------------------------------------------
 
-    pub fn start_run(&mut self, exp: i64, seed: u64, run_dir: &str) -> Result<(i64, u32)> {
+    pub fn start_run(
+        &mut self,
+        exp: i64,
+        seed: u64,
+        run_dir: &str,
+        commit: &str,
+    ) -> Result<(i64, u32)> {
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
         let index: i64 = tx
             .query_row(
@@ -363,8 +394,8 @@ impl Ledger {
             .map_err(wrap(&self.path))?;
         let dir = run_dir.replace("{run}", &index.to_string());
         tx.execute(
-            "INSERT INTO runs (experiment_id, idx, seed, outcome, run_dir, started_at) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-            params![exp, index, seed as i64, dir, now()],
+            "INSERT INTO runs (experiment_id, idx, seed, outcome, run_dir, started_at, commit_sha) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
+            params![exp, index, seed as i64, dir, now(), commit],
         )
         .map_err(wrap(&self.path))?;
         let id = tx.last_insert_rowid();
@@ -386,11 +417,12 @@ impl Ledger {
         exit_code: Option<i32>,
         metrics: &IndexMap<String, f64>,
         log_tail: &str,
+        note: Option<&str>,
     ) -> Result<()> {
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
         tx.execute(
-            "UPDATE runs SET outcome = ?1, exit_code = ?2, ended_at = ?3, log_tail = ?4 WHERE id = ?5",
-            params![outcome.as_str(), exit_code, now(), log_tail, run],
+            "UPDATE runs SET outcome = ?1, exit_code = ?2, ended_at = ?3, log_tail = ?4, note = ?5 WHERE id = ?6",
+            params![outcome.as_str(), exit_code, now(), log_tail, note, run],
         )
         .map_err(wrap(&self.path))?;
         for (name, value) in metrics {
@@ -403,10 +435,21 @@ impl Ledger {
         tx.commit().map_err(wrap(&self.path))
     }
 
+    /// Records which sandbox layers were active for a run (JSON).
+    pub fn set_run_sandbox(&self, run: i64, layers: &serde_json::Value) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET sandbox = ?1 WHERE id = ?2",
+                params![layers.to_string(), run],
+            )
+            .map(|_| ())
+            .map_err(wrap(&self.path))
+    }
+
     pub fn runs(&self, exp: i64) -> Result<Vec<Run>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail FROM runs WHERE experiment_id = ?1 ORDER BY idx")
+            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox FROM runs WHERE experiment_id = ?1 ORDER BY idx")
             .map_err(wrap(&self.path))?;
         let mut runs: Vec<Run> = stmt
             .query_map([exp], |r| {
@@ -422,6 +465,11 @@ impl Ledger {
                     ended_at: r.get(8)?,
                     metrics: IndexMap::new(),
                     log_tail: r.get(9)?,
+                    commit: r.get(10)?,
+                    note: r.get(11)?,
+                    sandbox: r
+                        .get::<_, Option<String>>(12)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
                 })
             })
             .map_err(wrap(&self.path))?
@@ -469,6 +517,8 @@ pub struct Changes {
     pub score: Option<f64>,
     pub metrics: Option<IndexMap<String, f64>>,
     pub lines: Option<(u64, u64)>,
+    /// The statistics the verdict rests on.
+    pub stats: Option<serde_json::Value>,
     /// Makes this experiment the campaign's incumbent, in the same transaction.
     pub new_incumbent: Option<u32>,
 }
@@ -482,7 +532,7 @@ pub struct Event {
     pub detail: Option<serde_json::Value>,
 }
 
-const EXPERIMENT_SELECT: &str = "SELECT id, number, state, verdict, reason, score, metrics, commit_sha, parent, proposer, title, params, lines_added, lines_removed, finalized, created_at, updated_at FROM experiments";
+const EXPERIMENT_SELECT: &str = "SELECT id, number, state, verdict, reason, score, metrics, commit_sha, parent, proposer, title, params, lines_added, lines_removed, finalized, created_at, updated_at, stats FROM experiments";
 
 fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
     let state: String = r.get(2)?;
@@ -511,6 +561,9 @@ fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
         finalized: r.get::<_, i64>(14)? != 0,
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
+        stats: r
+            .get::<_, Option<String>>(17)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 

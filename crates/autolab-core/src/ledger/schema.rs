@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,8 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
     tag         TEXT NOT NULL UNIQUE,
@@ -79,7 +80,14 @@ CREATE TABLE events (
     detail        TEXT
 );
 CREATE INDEX events_by_experiment ON events(experiment_id);
-"#];
+"#,
+    r#"
+ALTER TABLE experiments ADD COLUMN stats TEXT;
+ALTER TABLE runs ADD COLUMN commit_sha TEXT;
+ALTER TABLE runs ADD COLUMN note TEXT;
+ALTER TABLE runs ADD COLUMN sandbox TEXT;
+"#,
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -20,10 +20,10 @@ fn experiment_lifecycle_is_recorded_with_events() {
     let e = l.experiment_by_row(row).unwrap();
     l.transition(&e, State::Queued, serde_json::json!({}))
         .unwrap();
-    let (run, idx) = l.start_run(row, 7, "runs/{run}").unwrap();
+    let (run, idx) = l.start_run(row, 7, "runs/{run}", "abc").unwrap();
     assert_eq!(idx, 0);
     let m = IndexMap::from([("loss".to_string(), 0.5)]);
-    l.finish_run(run, RunOutcome::Exited, Some(0), &m, "tail")
+    l.finish_run(run, RunOutcome::Exited, Some(0), &m, "tail", None)
         .unwrap();
     let ch = Changes {
         score: Some(0.5),

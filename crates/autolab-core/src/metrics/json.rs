@@ -12,13 +12,17 @@ pub fn read_json_metrics(
     name: Option<&str>,
 ) -> Result<IndexMap<String, f64>, String> {
     let doc: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    let segments: Vec<String> = if pointer.is_empty() {
-        Vec::new()
-    } else {
-        pointer[1..]
+    let segments: Vec<String> = match pointer.strip_prefix('/') {
+        _ if pointer.is_empty() => Vec::new(),
+        Some(rest) => rest
             .split('/')
             .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect()
+            .collect(),
+        None => {
+            return Err(format!(
+                "JSON pointer `{pointer}` must be empty or start with `/`"
+            ));
+        }
     };
     let mut found = Vec::new();
     walk(&doc, &segments, &mut found);

@@ -54,6 +54,20 @@ fn json_pointer_to_a_number_uses_name_or_last_segment() {
     assert!(read_json_metrics("{not json", "/c", None).is_err());
 }
 
+/// Found by the property tests: slicing off the leading `/` by byte index panicked on a pointer
+/// starting with a multi-byte character, and silently dropped the first character of others.
+#[test]
+fn json_pointer_without_leading_slash_is_an_error_not_a_panic() {
+    for pointer in ["\u{a830}", "é/c", "c"] {
+        let e = read_json_metrics(r#"{"c": 1}"#, pointer, None).unwrap_err();
+        assert!(
+            e.contains("must be empty or start with `/`"),
+            "{pointer}: {e}"
+        );
+    }
+    assert_eq!(read_json_metrics("0.0", "", None).unwrap()["value"], 0.0);
+}
+
 #[test]
 fn collect_reads_json_from_run_dir_and_regex_from_log() {
     let dir = tempfile::tempdir().unwrap();

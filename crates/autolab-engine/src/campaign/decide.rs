@@ -1,6 +1,6 @@
 //! Verdicts: from a finished run to `kept`, `discarded`, `crashed` or `timeout`.
 
-use autolab_core::config::format_duration;
+use autolab_core::config::{Policy, format_duration};
 use autolab_core::experiment::{RunOutcome, State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::Changes;
@@ -25,10 +25,34 @@ impl Driver<'_> {
             return Ok(());
         };
         let crash = |reason: String| (Verdict::Crashed, reason);
+        if let Some(note) = r
+            .note
+            .as_deref()
+            .filter(|n| n.starts_with("protected file(s) modified"))
+        {
+            let reason = note.to_string();
+            let ch = Changes {
+                reason: Some(reason.clone()),
+                ..Changes::default()
+            };
+            self.ledger
+                .transition_with(row, State::Invalid, json!({"reason": reason}), &ch)?;
+            self.finalize(row)?;
+            return self.report_verdict(row);
+        }
         let failure = match r.outcome {
             RunOutcome::Running | RunOutcome::Cancelled | RunOutcome::Lost => {
                 self.queue.push_back(Work::Run(row));
                 return Ok(());
+            }
+            RunOutcome::Timeout if r.note.is_some() => {
+                Some((Verdict::Timeout, r.note.clone().unwrap_or_default()))
+            }
+            RunOutcome::Failed if r.note.is_some() => {
+                Some(crash(r.note.clone().unwrap_or_default()))
+            }
+            RunOutcome::Stopped if r.note.as_deref() == Some("disk budget exceeded") => {
+                Some(crash("disk budget exceeded".into()))
             }
             RunOutcome::Timeout => Some((
                 Verdict::Timeout,
@@ -45,6 +69,22 @@ impl Driver<'_> {
                     .clone()
                     .unwrap_or_else(|| "could not start".into()),
             })),
+            RunOutcome::Stopped => {
+                let reason = r.note.clone().unwrap_or_else(|| "stopped early".into());
+                let ch = Changes {
+                    reason: Some(reason.clone()),
+                    metrics: Some(r.metrics.clone()),
+                    ..Changes::default()
+                };
+                self.ledger.transition_with(
+                    row,
+                    State::Discarded,
+                    json!({"reason": reason}),
+                    &ch,
+                )?;
+                self.finalize(row)?;
+                return self.report_verdict(row);
+            }
             RunOutcome::Exited => None,
         };
         let specs = &self.lab.config.metrics.score;
@@ -64,7 +104,10 @@ impl Driver<'_> {
                     json!({"run": r.index, "score": s}),
                     &ch,
                 )?;
-                return self.judge(row, s);
+                return match self.lab.config.decide.policy {
+                    Policy::Strict => self.judge(row, s),
+                    Policy::NoiseAware => self.judge_noise_aware(row),
+                };
             }
         };
         let ch = Changes {
@@ -135,7 +178,12 @@ impl Driver<'_> {
     }
 
     /// Moves a better candidate onto the current incumbent and queues a confirmation run.
-    fn rebase(&mut self, row: i64, onto: String, onto_number: u32) -> Result<(), EngineError> {
+    pub(super) fn rebase(
+        &mut self,
+        row: i64,
+        onto: String,
+        onto_number: u32,
+    ) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let count = self.rebases.entry(row).or_insert(0);
         *count += 1;

@@ -2,6 +2,8 @@
 //! or it is stopped; restartable at any instant.
 
 mod decide;
+mod execute;
+mod noise;
 mod pipeline;
 mod reconcile;
 mod worktrees;
@@ -11,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use autolab_core::experiment::{Experiment, State};
+use autolab_core::experiment::{Experiment, State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::{Campaign, Ledger};
 use autolab_core::lock::LabLock;
-use autolab_runner::{Finished, LocalRunner, Runner, RunnerError};
+use autolab_runner::{LocalRunner, Runner};
 use indexmap::IndexMap;
 
 use crate::EngineError;
@@ -33,6 +35,8 @@ pub struct RunOptions {
     pub max_hours: Option<f64>,
     pub parallel: Option<usize>,
     pub seed: Option<u64>,
+    /// The sandbox helper program (the autolab binary); without it runs are not sandboxed.
+    pub sandbox_helper: Option<std::path::PathBuf>,
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar or log lines).
@@ -70,6 +74,8 @@ pub enum Ending {
     Time,
     /// Stopped by the user (Ctrl-C); running runs were cancelled and recorded.
     Stopped,
+    /// Paused by the watchdog: too many crashes in a row.
+    Paused,
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +105,7 @@ enum SlotMsg {
     Done {
         exp: i64,
         run: i64,
-        result: Result<Finished, RunnerError>,
+        output: Box<execute::RunOutput>,
     },
 }
 
@@ -146,10 +152,9 @@ pub fn run_campaign_with(
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
 
     let proposer: Option<Box<dyn Proposer>> = parts.proposer.or_else(|| {
-        lab.config
-            .params
-            .clone()
-            .map(|p| Box::new(Optimizer::new(p, campaign.seed)) as Box<dyn Proposer>)
+        lab.config.params.clone().map(|p| {
+            Box::new(Optimizer::new(p, campaign.seed, lab.config.score_goal())) as Box<dyn Proposer>
+        })
     });
     let coder: Option<Box<dyn Coder>> = parts.coder.or_else(|| {
         lab.config.params.as_ref().map(|p| {
@@ -179,6 +184,8 @@ pub fn run_campaign_with(
         tx,
         rx,
         rebases: HashMap::new(),
+        consecutive_crashes: 0,
+        paused: false,
         parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
     };
     driver.reconcile()?;
@@ -262,6 +269,9 @@ struct Driver<'a> {
     rx: mpsc::Receiver<SlotMsg>,
     /// How often each experiment was moved onto a newer incumbent.
     rebases: HashMap<i64, u32>,
+    /// Crashed or timed-out verdicts in a row, in this invocation.
+    consecutive_crashes: u32,
+    paused: bool,
     parallel: usize,
 }
 
@@ -280,7 +290,13 @@ impl Driver<'_> {
                 for slot in self.slots.values() {
                     slot.cancel.store(true, Ordering::SeqCst);
                 }
-            } else if deadline.is_some_and(|d| Instant::now() >= d) && ending != Ending::Time {
+            } else if self.paused && ending == Ending::Budget {
+                ending = Ending::Paused;
+                self.observer.report(Report::Note(format!(
+                    "{} crashed experiments in a row: pausing (finishing running ones)",
+                    self.consecutive_crashes
+                )));
+            } else if deadline.is_some_and(|d| Instant::now() >= d) && ending == Ending::Budget {
                 ending = Ending::Time;
                 self.observer.report(Report::Note(
                     "time budget reached: finishing running experiments".into(),
@@ -314,9 +330,9 @@ impl Driver<'_> {
                 Ok(SlotMsg::Started { run, pid }) => {
                     self.ledger.set_run_pid(run, i64::from(pid))?
                 }
-                Ok(SlotMsg::Done { exp, run, result }) => {
+                Ok(SlotMsg::Done { exp, run, output }) => {
                     self.slots.remove(&exp);
-                    self.finish_run(exp, run, result)?;
+                    self.finish_run(exp, run, *output)?;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -406,6 +422,14 @@ impl Driver<'_> {
                 .and_then(|e| e.score),
             None => None,
         };
+        match experiment.verdict {
+            Some(Verdict::Crashed | Verdict::Timeout) => self.consecutive_crashes += 1,
+            Some(_) => self.consecutive_crashes = 0,
+            None => {}
+        }
+        if self.consecutive_crashes >= self.lab.config.runner.max_consecutive_crashes {
+            self.paused = true;
+        }
         let primary = experiment
             .metrics
             .get(&self.lab.config.metrics.primary)

@@ -5,18 +5,21 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use autolab_core::config::Goal;
+use autolab_core::config::format_duration;
 use autolab_core::experiment::{RunOutcome, State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::Changes;
 use autolab_core::metrics::{self, RunOutputs};
 use autolab_core::results;
-use autolab_runner::{Exit, Finished, RunSpec, RunnerError, allowed_env};
+use autolab_runner::{Exit, LineWatch, RunSpec, SandboxSpec, allowed_env};
 use serde_json::json;
 
+use super::execute::{Job, RunOutput, execute};
 use super::{Driver, Report, Slot, SlotMsg, Work};
-use crate::EngineError;
 use crate::coder::{param_env, render_command};
 use crate::proposer::{Proposal, Trial};
+use crate::{EngineError, early_stop};
 
 /// How much of a run's output the ledger keeps as its tail.
 const TAIL_LINES: usize = 40;
@@ -196,7 +199,7 @@ impl Driver<'_> {
         let run_dir = self.lab.run_dir(&self.campaign.tag, exp.number, index);
         let (run, _) = self
             .ledger
-            .start_run(row, seed, &run_dir.to_string_lossy())?;
+            .start_run(row, seed, &run_dir.to_string_lossy(), &commit)?;
         let next_state = if exp.state == State::Confirming {
             State::Confirming
         } else {
@@ -208,6 +211,8 @@ impl Driver<'_> {
         let config = &self.lab.config;
         let apply = config.params.as_ref().map(|p| &p.apply);
         let name = self.experiment_name(exp.number);
+        let tmp = run_dir.join("tmp");
+        let _ = std::fs::create_dir_all(&tmp);
         let mut env = allowed_env(&config.runner.env_allow);
         env.push(("AUTOLAB_SEED".into(), seed.to_string()));
         env.push((
@@ -216,7 +221,9 @@ impl Driver<'_> {
         ));
         env.push(("AUTOLAB_EXPERIMENT".into(), name.clone()));
         env.push(("AUTOLAB_TAG".into(), self.campaign.tag.clone()));
+        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
         env.extend(param_env(apply, exp.params.as_ref()));
+        let sandbox = self.sandbox_spec(&worktree, &run_dir);
         let spec = RunSpec {
             command: render_command(
                 &config.task.command,
@@ -226,12 +233,30 @@ impl Driver<'_> {
                 seed,
                 &name,
             ),
-            workdir: worktree,
-            run_dir,
-            env,
+            workdir: worktree.clone(),
+            run_dir: run_dir.clone(),
+            env: env.clone(),
             timeout: config.task.timeout,
             kill_grace: config.runner.kill_grace,
             max_log_bytes: config.runner.max_log_bytes,
+            sandbox: sandbox.clone(),
+            stall_timeout: config.task.stall_timeout,
+            max_disk_bytes: config.sandbox.max_disk_bytes,
+            disk_watch: vec![worktree.clone(), run_dir.clone()],
+        };
+        let evaluate = config.task.evaluate.as_ref().map(|cmd| {
+            let eval_dir = run_dir.join("eval");
+            RunSpec {
+                command: render_command(cmd, None, None, &run_dir, seed, &name),
+                run_dir: eval_dir,
+                stall_timeout: None,
+                ..spec.clone()
+            }
+        });
+        let watch = if exp.number == 0 {
+            None
+        } else {
+            self.early_stop_watch()?
         };
         let cancel = Arc::new(AtomicBool::new(false));
         self.slots.insert(
@@ -240,17 +265,25 @@ impl Driver<'_> {
                 cancel: cancel.clone(),
             },
         );
-        let runner = self.runner.clone();
+        let job = Job {
+            runner: self.runner.clone(),
+            spec,
+            evaluate,
+            protected: self.campaign.protected.clone(),
+            base: self.campaign.base_commit.clone(),
+            cancel,
+            watch,
+        };
         let tx = self.tx.clone();
         std::thread::spawn(move || {
             let started = tx.clone();
-            let result = runner.run(&spec, &cancel, &mut |pid| {
+            let output = execute(job, &mut |pid| {
                 let _ = started.send(SlotMsg::Started { run, pid });
             });
             let _ = tx.send(SlotMsg::Done {
                 exp: row,
                 run,
-                result,
+                output: Box::new(output),
             });
         });
         self.observer.report(Report::RunStarted {
@@ -260,27 +293,73 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Records how a run ended (outcome, metrics, log tail), then queues its verdict.
+    /// An early-stopping watcher against the incumbent's curve, when `[early_stop]` is set.
+    fn early_stop_watch(&self) -> Result<Option<LineWatch>, EngineError> {
+        let Some(rule) = self.lab.config.early_stop.clone() else {
+            return Ok(None);
+        };
+        let Some(inc) = self.incumbent()? else {
+            return Ok(None);
+        };
+        let Some(reference) = self.ledger.runs(inc.row)?.into_iter().find(|r| {
+            r.outcome == RunOutcome::Exited && (r.commit.is_none() || r.commit == inc.commit)
+        }) else {
+            return Ok(None);
+        };
+        let log = read_end(&std::path::Path::new(&reference.run_dir).join("stdout.log"));
+        let goal = self
+            .lab
+            .config
+            .metrics
+            .score
+            .get(&rule.metric)
+            .map(|s| s.goal)
+            .unwrap_or(Goal::Minimize);
+        Ok(
+            early_stop::Watcher::new(early_stop::curve(&log, &rule), rule, goal)
+                .map(|mut w| Box::new(move |line: &str| w.line(line)) as LineWatch),
+        )
+    }
+
+    /// Records how a run ended (outcome, metrics, log tail, sandbox), then queues its verdict.
     pub(super) fn finish_run(
         &mut self,
         row: i64,
         run: i64,
-        result: Result<Finished, RunnerError>,
+        output: RunOutput,
     ) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
-        let finished = match result {
+        let finished = match output.train {
             Ok(f) => f,
             Err(e) => {
                 let empty = Default::default();
-                self.ledger
-                    .finish_run(run, RunOutcome::Failed, None, &empty, &e.to_string())?;
+                self.ledger.finish_run(
+                    run,
+                    RunOutcome::Failed,
+                    None,
+                    &empty,
+                    &e.to_string(),
+                    None,
+                )?;
                 self.queue.push_front(Work::Decide(row, run));
                 return Ok(());
             }
         };
+        if !finished.layers.is_empty() {
+            self.ledger.set_run_sandbox(
+                run,
+                &serde_json::to_value(&finished.layers).unwrap_or_default(),
+            )?;
+        }
         if finished.exit == Exit::Cancelled {
-            self.ledger
-                .finish_run(run, RunOutcome::Cancelled, None, &Default::default(), "")?;
+            self.ledger.finish_run(
+                run,
+                RunOutcome::Cancelled,
+                None,
+                &Default::default(),
+                "",
+                None,
+            )?;
             let back = if exp.state == State::Confirming {
                 State::Confirming
             } else {
@@ -290,38 +369,123 @@ impl Driver<'_> {
                 .transition(&exp, back, json!({"cancelled": "campaign stopped"}))?;
             return Ok(());
         }
-        let stdout = read_end(&finished.stdout);
-        let stderr = read_end(&finished.stderr);
-        let log = format!("{stdout}{stderr}");
-        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let train_log = format!(
+            "{}{}",
+            read_end(&finished.stdout),
+            read_end(&finished.stderr)
+        );
         let run_dir = finished
             .stdout
             .parent()
             .map(|p| p.to_path_buf())
             .unwrap_or_default();
-        let collected = metrics::collect(
-            &self.lab.config.metrics.sources,
-            &RunOutputs {
-                log: &log,
-                run_dir: &run_dir,
-                worktree: &worktree,
-            },
-        );
-        let mut tail = tail_lines(&log, TAIL_LINES);
-        for p in &collected.problems {
-            tail.push_str(&format!("\n[autolab: {p}]"));
-        }
+        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
         let (outcome, code) = match finished.exit {
             Exit::Code(0) => (RunOutcome::Exited, Some(0)),
             Exit::Code(c) => (RunOutcome::Failed, Some(c)),
             Exit::Signal(s) => (RunOutcome::Failed, Some(128 + s)),
-            Exit::TimedOut => (RunOutcome::Timeout, None),
+            Exit::TimedOut | Exit::Stalled => (RunOutcome::Timeout, None),
             Exit::Cancelled => (RunOutcome::Cancelled, None),
+            Exit::Stopped | Exit::DiskExceeded => (RunOutcome::Stopped, None),
         };
-        self.ledger
-            .finish_run(run, outcome, code, &collected.values, &tail)?;
+        let mut note = match finished.exit {
+            Exit::Stalled => Some(format!(
+                "stalled: no output for {}",
+                format_duration(self.lab.config.task.stall_timeout.unwrap_or_default())
+            )),
+            Exit::DiskExceeded => Some("disk budget exceeded".to_string()),
+            _ => finished.stop_reason.clone(),
+        };
+        if !output.tampered.is_empty() {
+            note = Some(format!(
+                "protected file(s) modified during the run: {}",
+                output.tampered.join(", ")
+            ));
+        }
+        // With an evaluation command, metrics come from its output only.
+        let (log, outcome, code, metric_dir) = match output.eval {
+            None => (train_log.clone(), outcome, code, run_dir.clone()),
+            Some(Ok(ev)) => {
+                let log = format!("{}{}", read_end(&ev.stdout), read_end(&ev.stderr));
+                let dir = ev
+                    .stdout
+                    .parent()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default();
+                match ev.exit {
+                    Exit::Code(0) => (log, outcome, code, dir),
+                    other => {
+                        note = Some(format!("evaluation failed: {other:?}"));
+                        (log, RunOutcome::Failed, Some(1), dir)
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                note = Some(format!("evaluation could not run: {e}"));
+                (
+                    train_log.clone(),
+                    RunOutcome::Failed,
+                    Some(1),
+                    run_dir.clone(),
+                )
+            }
+        };
+        let collected = metrics::collect(
+            &self.lab.config.metrics.sources,
+            &RunOutputs {
+                log: &log,
+                run_dir: &metric_dir,
+                worktree: &worktree,
+            },
+        );
+        let mut tail = tail_lines(&train_log, TAIL_LINES);
+        for p in &collected.problems {
+            tail.push_str(&format!("\n[autolab: {p}]"));
+        }
+        if let Some(n) = &note {
+            tail.push_str(&format!("\n[autolab: {n}]"));
+        }
+        self.ledger.finish_run(
+            run,
+            outcome,
+            code,
+            &collected.values,
+            &tail,
+            note.as_deref(),
+        )?;
         self.queue.push_front(Work::Decide(row, run));
         Ok(())
+    }
+
+    /// The sandbox for a run, when `[sandbox]` is on and a helper is known.
+    fn sandbox_spec(
+        &self,
+        worktree: &std::path::Path,
+        run_dir: &std::path::Path,
+    ) -> Option<SandboxSpec> {
+        let sb = &self.lab.config.sandbox;
+        let helper = self.opts.sandbox_helper.clone()?;
+        if !sb.enabled {
+            return None;
+        }
+        let mut writable = vec![worktree.to_path_buf(), run_dir.to_path_buf()];
+        for w in &sb.writable {
+            let p = std::path::Path::new(w);
+            writable.push(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                self.lab.root.join(p)
+            });
+        }
+        Some(SandboxSpec {
+            helper,
+            landlock: sb.landlock,
+            writable,
+            network_none: sb.network_none,
+            max_procs: Some(sb.max_procs),
+            max_file_bytes: Some(sb.max_file_bytes),
+            max_address_space: sb.max_memory_bytes,
+        })
     }
 
     /// A verdict reached before (or instead of) a run: invalid changes, failures to start.

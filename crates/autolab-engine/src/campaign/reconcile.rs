@@ -44,6 +44,7 @@ impl Driver<'_> {
                     None,
                     &Default::default(),
                     "orchestrator stopped during this run",
+                    None,
                 )?;
                 notes.push(format!(
                     "#{:04}: run {} was interrupted{}; it runs again",

@@ -1,13 +1,16 @@
 //! Proposers produce ideas; this module has the built-in optimizer.
 
+mod parzen;
 mod rng;
 mod sampler;
+mod tpe;
 
-use autolab_core::config::{ParamKind, ParamsConfig, Sampler as SamplerKind};
+use autolab_core::config::{Goal, ParamKind, ParamsConfig, Sampler as SamplerKind};
 use serde_json::{Map, Value};
 
 pub use rng::Rng;
 pub use sampler::{RandomSampler, Sampler, Trial};
+pub use tpe::TpeSampler;
 
 /// An idea for the next experiment.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,9 +35,16 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(space: ParamsConfig, seed: u64) -> Optimizer {
+    /// The optimizer over `space`, seeded, for scores whose better direction is `goal`.
+    pub fn new(space: ParamsConfig, seed: u64, goal: Goal) -> Optimizer {
         let sampler: Box<dyn Sampler> = match space.sampler {
             SamplerKind::Random => Box::new(RandomSampler),
+            SamplerKind::Tpe => {
+                let startup = space
+                    .startup
+                    .map_or(TpeSampler::DEFAULT_STARTUP, |n| n as usize);
+                Box::new(TpeSampler::new(goal).with_startup(startup))
+            }
         };
         Optimizer {
             space,
@@ -93,3 +103,5 @@ pub fn in_domain(kind: &ParamKind, v: &Value) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tpe_tests;

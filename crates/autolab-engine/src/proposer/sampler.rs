@@ -1,4 +1,4 @@
-//! Samplers choose parameter values; they sit behind a small trait so TPE can join later.
+//! Samplers choose parameter values behind a small trait: random here, TPE in `tpe.rs`.
 
 use autolab_core::config::{ParamKind, ParamSpec};
 use serde_json::{Map, Value};
@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::{Rng, round_sig};
 
 /// A finished experiment as a sampler sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Trial {
     pub params: Map<String, Value>,
     /// None for crashed or invalid trials.
@@ -44,9 +44,16 @@ pub(crate) fn draw(kind: &ParamKind, rng: &mut Rng) -> Value {
             Value::from(round_sig(x).clamp(*low, *high))
         }
         ParamKind::Int { low, high } => {
-            let span = (*high - *low) as u64 + 1;
-            Value::from(*low + rng.below(span) as i64)
+            if high <= low {
+                return Value::from(*low);
+            }
+            // i128: the span of any two i64 bounds fits, and saturates into u64.
+            let span = u64::try_from(i128::from(*high) - i128::from(*low) + 1).unwrap_or(u64::MAX);
+            Value::from((i128::from(*low) + i128::from(rng.below(span))) as i64)
         }
-        ParamKind::Choice(choices) => choices[rng.below(choices.len() as u64) as usize].clone(),
+        ParamKind::Choice(choices) => choices
+            .get(rng.below(choices.len() as u64) as usize)
+            .cloned()
+            .unwrap_or(Value::Null),
     }
 }

@@ -1,4 +1,6 @@
-use autolab_core::config::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler as SamplerKind};
+use autolab_core::config::{
+    Apply, Goal, ParamKind, ParamSpec, ParamsConfig, Sampler as SamplerKind,
+};
 use serde_json::json;
 
 use super::*;
@@ -7,6 +9,7 @@ fn space() -> ParamsConfig {
     ParamsConfig {
         apply: Apply::Json("params.json".into()),
         sampler: SamplerKind::Random,
+        startup: None,
         space: vec![
             ParamSpec {
                 name: "lr".into(),
@@ -40,9 +43,9 @@ fn space() -> ParamsConfig {
 
 #[test]
 fn proposals_are_reproducible_and_in_domain() {
-    let mut a = Optimizer::new(space(), 42);
-    let mut b = Optimizer::new(space(), 42);
-    let mut c = Optimizer::new(space(), 43);
+    let mut a = Optimizer::new(space(), 42, Goal::Minimize);
+    let mut b = Optimizer::new(space(), 42, Goal::Minimize);
+    let mut c = Optimizer::new(space(), 43, Goal::Minimize);
     let mut differs = false;
     for n in 1..50 {
         let pa = a.propose(n, &[]).unwrap();
@@ -64,7 +67,7 @@ fn proposals_are_reproducible_and_in_domain() {
 
 #[test]
 fn every_int_and_choice_value_is_reachable() {
-    let mut o = Optimizer::new(space(), 1);
+    let mut o = Optimizer::new(space(), 1, Goal::Minimize);
     let mut hidden = std::collections::BTreeSet::new();
     let mut acts = std::collections::BTreeSet::new();
     for n in 1..200 {

@@ -104,11 +104,12 @@ fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {
     assert_eq!(ledger.run_count(exps[2].row).unwrap(), 0);
     // The editable change ran (and did not beat the baseline: same score).
     assert_eq!(exps[3].verdict, Some(Verdict::Discarded));
+    // The baseline's 3 noise-measuring runs and the one editable candidate ran; nothing else.
     assert_eq!(
         std::fs::read_to_string(root.join("ran.log"))
             .unwrap()
             .lines()
             .count(),
-        2
+        4
     );
 }

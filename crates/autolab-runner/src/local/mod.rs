@@ -3,18 +3,44 @@
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::logs::{Pump, spawn_pump};
-use crate::{Exit, Finished, RunSpec, Runner, RunnerError};
+use crate::logs::{Pump, StopSignal, spawn_pump};
+use crate::sandbox::{HELPER_ARG, HelperArgs, Layer, PidsCgroup};
+use crate::{Exit, Finished, LineWatch, RunSpec, Runner, RunnerError};
 
 /// How often a waiting run checks its cancel flag.
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
+/// How often the disk budget is checked.
+const DISK_CHECK: Duration = Duration::from_millis(500);
+
+/// Bytes used by the files below `dir` (not following symlinks).
+pub fn disk_usage(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += m.blocks() * 512;
+            }
+        }
+    }
+    total
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct LocalRunner;
@@ -29,6 +55,7 @@ impl Runner for LocalRunner {
         spec: &RunSpec,
         cancel: &AtomicBool,
         started: &mut dyn FnMut(u32),
+        watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError> {
         std::fs::create_dir_all(&spec.run_dir).map_err(|source| RunnerError::RunDir {
             path: spec.run_dir.display().to_string(),
@@ -37,10 +64,37 @@ impl Runner for LocalRunner {
         let stdout_path = spec.run_dir.join("stdout.log");
         let stderr_path = spec.run_dir.join("stderr.log");
 
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(&spec.command)
-            .current_dir(&spec.workdir)
+        let report = spec.run_dir.join("sandbox.json");
+        let _ = std::fs::remove_file(&report);
+        let mut cgroup = None;
+        let mut cmd = match &spec.sandbox {
+            None => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(&spec.command);
+                c
+            }
+            Some(sb) => {
+                static RUNS: AtomicU64 = AtomicU64::new(0);
+                let name = format!(
+                    "{}-{}",
+                    std::process::id(),
+                    RUNS.fetch_add(1, Ordering::SeqCst)
+                );
+                cgroup = PidsCgroup::create(&name, sb.max_procs.unwrap_or(1024)).ok();
+                let args = HelperArgs {
+                    spec: sb.clone(),
+                    cgroup_procs: cgroup.as_ref().map(|c| c.procs_file()),
+                    report: report.clone(),
+                };
+                let mut c = Command::new(&sb.helper);
+                c.arg(HELPER_ARG)
+                    .arg(serde_json::to_string(&args).unwrap_or_default())
+                    .args(["--", "/bin/sh", "-c"])
+                    .arg(&spec.command);
+                c
+            }
+        };
+        cmd.current_dir(&spec.workdir)
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -55,24 +109,47 @@ impl Runner for LocalRunner {
             });
         }
         let start = Instant::now();
-        let mut child = cmd.spawn().map_err(|source| RunnerError::Spawn {
-            command: spec.command.clone(),
-            source,
-        })?;
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(source) => {
+                if let Some(cg) = cgroup {
+                    cg.kill_all_and_remove();
+                }
+                return Err(RunnerError::Spawn {
+                    command: spec.command.clone(),
+                    source,
+                });
+            }
+        };
         let pgid = Pid::from_raw(child.id() as i32);
         started(child.id());
 
         let tail_cap = (spec.max_log_bytes / 2).min(1 << 20) as usize;
         let head_cap = spec.max_log_bytes.saturating_sub(tail_cap as u64);
+        let stop = StopSignal::default();
+        let watch = watch.map(|w| (w, stop.clone()));
+        let activity = stop.activity.clone();
         let pumps: Vec<Pump> = [
-            child
-                .stdout
-                .take()
-                .map(|s| spawn_pump(s, &stdout_path, head_cap, tail_cap)),
-            child
-                .stderr
-                .take()
-                .map(|s| spawn_pump(s, &stderr_path, head_cap, tail_cap)),
+            child.stdout.take().map(|s| {
+                spawn_pump(
+                    s,
+                    &stdout_path,
+                    head_cap,
+                    tail_cap,
+                    watch,
+                    (activity.clone(), start),
+                )
+            }),
+            child.stderr.take().map(|s| {
+                spawn_pump(
+                    s,
+                    &stderr_path,
+                    head_cap,
+                    tail_cap,
+                    None,
+                    (activity.clone(), start),
+                )
+            }),
         ]
         .into_iter()
         .flatten()
@@ -85,6 +162,7 @@ impl Runner for LocalRunner {
 
         let deadline = start + spec.timeout;
         let mut forced: Option<Exit> = None;
+        let mut next_disk_check = start;
         let mut kill_at: Option<Instant> = None;
         let mut killed = false;
         let status = loop {
@@ -92,6 +170,21 @@ impl Runner for LocalRunner {
             if forced.is_none() {
                 if cancel.load(Ordering::SeqCst) {
                     forced = Some(Exit::Cancelled);
+                } else if stop.flag.load(Ordering::SeqCst) {
+                    forced = Some(Exit::Stopped);
+                } else if spec.stall_timeout.is_some_and(|st| {
+                    let last = Duration::from_millis(activity.load(Ordering::SeqCst));
+                    now.duration_since(start).saturating_sub(last) > st
+                }) {
+                    forced = Some(Exit::Stalled);
+                } else if spec.max_disk_bytes.is_some_and(|max| {
+                    if now < next_disk_check {
+                        return false;
+                    }
+                    next_disk_check = now + DISK_CHECK;
+                    spec.disk_watch.iter().map(|d| disk_usage(d)).sum::<u64>() > max
+                }) {
+                    forced = Some(Exit::DiskExceeded);
                 } else if now >= deadline {
                     forced = Some(Exit::TimedOut);
                 }
@@ -120,8 +213,21 @@ impl Runner for LocalRunner {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break None,
             }
         };
-        // Children that outlive the command die with its group.
+        // Children that outlive the command die with its group, and (sandboxed) everything in
+        // its cgroup, however it detached.
         let _ = killpg(pgid, Signal::SIGKILL);
+        if let Some(cg) = cgroup {
+            cg.kill_all_and_remove();
+        }
+        let layers: Vec<Layer> = match &spec.sandbox {
+            None => Vec::new(),
+            Some(_) => std::fs::read_to_string(&report)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_else(|| {
+                    vec![Layer::off("sandbox", "the sandbox helper did not report")]
+                }),
+        };
         let elapsed = start.elapsed();
 
         let mut truncated = false;
@@ -142,6 +248,12 @@ impl Runner for LocalRunner {
             stdout: stdout_path,
             stderr: stderr_path,
             truncated,
+            layers,
+            stop_reason: if exit == Exit::Stopped {
+                stop.reason.lock().ok().and_then(|r| r.clone())
+            } else {
+                None
+            },
         })
     }
 }

@@ -16,12 +16,16 @@ fn spec(dir: &Path, command: &str, timeout: Duration) -> RunSpec {
         timeout,
         kill_grace: Duration::from_millis(300),
         max_log_bytes: 1 << 20,
+        sandbox: None,
+        stall_timeout: None,
+        max_disk_bytes: None,
+        disk_watch: vec![],
     }
 }
 
 fn run(spec: &RunSpec) -> Finished {
     LocalRunner
-        .run(spec, &AtomicBool::new(false), &mut |_| {})
+        .run(spec, &AtomicBool::new(false), &mut |_| {}, None)
         .unwrap()
 }
 
@@ -106,6 +110,7 @@ fn cancel_stops_the_run() {
             &spec(dir.path(), "sleep 1000", Duration::from_secs(600)),
             &cancel,
             &mut |_| {},
+            None,
         )
         .unwrap();
     assert_eq!(f.exit, Exit::Cancelled);
@@ -136,7 +141,29 @@ fn a_missing_workdir_is_an_error() {
     s.workdir = dir.path().join("nope");
     assert!(
         LocalRunner
-            .run(&s, &AtomicBool::new(false), &mut |_| {})
+            .run(&s, &AtomicBool::new(false), &mut |_| {}, None)
             .is_err()
+    );
+}
+
+#[test]
+fn a_watcher_stops_the_run_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(
+        dir.path(),
+        "i=0; while true; do i=$((i+1)); echo \"step: $i\"; sleep 0.01; done",
+        Duration::from_secs(60),
+    );
+    let watch: crate::LineWatch =
+        Box::new(|line: &str| (line == "step: 5").then(|| "enough at 5".to_string()));
+    let f = LocalRunner
+        .run(&s, &AtomicBool::new(false), &mut |_| {}, Some(watch))
+        .unwrap();
+    assert_eq!(f.exit, Exit::Stopped);
+    assert_eq!(f.stop_reason.as_deref(), Some("enough at 5"));
+    assert!(
+        std::fs::read_to_string(&f.stdout)
+            .unwrap()
+            .contains("step: 5\n")
     );
 }

@@ -1,4 +1,5 @@
 //! `autolab bench overhead`: what autolab itself costs per experiment.
+//! `autolab bench optimizer`: see `bench_optimizer.rs`.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -8,6 +9,9 @@ use std::time::{Duration, Instant};
 use autolab_engine::{Lab, Observer, Report, RunOptions, run_campaign};
 
 use crate::output::CliError;
+
+#[path = "bench_optimizer.rs"]
+mod optimizer;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,6 +30,8 @@ pub enum What {
         #[arg(long, default_value_t = 20_000)]
         files: u32,
     },
+    /// The built-in TPE against random search and Optuna's TPE (regret on 4 problems).
+    Optimizer(optimizer::Args),
 }
 
 struct Quiet;
@@ -36,6 +42,7 @@ impl Observer for Quiet {
 pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
+        What::Optimizer(args) => optimizer::bench_optimizer(args),
     }
 }
 
@@ -111,6 +118,7 @@ fn measure(dir: &Path, experiments: u32) -> Result<(f64, f64), CliError> {
         max_hours: None,
         parallel: Some(1),
         seed: Some(0),
+        sandbox_helper: std::env::current_exe().ok(),
     };
     let start = Instant::now();
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;

@@ -27,7 +27,7 @@ pub fn open_ledger(dir: &Path) -> Result<Opened, CliError> {
     }
     Ok(Opened {
         root: repo.root.clone(),
-        ledger: Ledger::open(&path)?,
+        ledger: Ledger::open_read_only(&path)?,
     })
 }
 

@@ -75,6 +75,7 @@ pub fn demo(args: Args) -> Result<ExitCode, CliError> {
         max_hours: None,
         parallel: Some(args.parallel.max(1)),
         seed: Some(args.seed),
+        sandbox_helper: std::env::current_exe().ok(),
     };
     let summary = run_with_progress(&lab, &opts)?;
     println!();

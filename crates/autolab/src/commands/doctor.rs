@@ -78,6 +78,18 @@ pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
             let _ = STATE_DIR;
         }
     }
+    for layer in sandbox_layers() {
+        checks.push(Check {
+            ok: true,
+            what: format!(
+                "sandbox layer {:<18} {}: {}",
+                layer.name,
+                if layer.active { "active  " } else { "INACTIVE" },
+                layer.detail
+            ),
+            fix: None,
+        });
+    }
     let mut failed = 0;
     for c in &checks {
         if c.ok {
@@ -154,4 +166,41 @@ fn check_files(
             Some(format!("add \"{f}\" to task.editable")),
         );
     }
+}
+
+/// The sandbox layers a run gets on this machine, found by sandboxing `true`.
+fn sandbox_layers() -> Vec<autolab_runner::Layer> {
+    use autolab_runner::{LocalRunner, RunSpec, Runner, SandboxSpec};
+    let Ok(dir) = tempfile::tempdir() else {
+        return Vec::new();
+    };
+    let Ok(helper) = std::env::current_exe() else {
+        return Vec::new();
+    };
+    let spec = RunSpec {
+        command: "true".into(),
+        workdir: dir.path().to_path_buf(),
+        run_dir: dir.path().join("run"),
+        env: autolab_runner::allowed_env(&[]),
+        timeout: std::time::Duration::from_secs(30),
+        kill_grace: std::time::Duration::from_secs(1),
+        max_log_bytes: 1 << 20,
+        sandbox: Some(SandboxSpec {
+            helper,
+            landlock: true,
+            writable: vec![dir.path().to_path_buf()],
+            network_none: true,
+            max_procs: Some(512),
+            max_file_bytes: Some(1 << 30),
+            max_address_space: None,
+        }),
+        stall_timeout: None,
+        max_disk_bytes: None,
+        disk_watch: Vec::new(),
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    LocalRunner
+        .run(&spec, &cancel, &mut |_| {}, None)
+        .map(|f| f.layers)
+        .unwrap_or_default()
 }

@@ -47,9 +47,13 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         max_hours: args.max_hours,
         parallel: args.parallel,
         seed: args.seed,
+        sandbox_helper: std::env::current_exe().ok(),
     };
     let summary = run_with_progress(&lab, &opts)?;
     print_summary(&lab, &summary);
+    if summary.ending == Ending::Paused {
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -67,6 +71,9 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
         Ending::Budget => "budget reached",
         Ending::Time => "time budget reached",
         Ending::Stopped => "stopped; run the same command again to resume",
+        Ending::Paused => {
+            "paused after too many crashes in a row; fix the lab, then run the same command again to resume"
+        }
     };
     eprintln!("campaign `{}`: {how}", s.tag);
     if let Some(inc) = &s.incumbent {

@@ -44,6 +44,7 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         let mut v = experiment_json(&campaign.tag, &e, runs.len() as u32);
         v["diff"] = json!(diff);
         v["run_list"] = serde_json::to_value(&runs).unwrap_or_default();
+        v["stats"] = e.stats.clone().unwrap_or(serde_json::Value::Null);
         v["events"] = events
             .iter()
             .map(|ev| json!({"at": ev.at, "kind": ev.kind, "from": ev.from, "to": ev.to, "detail": ev.detail}))
@@ -66,6 +67,9 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         println!("reason     {r}");
     }
     println!("score      {}", fmt_score(e.score));
+    if let Some(st) = &e.stats {
+        print_stats(st);
+    }
     for (k, v) in &e.metrics {
         println!("  {k:<18} {v}");
     }
@@ -100,4 +104,55 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         println!("\nlog tail:\n{tail}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The statistics a noise-aware verdict rests on, for people.
+fn print_stats(st: &serde_json::Value) {
+    let sample = |v: &serde_json::Value| {
+        format!(
+            "n {} mean {} sd {}",
+            v["n"],
+            fmt_score(v["mean"].as_f64()),
+            fmt_score(v["sd"].as_f64())
+        )
+    };
+    if st.get("noise_runs").is_some() {
+        println!(
+            "noise      {} (baseline runs with different seeds)",
+            sample(&st["noise_runs"])
+        );
+        return;
+    }
+    if st.get("candidate").is_none() {
+        return;
+    }
+    println!("candidate  {}", sample(&st["candidate"]));
+    println!(
+        "incumbent  #{} {}",
+        st["incumbent"]["id"],
+        sample(&st["incumbent"])
+    );
+    println!(
+        "test       {} at confidence {}: gain {} se {} t {} df {} p {} (alpha per look {})",
+        st["test"].as_str().unwrap_or("?"),
+        st["confidence"],
+        fmt_score(st["gain"].as_f64()),
+        fmt_score(st["se"].as_f64()),
+        st["t"]
+            .as_f64()
+            .map(|t| format!("{t:.3}"))
+            .unwrap_or_else(|| "inf".into()),
+        st["df"]
+            .as_f64()
+            .map(|t| format!("{t:.1}"))
+            .unwrap_or_else(|| "inf".into()),
+        st["p"]
+            .as_f64()
+            .map(|p| format!("{p:.4}"))
+            .unwrap_or_default(),
+        st["alpha_per_look"]
+            .as_f64()
+            .map(|p| format!("{p:.4}"))
+            .unwrap_or_default(),
+    );
 }

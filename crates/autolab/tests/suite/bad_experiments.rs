@@ -84,13 +84,12 @@ fn a_run_that_hangs_and_ignores_sigterm_times_out() {
 fn a_background_child_is_killed_when_the_command_ends() {
     let (lab, one) = candidate("bg");
     assert_eq!(one["verdict"], "kept");
-    let pid_file = lab.path().join(".autolab/runs/t/0001/0/bg.pid");
-    let pid: i32 = std::fs::read_to_string(pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(!alive(pid), "background child {pid} outlived its run");
+    assert!(lab.path().join(".autolab/runs/t/0001/0/bg.pid").exists());
+    assert_eq!(
+        leftovers(&lab),
+        Vec::<i32>::new(),
+        "a background child outlived its run"
+    );
 }
 
 #[test]
@@ -110,7 +109,10 @@ fn a_nan_metric_is_crashed() {
 #[test]
 fn a_candidate_touching_a_protected_file_is_invalid_and_never_runs() {
     let lab = TestLab::new();
-    lab.write("run.sh", "cat marker 2>/dev/null; echo ran >> \"$AUTOLAB_RUN_DIR/../../ran\"; echo 'val_loss: 0.5'\n");
+    lab.write(
+        "run.sh",
+        "cat marker 2>/dev/null; echo ran >> \"$AUTOLAB_RUN_DIR/ran\"; echo 'val_loss: 0.5'\n",
+    );
     lab.write("params.json", "{\"lr\": 0.1}\n");
     lab.write(
         "autolab.toml",
@@ -125,8 +127,27 @@ fn a_candidate_touching_a_protected_file_is_invalid_and_never_runs() {
         assert_eq!(r["reason"], "changes protected file(s): params.json");
         assert_eq!(r["runs"], 0);
     }
-    // Only the baseline ran.
-    assert_eq!(lab.read(".autolab/runs/t/ran").lines().count(), 1);
+    // Only the baseline ran (its noise-measuring repeats included).
+    let baseline_runs = rows[0]["runs"].as_u64().unwrap();
+    assert_eq!(
+        baseline_runs, 3,
+        "noise-aware measures the baseline 3 times by default"
+    );
+    let ran = std::process::Command::new("find")
+        .arg(lab.path().join(".autolab/runs"))
+        .args(["-name", "ran"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&ran).lines().count() as u64,
+        baseline_runs,
+        "{}",
+        stdout(&ran)
+    );
+    assert!(
+        stdout(&ran).lines().all(|l| l.contains("/0000/")),
+        "only the baseline ran"
+    );
     // The invalid commits stay reachable under archive refs.
     let refs = lab.git(&[
         "for-each-ref",

@@ -173,3 +173,25 @@ pub fn alive(pid: i32) -> bool {
 pub fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap_or(-1)
 }
+
+/// Processes anywhere on the host that carry this lab's run dirs in their environment.
+pub fn leftovers(lab: &TestLab) -> Vec<i32> {
+    let marker = format!("AUTOLAB_RUN_DIR={}", lab.path().display());
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if env
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(marker.as_bytes()))
+            && alive(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}

@@ -11,7 +11,7 @@ fn blocking_lab() -> TestLab {
         "run.sh",
         "while [ ! -f ../../../../go ]; do sleep 0.05; done; echo 'val_loss: 0.5'\n",
     );
-    lab.write("autolab.toml", "[task]\ncommand = \"sh run.sh\"\ntimeout = \"60s\"\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n");
+    lab.write("autolab.toml", "[task]\ncommand = \"sh run.sh\"\ntimeout = \"60s\"\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n[decide]\npolicy = \"strict\"\n");
     lab.commit("x");
     lab
 }

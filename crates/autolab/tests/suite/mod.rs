@@ -4,4 +4,7 @@ mod bad_config;
 mod bad_experiments;
 mod campaign;
 mod concurrency;
+mod faults;
+mod hostile;
+mod policies;
 mod resume;

@@ -153,19 +153,29 @@ fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
     let out = lab.autolab(&run_args().iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", stderr(&out));
 
+    assert_consistent(&lab, EXPERIMENTS);
+}
+
+/// After a campaign is done: every experiment once with one verdict, git and results.tsv agree
+/// with the ledger, nothing left behind.
+pub fn assert_consistent(lab: &TestLab, experiments: i64) {
+    assert_consistent_tag(lab, experiments, "t");
+}
+
+pub fn assert_consistent_tag(lab: &TestLab, experiments: i64, tag: &str) {
     let conn = lab.ledger();
     // Every experiment exists once and has exactly one verdict.
     assert_eq!(
         count(&conn, "SELECT COUNT(*) FROM experiments"),
-        EXPERIMENTS
+        experiments
     );
     assert_eq!(
         count(&conn, "SELECT COUNT(DISTINCT number) FROM experiments"),
-        EXPERIMENTS
+        experiments
     );
     assert_eq!(
         count(&conn, "SELECT MAX(number) FROM experiments"),
-        EXPERIMENTS - 1
+        experiments - 1
     );
     assert_eq!(
         count(
@@ -179,7 +189,7 @@ fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
         "SELECT COUNT(*) FROM events WHERE kind = 'transition' AND to_state IN ('kept','discarded','crashed','timeout','invalid')",
     );
     assert_eq!(
-        final_events, EXPERIMENTS,
+        final_events, experiments,
         "some experiment got more than one verdict"
     );
     assert_eq!(
@@ -199,14 +209,17 @@ fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
     let (best_commit, best_number): (String, i64) = conn
         .query_row("SELECT commit_sha, number FROM experiments WHERE verdict = 'kept' ORDER BY score ASC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
-    assert_eq!(lab.git(&["rev-parse", "autolab/t"]).trim(), best_commit);
+    assert_eq!(
+        lab.git(&["rev-parse", &format!("autolab/{tag}")]).trim(),
+        best_commit
+    );
     let status = lab.json(&["status", "--json"]);
     assert_eq!(status["incumbent"]["id"], best_number);
 
     // results.tsv equals the ledger.
     let rows = lab.json(&["results", "--format", "json"]);
     let tsv = lab.read("results.tsv");
-    assert_eq!(tsv.lines().count() as i64, EXPERIMENTS + 1);
+    assert_eq!(tsv.lines().count() as i64, experiments + 1);
     for (line, r) in tsv.lines().skip(1).zip(rows.as_array().unwrap()) {
         assert!(
             line.starts_with(&r["commit"].as_str().unwrap()[..7]),
@@ -229,7 +242,7 @@ fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
         .output()
         .unwrap();
     assert_eq!(stdout(&locks), "", "git lock files left");
-    assert_eq!(leftover_processes(&lab), Vec::<i32>::new());
+    assert_eq!(leftover_processes(lab), Vec::<i32>::new());
 }
 
 #[test]
@@ -282,4 +295,60 @@ fn a_stale_git_lock_and_a_worktree_deleted_by_hand_are_repaired() {
     );
     assert!(lab.extra_worktrees().is_empty());
     assert_eq!(leftover_processes(&lab), Vec::<i32>::new());
+}
+
+#[test]
+fn chaos_two_dozen_sigkills_at_random_instants() {
+    const N: i64 = 40;
+    let lab = slow_lab();
+    let toml = lab
+        .read("autolab.toml")
+        .replace("[runner]", "[decide]\npolicy = \"noise-aware\"\n[runner]");
+    lab.write("autolab.toml", &toml);
+    lab.write(
+        "run.sh",
+        &lab.read("run.sh").replace("sleep 0.2", "sleep 0.05"),
+    );
+    lab.commit("faster");
+    let args = [
+        "run",
+        "--tag",
+        "chaos",
+        "--max-experiments",
+        "40",
+        "--seed",
+        "3",
+    ];
+    // A fixed pseudo-random sequence of kill instants, 5 to 300 ms after each start.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut kills = 0;
+    for _ in 0..80 {
+        if kills >= 24 {
+            break;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let delay = std::time::Duration::from_millis(5 + x % 300);
+        let mut child = lab
+            .cmd()
+            .args(args)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 20, "only {kills} kills landed mid-run");
+    let out = lab.autolab(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM campaigns"), 1);
+    drop(conn);
+    assert_consistent_tag(&lab, N, "chaos");
 }

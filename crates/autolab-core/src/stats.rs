@@ -1,0 +1,358 @@
+//! Small, dependency-free statistics for honest verdicts: sample summaries, Student's t
+//! distribution, and a one-sided Welch test of "the candidate is better by more than δ".
+
+use serde::{Deserialize, Serialize};
+
+/// n, mean and sample standard deviation of some runs' values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub n: usize,
+    pub mean: f64,
+    pub sd: f64,
+}
+
+impl Sample {
+    pub fn of(xs: &[f64]) -> Option<Sample> {
+        if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        let n = xs.len();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(Sample { n, mean, sd })
+    }
+}
+
+/// A noise estimate pooled over groups of repeated runs: σ and its degrees of freedom.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    pub sd: f64,
+    pub df: f64,
+}
+
+/// Pools the within-group variance of samples with n ≥ 2.
+pub fn pooled_noise(samples: &[Sample]) -> Option<Noise> {
+    let df: usize = samples.iter().filter(|s| s.n > 1).map(|s| s.n - 1).sum();
+    if df == 0 {
+        return None;
+    }
+    let ss: f64 = samples
+        .iter()
+        .filter(|s| s.n > 1)
+        .map(|s| (s.n - 1) as f64 * s.sd * s.sd)
+        .sum();
+    Some(Noise {
+        sd: (ss / df as f64).sqrt(),
+        df: df as f64,
+    })
+}
+
+/// The outcome of a one-sided test that `candidate` improves on `incumbent` by more than δ.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Improvement in the goal's direction (positive = better).
+    pub gain: f64,
+    /// Standard error of the gain.
+    pub se: f64,
+    /// (gain − δ) / se; infinite when there is no noise at all.
+    pub t: f64,
+    pub df: f64,
+    /// One-sided p-value of "gain ≤ δ".
+    pub p: f64,
+}
+
+/// Welch's t-test, one-sided. A side with a single run has no variance of its own; it borrows
+/// the pooled noise estimate (run-to-run noise is a property of the lab, not of one change).
+pub fn welch(
+    candidate: &Sample,
+    incumbent: &Sample,
+    noise: Option<Noise>,
+    gain: f64,
+    min_delta: f64,
+) -> Comparison {
+    let side = |s: &Sample| -> (f64, f64) {
+        if s.n > 1 {
+            (s.sd * s.sd / s.n as f64, (s.n - 1) as f64)
+        } else {
+            match noise {
+                Some(n) => (n.sd * n.sd / s.n as f64, n.df),
+                None => (0.0, 1.0),
+            }
+        }
+    };
+    let (vc, dfc) = side(candidate);
+    let (vi, dfi) = side(incumbent);
+    let var = vc + vi;
+    let se = var.sqrt();
+    let excess = gain - min_delta;
+    if se <= f64::EPSILON * gain.abs().max(1.0) {
+        let (t, p) = if excess > 0.0 {
+            (f64::INFINITY, 0.0)
+        } else if excess < 0.0 {
+            (f64::NEG_INFINITY, 1.0)
+        } else {
+            (0.0, 0.5)
+        };
+        return Comparison {
+            gain,
+            se: 0.0,
+            t,
+            df: f64::INFINITY,
+            p,
+        };
+    }
+    // Welch–Satterthwaite degrees of freedom.
+    let mut denom = 0.0;
+    if vc > 0.0 {
+        denom += vc * vc / dfc;
+    }
+    if vi > 0.0 {
+        denom += vi * vi / dfi;
+    }
+    let df = if denom > 0.0 {
+        (var * var / denom).max(1.0)
+    } else {
+        1.0
+    };
+    let t = excess / se;
+    Comparison {
+        gain,
+        se,
+        t,
+        df,
+        p: 1.0 - t_cdf(t, df),
+    }
+}
+
+/// The CDF of Student's t distribution with `df` degrees of freedom.
+pub fn t_cdf(t: f64, df: f64) -> f64 {
+    if t.is_infinite() {
+        return if t > 0.0 { 1.0 } else { 0.0 };
+    }
+    if df.is_infinite() || df > 1e7 {
+        return normal_cdf(t);
+    }
+    let x = df / (df + t * t);
+    let tail = 0.5 * incomplete_beta(df / 2.0, 0.5, x);
+    if t >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The `p`-quantile of Student's t distribution (by bisection on the CDF).
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    let (mut lo, mut hi) = (-1e3, 1e3);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if t_cdf(mid, df) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+fn erfc(x: f64) -> f64 {
+    // Numerical Recipes' erfc approximation (fractional error < 1.2e-7).
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+fn ln_gamma(x: f64) -> f64 {
+    // Lanczos approximation (g = 7, n = 9).
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + 7.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// The regularized incomplete beta function I_x(a, b).
+fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_cf(a, b, x) / a
+    } else {
+        1.0 - front * beta_cf(b, a, 1.0 - x) / b
+    }
+}
+
+/// Continued fraction for the incomplete beta function (modified Lentz).
+fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let mut c = 1.0;
+    let mut d = 1.0 - (a + b) * x / (a + 1.0);
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..300 {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < 1e-12 {
+            break;
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_distribution_matches_tables() {
+        // Two-sided 95 % critical values: df 1 → 12.706, df 5 → 2.571, df 30 → 2.042.
+        assert!((t_quantile(0.975, 1.0) - 12.706).abs() < 1e-2);
+        assert!((t_quantile(0.975, 5.0) - 2.571).abs() < 1e-3);
+        assert!((t_quantile(0.975, 30.0) - 2.042).abs() < 1e-3);
+        assert!((t_cdf(0.0, 7.0) - 0.5).abs() < 1e-12);
+        assert!((t_cdf(1.96, f64::INFINITY) - 0.975).abs() < 1e-4);
+        assert!((t_cdf(-2.0, 10.0) - 0.036_694).abs() < 1e-5);
+    }
+
+    #[test]
+    fn samples_summarize() {
+        let s = Sample::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(s.n, 4);
+        assert_eq!(s.mean, 2.5);
+        assert!((s.sd - 1.290_994).abs() < 1e-6);
+        assert!(Sample::of(&[]).is_none());
+        assert!(Sample::of(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn pooled_noise_ignores_single_runs() {
+        let a = Sample {
+            n: 3,
+            mean: 0.0,
+            sd: 1.0,
+        };
+        let b = Sample {
+            n: 1,
+            mean: 5.0,
+            sd: 0.0,
+        };
+        let c = Sample {
+            n: 2,
+            mean: 0.0,
+            sd: 2.0,
+        };
+        let n = pooled_noise(&[a, b, c]).unwrap();
+        assert_eq!(n.df, 3.0);
+        assert!((n.sd - ((2.0 + 4.0) / 3.0f64).sqrt()).abs() < 1e-12);
+        assert!(pooled_noise(&[b]).is_none());
+    }
+
+    #[test]
+    fn welch_separates_signal_from_noise() {
+        let inc = Sample {
+            n: 5,
+            mean: 1.0,
+            sd: 0.05,
+        };
+        let clear = Sample {
+            n: 1,
+            mean: 0.7,
+            sd: 0.0,
+        };
+        let noise = pooled_noise(&[inc]);
+        let c = welch(&clear, &inc, noise, 0.3, 0.0);
+        assert!(c.p < 0.01, "{c:?}");
+        let within = Sample {
+            n: 1,
+            mean: 0.98,
+            sd: 0.0,
+        };
+        let c = welch(&within, &inc, noise, 0.02, 0.0);
+        assert!(c.p > 0.2, "{c:?}");
+        // No noise at all: any real gain is certain, none is impossible.
+        let flat = Sample {
+            n: 3,
+            mean: 1.0,
+            sd: 0.0,
+        };
+        assert_eq!(
+            welch(
+                &Sample {
+                    n: 1,
+                    mean: 0.9,
+                    sd: 0.0
+                },
+                &flat,
+                pooled_noise(&[flat]),
+                0.1,
+                0.0
+            )
+            .p,
+            0.0
+        );
+        assert_eq!(welch(&flat, &flat, pooled_noise(&[flat]), 0.0, 0.0).p, 0.5);
+    }
+}

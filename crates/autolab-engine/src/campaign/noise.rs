@@ -1,0 +1,450 @@
+//! The `noise-aware` policy: the baseline runs `repeats` times with different seeds to measure
+//! the noise; a candidate is kept only when its gain clears `min_delta` by a one-sided Welch
+//! test at the configured confidence (split across its looks, so confirmation runs do not
+//! inflate false keeps); a promising-but-uncertain candidate gets confirmation runs first;
+//! within noise, a change that removes code wins.
+
+use autolab_core::config::{Goal, ScoreSpec};
+use autolab_core::experiment::{Experiment, RunOutcome, State, Verdict};
+use autolab_core::ledger::Changes;
+use autolab_core::score;
+use autolab_core::stats::{self, Comparison, Noise, Sample};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use super::{Driver, Work};
+use crate::EngineError;
+
+/// A run's score and its metrics.
+type Scored = (f64, IndexMap<String, f64>);
+
+/// The one-sided p-value under which an uncertain candidate earns a confirmation run.
+const PROMISING_P: f64 = 0.25;
+
+/// What the noise-aware policy concludes from the runs so far.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// Significantly better by more than `min_delta`.
+    Better,
+    /// Not significantly worse, and it removes code.
+    Simpler,
+    /// Promising but uncertain: run it again.
+    Confirm,
+    /// Not better (with the reason).
+    NotBetter(String),
+}
+
+/// The decision rule, separated from the ledger so it can be tested on numbers.
+#[allow(clippy::too_many_arguments)]
+pub fn call(
+    candidate: &Sample,
+    incumbent: &Sample,
+    noise: Option<Noise>,
+    goal: Goal,
+    min_delta: f64,
+    confidence: f64,
+    max_confirm: u32,
+    net_lines: i64,
+) -> (Call, Comparison, f64) {
+    let gain = match goal {
+        Goal::Minimize => incumbent.mean - candidate.mean,
+        Goal::Maximize => candidate.mean - incumbent.mean,
+    };
+    let looks = f64::from(max_confirm + 1);
+    let alpha = (1.0 - confidence) / looks;
+    let cmp = stats::welch(candidate, incumbent, noise, gain, min_delta);
+    let looks_left = (candidate.n as u32) < max_confirm + 1;
+    let verdict = if cmp.p < alpha && gain > min_delta {
+        Call::Better
+    } else if looks_left && gain > min_delta && cmp.p < PROMISING_P {
+        Call::Confirm
+    } else {
+        let worse = stats::welch(candidate, incumbent, noise, -gain, 0.0);
+        if net_lines < 0 && worse.p >= 1.0 - confidence {
+            Call::Simpler
+        } else if gain <= min_delta {
+            Call::NotBetter(format!(
+                "no gain beyond min_delta {min_delta} (gain {gain:.6})"
+            ))
+        } else {
+            Call::NotBetter(format!(
+                "gain {gain:.6} is within noise (p = {:.3}, needs < {alpha:.4})",
+                cmp.p
+            ))
+        }
+    };
+    (verdict, cmp, alpha)
+}
+
+impl Driver<'_> {
+    /// Scores (and metrics) of an experiment's successful runs of its current commit.
+    fn samples(&self, exp: &Experiment) -> Result<Vec<Scored>, EngineError> {
+        let specs: &IndexMap<String, ScoreSpec> = &self.lab.config.metrics.score;
+        Ok(self
+            .ledger
+            .runs(exp.row)?
+            .into_iter()
+            .filter(|r| r.outcome == RunOutcome::Exited)
+            .filter(|r| r.commit.is_none() || r.commit == exp.commit)
+            .filter_map(|r| score::score(&r.metrics, specs).ok().map(|s| (s, r.metrics)))
+            .collect())
+    }
+
+    /// The run-to-run noise, pooled over every experiment with repeated runs.
+    fn noise(&self) -> Result<Option<Noise>, EngineError> {
+        let mut samples = Vec::new();
+        for e in self.ledger.experiments(self.campaign.id)? {
+            let scores: Vec<f64> = self.samples(&e)?.into_iter().map(|(s, _)| s).collect();
+            if let Some(s) = Sample::of(&scores) {
+                samples.push(s);
+            }
+        }
+        Ok(stats::pooled_noise(&samples))
+    }
+
+    fn queue_confirmation(
+        &mut self,
+        row: i64,
+        detail: Value,
+        stats: Value,
+    ) -> Result<(), EngineError> {
+        let ch = Changes {
+            stats: Some(stats),
+            ..Changes::default()
+        };
+        self.ledger
+            .transition_with(row, State::Confirming, detail, &ch)?;
+        self.queue.push_front(Work::Run(row));
+        Ok(())
+    }
+
+    pub(super) fn judge_noise_aware(&mut self, row: i64) -> Result<(), EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let decide = self.lab.config.decide.clone();
+        let runs = self.samples(&exp)?;
+        let scores: Vec<f64> = runs.iter().map(|(s, _)| *s).collect();
+        let Some(cand) = Sample::of(&scores) else {
+            return Ok(());
+        };
+        let metrics = mean_metrics(&runs);
+        let incumbent = self.incumbent()?;
+
+        // The baseline (or a first scored experiment) measures the noise floor.
+        let Some(inc) = incumbent.filter(|_| exp.number != 0) else {
+            let stats = json!({"policy": "noise-aware", "noise_runs": cand});
+            if (cand.n as u32) < decide.repeats {
+                return self.queue_confirmation(row, json!({"noise_run": cand.n}), stats);
+            }
+            let ch = Changes {
+                reason: Some(format!(
+                    "baseline: {} runs, mean {:.6}, sd {:.6}",
+                    cand.n, cand.mean, cand.sd
+                )),
+                score: Some(cand.mean),
+                metrics: Some(metrics),
+                stats: Some(stats),
+                new_incumbent: Some(exp.number),
+                ..Changes::default()
+            };
+            self.ledger
+                .transition_with(row, State::Kept, json!({"policy": "noise-aware"}), &ch)?;
+            self.finalize(row)?;
+            return self.report_verdict(row);
+        };
+
+        let inc_scores: Vec<f64> = self.samples(&inc)?.into_iter().map(|(s, _)| s).collect();
+        let inc_sample = Sample::of(&inc_scores)
+            .or_else(|| {
+                inc.score.map(|s| Sample {
+                    n: 1,
+                    mean: s,
+                    sd: 0.0,
+                })
+            })
+            .unwrap_or(Sample {
+                n: 1,
+                mean: f64::NAN,
+                sd: 0.0,
+            });
+        let noise = self.noise()?;
+        let goal = self.lab.config.score_goal();
+        let net = exp.lines_added as i64 - exp.lines_removed as i64;
+        let (verdict, cmp, alpha) = call(
+            &cand,
+            &inc_sample,
+            noise,
+            goal,
+            decide.min_delta,
+            decide.confidence,
+            decide.max_confirm,
+            net,
+        );
+        let stats = json!({
+            "policy": "noise-aware",
+            "test": "welch-one-sided",
+            "confidence": decide.confidence,
+            "alpha_per_look": alpha,
+            "candidate": cand,
+            "incumbent": {"id": inc.number, "n": inc_sample.n, "mean": inc_sample.mean, "sd": inc_sample.sd},
+            "noise": noise,
+            "gain": cmp.gain,
+            "se": cmp.se,
+            "t": finite_or_null(cmp.t),
+            "df": finite_or_null(cmp.df),
+            "p": cmp.p,
+            "call": format!("{verdict:?}"),
+        });
+        let on_incumbent = inc.commit.as_deref() == Some(exp.parent.as_str());
+        let (state, reason, keep) = match verdict {
+            Call::Confirm => {
+                return self.queue_confirmation(row, json!({"confirm": cand.n, "p": cmp.p}), stats);
+            }
+            Call::Better | Call::Simpler if !on_incumbent => {
+                let ch = Changes {
+                    stats: Some(stats),
+                    ..Changes::default()
+                };
+                self.ledger.transition_with(
+                    row,
+                    State::Evaluating,
+                    json!({"call": "better, stale parent"}),
+                    &ch,
+                )?;
+                return self.rebase(row, inc.commit.clone().unwrap_or_default(), inc.number);
+            }
+            Call::Better if decide.remeasure && (cand.n as u32) < decide.repeats => {
+                return self.queue_confirmation(row, json!({"remeasure": cand.n}), stats);
+            }
+            Call::Better => (
+                State::Kept,
+                format!(
+                    "beats #{} by {:.6} (p = {:.4} < {alpha:.4}, n = {} vs {})",
+                    inc.number, cmp.gain, cmp.p, cand.n, inc_sample.n
+                ),
+                true,
+            ),
+            Call::Simpler => (
+                State::Kept,
+                format!(
+                    "within noise of #{} and {} line(s) shorter",
+                    inc.number, -net
+                ),
+                true,
+            ),
+            Call::NotBetter(why) => (State::Discarded, why, false),
+        };
+        let ch = Changes {
+            reason: Some(reason.clone()),
+            score: Some(cand.mean),
+            metrics: Some(metrics),
+            stats: Some(stats),
+            new_incumbent: keep.then_some(exp.number),
+            ..Changes::default()
+        };
+        self.ledger.transition_with(
+            row,
+            state,
+            json!({"reason": reason, "policy": "noise-aware"}),
+            &ch,
+        )?;
+        debug_assert!(state.verdict().is_some_and(|v| v != Verdict::Invalid));
+        self.finalize(row)?;
+        self.report_verdict(row)
+    }
+}
+
+fn finite_or_null(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// Each metric's mean over the runs that reported it.
+fn mean_metrics(runs: &[Scored]) -> IndexMap<String, f64> {
+    let mut sums: IndexMap<String, (f64, usize)> = IndexMap::new();
+    for (_, m) in runs {
+        for (k, v) in m {
+            if v.is_finite() {
+                let e = sums.entry(k.clone()).or_insert((0.0, 0));
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+    }
+    sums.into_iter()
+        .map(|(k, (s, n))| (k, s / n as f64))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: usize, mean: f64, sd: f64) -> Sample {
+        Sample { n, mean, sd }
+    }
+
+    const NOISE: Option<Noise> = Some(Noise { sd: 0.02, df: 4.0 });
+
+    #[test]
+    fn a_clear_improvement_is_kept() {
+        let (c, cmp, _) = call(
+            &sample(1, 0.80, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert_eq!(c, Call::Better, "{cmp:?}");
+        let (c, _, _) = call(
+            &sample(1, 1.2, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Maximize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert_eq!(c, Call::Better);
+    }
+
+    #[test]
+    fn a_pure_noise_change_is_rejected() {
+        let (c, _, _) = call(
+            &sample(3, 0.995, 0.02),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+        let (c, _, _) = call(
+            &sample(1, 1.03, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert!(matches!(c, Call::NotBetter(_)), "a worse candidate: {c:?}");
+    }
+
+    #[test]
+    fn the_uncertain_band_asks_for_confirmation_until_looks_run_out() {
+        let (c, cmp, _) = call(
+            &sample(1, 0.975, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert_eq!(c, Call::Confirm, "{cmp:?}");
+        let (c, _, _) = call(
+            &sample(3, 0.975, 0.02),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert!(
+            matches!(c, Call::NotBetter(_) | Call::Better),
+            "no fourth look: {c:?}"
+        );
+        assert_ne!(c, Call::Confirm);
+    }
+
+    #[test]
+    fn min_delta_must_be_cleared() {
+        let (c, _, _) = call(
+            &sample(1, 0.80, 0.0),
+            &sample(5, 1.0, 0.0),
+            Some(Noise { sd: 0.0, df: 4.0 }),
+            Goal::Minimize,
+            0.25,
+            0.95,
+            2,
+            0,
+        );
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+    }
+
+    #[test]
+    fn within_noise_the_shorter_change_wins() {
+        let (c, _, _) = call(
+            &sample(1, 1.005, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            0,
+            -12,
+        );
+        assert_eq!(c, Call::Simpler);
+        let (c, _, _) = call(
+            &sample(1, 1.005, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            0,
+            3,
+        );
+        assert!(matches!(c, Call::NotBetter(_)));
+        let (c, _, _) = call(
+            &sample(1, 1.2, 0.0),
+            &sample(5, 1.0, 0.02),
+            NOISE,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            0,
+            -12,
+        );
+        assert!(
+            matches!(c, Call::NotBetter(_)),
+            "clearly worse is not simpler: {c:?}"
+        );
+    }
+
+    #[test]
+    fn deterministic_labs_behave_like_strict() {
+        let flat = Some(Noise { sd: 0.0, df: 2.0 });
+        let (c, _, _) = call(
+            &sample(1, 0.4, 0.0),
+            &sample(3, 0.5, 0.0),
+            flat,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert_eq!(c, Call::Better);
+        let (c, _, _) = call(
+            &sample(1, 0.5, 0.0),
+            &sample(3, 0.5, 0.0),
+            flat,
+            Goal::Minimize,
+            0.0,
+            0.95,
+            2,
+            0,
+        );
+        assert!(matches!(c, Call::NotBetter(_)));
+    }
+}
