@@ -9,6 +9,9 @@ command -v git >/dev/null || need_apt+=(git)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
 command -v find >/dev/null || need_apt+=(findutils)
+command -v pgrep >/dev/null || need_apt+=(procps)
+command -v setsid >/dev/null || need_apt+=(util-linux)
+command -v mount >/dev/null || need_apt+=(mount)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

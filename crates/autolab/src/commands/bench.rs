@@ -32,6 +32,15 @@ pub enum What {
     },
     /// The built-in TPE against random search and Optuna's TPE (regret on 4 problems).
     Optimizer(optimizer::Args),
+    /// On a pure-noise lab: how many candidates `strict` and `noise-aware` keep.
+    Noise {
+        /// Candidates per campaign.
+        #[arg(long, default_value_t = 25)]
+        candidates: u32,
+        /// Campaigns per policy.
+        #[arg(long, default_value_t = 6)]
+        campaigns: u32,
+    },
 }
 
 struct Quiet;
@@ -43,6 +52,7 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
         What::Optimizer(args) => optimizer::bench_optimizer(args),
+        What::Noise { candidates, campaigns } => super::bench_noise::noise(candidates, campaigns.max(1)),
     }
 }
 
