@@ -265,13 +265,20 @@ impl Sampler for TpeSampler {
         let eiw = knob("AL_EIW", 0.0);
         let good_w: Vec<f64> = if eiw > 0.0 {
             // threshold: the best bad score (first scored not in good) or worst good
-            let thr = scored.get(n_good).or(scored.get(n_good.saturating_sub(1))).and_then(|i| observed[*i].1).unwrap_or(0.0);
+            let thr = scored
+                .get(n_good)
+                .or(scored.get(n_good.saturating_sub(1)))
+                .and_then(|i| observed[*i].1)
+                .unwrap_or(0.0);
             let best = scored.first().and_then(|i| observed[*i].1).unwrap_or(0.0);
             let span = (thr - best).max(1e-300);
-            (0..observed.len()).filter(|i| is_good[*i]).map(|i| {
-                let y = observed[i].1.unwrap_or(thr);
-                (eiw * (thr - y) / span).max(0.0) + 1.0 / (n_good as f64)
-            }).collect()
+            (0..observed.len())
+                .filter(|i| is_good[*i])
+                .map(|i| {
+                    let y = observed[i].1.unwrap_or(thr);
+                    (eiw * (thr - y) / span).max(0.0) + 1.0 / (n_good as f64)
+                })
+                .collect()
         } else if rw > 0.0 {
             let idx: Vec<usize> = (0..observed.len()).filter(|i| is_good[*i]).collect();
             idx.iter()
@@ -288,34 +295,40 @@ impl Sampler for TpeSampler {
 
         let mut candidates: Vec<(f64, Vec<f64>)> = if knob("AL_INDEP", 0.0) > 0.0 {
             let gw = recency_weights(bad.len());
-            let x: Vec<f64> = (0..dims.len()).map(|d| {
-                let gp: Vec<Vec<f64>> = good.iter().map(|p| vec![p[d]]).collect();
-                let bp: Vec<Vec<f64>> = bad.iter().map(|p| vec![p[d]]).collect();
-                let gr: Vec<&[f64]> = gp.iter().map(Vec::as_slice).collect();
-                let br: Vec<&[f64]> = bp.iter().map(Vec::as_slice).collect();
-                let l1 = Parzen::fit(&dims[d..d + 1], &gr, &good_w, shape);
-                let g1 = Parzen::fit(&dims[d..d + 1], &br, &gw, shape_bad);
-                let mut best = (f64::NEG_INFINITY, 0.0);
-                for _ in 0..self.n_candidates.max(1) {
-                    let c = l1.sample(rng);
-                    let a = l1.log_pdf(&c) - g1.log_pdf(&c);
-                    if a > best.0 { best = (a, c[0]); }
-                }
-                best.1
-            }).collect();
+            let x: Vec<f64> = (0..dims.len())
+                .map(|d| {
+                    let gp: Vec<Vec<f64>> = good.iter().map(|p| vec![p[d]]).collect();
+                    let bp: Vec<Vec<f64>> = bad.iter().map(|p| vec![p[d]]).collect();
+                    let gr: Vec<&[f64]> = gp.iter().map(Vec::as_slice).collect();
+                    let br: Vec<&[f64]> = bp.iter().map(Vec::as_slice).collect();
+                    let l1 = Parzen::fit(&dims[d..d + 1], &gr, &good_w, shape);
+                    let g1 = Parzen::fit(&dims[d..d + 1], &br, &gw, shape_bad);
+                    let mut best = (f64::NEG_INFINITY, 0.0);
+                    for _ in 0..self.n_candidates.max(1) {
+                        let c = l1.sample(rng);
+                        let a = l1.log_pdf(&c) - g1.log_pdf(&c);
+                        if a > best.0 {
+                            best = (a, c[0]);
+                        }
+                    }
+                    best.1
+                })
+                .collect();
             vec![(0.0, x)]
         } else {
             let nmix = (knob("AL_MIXC", 0.0) * self.n_candidates as f64) as usize;
             (0..self.n_candidates.max(1))
-            .map(|i| {
-                let x = if i < nmix {
-                    // per-dim mixing: each coordinate from an independently chosen kernel
-                    let parts: Vec<Vec<f64>> = (0..dims.len()).map(|_| l.sample(rng)).collect();
-                    (0..dims.len()).map(|d| parts[d][d]).collect()
-                } else { l.sample(rng) };
-                (l.log_pdf(&x) - g.log_pdf(&x), x)
-            })
-            .collect()
+                .map(|i| {
+                    let x = if i < nmix {
+                        // per-dim mixing: each coordinate from an independently chosen kernel
+                        let parts: Vec<Vec<f64>> = (0..dims.len()).map(|_| l.sample(rng)).collect();
+                        (0..dims.len()).map(|d| parts[d][d]).collect()
+                    } else {
+                        l.sample(rng)
+                    };
+                    (l.log_pdf(&x) - g.log_pdf(&x), x)
+                })
+                .collect()
         };
         // Best first; a stable sort keeps the draw order among equals.
         candidates.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -52,7 +52,10 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
         What::Optimizer(args) => optimizer::bench_optimizer(args),
-        What::Noise { candidates, campaigns } => super::bench_noise::noise(candidates, campaigns.max(1)),
+        What::Noise {
+            candidates,
+            campaigns,
+        } => super::bench_noise::noise(candidates, campaigns.max(1)),
     }
 }
 

@@ -49,11 +49,29 @@ parallel = 2
     for args in [
         &["init", "--quiet"][..],
         &["add", "-A"],
-        &["-c", "user.name=b", "-c", "user.email=b@b", "commit", "--quiet", "-m", "noise lab"],
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "--quiet",
+            "-m",
+            "noise lab",
+        ],
     ] {
-        let ok = Command::new("git").arg("-C").arg(dir).args(args).stdin(Stdio::null()).status()?.success();
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .status()?
+            .success();
         if !ok {
-            return Err(CliError::failure(format!("git {} failed", args.join(" ")), None));
+            return Err(CliError::failure(
+                format!("git {} failed", args.join(" ")),
+                None,
+            ));
         }
     }
     Ok(())
@@ -78,7 +96,11 @@ fn campaign(dir: &Path, candidates: u32, seed: u64) -> Result<(u32, u32, u32), C
     let mut kept = 0;
     let mut runs = 0;
     let mut n = 0;
-    for e in ledger.experiments(c.id)?.into_iter().filter(|e| e.number > 0) {
+    for e in ledger
+        .experiments(c.id)?
+        .into_iter()
+        .filter(|e| e.number > 0)
+    {
         n += 1;
         runs += ledger.run_count(e.row)?;
         if e.verdict == Some(autolab_core::experiment::Verdict::Kept) {
@@ -89,7 +111,9 @@ fn campaign(dir: &Path, candidates: u32, seed: u64) -> Result<(u32, u32, u32), C
 }
 
 pub fn noise(candidates: u32, campaigns: u32) -> Result<std::process::ExitCode, CliError> {
-    let root = tempfile::Builder::new().prefix("autolab-bench-noise-").tempdir()?;
+    let root = tempfile::Builder::new()
+        .prefix("autolab-bench-noise-")
+        .tempdir()?;
     println!("| policy      | campaigns | candidates | kept | kept % | runs per candidate |");
     println!("|-------------|-----------|------------|------|--------|--------------------|");
     let mut fractions = Vec::new();
