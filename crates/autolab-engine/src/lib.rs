@@ -1,11 +1,14 @@
 //! autolab's research loop: the campaign scheduler and pipeline, reconciliation after a
 //! restart, verdicts, proposers and coders.
 
+pub mod agent;
 pub mod campaign;
 pub mod coder;
 pub mod early_stop;
 mod error;
 pub mod lab;
+pub mod llm;
+pub mod playbook;
 pub mod proposer;
 
 pub use campaign::{

@@ -3,6 +3,7 @@
 //! Parsing is strict: unknown keys are errors with a "did you mean", and every error names the
 //! file, the line and the key, and says what would be valid.
 
+mod agent;
 mod duration;
 mod error;
 mod params;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+pub use agent::{Agent, CoderKind, ProviderKind};
 pub use duration::{format_duration, parse_duration};
 pub use error::ConfigError;
 pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
@@ -157,17 +159,6 @@ pub struct RunnerConfig {
     pub max_consecutive_crashes: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Agent {
-    pub provider: String,
-    pub model: String,
-    #[serde(default)]
-    pub base_url: Option<String>,
-    #[serde(default)]
-    pub api_key_env: Option<String>,
-}
-
 // ---- raw (serde) shapes -------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -183,7 +174,7 @@ struct RawConfig {
     #[serde(default)]
     runner: Option<RawRunner>,
     #[serde(default)]
-    agent: Option<Agent>,
+    agent: Option<agent::RawAgent>,
     #[serde(default)]
     early_stop: Option<RawEarlyStop>,
     #[serde(default)]
@@ -633,7 +624,12 @@ impl Config {
             params,
             decide,
             runner,
-            agent: raw.agent,
+            agent: match raw.agent {
+                None => None,
+                Some(a) => Some(agent::validate(a).map_err(|(key, msg, hint)| {
+                    ConfigError::at_key(path, text, "agent", &key, msg, hint)
+                })?),
+            },
         })
     }
 

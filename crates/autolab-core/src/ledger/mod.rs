@@ -4,6 +4,9 @@
 //! event, written before anything relies on it.
 
 mod schema;
+mod transcripts;
+
+pub use transcripts::{ExpertStats, Transcript};
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -57,7 +60,7 @@ pub struct Ledger {
     path: String,
 }
 
-fn wrap(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+pub(crate) fn wrap(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
     move |source| LedgerError::Sqlite {
         path: path.to_string(),
         source,
@@ -182,6 +185,22 @@ impl Ledger {
             .campaigns()?
             .into_iter()
             .max_by(|a, b| a.heartbeat.total_cmp(&b.heartbeat)))
+    }
+
+    /// A campaign-level event (not tied to one experiment), e.g. a failed ideation.
+    pub fn campaign_event(
+        &self,
+        campaign: i64,
+        kind: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO events (campaign_id, experiment_id, at, kind, detail) VALUES (?1, NULL, ?2, ?3, ?4)",
+                params![campaign, now(), kind, detail.to_string()],
+            )
+            .map(|_| ())
+            .map_err(wrap(&self.path))
     }
 
     pub fn heartbeat(&self, campaign: i64) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -86,6 +86,27 @@ ALTER TABLE experiments ADD COLUMN stats TEXT;
 ALTER TABLE runs ADD COLUMN commit_sha TEXT;
 ALTER TABLE runs ADD COLUMN note TEXT;
 ALTER TABLE runs ADD COLUMN sandbox TEXT;
+"#,
+    r#"
+ALTER TABLE experiments ADD COLUMN idea TEXT;
+ALTER TABLE experiments ADD COLUMN expert TEXT;
+CREATE TABLE transcripts (
+    id                INTEGER PRIMARY KEY,
+    campaign_id       INTEGER NOT NULL REFERENCES campaigns(id),
+    experiment_id     INTEGER REFERENCES experiments(id),
+    at                REAL NOT NULL,
+    role              TEXT NOT NULL,
+    expert            TEXT,
+    model             TEXT NOT NULL,
+    request           TEXT NOT NULL,
+    reply             TEXT,
+    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    latency_ms        INTEGER NOT NULL DEFAULT 0,
+    cost_usd          REAL NOT NULL DEFAULT 0,
+    error             TEXT
+);
+CREATE INDEX transcripts_by_experiment ON transcripts(experiment_id);
 "#,
 ];
 

@@ -110,6 +110,12 @@ impl Driver<'_> {
                 };
             }
         };
+        if verdict == Verdict::Crashed
+            && exp.number > 0
+            && self.try_fix(row, &reason, r.log_tail.as_deref().unwrap_or(""))?
+        {
+            return Ok(());
+        }
         let ch = Changes {
             reason: Some(reason.clone()),
             metrics: Some(r.metrics.clone()),

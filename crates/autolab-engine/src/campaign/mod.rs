@@ -1,6 +1,7 @@
 //! A campaign: the loop that proposes, implements, runs, judges and learns, until a budget ends
 //! or it is stopped; restartable at any instant.
 
+mod agent_flow;
 mod decide;
 mod execute;
 mod noise;
@@ -74,8 +75,10 @@ pub enum Ending {
     Time,
     /// Stopped by the user (Ctrl-C); running runs were cancelled and recorded.
     Stopped,
-    /// Paused by the watchdog: too many crashes in a row.
+    /// Paused by the watchdog: too many crashes (or failed ideations) in a row.
     Paused,
+    /// The LLM budget (`[agent].max_usd`) is spent.
+    Spent,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +109,12 @@ enum SlotMsg {
         exp: i64,
         run: i64,
         output: Box<execute::RunOutput>,
+    },
+    IdeaReady(Box<crate::llm::strategist::IdeaOutcome>),
+    CodeReady {
+        exp: i64,
+        outcome: Box<crate::llm::coder::CodeOutcome>,
+        fix: bool,
     },
 }
 
@@ -151,6 +160,7 @@ pub fn run_campaign_with(
     let mut ledger = Ledger::open(&lab.ledger_path())?;
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
 
+    let proposer_plugged = parts.proposer.is_some();
     let proposer: Option<Box<dyn Proposer>> = parts.proposer.or_else(|| {
         lab.config.params.clone().map(|p| {
             Box::new(Optimizer::new(p, campaign.seed, lab.config.score_goal())) as Box<dyn Proposer>
@@ -163,12 +173,16 @@ pub fn run_campaign_with(
             }) as Box<dyn Coder>
         })
     });
-    if lab.config.agent.is_some() {
-        observer.report(Report::Note(
-            "[agent] is configured, but LLM proposers are not in this version: using the optimizer"
-                .into(),
-        ));
-    }
+    let agent = match (&lab.config.agent, &proposer_plugged) {
+        (Some(cfg), false) => Some(agent_flow::AgentRuntime::new(
+            lab,
+            cfg,
+            &ledger,
+            campaign.id,
+            campaign.seed,
+        )?),
+        _ => None,
+    };
     let (tx, rx) = mpsc::channel();
     let mut driver = Driver {
         lab,
@@ -186,6 +200,7 @@ pub fn run_campaign_with(
         rebases: HashMap::new(),
         consecutive_crashes: 0,
         paused: false,
+        agent,
         parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
     };
     driver.reconcile()?;
@@ -272,6 +287,8 @@ struct Driver<'a> {
     /// Crashed or timed-out verdicts in a row, in this invocation.
     consecutive_crashes: u32,
     paused: bool,
+    /// The LLM path, when `[agent]` is configured and no proposer was plugged in.
+    agent: Option<agent_flow::AgentRuntime>,
     parallel: usize,
 }
 
@@ -312,19 +329,32 @@ impl Driver<'_> {
                     self.decide(exp, run)?;
                 }
             }
+            if ending == Ending::Budget && self.agent.as_ref().is_some_and(|a| a.out_of_budget) {
+                ending = Ending::Spent;
+            }
             if ending == Ending::Budget {
                 self.fill_slots()?;
+                self.launch_prep()?;
             }
-            if self.slots.is_empty() {
-                let more =
-                    ending == Ending::Budget && (!self.queue.is_empty() || self.may_propose()?);
+            let prep = self.agent.as_ref().map_or(0, |a| a.prep_in_flight);
+            if self.slots.is_empty() && (prep == 0 || ending != Ending::Budget) {
+                let runnable = self.queue.iter().any(|w| !matches!(w, Work::Decide(..)));
+                let more = ending == Ending::Budget && (runnable || self.may_propose()?);
                 if !more {
                     break;
                 }
                 if self.baseline_pending()? && self.queue.is_empty() {
                     break;
                 }
-                continue;
+                if self.agent.is_none() || runnable {
+                    continue;
+                }
+                // The agent has nothing in flight and nothing queued: it is out of ideas.
+                let next = self.ledger.next_number(self.campaign.id)?;
+                if next > 0 && !self.queue.is_empty() {
+                    continue;
+                }
+                break;
             }
             match self.rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(SlotMsg::Started { run, pid }) => {
@@ -333,6 +363,10 @@ impl Driver<'_> {
                 Ok(SlotMsg::Done { exp, run, output }) => {
                     self.slots.remove(&exp);
                     self.finish_run(exp, run, *output)?;
+                }
+                Ok(SlotMsg::IdeaReady(outcome)) => self.idea_ready(*outcome)?,
+                Ok(SlotMsg::CodeReady { exp, outcome, fix }) => {
+                    self.code_ready(exp, *outcome, fix)?
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -389,6 +423,10 @@ impl Driver<'_> {
                         return Ok(());
                     }
                     let next = self.ledger.next_number(self.campaign.id)?;
+                    if next > 0 && self.agent.is_some() {
+                        // The LLM path proposes through jobs (launch_prep).
+                        return Ok(());
+                    }
                     if next > 0 && self.baseline_pending()? {
                         // Candidates are judged against the baseline: wait for its verdict.
                         return Ok(());
@@ -430,6 +468,7 @@ impl Driver<'_> {
         if self.consecutive_crashes >= self.lab.config.runner.max_consecutive_crashes {
             self.paused = true;
         }
+        self.write_playbook()?;
         let primary = experiment
             .metrics
             .get(&self.lab.config.metrics.primary)

@@ -77,6 +77,11 @@ impl Driver<'_> {
     /// checks the rules. Returns whether it is ready to run (else it got verdict `invalid`).
     pub(super) fn implement(&mut self, row: i64) -> Result<bool, EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
+        if exp.proposer == "llm" && self.agent.is_some() {
+            // An LLM coder takes time: it runs as a job and the run is queued when it is done.
+            self.implement_async(row, None)?;
+            return Ok(false);
+        }
         self.ledger
             .transition(&exp, State::Implementing, json!({}))?;
         let worktree = self.lab.worktree(&self.campaign.tag, exp.number);

@@ -26,19 +26,11 @@ impl Dim {
     }
 }
 
-/// How kernels are shaped; the same for the good and the bad group.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Shape {
-    /// Weight of the prior kernel relative to one observation's.
-    pub prior_weight: f64,
-    /// Smallest bandwidth as a fraction of the range is `1 / min(magic_cap, n_kernels + 1)`.
-    pub magic_cap: f64,
-    /// Multiplies the neighbour-gap bandwidths (before clipping).
-    pub bw_scale: f64,
-    /// TUNING: Scott factor (0 = neighbour rule) and the model's dimension count.
-    pub scott: f64,
-    pub n_dims: usize,
-}
+/// Weight of the prior kernel (uniform-ish over the whole space) relative to one observation's.
+const PRIOR_WEIGHT: f64 = 1.0;
+
+/// The "magic clip": no bandwidth is below `range / min(MAGIC_CAP, kernels + 1)`.
+const MAGIC_CAP: f64 = 100.0;
 
 /// Kernels of one dimension, one per observation and the prior last.
 #[derive(Debug, Clone)]
@@ -68,9 +60,9 @@ pub(super) struct Parzen {
 
 impl Parzen {
     /// Fits the estimator to `points` (each a vector over `dims`) with per-point `weights`.
-    pub fn fit(dims: &[Dim], points: &[&[f64]], weights: &[f64], shape: Shape) -> Parzen {
+    pub fn fit(dims: &[Dim], points: &[&[f64]], weights: &[f64]) -> Parzen {
         let mut w: Vec<f64> = weights.to_vec();
-        w.push(shape.prior_weight);
+        w.push(PRIOR_WEIGHT);
         let total: f64 = w.iter().sum();
         let w: Vec<f64> = w.iter().map(|x| x / total).collect();
         let mut acc = 0.0;
@@ -86,7 +78,7 @@ impl Parzen {
             .enumerate()
             .map(|(d, dim)| {
                 let column: Vec<f64> = points.iter().map(|p| p[d]).collect();
-                kernels(*dim, &column, shape)
+                kernels(*dim, &column)
             })
             .collect();
         Parzen {
@@ -123,13 +115,13 @@ impl Parzen {
     }
 }
 
-fn kernels(dim: Dim, column: &[f64], shape: Shape) -> Kernels {
+fn kernels(dim: Dim, column: &[f64]) -> Kernels {
     match dim {
         Dim::Choice { n } => {
             // Each observation: its option gets 1, every option gets prior / n_kernels; the
             // prior kernel is uniform.
             let n_kernels = column.len() + 1;
-            let base = shape.prior_weight / n_kernels as f64;
+            let base = PRIOR_WEIGHT / n_kernels as f64;
             let mut log_probs: Vec<Vec<f64>> = column
                 .iter()
                 .map(|v| {
@@ -146,18 +138,7 @@ fn kernels(dim: Dim, column: &[f64], shape: Shape) -> Kernels {
         Dim::Real { .. } | Dim::Int { .. } => {
             let (low, high) = dim.support().unwrap_or((0.0, 1.0));
             let mut mus = column.to_vec();
-            let mut sigmas = if shape.scott > 0.0 && column.len() >= 2 {
-                let n = column.len() as f64;
-                let mean = column.iter().sum::<f64>() / n;
-                let sd =
-                    (column.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-                let min_sigma = (high - low) / shape.magic_cap.min(n + 2.0);
-                let s = (shape.scott * sd * n.powf(-1.0 / (shape.n_dims as f64 + 4.0)))
-                    .clamp(min_sigma, high - low);
-                vec![s; column.len()]
-            } else {
-                bandwidths(column, low, high, shape.magic_cap, shape.bw_scale)
-            };
+            let mut sigmas = bandwidths(column, low, high);
             mus.push(0.5 * (low + high));
             sigmas.push(high - low);
             let log_mass = mus
@@ -179,11 +160,11 @@ fn kernels(dim: Dim, column: &[f64], shape: Shape) -> Kernels {
 
 /// Per-observation bandwidths: the larger gap to a sorted neighbour (the range's ends count as
 /// neighbours, except that the outermost observations use their inner gap), clipped to
-/// `[range / min(magic_cap, n + 2), range]`: Optuna's and Hyperopt's "magic clip".
-fn bandwidths(mus: &[f64], low: f64, high: f64, magic_cap: f64, scale: f64) -> Vec<f64> {
+/// `[range / min(MAGIC_CAP, n + 2), range]` (Hyperopt's and Optuna's rule and "magic clip").
+fn bandwidths(mus: &[f64], low: f64, high: f64) -> Vec<f64> {
     let range = high - low;
     let n = mus.len();
-    let min_sigma = range / magic_cap.min(n as f64 + 2.0);
+    let min_sigma = range / MAGIC_CAP.min(n as f64 + 2.0);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|a, b| mus[*a].total_cmp(&mus[*b]).then(a.cmp(b)));
     let mut sorted = Vec::with_capacity(n + 2);
@@ -202,7 +183,7 @@ fn bandwidths(mus: &[f64], low: f64, high: f64, magic_cap: f64, scale: f64) -> V
         } else {
             left.max(right)
         };
-        sigmas[*i] = (s * scale).clamp(min_sigma, range);
+        sigmas[*i] = s.clamp(min_sigma, range);
     }
     sigmas
 }
@@ -346,13 +327,6 @@ pub(super) mod tests {
 
     #[test]
     fn densities_integrate_to_one() {
-        let shape = Shape {
-            prior_weight: 1.0,
-            magic_cap: 100.0,
-            bw_scale: 1.0,
-            scott: 0.0,
-            n_dims: 1,
-        };
         let dims = [
             Dim::Real {
                 low: -1.0,
@@ -370,7 +344,7 @@ pub(super) mod tests {
             vec![0.1, 4.0, 0.0],
         ];
         let refs: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
-        let p = Parzen::fit(&dims, &refs, &[1.0, 1.0, 0.5], shape);
+        let p = Parzen::fit(&dims, &refs, &[1.0, 1.0, 0.5]);
         // Midpoint rule over the real dimension, exact sums over the others.
         let steps = 3000;
         let h = 3.0 / f64::from(steps);
@@ -388,13 +362,6 @@ pub(super) mod tests {
 
     #[test]
     fn samples_stay_in_the_support() {
-        let shape = Shape {
-            prior_weight: 1.0,
-            magic_cap: 100.0,
-            bw_scale: 1.0,
-            scott: 0.0,
-            n_dims: 1,
-        };
         let dims = [
             Dim::Real {
                 low: 0.0,
@@ -407,7 +374,7 @@ pub(super) mod tests {
         ];
         let pts = [vec![0.0, 1.0], vec![1.0, 2.0]];
         let refs: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
-        let p = Parzen::fit(&dims, &refs, &[1.0, 1.0], shape);
+        let p = Parzen::fit(&dims, &refs, &[1.0, 1.0]);
         let mut rng = Rng::new(3);
         for _ in 0..2000 {
             let x = p.sample(&mut rng);

@@ -789,7 +789,11 @@ pub fn bench_optimizer(args: Args) -> Result<ExitCode, CliError> {
                         return;
                     };
                     let t0 = Instant::now();
-                    match worker.run(&problems[pi], m, seed) {
+                    let off: u64 = std::env::var("AL_SEEDOFF")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    match worker.run(&problems[pi], m, seed + off) {
                         Ok(outcomes) => {
                             if let Ok(mut r) = results.lock() {
                                 r.insert((pi, m, seed), outcomes);

@@ -10,6 +10,7 @@ mod results;
 mod run;
 mod show;
 mod status;
+mod steer;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Results(results::Args),
     /// Show one experiment: idea, diff, metrics, verdict, runs, log tail.
     Show(show::Args),
+    /// Tell the experts what to try (or avoid); read before the next ideation.
+    Steer(steer::Args),
     /// Check that this machine and lab are ready, with a fix for each problem.
     Doctor(doctor::Args),
     /// Run a real campaign on the bundled spiral example in a fresh repository.
@@ -62,6 +65,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Status(a) => status::status(&dir, a),
         Command::Results(a) => results::results(&dir, a),
         Command::Show(a) => show::show(&dir, a),
+        Command::Steer(a) => steer::steer(&dir, a),
         Command::Doctor(a) => doctor::doctor(&dir, a),
         Command::Demo(a) => demo::demo(a),
         Command::Bench(a) => bench::bench(a),

@@ -74,6 +74,7 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
         Ending::Paused => {
             "paused after too many crashes in a row; fix the lab, then run the same command again to resume"
         }
+        Ending::Spent => "stopped: the LLM budget ([agent].max_usd) is spent; raise it to go on",
     };
     eprintln!("campaign `{}`: {how}", s.tag);
     if let Some(inc) = &s.incumbent {

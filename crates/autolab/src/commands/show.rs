@@ -40,11 +40,16 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         _ => String::new(),
     };
     let events = ledger.events(e.row)?;
+    let (idea, expert) = ledger.idea(e.row)?;
+    let transcripts = ledger.transcripts(e.row)?;
     if args.json {
         let mut v = experiment_json(&campaign.tag, &e, runs.len() as u32);
         v["diff"] = json!(diff);
         v["run_list"] = serde_json::to_value(&runs).unwrap_or_default();
         v["stats"] = e.stats.clone().unwrap_or(serde_json::Value::Null);
+        v["idea"] = idea.clone().unwrap_or(serde_json::Value::Null);
+        v["expert"] = json!(expert);
+        v["transcripts"] = serde_json::to_value(&transcripts).unwrap_or_default();
         v["events"] = events
             .iter()
             .map(|ev| json!({"at": ev.at, "kind": ev.kind, "from": ev.from, "to": ev.to, "detail": ev.detail}))
@@ -54,7 +59,31 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     }
     println!("experiment #{:04} of campaign `{}`", e.number, campaign.tag);
     println!("title      {}", e.title);
-    println!("proposer   {}", e.proposer);
+    println!(
+        "proposer   {}{}",
+        e.proposer,
+        expert
+            .as_deref()
+            .map(|x| format!(" ({x})"))
+            .unwrap_or_default()
+    );
+    if let Some(i) = &idea {
+        println!("hypothesis {}", i["hypothesis"].as_str().unwrap_or(""));
+        println!("plan       {}", i["plan"].as_str().unwrap_or(""));
+    }
+    if !transcripts.is_empty() {
+        let (p, c, usd): (u64, u64, f64) = transcripts.iter().fold((0, 0, 0.0), |a, t| {
+            (
+                a.0 + t.prompt_tokens,
+                a.1 + t.completion_tokens,
+                a.2 + t.cost_usd,
+            )
+        });
+        println!(
+            "llm        {} call(s), {p} prompt + {c} completion tokens, ${usd:.4}",
+            transcripts.len()
+        );
+    }
     if let Some(p) = &e.params {
         println!("params     {p}");
     }

@@ -1,0 +1,166 @@
+//! LLM exchanges: every call's messages, reply, usage, latency and cost; ideas and experts.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Ledger, Result, now, wrap};
+
+/// One LLM exchange as the ledger keeps it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Transcript {
+    pub experiment: Option<i64>,
+    /// `strategist`, `coder`, `fixer`, …
+    pub role: String,
+    pub expert: Option<String>,
+    pub model: String,
+    /// The request's messages, as JSON.
+    pub request: String,
+    pub reply: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_ms: u64,
+    pub cost_usd: f64,
+    pub error: Option<String>,
+    pub at: f64,
+}
+
+/// How an expert has done in a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpertStats {
+    pub expert: String,
+    pub tried: u32,
+    pub kept: u32,
+    /// Sum of the kept experiments' score gains is not stored; this is the number judged.
+    pub judged: u32,
+}
+
+impl Ledger {
+    pub fn record_transcript(&mut self, campaign: i64, t: &Transcript) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO transcripts (campaign_id, experiment_id, at, role, expert, model, request, reply,
+                   prompt_tokens, completion_tokens, latency_ms, cost_usd, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    campaign,
+                    t.experiment,
+                    now(),
+                    t.role,
+                    t.expert,
+                    t.model,
+                    t.request,
+                    t.reply,
+                    t.prompt_tokens as i64,
+                    t.completion_tokens as i64,
+                    t.latency_ms as i64,
+                    t.cost_usd,
+                    t.error
+                ],
+            )
+            .map(|_| ())
+            .map_err(wrap(&self.path))
+    }
+
+    pub fn transcripts(&self, experiment: i64) -> Result<Vec<Transcript>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT experiment_id, role, expert, model, request, reply, prompt_tokens, completion_tokens,
+                        latency_ms, cost_usd, error, at FROM transcripts WHERE experiment_id = ?1 ORDER BY id",
+            )
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map([experiment], |r| {
+                Ok(Transcript {
+                    experiment: r.get(0)?,
+                    role: r.get(1)?,
+                    expert: r.get(2)?,
+                    model: r.get(3)?,
+                    request: r.get(4)?,
+                    reply: r.get(5)?,
+                    prompt_tokens: r.get::<_, i64>(6)? as u64,
+                    completion_tokens: r.get::<_, i64>(7)? as u64,
+                    latency_ms: r.get::<_, i64>(8)? as u64,
+                    cost_usd: r.get(9)?,
+                    error: r.get(10)?,
+                    at: r.get(11)?,
+                })
+            })
+            .map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))
+    }
+
+    /// USD spent on LLM calls in a campaign.
+    pub fn spent_usd(&self, campaign: i64) -> Result<f64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM transcripts WHERE campaign_id = ?1",
+                [campaign],
+                |r| r.get(0),
+            )
+            .map_err(wrap(&self.path))
+    }
+
+    /// (prompt, completion) tokens spent in a campaign.
+    pub fn spent_tokens(&self, campaign: i64) -> Result<(u64, u64)> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0) FROM transcripts WHERE campaign_id = ?1",
+                [campaign],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(wrap(&self.path))
+    }
+
+    /// Records the idea (JSON) and expert behind an experiment.
+    pub fn set_idea(&self, row: i64, idea: &serde_json::Value, expert: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE experiments SET idea = ?1, expert = ?2 WHERE id = ?3",
+                params![idea.to_string(), expert, row],
+            )
+            .map(|_| ())
+            .map_err(wrap(&self.path))
+    }
+
+    /// The idea (JSON) and expert of an experiment.
+    pub fn idea(&self, row: i64) -> Result<(Option<serde_json::Value>, Option<String>)> {
+        self.conn
+            .query_row(
+                "SELECT idea, expert FROM experiments WHERE id = ?1",
+                [row],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?
+                            .and_then(|s| serde_json::from_str(&s).ok()),
+                        r.get::<_, Option<String>>(1)?,
+                    ))
+                },
+            )
+            .map_err(wrap(&self.path))
+    }
+
+    /// Each expert's record in a campaign: experiments tried, kept and judged.
+    pub fn expert_stats(&self, campaign: i64) -> Result<Vec<ExpertStats>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT expert, COUNT(*), SUM(verdict = 'kept'), SUM(verdict IS NOT NULL)
+                 FROM experiments WHERE campaign_id = ?1 AND expert IS NOT NULL GROUP BY expert",
+            )
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map([campaign], |r| {
+                Ok(ExpertStats {
+                    expert: r.get(0)?,
+                    tried: r.get::<_, i64>(1)? as u32,
+                    kept: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u32,
+                    judged: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u32,
+                })
+            })
+            .map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))
+    }
+}

@@ -1,0 +1,5 @@
+mod bandit;
+mod edit_blocks;
+mod experts;
+mod ideas;
+mod props;

@@ -1,0 +1,689 @@
+//! The LLM-driven path of a campaign: ideation and implementation run as jobs off the main
+//! thread and overlap with running experiments (look-ahead bounded by the slots); crashed runs
+//! go back to the coder with their log tail; every call is recorded and budgeted.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+
+use autolab_core::config::{Agent, CoderKind, ProviderKind};
+use autolab_core::experiment::{State, Verdict};
+use autolab_core::git;
+use autolab_core::ledger::{Changes, Ledger, Transcript};
+use serde_json::json;
+
+use super::{Driver, Report, SlotMsg, Work};
+use crate::EngineError;
+use crate::agent::bandit::{ExpertRecord, pick_expert};
+use crate::agent::experts::{Expert, default_experts, parse_experts};
+use crate::agent::ideas::{Idea, seed_ideas_from_ai_scientist};
+use crate::lab::Lab;
+use crate::llm::coder::{CodeJob, CodeOutcome, CoderSpec, Fix, implement};
+use crate::llm::context::{self, IdeaContext, ResultRow};
+use crate::llm::prompts::Templates;
+use crate::llm::strategist::{IdeaJob, IdeaOutcome, ideate};
+use crate::llm::{CallError, Caller};
+use crate::playbook::{self, Lesson};
+use crate::proposer::Rng;
+
+/// Consecutive failed ideations that pause the campaign.
+const MAX_FAILED_IDEATIONS: u32 = 5;
+/// Characters of a crash's log sent back to the coder.
+const FIX_LOG_CHARS: usize = 2000;
+
+/// Everything the LLM path needs, built once per campaign.
+pub struct AgentRuntime {
+    pub cfg: Agent,
+    pub caller: Caller,
+    pub templates: Arc<Templates>,
+    pub experts: Vec<Expert>,
+    pub coder: Arc<CoderSpec>,
+    pub rng: Rng,
+    /// Ideas to try first (`seed_ideas.json`, `[agent].seed_ideas`), then the strategist's.
+    pub backlog: VecDeque<(Idea, String)>,
+    pub ideas_in_flight: u32,
+    pub prep_in_flight: u32,
+    pub failed_ideations: u32,
+    pub fix_attempts: std::collections::HashMap<i64, u32>,
+    pub out_of_budget: bool,
+    /// Strategist transcripts waiting for the experiment their idea becomes.
+    pub pending_transcripts: Vec<Transcript>,
+}
+
+impl AgentRuntime {
+    /// Builds the runtime: the client (the API key is read from its env var now), experts,
+    /// prompts, coder and seed ideas.
+    pub fn new(
+        lab: &Lab,
+        cfg: &Agent,
+        ledger: &Ledger,
+        campaign: i64,
+        seed: u64,
+    ) -> Result<AgentRuntime, EngineError> {
+        let provider = match cfg.provider {
+            ProviderKind::OpenAi => autolab_llm::Provider::OpenAi,
+            ProviderKind::Anthropic => autolab_llm::Provider::Anthropic,
+        };
+        let pc = autolab_llm::ProviderConfig {
+            provider,
+            model: cfg.model.clone(),
+            base_url: cfg.base_url.clone(),
+            api_key_env: cfg.api_key_env.clone(),
+            stream: cfg.stream,
+            max_retries: cfg.max_retries,
+            timeout: cfg.request_timeout,
+            price: cfg.price.map(|(i, o)| autolab_llm::Price {
+                input_per_mtok: i,
+                output_per_mtok: o,
+            }),
+        };
+        let client = autolab_llm::client(&pc).map_err(|e| {
+            EngineError::usage(
+                format!("[agent]: {e}"),
+                Some("export the API key in the variable named by [agent].api_key_env (it is never stored), or point base_url at a local server"),
+            )
+        })?;
+        let client: Arc<dyn autolab_llm::LlmClient> = Arc::from(client);
+        let caller = Caller::new(
+            client,
+            &cfg.model,
+            cfg.max_tokens,
+            cfg.temperature,
+            ledger.spent_usd(campaign)?,
+            cfg.max_usd,
+        );
+        let experts_path = cfg
+            .experts_file
+            .clone()
+            .map(|f| lab.root.join(f))
+            .or_else(|| {
+                let p = lab.root.join("experts.md");
+                p.is_file().then_some(p)
+            });
+        let experts = match experts_path {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|e| EngineError::io(&p, e))?;
+                parse_experts(&text).map_err(|e| {
+                    EngineError::usage(
+                        format!("{}: {e}", p.display()),
+                        Some("experts.md has `## name` sections, each followed by the persona"),
+                    )
+                })?
+            }
+            None => default_experts(),
+        };
+        let templates = Templates::load(
+            cfg.prompts_dir
+                .as_ref()
+                .map(|d| lab.root.join(d))
+                .as_deref(),
+        )
+        .map_err(|e| EngineError::usage(e, Some("fix the template in [agent].prompts_dir")))?;
+        let templates = Arc::new(templates);
+        let coder = match &cfg.coder {
+            CoderKind::Builtin => CoderSpec::Builtin {
+                caller: caller.clone(),
+                templates: templates.clone(),
+                attempts: cfg.edit_attempts,
+            },
+            CoderKind::Command(t) => CoderSpec::Command {
+                template: t.clone(),
+                timeout: cfg.coder_timeout,
+                scratch: lab.state_dir().join("coder"),
+            },
+        };
+        let mut backlog = VecDeque::new();
+        if let Ok(text) = std::fs::read_to_string(lab.root.join("seed_ideas.json")) {
+            match seed_ideas_from_ai_scientist(&text) {
+                Ok(ideas) => backlog.extend(ideas.into_iter().map(|i| (i, "seed".to_string()))),
+                Err(e) => tracing::warn!("seed_ideas.json ignored: {e}"),
+            }
+        }
+        for s in &cfg.seed_ideas {
+            backlog.push_back((
+                Idea {
+                    title: s.clone(),
+                    hypothesis: s.clone(),
+                    plan: s.clone(),
+                    files: vec![],
+                    expected_effect: String::new(),
+                    risk: String::new(),
+                },
+                "seed".to_string(),
+            ));
+        }
+        // Seed ideas already tried (in an earlier run of this campaign) are not tried again.
+        let tried: Vec<String> = ledger
+            .experiments(campaign)?
+            .into_iter()
+            .map(|e| e.title)
+            .collect();
+        backlog.retain(|(i, _)| !tried.contains(&i.title));
+        Ok(AgentRuntime {
+            cfg: cfg.clone(),
+            caller,
+            templates,
+            experts,
+            coder: Arc::new(coder),
+            rng: Rng::for_stream(seed, 0xA6E1),
+            backlog,
+            ideas_in_flight: 0,
+            prep_in_flight: 0,
+            failed_ideations: 0,
+            fix_attempts: Default::default(),
+            out_of_budget: false,
+            pending_transcripts: Vec::new(),
+        })
+    }
+}
+
+impl Driver<'_> {
+    /// Starts ideation and implementation jobs while the look-ahead allows.
+    pub(super) fn launch_prep(&mut self) -> Result<(), EngineError> {
+        if self.agent.is_none() || self.baseline_pending()? {
+            return Ok(());
+        }
+        loop {
+            let ready = self
+                .queue
+                .iter()
+                .filter(|w| matches!(w, Work::Run(_)))
+                .count() as u32;
+            let Some(agent) = self.agent.as_ref() else {
+                return Ok(());
+            };
+            if agent.out_of_budget
+                || self.paused
+                || agent.prep_in_flight + ready >= self.parallel as u32
+            {
+                return Ok(());
+            }
+            let next = self.ledger.next_number(self.campaign.id)?;
+            let in_flight = agent.ideas_in_flight;
+            if self
+                .opts
+                .max_experiments
+                .is_some_and(|max| next + in_flight >= max)
+            {
+                return Ok(());
+            }
+            if let Some(e) = agent.caller.exhausted() {
+                self.out_of_budget(e);
+                return Ok(());
+            }
+            let next_idea = self.agent.as_mut().and_then(|a| a.backlog.pop_front());
+            match next_idea {
+                Some((idea, expert)) => {
+                    let row = self.propose_idea(next, &idea, &expert)?;
+                    self.implement_async(row, None)?;
+                }
+                None => self.spawn_ideation()?,
+            }
+        }
+    }
+
+    fn out_of_budget(&mut self, e: CallError) {
+        if let Some(a) = self.agent.as_mut()
+            && !a.out_of_budget
+        {
+            a.out_of_budget = true;
+            self.observer.report(Report::Note(format!(
+                "{e}: running experiments finish, then the campaign stops"
+            )));
+        }
+    }
+
+    fn propose_idea(&mut self, number: u32, idea: &Idea, expert: &str) -> Result<i64, EngineError> {
+        let parent = self.incumbent_commit()?;
+        let row =
+            self.ledger
+                .propose(self.campaign.id, number, &parent, "llm", &idea.title, None)?;
+        self.ledger.set_idea(
+            row,
+            &serde_json::to_value(idea).unwrap_or_default(),
+            Some(expert),
+        )?;
+        let pending = self
+            .agent
+            .as_mut()
+            .map(|a| std::mem::take(&mut a.pending_transcripts))
+            .unwrap_or_default();
+        for mut t in pending {
+            t.experiment = Some(row);
+            self.ledger.record_transcript(self.campaign.id, &t)?;
+        }
+        Ok(row)
+    }
+
+    fn spawn_ideation(&mut self) -> Result<(), EngineError> {
+        let ctx = self.idea_context()?;
+        let stats = self.ledger.expert_stats(self.campaign.id)?;
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(());
+        };
+        let records: Vec<ExpertRecord> = agent
+            .experts
+            .iter()
+            .map(|e| {
+                let s = stats.iter().find(|s| s.expert == e.name);
+                ExpertRecord {
+                    name: e.name.clone(),
+                    tried: s.map_or(0, |s| s.judged),
+                    kept: s.map_or(0, |s| s.kept),
+                    gain: 0.0,
+                }
+            })
+            .collect();
+        let weights: Vec<(String, f64)> = agent
+            .experts
+            .iter()
+            .map(|e| {
+                let w = if agent.cfg.disable.contains(&e.name) {
+                    0.0
+                } else {
+                    agent.cfg.weights.get(&e.name).copied().unwrap_or(1.0)
+                };
+                (e.name.clone(), w)
+            })
+            .collect();
+        let Some(i) = pick_expert(&records, &weights, &mut agent.rng) else {
+            return Err(EngineError::usage(
+                "every expert is disabled",
+                Some("enable at least one in [agent].disable / weights"),
+            ));
+        };
+        let job = IdeaJob {
+            caller: agent.caller.clone(),
+            templates: agent.templates.clone(),
+            ctx,
+            expert: agent.experts[i].clone(),
+            n_ideas: agent.cfg.ideas_per_call,
+        };
+        agent.ideas_in_flight += 1;
+        agent.prep_in_flight += 1;
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(SlotMsg::IdeaReady(Box::new(ideate(job))));
+        });
+        Ok(())
+    }
+
+    /// Checks out the experiment's parent and starts its coder (or a fix of its last crash).
+    pub(super) fn implement_async(
+        &mut self,
+        row: i64,
+        fix: Option<Fix>,
+    ) -> Result<(), EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let (idea, expert) = self.ledger.idea(row)?;
+        let Some(idea) = idea.and_then(|v| serde_json::from_value::<Idea>(v).ok()) else {
+            return self.verdict_without_run(
+                row,
+                Verdict::Invalid,
+                "the experiment's idea is missing",
+                None,
+            );
+        };
+        let start = if fix.is_some() {
+            exp.commit.clone().unwrap_or(exp.parent.clone())
+        } else {
+            exp.parent.clone()
+        };
+        self.ledger
+            .transition(&exp, State::Implementing, json!({"fix": fix.is_some()}))?;
+        self.checkout(exp.number, &start)?;
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(());
+        };
+        let job = CodeJob {
+            coder: agent.coder.clone(),
+            idea,
+            expert: expert.clone(),
+            goal: context::goal_text(&self.lab.root, &self.lab.config),
+            worktree: self.lab.worktree(&self.campaign.tag, exp.number),
+            editable: self.lab.config.task.editable.clone(),
+            protected: self.lab.config.task.protected.clone(),
+            fix: fix.clone(),
+        };
+        agent.prep_in_flight += 1;
+        let tx = self.tx.clone();
+        let fixing = fix.is_some();
+        std::thread::spawn(move || {
+            let outcome = implement(job);
+            let _ = tx.send(SlotMsg::CodeReady {
+                exp: row,
+                outcome: Box::new(outcome),
+                fix: fixing,
+            });
+        });
+        Ok(())
+    }
+
+    pub(super) fn idea_ready(&mut self, outcome: IdeaOutcome) -> Result<(), EngineError> {
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(());
+        };
+        agent.ideas_in_flight = agent.ideas_in_flight.saturating_sub(1);
+        agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
+        match outcome.ideas {
+            Ok(ideas) => {
+                agent.failed_ideations = 0;
+                agent.pending_transcripts.extend(outcome.transcripts);
+                agent
+                    .backlog
+                    .extend(ideas.into_iter().map(|i| (i, outcome.expert.clone())));
+            }
+            Err(why) => {
+                agent.failed_ideations += 1;
+                let failures = agent.failed_ideations;
+                for t in &outcome.transcripts {
+                    self.ledger.record_transcript(self.campaign.id, t)?;
+                }
+                self.ledger.campaign_event(
+                    self.campaign.id,
+                    "ideation-failed",
+                    &json!({"expert": outcome.expert, "why": why}),
+                )?;
+                if outcome.out_of_budget {
+                    self.out_of_budget(CallError::Budget {
+                        spent: 0.0,
+                        limit: 0.0,
+                    });
+                } else {
+                    self.observer.report(Report::Note(format!(
+                        "ideation by {} failed: {why}",
+                        outcome.expert
+                    )));
+                    if failures >= MAX_FAILED_IDEATIONS {
+                        self.paused = true;
+                        self.observer.report(Report::Note(format!(
+                            "{failures} ideations failed in a row: pausing"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn code_ready(
+        &mut self,
+        row: i64,
+        outcome: CodeOutcome,
+        fix: bool,
+    ) -> Result<(), EngineError> {
+        if let Some(agent) = self.agent.as_mut() {
+            agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
+        }
+        for mut t in outcome.transcripts {
+            t.experiment = Some(row);
+            self.ledger.record_transcript(self.campaign.id, &t)?;
+        }
+        if outcome.out_of_budget {
+            self.out_of_budget(CallError::Budget {
+                spent: 0.0,
+                limit: 0.0,
+            });
+        }
+        let exp = self.ledger.experiment_by_row(row)?;
+        if exp.state.is_final() {
+            return Ok(());
+        }
+        let changed = match outcome.result {
+            Ok(c) => c,
+            Err(why) if fix => {
+                let reason = format!(
+                    "{}; the fix failed: {why}",
+                    exp.reason.clone().unwrap_or_else(|| "crashed".into())
+                );
+                return self.verdict_without_run(row, Verdict::Crashed, &reason, None);
+            }
+            Err(why) => {
+                return self.verdict_without_run(
+                    row,
+                    Verdict::Invalid,
+                    &format!("could not implement: {why}"),
+                    None,
+                );
+            }
+        };
+        let (_, expert) = self.ledger.idea(row)?;
+        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let message = format!(
+            "{}\n\nautolab experiment {} by {} ({})\nfiles: {}\n",
+            exp.title,
+            self.experiment_name(exp.number),
+            expert.as_deref().unwrap_or("llm"),
+            if fix { "fix" } else { "idea" },
+            changed.join(", ")
+        );
+        let commit = git::commit_all(&worktree, &message)?;
+        let lines = self.lab.repo.line_counts(&exp.parent, &commit)?;
+        let ch = Changes {
+            commit: Some(commit.clone()),
+            lines: Some(lines),
+            ..Changes::default()
+        };
+        if let Some(reason) = self.rule_violation(&exp.parent, &commit)? {
+            self.ledger.transition_with(
+                row,
+                State::Implementing,
+                json!({"commit": commit}),
+                &ch,
+            )?;
+            return self.verdict_without_run(row, Verdict::Invalid, &reason, None);
+        }
+        self.ledger.transition_with(
+            row,
+            State::Queued,
+            json!({"commit": commit, "fix": fix}),
+            &ch,
+        )?;
+        self.queue.push_back(Work::Run(row));
+        Ok(())
+    }
+
+    /// A crashed LLM experiment goes back to the coder with its log tail, a bounded number of
+    /// times. Returns whether a fix was started (and the crash verdict is deferred).
+    pub(super) fn try_fix(
+        &mut self,
+        row: i64,
+        reason: &str,
+        log_tail: &str,
+    ) -> Result<bool, EngineError> {
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(false);
+        };
+        if agent.out_of_budget || agent.cfg.fix_attempts == 0 {
+            return Ok(false);
+        }
+        let used = agent.fix_attempts.entry(row).or_insert(0);
+        if *used >= agent.cfg.fix_attempts {
+            return Ok(false);
+        }
+        *used += 1;
+        let attempt = *used;
+        let exp = self.ledger.experiment_by_row(row)?;
+        if exp.proposer != "llm" {
+            return Ok(false);
+        }
+        let diff = match &exp.commit {
+            Some(c) => self.lab.repo.diff(&exp.parent, c).unwrap_or_default(),
+            None => String::new(),
+        };
+        let tail: String = log_tail
+            .chars()
+            .rev()
+            .take(FIX_LOG_CHARS)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let ch = Changes {
+            reason: Some(reason.to_string()),
+            ..Changes::default()
+        };
+        self.ledger.transition_with(
+            row,
+            State::Evaluating,
+            json!({"fix_attempt": attempt, "crash": reason}),
+            &ch,
+        )?;
+        self.observer.report(Report::Note(format!(
+            "#{:04} crashed ({reason}); fix attempt {attempt}",
+            exp.number
+        )));
+        self.implement_async(
+            row,
+            Some(Fix {
+                log_tail: tail,
+                diff,
+            }),
+        )?;
+        Ok(true)
+    }
+
+    /// What the strategist is told.
+    pub(super) fn idea_context(&self) -> Result<IdeaContext, EngineError> {
+        let config = &self.lab.config;
+        let exps = self.ledger.experiments(self.campaign.id)?;
+        let incumbent = self.incumbent_commit()?;
+        let mut kept: Vec<_> = exps
+            .iter()
+            .filter(|e| e.verdict == Some(Verdict::Kept) && e.score.is_some())
+            .collect();
+        let goal = config.score_goal();
+        kept.sort_by(|a, b| {
+            let (x, y) = (a.score.unwrap_or(0.0), b.score.unwrap_or(0.0));
+            if goal == autolab_core::config::Goal::Minimize {
+                x.total_cmp(&y)
+            } else {
+                y.total_cmp(&x)
+            }
+        });
+        let mut experts = std::collections::HashMap::new();
+        for e in &exps {
+            if let Ok((_, Some(x))) = self.ledger.idea(e.row) {
+                experts.insert(e.row, x);
+            }
+        }
+        let row_of = |e: &autolab_core::experiment::Experiment, diff: bool| ResultRow {
+            id: e.number,
+            verdict: e
+                .verdict
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_else(|| e.state.as_str().to_string()),
+            score: e.score.map(|s| format!("{s:.6}")),
+            title: e.title.clone(),
+            expert: experts.get(&e.row).cloned(),
+            reason: e.reason.clone(),
+            diff: if diff {
+                e.commit
+                    .as_ref()
+                    .filter(|c| **c != e.parent)
+                    .and_then(|c| self.lab.repo.diff(&e.parent, c).ok())
+                    .map(|d| context::short_diff(&d))
+            } else {
+                None
+            },
+        };
+        let leaderboard = kept.iter().take(5).map(|e| row_of(e, false)).collect();
+        let recent = exps
+            .iter()
+            .rev()
+            .filter(|e| e.state.is_final() && e.number > 0)
+            .take(8)
+            .map(|e| row_of(e, true))
+            .collect();
+        let mut tried = Vec::new();
+        let mut tried_pairs = Vec::new();
+        for e in &exps {
+            let hyp = self
+                .ledger
+                .idea(e.row)
+                .ok()
+                .and_then(|(i, _)| i)
+                .and_then(|v| v["hypothesis"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            tried.push(if hyp.is_empty() {
+                e.title.clone()
+            } else {
+                format!("{} — {hyp}", e.title)
+            });
+            tried_pairs.push((e.title.clone(), hyp));
+        }
+        if let Some(agent) = &self.agent {
+            for (i, _) in &agent.backlog {
+                tried_pairs.push((i.title.clone(), i.hypothesis.clone()));
+            }
+        }
+        let steering_file = self
+            .agent
+            .as_ref()
+            .map(|a| a.cfg.steering_file.clone())
+            .unwrap_or_else(|| "user_prompt.md".into());
+        Ok(IdeaContext {
+            goal: context::goal_text(&self.lab.root, config),
+            metric: config.metrics.primary.clone(),
+            goal_direction: format!(
+                "{}, score goal {}",
+                config
+                    .metrics
+                    .score
+                    .get(&config.metrics.primary)
+                    .map(|s| s.goal.as_str())
+                    .unwrap_or(""),
+                goal.as_str()
+            ),
+            files: context::editable_files(&self.lab.repo, &incumbent, &config.task.editable),
+            leaderboard,
+            recent,
+            playbook: std::fs::read_to_string(self.lab.state_dir().join("playbook.md"))
+                .unwrap_or_default(),
+            steering: context::steering(&self.lab.root, &steering_file),
+            tried,
+            tried_pairs,
+        })
+    }
+
+    /// Rewrites `.autolab/playbook.md` from the ledger.
+    pub(super) fn write_playbook(&self) -> Result<(), EngineError> {
+        let exps = self.ledger.experiments(self.campaign.id)?;
+        let mut experts = Vec::new();
+        for e in &exps {
+            experts.push(
+                self.ledger
+                    .idea(e.row)
+                    .ok()
+                    .and_then(|(_, x)| x)
+                    .unwrap_or_else(|| e.proposer.clone()),
+            );
+        }
+        let lessons: Vec<Lesson<'_>> = exps
+            .iter()
+            .zip(&experts)
+            .map(|(e, x)| Lesson {
+                experiment: e,
+                expert: Some(x.as_str()),
+            })
+            .collect();
+        let task = &self.lab.config.task;
+        let mut guardrails = vec![
+            format!("Only these files may change: {}", task.editable.join(", ")),
+            format!(
+                "A run must finish within {}",
+                autolab_core::config::format_duration(task.timeout)
+            ),
+            format!(
+                "The run must print the metric `{}`",
+                self.lab.config.metrics.primary
+            ),
+        ];
+        if !task.protected.is_empty() {
+            guardrails.push(format!("Never change: {}", task.protected.join(", ")));
+        }
+        let text = playbook::render(&lessons, &guardrails, 6000);
+        let path = self.lab.state_dir().join("playbook.md");
+        std::fs::write(&path, text).map_err(|e| EngineError::io(Path::new(&path), e))
+    }
+}

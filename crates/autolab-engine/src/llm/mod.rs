@@ -1,0 +1,156 @@
+//! The LLM side of the loop: ideation by experts (the strategist) and code changes (the
+//! built-in SEARCH/REPLACE coder or an external agent), each a job run off the main thread,
+//! with every exchange returned as a transcript and every call under the USD budget.
+
+pub mod coder;
+pub mod context;
+pub mod prompts;
+pub mod strategist;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use autolab_core::ledger::Transcript;
+use autolab_llm::{ChatRequest, ChatResponse, LlmClient, Message, Role};
+
+/// Why a call was not answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The campaign's `max_usd` is spent.
+    Budget {
+        spent: f64,
+        limit: f64,
+    },
+    Llm(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Budget { spent, limit } => write!(
+                f,
+                "the LLM budget is spent: ${spent:.4} of max_usd ${limit:.2}"
+            ),
+            CallError::Llm(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The client, the budget, and who is calling: every call is checked and recorded.
+#[derive(Clone)]
+pub struct Caller {
+    pub client: Arc<dyn LlmClient>,
+    pub model: String,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    spent: Arc<Mutex<f64>>,
+    limit: Option<f64>,
+}
+
+impl Caller {
+    pub fn new(
+        client: Arc<dyn LlmClient>,
+        model: &str,
+        max_tokens: u32,
+        temperature: Option<f32>,
+        spent: f64,
+        limit: Option<f64>,
+    ) -> Caller {
+        Caller {
+            client,
+            model: model.into(),
+            max_tokens,
+            temperature,
+            spent: Arc::new(Mutex::new(spent)),
+            limit,
+        }
+    }
+
+    pub fn spent(&self) -> f64 {
+        self.spent.lock().map(|s| *s).unwrap_or(0.0)
+    }
+
+    /// Whether the budget is spent (checked before every call).
+    pub fn exhausted(&self) -> Option<CallError> {
+        let spent = self.spent();
+        match self.limit {
+            Some(limit) if spent >= limit => Some(CallError::Budget { spent, limit }),
+            _ => None,
+        }
+    }
+
+    /// One call; the transcript is pushed whether it succeeded or not.
+    pub fn call(
+        &self,
+        messages: Vec<Message>,
+        role: &str,
+        expert: Option<&str>,
+        log: &mut Vec<Transcript>,
+    ) -> Result<ChatResponse, CallError> {
+        if let Some(e) = self.exhausted() {
+            return Err(e);
+        }
+        let request = serde_json::to_string(
+            &messages
+                .iter()
+                .map(|m| serde_json::json!({"role": role_name(&m.role), "content": m.content}))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default();
+        let req = ChatRequest {
+            messages,
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+        };
+        let started = Instant::now();
+        let result = self.client.complete(&req);
+        let mut t = Transcript {
+            role: role.into(),
+            expert: expert.map(str::to_string),
+            model: self.model.clone(),
+            request,
+            latency_ms: started.elapsed().as_millis() as u64,
+            ..Transcript::default()
+        };
+        match result {
+            Ok(resp) => {
+                if let Ok(mut s) = self.spent.lock() {
+                    *s += resp.cost_usd;
+                }
+                t.reply = Some(resp.text.clone());
+                t.prompt_tokens = resp.usage.prompt_tokens;
+                t.completion_tokens = resp.usage.completion_tokens;
+                t.cost_usd = resp.cost_usd;
+                log.push(t);
+                Ok(resp)
+            }
+            Err(e) => {
+                t.error = Some(e.to_string());
+                log.push(t);
+                Err(CallError::Llm(e.to_string()))
+            }
+        }
+    }
+}
+
+fn role_name(r: &Role) -> &'static str {
+    match r {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+pub fn user(text: impl Into<String>) -> Message {
+    Message {
+        role: Role::User,
+        content: text.into(),
+    }
+}
+
+pub fn assistant(text: impl Into<String>) -> Message {
+    Message {
+        role: Role::Assistant,
+        content: text.into(),
+    }
+}
