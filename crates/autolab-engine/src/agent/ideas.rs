@@ -481,9 +481,8 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 /// Lowercased alphanumeric words (a `.` between digits stays: `0.1`), stop words and
-/// single letters dropped,
-/// abbreviations expanded; a hyphenated word without stop words also counts joined
-/// (`warm-up`: `warm`, `up`, `warmup`; but `per-layer` is `layer`).
+/// single letters dropped, abbreviations expanded; a hyphenated word without stop words
+/// also counts joined (`warm-up`: `warm`, `up`, `warmup`; but `per-layer` is `layer`).
 fn words(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.to_lowercase().chars().collect();
     // Runs of alphanumerics, grouped when joined by single hyphens.

@@ -180,7 +180,8 @@ impl AgentRuntime {
 impl Driver<'_> {
     /// Starts ideation and implementation jobs while the look-ahead allows.
     pub(super) fn launch_prep(&mut self) -> Result<(), EngineError> {
-        if self.agent.is_none() || self.baseline_pending()? {
+        // Ideas and code for the first candidates are prepared while the baseline runs.
+        if self.agent.is_none() || self.ledger.next_number(self.campaign.id)? == 0 {
             return Ok(());
         }
         loop {
@@ -192,33 +193,53 @@ impl Driver<'_> {
             let Some(agent) = self.agent.as_ref() else {
                 return Ok(());
             };
-            if agent.out_of_budget
-                || self.paused
-                || agent.prep_in_flight + ready >= self.parallel as u32
-            {
-                return Ok(());
-            }
-            let next = self.ledger.next_number(self.campaign.id)?;
-            let in_flight = agent.ideas_in_flight;
-            if self
-                .opts
-                .max_experiments
-                .is_some_and(|max| next + in_flight >= max)
-            {
+            if agent.out_of_budget || self.paused {
                 return Ok(());
             }
             if let Some(e) = agent.caller.exhausted() {
                 self.out_of_budget(e);
                 return Ok(());
             }
-            let next_idea = self.agent.as_mut().and_then(|a| a.backlog.pop_front());
-            match next_idea {
-                Some((idea, expert)) => {
-                    let row = self.propose_idea(next, &idea, &expert)?;
-                    self.implement_async(row, None)?;
-                }
-                None => self.spawn_ideation()?,
+            let next = self.ledger.next_number(self.campaign.id)?;
+            let max = self.opts.max_experiments.unwrap_or(u32::MAX);
+            let coding = agent.prep_in_flight - agent.ideas_in_flight;
+            let slots = self.parallel as u32;
+            // Look-ahead: implement at most one candidate per slot ahead of the runs. Serial
+            // (for comparison) works only when nothing else is in the pipeline.
+            let (may_code, may_ideate) = if self.opts.serial_agent {
+                let idle = agent.prep_in_flight + ready + self.slots.len() as u32 == 0;
+                (idle, idle)
+            } else {
+                let backlog = agent.backlog.len() as u32;
+                let coming = agent.ideas_in_flight * agent.cfg.ideas_per_call;
+                // Ideation runs ahead on its own, keeping a reserve of ideas for two rounds of
+                // slots, with as many calls at once as one round needs.
+                let per_call = agent.cfg.ideas_per_call.max(1);
+                let calls_at_once = slots.div_ceil(per_call);
+                (
+                    coding + ready < slots,
+                    agent.ideas_in_flight < calls_at_once && backlog + coming < 2 * slots,
+                )
+            };
+            let has_backlog = !agent.backlog.is_empty();
+            let wanted = u64::from(next)
+                + agent.backlog.len() as u64
+                + u64::from(agent.ideas_in_flight * agent.cfg.ideas_per_call);
+            if may_code
+                && next < max
+                && has_backlog
+                && let Some((idea, expert)) =
+                    self.agent.as_mut().and_then(|a| a.backlog.pop_front())
+            {
+                let row = self.propose_idea(next, &idea, &expert)?;
+                self.implement_async(row, None)?;
+                continue;
             }
+            if may_ideate && wanted < u64::from(max) && (!has_backlog || !self.opts.serial_agent) {
+                self.spawn_ideation()?;
+                continue;
+            }
+            return Ok(());
         }
     }
 

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// The sandbox helper program (the autolab binary); without it runs are not sandboxed.
     pub sandbox_helper: Option<std::path::PathBuf>,
+    /// No overlap of LLM work with runs (a propose-then-run loop), for benchmarks.
+    pub serial_agent: bool,
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar or log lines).
@@ -443,7 +445,14 @@ impl Driver<'_> {
                         self.start_run(row)?;
                     }
                 }
-                Work::Run(row) => self.start_run(row)?,
+                Work::Run(row) => {
+                    // Candidates prepared while the baseline runs wait for its verdict.
+                    if self.baseline_pending()? && self.ledger.experiment_by_row(row)?.number > 0 {
+                        self.queue.push_front(Work::Run(row));
+                        return Ok(());
+                    }
+                    self.start_run(row)?
+                }
                 Work::Decide(exp, run) => self.decide(exp, run)?,
             }
         }

@@ -13,7 +13,7 @@ use crate::agent::experts::Expert;
 use crate::agent::ideas::{Idea, is_near_duplicate, parse_ideas};
 
 /// Ideas at least this similar to a tried one are dropped.
-pub const DUPLICATE_THRESHOLD: f64 = 0.6;
+pub const DUPLICATE_THRESHOLD: f64 = crate::agent::ideas::NEAR_DUPLICATE_THRESHOLD;
 
 pub struct IdeaJob {
     pub caller: Caller,

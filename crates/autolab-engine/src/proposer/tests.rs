@@ -1,7 +1,7 @@
 use autolab_core::config::{
     Apply, Goal, ParamKind, ParamSpec, ParamsConfig, Sampler as SamplerKind,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 
@@ -84,4 +84,37 @@ fn rounding_keeps_four_significant_digits() {
     assert_eq!(round_sig(0.000123456), 0.0001235);
     assert_eq!(round_sig(1234.5678), 1235.0);
     assert_eq!(round_sig(0.0), 0.0);
+}
+
+#[test]
+fn optimizer_wires_the_configured_sampler_startup_and_goal() {
+    let mut config = space();
+    config.sampler = SamplerKind::Tpe;
+    config.startup = Some(3);
+    // A history where a higher score is better: lr near 0.01 scores best.
+    let history: Vec<Trial> = (1..=8)
+        .map(|n| {
+            let params = RandomSampler.suggest(&config.space, &[], &mut Rng::new(n));
+            let lr = params["lr"].as_f64().unwrap();
+            let score = Some(-(lr.log10() + 2.0).powi(2));
+            Trial { params, score }
+        })
+        .collect();
+    for goal in [Goal::Minimize, Goal::Maximize] {
+        let mut o = Optimizer::new(config.clone(), 7, goal);
+        let tpe = TpeSampler::new(goal).with_startup(3);
+        for n in 1..6u32 {
+            let want = tpe.suggest(&config.space, &history, &mut Rng::for_stream(7, n.into()));
+            let got = o.propose(n, &history).unwrap().params.unwrap();
+            assert_eq!(got, Value::Object(want), "goal {goal:?}, experiment {n}");
+        }
+    }
+    // Without `startup`, TPE waits for 10 trials: with 8, proposals are random draws.
+    config.startup = None;
+    let mut o = Optimizer::new(config.clone(), 7, Goal::Maximize);
+    let random = RandomSampler.suggest(&config.space, &history, &mut Rng::for_stream(7, 1));
+    assert_eq!(
+        o.propose(1, &history).unwrap().params.unwrap(),
+        Value::Object(random)
+    );
 }

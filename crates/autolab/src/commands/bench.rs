@@ -32,6 +32,17 @@ pub enum What {
     },
     /// The built-in TPE against random search and Optuna's TPE (regret on 4 problems).
     Optimizer(optimizer::Args),
+    /// Do slots wait for the LLM? Pipelined vs serial, with a fake LLM.
+    Duty {
+        #[arg(long, default_value_t = 20)]
+        experiments: u32,
+        /// Seconds the fake LLM takes per answer.
+        #[arg(long, default_value_t = 1.0)]
+        llm_secs: f64,
+        /// Seconds a run takes.
+        #[arg(long, default_value_t = 2.0)]
+        run_secs: f64,
+    },
     /// On a pure-noise lab: how many candidates `strict` and `noise-aware` keep.
     Noise {
         /// Candidates per campaign.
@@ -52,6 +63,11 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
         What::Optimizer(args) => optimizer::bench_optimizer(args),
+        What::Duty {
+            experiments,
+            llm_secs,
+            run_secs,
+        } => super::bench_duty::duty(experiments.max(2), llm_secs, run_secs),
         What::Noise {
             candidates,
             campaigns,
@@ -132,6 +148,7 @@ fn measure(dir: &Path, experiments: u32) -> Result<(f64, f64), CliError> {
         parallel: Some(1),
         seed: Some(0),
         sandbox_helper: std::env::current_exe().ok(),
+        serial_agent: false,
     };
     let start = Instant::now();
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;

@@ -76,6 +76,7 @@ pub fn demo(args: Args) -> Result<ExitCode, CliError> {
         parallel: Some(args.parallel.max(1)),
         seed: Some(args.seed),
         sandbox_helper: std::env::current_exe().ok(),
+        serial_agent: false,
     };
     let summary = run_with_progress(&lab, &opts)?;
     println!();

@@ -48,6 +48,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         parallel: args.parallel,
         seed: args.seed,
         sandbox_helper: std::env::current_exe().ok(),
+        serial_agent: false,
     };
     let summary = run_with_progress(&lab, &opts)?;
     print_summary(&lab, &summary);
