@@ -66,6 +66,9 @@ pub struct Task {
     /// A command run after the lab's command, in a separate process, with the protected files
     /// restored from the campaign start; metrics are read from its output.
     pub evaluate: Option<String>,
+    /// A command run after each successful run (e.g. AI-Scientist's `python plot.py`); the
+    /// figures it writes are kept in the run dir.
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -214,6 +217,8 @@ struct RawTask {
     stall_timeout: Option<String>,
     #[serde(default)]
     evaluate: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +353,7 @@ impl Config {
             timeout,
             stall_timeout,
             evaluate: t.evaluate,
+            after: t.after.filter(|a| !a.trim().is_empty()),
         };
 
         let m = raw.metrics.unwrap_or(RawMetrics {

@@ -21,6 +21,8 @@ pub(super) struct Job {
     pub base: String,
     pub cancel: Arc<AtomicBool>,
     pub watch: Option<LineWatch>,
+    /// A command run after a clean run (e.g. `python plot.py`); figures go to the run dir.
+    pub after: Option<RunSpec>,
 }
 
 pub(super) struct RunOutput {
@@ -61,10 +63,54 @@ pub(super) fn execute(job: Job, started: &mut dyn FnMut(u32)) -> RunOutput {
         }
         _ => None,
     };
+    if let Some(spec) = job.after.filter(|_| ran_clean && tampered.is_empty()) {
+        let before = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        if job
+            .runner
+            .run(&spec, &job.cancel, &mut |_| {}, None)
+            .is_ok()
+        {
+            keep_figures(&worktree, &job.spec.run_dir.join("figures"), before);
+        }
+    }
     RunOutput {
         train,
         tampered,
         eval,
+    }
+}
+
+/// Copies figures written in the worktree since `since` into `dest`.
+fn keep_figures(worktree: &std::path::Path, dest: &std::path::Path, since: std::time::SystemTime) {
+    let mut stack = vec![worktree.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let figure = p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| ["png", "pdf", "svg", "jpg", "jpeg"].contains(&x));
+            let fresh = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m >= since);
+            if figure && fresh {
+                let _ = std::fs::create_dir_all(dest);
+                if let Some(name) = p.file_name() {
+                    let _ = std::fs::copy(&p, dest.join(name));
+                }
+            }
+        }
     }
 }
 

@@ -270,7 +270,14 @@ impl Driver<'_> {
                 cancel: cancel.clone(),
             },
         );
+        let after = config.task.after.as_ref().map(|cmd| RunSpec {
+            command: render_command(cmd, None, None, &run_dir, seed, &name),
+            run_dir: run_dir.join("after"),
+            stall_timeout: None,
+            ..spec.clone()
+        });
         let job = Job {
+            after,
             runner: self.runner.clone(),
             spec,
             evaluate,

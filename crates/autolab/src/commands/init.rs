@@ -9,11 +9,81 @@ use autolab_engine::lab::exclude;
 
 use crate::output::CliError;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// karpathy/autoresearch: program.md, train.py, prepare.py, `uv run train.py`, val_bpb.
+    Autoresearch,
+    /// A SakanaAI AI-Scientist template: experiment.py, plot.py, prompt.json, final_info.json.
+    AiScientist,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Overwrite an existing autolab.toml.
     #[arg(long)]
     pub force: bool,
+    /// Configure for a known repository layout (detected when omitted).
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+}
+
+/// The preset a repository's files suggest.
+fn detect(root: &Path) -> Option<Preset> {
+    let has = |f: &str| root.join(f).is_file();
+    if has("train.py") && has("prepare.py") && has("program.md") {
+        Some(Preset::Autoresearch)
+    } else if has("experiment.py") && (has("prompt.json") || has("seed_ideas.json")) {
+        Some(Preset::AiScientist)
+    } else {
+        None
+    }
+}
+
+/// The preset's config text, filled in from what the repository holds.
+fn preset_config(root: &Path, preset: Preset) -> String {
+    match preset {
+        Preset::Autoresearch => include_str!("presets/autoresearch.toml").to_string(),
+        Preset::AiScientist => {
+            let found = std::fs::read_to_string(root.join("run_0/final_info.json"))
+                .ok()
+                .and_then(|t| autolab_core::metrics::read_json_metrics(&t, "/*/means", None).ok())
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            let primary = found
+                .iter()
+                .find(|k| k.contains("loss"))
+                .or(found.first())
+                .cloned()
+                .unwrap_or_else(|| "final_train_loss".into());
+            let goal = if ["loss", "error", "time", "perplexity"]
+                .iter()
+                .any(|w| primary.contains(w))
+            {
+                "minimize"
+            } else {
+                "maximize"
+            };
+            let quoted = if primary
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                primary.clone()
+            } else {
+                format!("\"{primary}\"")
+            };
+            include_str!("presets/ai_scientist.toml")
+                .replace("{{PRIMARY}}", &quoted)
+                .replace("{{GOAL}}", goal)
+                .replace(
+                    "{{FOUND}}",
+                    &if found.is_empty() {
+                        "none found (no run_0/final_info.json)".to_string()
+                    } else {
+                        found.join(", ")
+                    },
+                )
+        }
+    }
 }
 
 pub fn init(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
@@ -25,12 +95,23 @@ pub fn init(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             Some("edit it, or pass --force to overwrite it"),
         ));
     }
+    let preset = args.preset.or_else(|| detect(&repo.root));
     let guess = Guess::of(&repo.root);
-    let text = starter(&guess);
+    let text = match preset {
+        Some(p) => preset_config(&repo.root, p),
+        None => starter(&guess),
+    };
     // The starter must itself be a valid config.
     Config::parse(&path, &text)?;
     std::fs::write(&path, &text)?;
     exclude(&repo, &[".autolab/", "/results.tsv"])?;
+    if let Some(p) = preset {
+        eprintln!("wrote {} (preset {p:?})", path.display());
+        eprintln!(
+            "next: check [metrics] and [agent], commit autolab.toml, then `autolab run --tag <name>`"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!("wrote {}", path.display());
     eprintln!("  command:  {}", guess.command);
     eprintln!("  editable: {}", guess.editable.join(", "));

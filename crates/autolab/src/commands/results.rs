@@ -15,6 +15,8 @@ pub enum Format {
     Table,
     Tsv,
     Json,
+    /// One JSON object per line (appendable; for dashboards that tail it).
+    Jsonl,
     Md,
 }
 
@@ -36,6 +38,11 @@ pub fn results(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let format = if args.json { Format::Json } else { args.format };
     let rows = rows_json(&opened.ledger, &campaign.tag)?;
     match format {
+        Format::Jsonl => {
+            for r in &rows {
+                println!("{}", serde_json::to_string(r).unwrap_or_default());
+            }
+        }
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
