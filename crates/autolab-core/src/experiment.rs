@@ -202,4 +202,6 @@ pub struct Run {
     pub note: Option<String>,
     /// The sandbox layers of this run and whether each was active.
     pub sandbox: Option<serde_json::Value>,
+    /// The cluster job (`scheduler:id`) that ran it, if any.
+    pub job: Option<String>,
 }

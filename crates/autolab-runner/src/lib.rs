@@ -101,19 +101,40 @@ pub enum RunnerError {
     },
 }
 
+/// How a started run can be found again, also after autolab restarts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Handle {
+    /// A local process group.
+    Pid(u32),
+    /// A cluster job: the scheduler (`slurm`, `lsf`) and its job id.
+    Job { scheduler: String, id: String },
+}
+
 /// Somewhere runs execute.
 pub trait Runner: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// Executes `spec` until it ends, times out, or `cancel` becomes true. `started` is told the
-    /// process (group) id as soon as the command runs, so it can be recorded before waiting.
+    /// Executes `spec` until it ends, times out, or `cancel` becomes true. `started` is told how
+    /// to find the run (process group or job id) as soon as it exists, so it can be recorded
+    /// before waiting.
     fn run(
         &self,
         spec: &RunSpec,
         cancel: &AtomicBool,
-        started: &mut dyn FnMut(u32),
+        started: &mut dyn FnMut(Handle),
         watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError>;
+
+    /// Waits for a run started by an earlier autolab process, if this runner can (cluster jobs
+    /// outlive autolab; local processes die with it, so the local runner cannot).
+    fn attach(
+        &self,
+        _handle: &Handle,
+        _spec: &RunSpec,
+        _cancel: &AtomicBool,
+    ) -> Option<Result<Finished, RunnerError>> {
+        None
+    }
 }
 
 /// Bytes available to unprivileged users on the filesystem holding `path`.

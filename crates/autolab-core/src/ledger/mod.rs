@@ -422,6 +422,14 @@ impl Ledger {
         Ok((id, index as u32))
     }
 
+    /// Records a run's cluster job (`scheduler:id`), so a restarted autolab can re-attach.
+    pub fn set_run_job(&self, run: i64, job: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE runs SET job = ?1 WHERE id = ?2", params![job, run])
+            .map(|_| ())
+            .map_err(wrap(&self.path))
+    }
+
     pub fn set_run_pid(&self, run: i64, pid: i64) -> Result<()> {
         self.conn
             .execute("UPDATE runs SET pid = ?1 WHERE id = ?2", params![pid, run])
@@ -468,7 +476,7 @@ impl Ledger {
     pub fn runs(&self, exp: i64) -> Result<Vec<Run>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox FROM runs WHERE experiment_id = ?1 ORDER BY idx")
+            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox, job FROM runs WHERE experiment_id = ?1 ORDER BY idx")
             .map_err(wrap(&self.path))?;
         let mut runs: Vec<Run> = stmt
             .query_map([exp], |r| {
@@ -489,6 +497,7 @@ impl Ledger {
                     sandbox: r
                         .get::<_, Option<String>>(12)?
                         .and_then(|s| serde_json::from_str(&s).ok()),
+                    job: r.get(13)?,
                 })
             })
             .map_err(wrap(&self.path))?

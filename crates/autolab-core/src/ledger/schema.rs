@@ -90,6 +90,7 @@ ALTER TABLE runs ADD COLUMN sandbox TEXT;
     r#"
 ALTER TABLE experiments ADD COLUMN idea TEXT;
 ALTER TABLE experiments ADD COLUMN expert TEXT;
+ALTER TABLE runs ADD COLUMN job TEXT;
 CREATE TABLE transcripts (
     id                INTEGER PRIMARY KEY,
     campaign_id       INTEGER NOT NULL REFERENCES campaigns(id),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use autolab_core::git;
-use autolab_runner::{Exit, Finished, LineWatch, RunSpec, Runner, RunnerError};
+use autolab_runner::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
 use indexmap::IndexMap;
 
 /// Everything a slot thread needs.
@@ -32,7 +32,7 @@ pub(super) struct RunOutput {
     pub eval: Option<Result<Finished, RunnerError>>,
 }
 
-pub(super) fn execute(job: Job, started: &mut dyn FnMut(u32)) -> RunOutput {
+pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
     let train = job.runner.run(&job.spec, &job.cancel, started, job.watch);
     let worktree = job.spec.workdir.clone();
     let tampered = tampered(&worktree, &job.protected);

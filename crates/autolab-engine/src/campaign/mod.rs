@@ -105,7 +105,7 @@ enum Work {
 enum SlotMsg {
     Started {
         run: i64,
-        pid: u32,
+        handle: autolab_runner::Handle,
     },
     Done {
         exp: i64,
@@ -359,9 +359,14 @@ impl Driver<'_> {
                 break;
             }
             match self.rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(SlotMsg::Started { run, pid }) => {
-                    self.ledger.set_run_pid(run, i64::from(pid))?
-                }
+                Ok(SlotMsg::Started { run, handle }) => match handle {
+                    autolab_runner::Handle::Pid(pid) => {
+                        self.ledger.set_run_pid(run, i64::from(pid))?
+                    }
+                    autolab_runner::Handle::Job { scheduler, id } => {
+                        self.ledger.set_run_job(run, &format!("{scheduler}:{id}"))?
+                    }
+                },
                 Ok(SlotMsg::Done { exp, run, output }) => {
                     self.slots.remove(&exp);
                     self.finish_run(exp, run, *output)?;

@@ -289,8 +289,8 @@ impl Driver<'_> {
         let tx = self.tx.clone();
         std::thread::spawn(move || {
             let started = tx.clone();
-            let output = execute(job, &mut |pid| {
-                let _ = started.send(SlotMsg::Started { run, pid });
+            let output = execute(job, &mut |handle| {
+                let _ = started.send(SlotMsg::Started { run, handle });
             });
             let _ = tx.send(SlotMsg::Done {
                 exp: row,

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 
 use crate::logs::{Pump, StopSignal, spawn_pump};
 use crate::sandbox::{HELPER_ARG, HelperArgs, Layer, PidsCgroup};
-use crate::{Exit, Finished, LineWatch, RunSpec, Runner, RunnerError};
+use crate::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
 
 /// How often a waiting run checks its cancel flag.
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
@@ -54,7 +54,7 @@ impl Runner for LocalRunner {
         &self,
         spec: &RunSpec,
         cancel: &AtomicBool,
-        started: &mut dyn FnMut(u32),
+        started: &mut dyn FnMut(Handle),
         watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError> {
         std::fs::create_dir_all(&spec.run_dir).map_err(|source| RunnerError::RunDir {
@@ -122,7 +122,7 @@ impl Runner for LocalRunner {
             }
         };
         let pgid = Pid::from_raw(child.id() as i32);
-        started(child.id());
+        started(Handle::Pid(child.id()));
 
         let tail_cap = (spec.max_log_bytes / 2).min(1 << 20) as usize;
         let head_cap = spec.max_log_bytes.saturating_sub(tail_cap as u64);
