@@ -3,6 +3,7 @@
 //! A runner takes a [`RunSpec`] (worktree, command, environment, limits), executes it, and
 //! reports how it ended. It never decides verdicts: that is the engine's job.
 
+pub mod cluster;
 mod env;
 mod local;
 mod logs;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+pub use cluster::{ClusterConfig, ClusterRunner, Scheduler};
 pub use env::allowed_env;
 pub use local::{LocalRunner, disk_usage};
 pub use orphans::kill_run_processes;

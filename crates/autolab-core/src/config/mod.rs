@@ -4,6 +4,7 @@
 //! file, the line and the key, and says what would be valid.
 
 mod agent;
+mod cluster;
 mod duration;
 mod error;
 mod params;
@@ -16,6 +17,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 pub use agent::{Agent, CoderKind, ProviderKind};
+pub use cluster::ClusterSettings;
 pub use duration::{format_duration, parse_duration};
 pub use error::ConfigError;
 pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
@@ -115,6 +117,60 @@ pub enum Source {
         #[serde(default)]
         name: Option<String>,
     },
+    /// TensorBoard event files (`events.out.tfevents.*`) the run wrote, under `dir` in the run
+    /// dir, else in the worktree (default: searched for anywhere in both). Each scalar tag
+    /// (all, or those in `tags`) becomes a metric named as the tag (`/` kept) or as `rename`
+    /// says; `mode` picks the last, least or largest value logged.
+    Tensorboard {
+        #[serde(default)]
+        dir: Option<String>,
+        #[serde(default)]
+        tags: Option<Vec<String>>,
+        #[serde(default)]
+        mode: SeriesValue,
+        #[serde(default)]
+        rename: IndexMap<String, String>,
+    },
+    /// A W&B run directory the run wrote (`wandb/latest-run`, or the newest `run-*` or
+    /// `offline-run-*` under `dir`, in the run dir, else in the worktree): its summary, or the
+    /// last, least or largest value in its history, of each numeric key (all, or `keys`).
+    Wandb {
+        #[serde(default = "wandb_dir")]
+        dir: String,
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+        #[serde(default)]
+        from: WandbFrom,
+        #[serde(default)]
+        rename: IndexMap<String, String>,
+    },
+}
+
+fn wandb_dir() -> String {
+    "wandb".into()
+}
+
+/// Which value of a logged series becomes the metric.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesValue {
+    /// The last one written.
+    #[default]
+    Last,
+    Min,
+    Max,
+}
+
+/// Where a `wandb` source's values come from.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WandbFrom {
+    /// The run's summary (by default, the last value logged of each key).
+    #[default]
+    Summary,
+    HistoryLast,
+    HistoryMin,
+    HistoryMax,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +205,8 @@ pub struct Decide {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunnerKind {
     Local,
+    Slurm(ClusterSettings),
+    Lsf(ClusterSettings),
 }
 
 #[derive(Debug, Clone)]
@@ -264,6 +322,24 @@ struct RawRunner {
     max_log_mb: Option<f64>,
     #[serde(default)]
     max_consecutive_crashes: Option<i64>,
+    #[serde(default)]
+    ssh: Option<String>,
+    #[serde(default)]
+    ssh_args: Vec<String>,
+    #[serde(default)]
+    remote_dir: Option<String>,
+    #[serde(default)]
+    submit_args: Vec<String>,
+    #[serde(default)]
+    setup: Vec<String>,
+    #[serde(default)]
+    poll_interval: Option<String>,
+    #[serde(default)]
+    max_jobs: Option<i64>,
+    #[serde(default)]
+    resubmit: Option<i64>,
+    #[serde(default)]
+    script: Option<String>,
 }
 
 impl Config {
@@ -388,6 +464,24 @@ impl Config {
                     }
                 }
                 Source::Lines {} => {}
+                Source::Tensorboard {
+                    dir, tags, rename, ..
+                } => {
+                    check_logger_source(
+                        "tensorboard",
+                        dir.as_deref(),
+                        "tags",
+                        tags.as_deref(),
+                        rename,
+                    )
+                    .map_err(|(message, hint)| at("metrics", "sources", message, hint))?;
+                }
+                Source::Wandb {
+                    dir, keys, rename, ..
+                } => {
+                    check_logger_source("wandb", Some(dir), "keys", keys.as_deref(), rename)
+                        .map_err(|(message, hint)| at("metrics", "sources", message, hint))?;
+                }
             }
         }
         if m.score.is_empty() {
@@ -526,15 +620,40 @@ impl Config {
             kill_grace: None,
             max_log_mb: None,
             max_consecutive_crashes: None,
+            ssh: None,
+            ssh_args: vec![],
+            remote_dir: None,
+            submit_args: vec![],
+            setup: vec![],
+            poll_interval: None,
+            max_jobs: None,
+            resubmit: None,
+            script: None,
         });
+        let cluster = || {
+            cluster::settings(
+                r.ssh.clone(),
+                r.ssh_args.clone(),
+                r.remote_dir.clone(),
+                r.submit_args.clone(),
+                r.setup.clone(),
+                r.poll_interval.clone(),
+                r.max_jobs,
+                r.resubmit,
+                r.script.clone(),
+            )
+            .map_err(|(key, msg, hint)| at("runner", &key, msg, hint))
+        };
         let kind = match r.kind.as_deref() {
             None | Some("local") => RunnerKind::Local,
+            Some("slurm") => RunnerKind::Slurm(cluster()?),
+            Some("lsf") => RunnerKind::Lsf(cluster()?),
             Some(other) => {
                 return Err(at(
                     "runner",
                     "kind",
                     format!("unknown runner `{other}`"),
-                    Some("valid runners: local".into()),
+                    Some("valid runners: local, slurm, lsf".into()),
                 ));
             }
         };
@@ -643,6 +762,83 @@ impl Config {
     pub fn score_goal(&self) -> Goal {
         crate::score::score_goal(&self.metrics.score)
     }
+}
+
+/// Checks a `tensorboard` or `wandb` source: a relative `dir` inside the lab, a non-empty list
+/// of distinct names to read, and a `rename` that maps read names to distinct metric names.
+fn check_logger_source(
+    kind: &str,
+    dir: Option<&str>,
+    list_key: &str,
+    names: Option<&[String]>,
+    rename: &IndexMap<String, String>,
+) -> Result<(), (String, Option<String>)> {
+    if dir.is_some_and(|d| d.trim().is_empty()) {
+        return Err((format!("`dir` of the {kind} source is empty"), None));
+    }
+    if let Some(dir) = dir
+        && (dir.starts_with('/') || dir.split('/').any(|c| c == ".."))
+    {
+        return Err((
+            format!("`dir = \"{dir}\"` of the {kind} source is not a path inside the lab"),
+            Some(format!(
+                "use a directory relative to the run dir or the worktree, e.g. \"{}\"; a run finds its run dir in $AUTOLAB_RUN_DIR",
+                if kind == "wandb" { "wandb" } else { "runs" }
+            )),
+        ));
+    }
+    if let Some(names) = names {
+        if names.is_empty() {
+            return Err((
+                format!("`{list_key} = []` of the {kind} source reads nothing"),
+                Some(format!(
+                    "list the {list_key} to read, or omit `{list_key}` to read all"
+                )),
+            ));
+        }
+        for (i, n) in names.iter().enumerate() {
+            if n.is_empty() {
+                return Err((
+                    format!("an empty name in `{list_key}` of the {kind} source"),
+                    None,
+                ));
+            }
+            if names[..i].contains(n) {
+                return Err((
+                    format!("`{n}` is listed twice in `{list_key}` of the {kind} source"),
+                    None,
+                ));
+            }
+        }
+    }
+    let mut targets: IndexMap<&str, &str> = IndexMap::new();
+    for (from, to) in rename {
+        if from.is_empty() || to.trim().is_empty() {
+            return Err((
+                format!(
+                    "`rename` of the {kind} source maps `{from}` to `{to}`: names must not be empty"
+                ),
+                None,
+            ));
+        }
+        if let Some(names) = names
+            && !names.contains(from)
+        {
+            return Err((
+                format!(
+                    "`rename` of the {kind} source renames `{from}`, which is not in `{list_key}`"
+                ),
+                Some(format!("{list_key} read: {}", names.join(", "))),
+            ));
+        }
+        if let Some(other) = targets.insert(to, from) {
+            return Err((
+                format!("`rename` of the {kind} source maps both `{other}` and `{from}` to `{to}`"),
+                Some("give each a distinct metric name".into()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -235,3 +235,146 @@ fn huge_int_range_is_an_error() {
     let e = params_error("n = { int = [0, 9007199254740993] }");
     assert_eq!(e.key.as_deref(), Some("params.n"), "{e:?}");
 }
+
+fn with_sources(sources: &str) -> String {
+    format!(
+        "[task]\ncommand = \"python3 train.py\"\n\n[metrics]\nsources = [{sources}]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n"
+    )
+}
+
+#[test]
+fn logger_sources_parse_with_their_defaults() {
+    let c = parse(&with_sources(
+        r#"{ kind = "tensorboard" }, { kind = "wandb" }"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        c.metrics.sources,
+        vec![
+            Source::Tensorboard {
+                dir: None,
+                tags: None,
+                mode: SeriesValue::Last,
+                rename: IndexMap::new(),
+            },
+            Source::Wandb {
+                dir: "wandb".into(),
+                keys: None,
+                from: WandbFrom::Summary,
+                rename: IndexMap::new(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn logger_sources_parse_every_option() {
+    let c = parse(&with_sources(
+        r#"
+  { kind = "tensorboard", dir = "runs", tags = ["val/loss", "acc"], mode = "min", rename = { "val/loss" = "val_loss" } },
+  { kind = "wandb", dir = "logs/wandb", keys = ["loss"], from = "history-max", rename = { loss = "val_loss" } },
+"#,
+    ))
+    .unwrap();
+    let Source::Tensorboard {
+        dir,
+        tags,
+        mode,
+        rename,
+    } = &c.metrics.sources[0]
+    else {
+        panic!("{:?}", c.metrics.sources)
+    };
+    assert_eq!(dir.as_deref(), Some("runs"));
+    assert_eq!(
+        tags.as_deref(),
+        Some(&["val/loss".to_string(), "acc".into()][..])
+    );
+    assert_eq!(*mode, SeriesValue::Min);
+    assert_eq!(rename["val/loss"], "val_loss");
+    let Source::Wandb {
+        dir,
+        keys,
+        from,
+        rename,
+    } = &c.metrics.sources[1]
+    else {
+        panic!("{:?}", c.metrics.sources)
+    };
+    assert_eq!(dir, "logs/wandb");
+    assert_eq!(keys.as_deref(), Some(&["loss".to_string()][..]));
+    assert_eq!(*from, WandbFrom::HistoryMax);
+    assert_eq!(rename["loss"], "val_loss");
+    for (from, want) in [
+        ("summary", WandbFrom::Summary),
+        ("history-last", WandbFrom::HistoryLast),
+        ("history-min", WandbFrom::HistoryMin),
+    ] {
+        let c = parse(&with_sources(&format!(
+            "{{ kind = \"wandb\", from = \"{from}\" }}"
+        )))
+        .unwrap();
+        assert!(
+            matches!(&c.metrics.sources[0], Source::Wandb { from, .. } if *from == want),
+            "{from}"
+        );
+    }
+}
+
+#[test]
+fn logger_source_typos_name_the_line_and_what_is_valid() {
+    for (source, words) in [
+        (
+            r#"{ kind = "tensorboard", mode = "mean" }"#,
+            ["mean", "last"],
+        ),
+        (
+            r#"{ kind = "wandb", from = "history" }"#,
+            ["history", "history-last"],
+        ),
+        (r#"{ kind = "tensorboard", tag = ["x"] }"#, ["tag", "tags"]),
+        (r#"{ kind = "wandb", key = ["x"] }"#, ["key", "keys"]),
+    ] {
+        let e = parse(&with_sources(source)).unwrap_err();
+        assert_eq!(e.line, Some(5), "{source}: {e:?}");
+        let text = format!("{} {}", e.message, e.hint.as_deref().unwrap_or(""));
+        for w in words {
+            assert!(text.contains(&format!("`{w}`")), "{source}: {w}: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn logger_source_validation_errors() {
+    for (source, needle) in [
+        (r#"{ kind = "tensorboard", dir = "" }"#, "empty"),
+        (
+            r#"{ kind = "tensorboard", dir = "/tmp/tb" }"#,
+            "not a path inside the lab",
+        ),
+        (
+            r#"{ kind = "wandb", dir = "../wandb" }"#,
+            "not a path inside the lab",
+        ),
+        (r#"{ kind = "tensorboard", tags = [] }"#, "reads nothing"),
+        (r#"{ kind = "wandb", keys = ["a", "a"] }"#, "listed twice"),
+        (r#"{ kind = "wandb", keys = [""] }"#, "empty name"),
+        (
+            r#"{ kind = "tensorboard", tags = ["val/loss"], rename = { "val/los" = "val_loss" } }"#,
+            "not in `tags`",
+        ),
+        (
+            r#"{ kind = "wandb", rename = { a = "x", b = "x" } }"#,
+            "maps both `a` and `b` to `x`",
+        ),
+        (
+            r#"{ kind = "wandb", rename = { a = "" } }"#,
+            "must not be empty",
+        ),
+    ] {
+        let e = parse(&with_sources(source)).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("metrics.sources"), "{source}: {e:?}");
+        assert_eq!(e.line, Some(5), "{source}: {e:?}");
+        assert!(e.message.contains(needle), "{source}: {e:?}");
+    }
+}

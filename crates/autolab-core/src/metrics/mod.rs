@@ -1,7 +1,13 @@
 //! Reading metric values out of a finished run.
 
+mod crc;
 mod json;
 mod lines;
+mod loggers;
+mod proto;
+mod pyjson;
+mod tfevents;
+mod wandb;
 
 use std::path::Path;
 
@@ -11,6 +17,8 @@ use crate::config::Source;
 
 pub use json::read_json_metrics;
 pub use lines::parse_lines;
+pub use tfevents::read_scalars;
+pub use wandb::{WandbRun, read_wandb};
 
 /// Metric values read from a run, and what went wrong reading them.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -73,6 +81,18 @@ pub fn collect(sources: &[Source], out: &RunOutputs<'_>) -> Collected {
                     },
                 }
             }
+            Source::Tensorboard {
+                dir,
+                tags,
+                mode,
+                rename,
+            } => loggers::tensorboard(dir.as_deref(), tags.as_deref(), *mode, rename, out, &mut c),
+            Source::Wandb {
+                dir,
+                keys,
+                from,
+                rename,
+            } => loggers::wandb(dir, keys.as_deref(), *from, rename, out, &mut c),
         }
     }
     c

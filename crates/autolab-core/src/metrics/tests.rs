@@ -97,3 +97,291 @@ fn collect_reads_json_from_run_dir_and_regex_from_log() {
     assert_eq!(c.values["acc"], 0.8);
     assert!(c.problems.is_empty());
 }
+
+mod loggers {
+    use std::fs;
+    use std::path::Path;
+    use std::time::{Duration, SystemTime};
+
+    use indexmap::IndexMap;
+
+    use super::super::tfevents::write::{event, record, simple_value};
+    use super::super::wandb::write as wb;
+    use super::super::*;
+    use crate::config::{SeriesValue, WandbFrom};
+
+    fn events_file(path: &Path, series: &[(&str, &[f32])]) {
+        let mut out = Vec::new();
+        for (tag, values) in series {
+            for (step, v) in values.iter().enumerate() {
+                record(&mut out, &event(step as i64, &[simple_value(tag, *v)]));
+            }
+        }
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, out).unwrap();
+    }
+
+    fn age(path: &Path, secs: u64) {
+        let f = fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    fn tb(dir: Option<&str>, tags: Option<&[&str]>, mode: SeriesValue) -> Source {
+        Source::Tensorboard {
+            dir: dir.map(Into::into),
+            tags: tags.map(|t| t.iter().map(|s| s.to_string()).collect()),
+            mode,
+            rename: IndexMap::new(),
+        }
+    }
+
+    struct Dirs {
+        _tmp: tempfile::TempDir,
+        run: std::path::PathBuf,
+        tree: std::path::PathBuf,
+    }
+
+    /// A worktree, then a run dir created after it (its creation time is the run's start).
+    fn dirs() -> Dirs {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("tree");
+        fs::create_dir_all(&tree).unwrap();
+        let run = tmp.path().join("run");
+        fs::create_dir_all(&run).unwrap();
+        Dirs {
+            _tmp: tmp,
+            run,
+            tree,
+        }
+    }
+
+    fn run(sources: &[Source], d: &Dirs) -> Collected {
+        collect(
+            sources,
+            &RunOutputs {
+                log: "",
+                run_dir: &d.run,
+                worktree: &d.tree,
+            },
+        )
+    }
+
+    #[test]
+    fn tensorboard_reads_every_tag_by_mode_and_renames() {
+        let d = dirs();
+        events_file(
+            &d.run.join("tb/events.out.tfevents.1.host"),
+            &[("val/loss", &[3.0, 1.0, 2.0]), ("acc", &[0.5, 0.75])],
+        );
+        let c = run(&[tb(None, None, SeriesValue::Last)], &d);
+        assert_eq!(c.problems, Vec::<String>::new());
+        assert_eq!(c.values["val/loss"], 2.0);
+        assert_eq!(c.values["acc"], 0.75);
+        let c = run(&[tb(Some("tb"), None, SeriesValue::Min)], &d);
+        assert_eq!(c.values["val/loss"], 1.0);
+        let mut s = tb(Some("tb"), Some(&["val/loss", "lr"]), SeriesValue::Max);
+        if let Source::Tensorboard { rename, .. } = &mut s {
+            rename.insert("val/loss".into(), "val_loss".into());
+        }
+        let c = run(&[s], &d);
+        assert_eq!(c.values.len(), 1);
+        assert_eq!(c.values["val_loss"], 3.0);
+        assert_eq!(c.problems.len(), 1);
+        assert!(
+            c.problems[0].contains("tag `lr` not found in"),
+            "{:?}",
+            c.problems
+        );
+    }
+
+    #[test]
+    fn tensorboard_in_the_worktree_reads_only_files_of_this_run() {
+        let d = dirs();
+        let old = d.tree.join("runs/old/events.out.tfevents.1.host");
+        events_file(&old, &[("loss", &[9.0])]);
+        age(&old, 3600);
+        let c = run(&[tb(None, None, SeriesValue::Last)], &d);
+        assert!(c.values.is_empty());
+        assert!(
+            c.problems[0].contains(
+                "no TensorBoard event files (events.out.tfevents.*) written during this run"
+            ),
+            "{:?}",
+            c.problems
+        );
+        events_file(
+            &d.tree.join("runs/new/events.out.tfevents.2.host"),
+            &[("loss", &[1.0])],
+        );
+        let c = run(&[tb(Some("runs"), None, SeriesValue::Last)], &d);
+        assert_eq!(c.problems, Vec::<String>::new());
+        assert_eq!(c.values["loss"], 1.0);
+        // the run dir is preferred, and hidden dirs are not searched
+        events_file(
+            &d.run.join(".hidden/events.out.tfevents.3.host"),
+            &[("loss", &[5.0])],
+        );
+        events_file(
+            &d.run.join("events.out.tfevents.3.host"),
+            &[("loss", &[2.0])],
+        );
+        let c = run(&[tb(None, None, SeriesValue::Last)], &d);
+        assert_eq!(c.values["loss"], 2.0);
+    }
+
+    #[test]
+    fn tensorboard_tag_in_two_files_takes_the_newest_and_says_so() {
+        let d = dirs();
+        let a = d.run.join("a/events.out.tfevents.1.host");
+        events_file(&a, &[("loss", &[1.0]), ("only_a", &[7.0])]);
+        age(&a, 60);
+        events_file(
+            &d.run.join("b/events.out.tfevents.2.host"),
+            &[("loss", &[2.0])],
+        );
+        let c = run(&[tb(None, None, SeriesValue::Last)], &d);
+        assert_eq!(c.values["loss"], 2.0);
+        assert_eq!(c.values["only_a"], 7.0);
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(c.problems[0].contains("tag `loss` is in 2 event files"));
+        assert!(c.problems[0].contains("set `dir`"));
+    }
+
+    #[test]
+    fn tensorboard_nothing_found_is_a_problem() {
+        let d = dirs();
+        let c = run(&[tb(Some("runs"), None, SeriesValue::Last)], &d);
+        assert_eq!(
+            c.problems,
+            vec![
+                "no TensorBoard event files (events.out.tfevents.*) under `runs` found in the run dir or the worktree"
+            ]
+        );
+        fs::write(d.run.join("events.out.tfevents.9.host"), b"not a record").unwrap();
+        let c = run(&[tb(None, None, SeriesValue::Last)], &d);
+        assert!(
+            c.problems[0].starts_with("no scalar in "),
+            "{:?}",
+            c.problems
+        );
+    }
+
+    fn wandb_file(path: &Path, records: &[Vec<u8>]) {
+        let mut out = wb::header();
+        for r in records {
+            wb::record(&mut out, r);
+        }
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, out).unwrap();
+    }
+
+    fn wandb(from: WandbFrom, keys: Option<&[&str]>) -> Source {
+        Source::Wandb {
+            dir: "wandb".into(),
+            keys: keys.map(|t| t.iter().map(|s| s.to_string()).collect()),
+            from,
+            rename: [("loss".to_string(), "val_loss".to_string())]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn wandb_reads_summary_or_history_of_the_newest_run() {
+        let d = dirs();
+        let records = [
+            wb::history(1, 0, &[("loss", "2"), ("_step", "0")]),
+            wb::history(2, 1, &[("loss", "0.5"), ("_step", "1")]),
+            wb::history(3, 2, &[("loss", "1"), ("_step", "2")]),
+            wb::summary(4, &[("loss", "1"), ("best", "0.5")]),
+        ];
+        let old = d
+            .run
+            .join("wandb/offline-run-20260101_000000-aaaa/run-aaaa.wandb");
+        wandb_file(&old, &[wb::summary(1, &[("loss", "99")])]);
+        age(&old, 60);
+        wandb_file(
+            &d.run
+                .join("wandb/offline-run-20260101_000100-bbbb/run-bbbb.wandb"),
+            &records,
+        );
+        let c = run(&[wandb(WandbFrom::Summary, None)], &d);
+        assert_eq!(c.problems, Vec::<String>::new());
+        assert_eq!(c.values["val_loss"], 1.0);
+        assert_eq!(c.values["best"], 0.5);
+        let c = run(
+            &[wandb(WandbFrom::HistoryMin, Some(&["loss", "_step"]))],
+            &d,
+        );
+        assert_eq!(c.values.len(), 2);
+        assert_eq!(c.values["val_loss"], 0.5);
+        assert_eq!(c.values["_step"], 0.0);
+        let c = run(&[wandb(WandbFrom::HistoryMax, Some(&["loss", "acc"]))], &d);
+        assert_eq!(c.values["val_loss"], 2.0);
+        assert_eq!(c.problems.len(), 1);
+        assert!(
+            c.problems[0].starts_with("key `acc` not in the history of "),
+            "{:?}",
+            c.problems
+        );
+        let c = run(&[wandb(WandbFrom::HistoryLast, None)], &d);
+        assert_eq!(c.values["val_loss"], 1.0);
+        assert_eq!(c.values["_step"], 2.0);
+    }
+
+    #[test]
+    fn wandb_in_the_worktree_skips_older_runs_and_follows_latest_run() {
+        let d = dirs();
+        let old = d.tree.join("wandb/run-20250101_000000-old/run-old.wandb");
+        wandb_file(&old, &[wb::summary(1, &[("loss", "9")])]);
+        age(&old, 3600);
+        let c = run(&[wandb(WandbFrom::Summary, None)], &d);
+        assert!(
+            c.problems[0]
+                .contains("no W&B run file (run-*.wandb) under `wandb` written during this run"),
+            "{:?}",
+            c.problems
+        );
+        wandb_file(
+            &d.tree
+                .join("wandb/offline-run-20260101_000000-new/run-new.wandb"),
+            &[wb::summary(1, &[("loss", "0.25")])],
+        );
+        std::os::unix::fs::symlink(
+            "offline-run-20260101_000000-new",
+            d.tree.join("wandb/latest-run"),
+        )
+        .unwrap();
+        let c = run(&[wandb(WandbFrom::Summary, None)], &d);
+        assert_eq!(c.problems, Vec::<String>::new());
+        assert_eq!(c.values["val_loss"], 0.25);
+        // `dir` may name a run dir itself
+        let mut s = wandb(WandbFrom::Summary, None);
+        if let Source::Wandb { dir, .. } = &mut s {
+            *dir = "wandb/latest-run".into();
+        }
+        assert_eq!(run(&[s], &d).values["val_loss"], 0.25);
+    }
+
+    #[test]
+    fn wandb_garbage_is_a_problem() {
+        let d = dirs();
+        let f = d.run.join("wandb/run-x/run-x.wandb");
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(&f, b"garbage").unwrap();
+        let c = run(&[wandb(WandbFrom::Summary, None)], &d);
+        assert!(
+            c.problems[0].ends_with("is not a W&B run file (no `:W&B` header)"),
+            "{:?}",
+            c.problems
+        );
+        wandb_file(&f, &[]);
+        let c = run(&[wandb(WandbFrom::Summary, None)], &d);
+        assert!(
+            c.problems[0].starts_with("no numeric value in the summary of "),
+            "{:?}",
+            c.problems
+        );
+    }
+}

@@ -434,6 +434,8 @@ fn source_toml(s: &Source) -> String {
                 toml_str(pointer)
             )
         }
+        // The logger sources are checked by tests/suite/loggers.rs and config/tests.rs.
+        Source::Tensorboard { .. } | Source::Wandb { .. } => unreachable!("not generated"),
     }
 }
 

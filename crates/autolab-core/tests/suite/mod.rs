@@ -5,6 +5,7 @@
 
 mod config_props;
 mod json_props;
+mod loggers;
 mod metric_props;
 mod results_props;
 

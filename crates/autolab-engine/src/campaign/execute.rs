@@ -23,6 +23,8 @@ pub(super) struct Job {
     pub watch: Option<LineWatch>,
     /// A command run after a clean run (e.g. `python plot.py`); figures go to the run dir.
     pub after: Option<RunSpec>,
+    /// Wait for this already started run instead of starting one (after a restart).
+    pub attach: Option<Handle>,
 }
 
 pub(super) struct RunOutput {
@@ -33,7 +35,18 @@ pub(super) struct RunOutput {
 }
 
 pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
-    let train = job.runner.run(&job.spec, &job.cancel, started, job.watch);
+    let train = match &job.attach {
+        Some(handle) => job
+            .runner
+            .attach(handle, &job.spec, &job.cancel)
+            .unwrap_or_else(|| {
+                Err(RunnerError::Spawn {
+                    command: job.spec.command.clone(),
+                    source: std::io::Error::other("this runner cannot re-attach to a run"),
+                })
+            }),
+        None => job.runner.run(&job.spec, &job.cancel, started, job.watch),
+    };
     let worktree = job.spec.workdir.clone();
     let tampered = tampered(&worktree, &job.protected);
     let ran_clean = matches!(&train, Ok(f) if f.exit == Exit::Code(0));

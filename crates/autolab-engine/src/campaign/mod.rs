@@ -100,6 +100,8 @@ enum Work {
     Run(i64),
     /// A finished run awaits its verdict.
     Decide(i64, i64),
+    /// A cluster run started before a restart: wait for it again (experiment, run).
+    Attach(i64, i64),
 }
 
 enum SlotMsg {
@@ -192,7 +194,7 @@ pub fn run_campaign_with(
         campaign,
         opts,
         observer,
-        runner: Arc::new(LocalRunner),
+        runner: runner_for(&lab.config.runner.kind)?,
         proposer,
         coder,
         slots: HashMap::new(),
@@ -222,6 +224,34 @@ pub fn run_campaign_with(
         });
     }
     driver.main_loop(stop)
+}
+
+/// The runner `[runner].kind` names.
+fn runner_for(kind: &autolab_core::config::RunnerKind) -> Result<Arc<dyn Runner>, EngineError> {
+    use autolab_core::config::RunnerKind;
+    use autolab_runner::{ClusterConfig, ClusterRunner, Scheduler};
+    let (scheduler, s) = match kind {
+        RunnerKind::Local => return Ok(Arc::new(LocalRunner)),
+        RunnerKind::Slurm(s) => (Scheduler::Slurm, s),
+        RunnerKind::Lsf(s) => (Scheduler::Lsf, s),
+    };
+    let mut cfg = ClusterConfig::new(scheduler);
+    cfg.ssh = s.ssh.clone();
+    cfg.ssh_args = s.ssh_args.clone();
+    cfg.remote_dir = s.remote_dir.clone().map(std::path::PathBuf::from);
+    cfg.submit_args = s.submit_args.clone();
+    cfg.setup = s.setup.clone();
+    cfg.poll_interval = s.poll_interval;
+    cfg.max_jobs = s.max_jobs;
+    cfg.resubmit = s.resubmit;
+    cfg.script_template = s.script.clone();
+    let runner = ClusterRunner::new(cfg).map_err(|e| {
+        EngineError::usage(
+            format!("[runner]: {e}"),
+            Some("check that the scheduler's commands (sbatch/squeue or bsub/bjobs) work, and ssh if set; `autolab doctor` checks"),
+        )
+    })?;
+    Ok(Arc::new(runner))
 }
 
 fn open_campaign(
@@ -459,6 +489,24 @@ impl Driver<'_> {
                     self.start_run(row)?
                 }
                 Work::Decide(exp, run) => self.decide(exp, run)?,
+                Work::Attach(exp, run) => {
+                    let job = self
+                        .ledger
+                        .runs(exp)?
+                        .into_iter()
+                        .find(|r| r.row == run)
+                        .and_then(|r| r.job);
+                    match job.as_deref().and_then(|j| j.split_once(':')) {
+                        Some((scheduler, id)) => {
+                            let handle = autolab_runner::Handle::Job {
+                                scheduler: scheduler.into(),
+                                id: id.into(),
+                            };
+                            self.reattach(exp, run, handle)?
+                        }
+                        None => self.queue.push_back(Work::Run(exp)),
+                    }
+                }
             }
         }
         Ok(())

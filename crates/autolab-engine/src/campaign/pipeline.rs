@@ -12,7 +12,7 @@ use autolab_core::git;
 use autolab_core::ledger::Changes;
 use autolab_core::metrics::{self, RunOutputs};
 use autolab_core::results;
-use autolab_runner::{Exit, LineWatch, RunSpec, SandboxSpec, allowed_env};
+use autolab_runner::{Exit, Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
 use serde_json::json;
 
 use super::execute::{Job, RunOutput, execute};
@@ -212,6 +212,37 @@ impl Driver<'_> {
         };
         self.ledger
             .transition(&exp, next_state, json!({"run": index, "seed": seed}))?;
+        self.launch(&exp, run, seed, &run_dir, None)
+    }
+
+    /// Re-attaches to a run a killed autolab left on a cluster (its job outlives autolab).
+    pub(super) fn reattach(
+        &mut self,
+        row: i64,
+        run: i64,
+        handle: Handle,
+    ) -> Result<(), EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let Some(r) = self.ledger.runs(row)?.into_iter().find(|r| r.row == run) else {
+            self.queue.push_back(Work::Run(row));
+            return Ok(());
+        };
+        let run_dir = std::path::PathBuf::from(&r.run_dir);
+        self.launch(&exp, run, r.seed, &run_dir, Some(handle))
+    }
+
+    /// Starts (or re-attaches to) one run in a slot thread.
+    fn launch(
+        &mut self,
+        exp: &autolab_core::experiment::Experiment,
+        run: i64,
+        seed: u64,
+        run_dir: &std::path::Path,
+        attach: Option<Handle>,
+    ) -> Result<(), EngineError> {
+        let row = exp.row;
+        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let run_dir = run_dir.to_path_buf();
 
         let config = &self.lab.config;
         let apply = config.params.as_ref().map(|p| &p.apply);
@@ -277,6 +308,7 @@ impl Driver<'_> {
             ..spec.clone()
         });
         let job = Job {
+            attach,
             after,
             runner: self.runner.clone(),
             spec,
@@ -300,7 +332,7 @@ impl Driver<'_> {
         });
         self.observer.report(Report::RunStarted {
             number: exp.number,
-            title: exp.title,
+            title: exp.title.clone(),
         });
         Ok(())
     }

@@ -36,6 +36,21 @@ impl Driver<'_> {
                 continue;
             }
             let runs = self.ledger.runs(exp.row)?;
+            // Cluster jobs outlive autolab: wait for them again instead of running anew.
+            if self.runner.name() != "local"
+                && let Some(r) = runs
+                    .iter()
+                    .rev()
+                    .find(|r| r.outcome == RunOutcome::Running && r.job.is_some())
+            {
+                notes.push(format!(
+                    "#{:04}: re-attaching to job {}",
+                    exp.number,
+                    r.job.as_deref().unwrap_or("")
+                ));
+                self.queue.push_back(Work::Attach(exp.row, r.row));
+                continue;
+            }
             for r in runs.iter().filter(|r| r.outcome == RunOutcome::Running) {
                 let killed = kill_run_processes(Path::new(&r.run_dir));
                 self.ledger.finish_run(

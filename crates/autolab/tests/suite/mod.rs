@@ -4,6 +4,7 @@ mod agent;
 mod bad_config;
 mod bad_experiments;
 mod campaign;
+mod cluster;
 mod compat;
 mod concurrency;
 mod faults;

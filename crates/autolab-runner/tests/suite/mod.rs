@@ -1,0 +1,3 @@
+mod common;
+mod lsf;
+mod slurm;
