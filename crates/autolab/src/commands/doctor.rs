@@ -73,6 +73,7 @@ pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
                     );
                     check_command(&config, &mut add);
                     check_files(&repo, &config, head.ok().as_deref(), &mut add);
+                    check_cluster(&config, &mut add);
                 }
             }
             let _ = STATE_DIR;
@@ -203,4 +204,102 @@ fn sandbox_layers() -> Vec<autolab_runner::Layer> {
         .run(&spec, &cancel, &mut |_| {}, None)
         .map(|f| f.layers)
         .unwrap_or_default()
+}
+
+/// For `kind = "slurm" | "lsf"`: the scheduler's commands (over ssh when set) and a trivial job.
+fn check_cluster(config: &Config, add: &mut impl FnMut(bool, String, Option<String>)) {
+    use autolab_core::config::RunnerKind;
+    use autolab_runner::{ClusterConfig, ClusterRunner, RunSpec, Runner, Scheduler};
+    let (scheduler, s, tools) = match &config.runner.kind {
+        RunnerKind::Local => return,
+        RunnerKind::Slurm(s) => (Scheduler::Slurm, s, ["sbatch", "squeue", "scancel"]),
+        RunnerKind::Lsf(s) => (Scheduler::Lsf, s, ["bsub", "bjobs", "bkill"]),
+    };
+    let on = s.ssh.clone().unwrap_or_else(|| "this host".into());
+    if let Some(target) = &s.ssh {
+        let ok = Command::new("ssh")
+            .args(&s.ssh_args)
+            .args(["-o", "BatchMode=yes", target, "true"])
+            .stdin(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        add(
+            ok,
+            format!("ssh {target} works"),
+            Some(format!(
+                "check `ssh {target} true` by hand (keys, ~/.ssh/config)"
+            )),
+        );
+        if !ok {
+            return;
+        }
+    }
+    for tool in tools {
+        let probe = format!("command -v {tool}");
+        let ok = match &s.ssh {
+            None => Command::new("sh")
+                .args(["-c", &probe])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success()),
+            Some(t) => Command::new("ssh")
+                .args(&s.ssh_args)
+                .args(["-o", "BatchMode=yes", t, &probe])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success()),
+        };
+        add(
+            ok,
+            format!("`{tool}` is available on {on}"),
+            Some(format!(
+                "install the scheduler's client tools on {on}, or load their module in [runner].setup"
+            )),
+        );
+    }
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let mut cfg = ClusterConfig::new(scheduler);
+    cfg.ssh = s.ssh.clone();
+    cfg.ssh_args = s.ssh_args.clone();
+    cfg.remote_dir = s.remote_dir.clone().map(std::path::PathBuf::from);
+    cfg.submit_args = s.submit_args.clone();
+    cfg.setup = s.setup.clone();
+    cfg.poll_interval = std::time::Duration::from_millis(500);
+    let spec = RunSpec {
+        command: "echo autolab-doctor-ok".into(),
+        workdir: dir.path().to_path_buf(),
+        run_dir: dir.path().join("run"),
+        env: Vec::new(),
+        timeout: std::time::Duration::from_secs(120),
+        kill_grace: std::time::Duration::from_secs(1),
+        max_log_bytes: 1 << 20,
+        sandbox: None,
+        stall_timeout: None,
+        max_disk_bytes: None,
+        disk_watch: Vec::new(),
+    };
+    let ran = ClusterRunner::new(cfg).and_then(|r| {
+        r.run(
+            &spec,
+            &std::sync::atomic::AtomicBool::new(false),
+            &mut |_| {},
+            None,
+        )
+    });
+    let ok = ran
+        .as_ref()
+        .is_ok_and(|f| f.exit == autolab_runner::Exit::Code(0))
+        && std::fs::read_to_string(dir.path().join("run/stdout.log"))
+            .is_ok_and(|t| t.contains("autolab-doctor-ok"));
+    add(
+        ok,
+        format!("a trivial job runs on {on} ({scheduler:?})"),
+        Some(match ran {
+            Err(e) => format!("submitting failed: {e}"),
+            Ok(f) => format!(
+                "the job ended {:?}; check [runner].submit_args and the scheduler's logs",
+                f.exit
+            ),
+        }),
+    );
 }
