@@ -8,6 +8,7 @@ pub mod early_stop;
 mod error;
 pub mod lab;
 pub mod llm;
+mod mlflow;
 pub mod playbook;
 pub mod proposer;
 

@@ -144,7 +144,26 @@ pub enum Source {
         #[serde(default)]
         rename: IndexMap<String, String>,
     },
+    /// An MLflow tracking server (`http://host:port`): autolab creates an MLflow run in
+    /// `experiment` (default `autolab`) before each run and hands it to the run through
+    /// `MLFLOW_TRACKING_URI` and `MLFLOW_RUN_ID`; afterwards the last, least or largest logged
+    /// value of each metric (all, or `keys`) becomes a metric, named as logged or as `rename`
+    /// says. The run must reach the server: `[sandbox] network = "host"`.
+    Mlflow {
+        tracking_uri: String,
+        #[serde(default)]
+        experiment: Option<String>,
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+        #[serde(default)]
+        from: SeriesValue,
+        #[serde(default)]
+        rename: IndexMap<String, String>,
+    },
 }
+
+/// The MLflow experiment a `mlflow` source logs to when it names none.
+pub const MLFLOW_DEFAULT_EXPERIMENT: &str = "autolab";
 
 fn wandb_dir() -> String {
     "wandb".into()
@@ -482,7 +501,38 @@ impl Config {
                     check_logger_source("wandb", Some(dir), "keys", keys.as_deref(), rename)
                         .map_err(|(message, hint)| at("metrics", "sources", message, hint))?;
                 }
+                Source::Mlflow {
+                    tracking_uri,
+                    experiment,
+                    keys,
+                    rename,
+                    ..
+                } => {
+                    check_mlflow_source(tracking_uri, experiment.as_deref())
+                        .and_then(|()| {
+                            check_logger_source("mlflow", None, "keys", keys.as_deref(), rename)
+                        })
+                        .map_err(|(message, hint)| at("metrics", "sources", message, hint))?;
+                }
             }
+        }
+        let mut mlflow = sources.iter().filter_map(|s| match s {
+            Source::Mlflow {
+                tracking_uri,
+                experiment,
+                ..
+            } => Some((tracking_uri, experiment.as_deref())),
+            _ => None,
+        });
+        if let Some(first) = mlflow.next()
+            && mlflow.any(|other| other != first)
+        {
+            return Err(at(
+                "metrics",
+                "sources",
+                "the mlflow sources name different servers or experiments".into(),
+                Some("a run logs to one MLflow run: give every mlflow source the same `tracking_uri` and `experiment`".into()),
+            ));
         }
         if m.score.is_empty() {
             return Err(at(
@@ -739,6 +789,27 @@ impl Config {
 
         let sandbox = sandbox::validate(raw.sandbox)
             .map_err(|(key, msg, hint)| at("sandbox", &key, msg, hint))?;
+        if sandbox.enabled
+            && sandbox.network_none
+            && let Some(uri) = metrics.sources.iter().find_map(|s| match s {
+                Source::Mlflow { tracking_uri, .. } => Some(tracking_uri),
+                _ => None,
+            })
+        {
+            let (section, key) = if text.contains("[sandbox]") {
+                ("sandbox", "network")
+            } else {
+                ("metrics", "sources")
+            };
+            return Err(at(
+                section,
+                key,
+                format!(
+                    "the mlflow source needs runs to reach {uri}, but the sandbox gives runs no network (`network = \"none\"` is the default)"
+                ),
+                Some("add `[sandbox]` with `network = \"host\"` (or `enabled = false`)".into()),
+            ));
+        }
 
         Ok(Config {
             sandbox,
@@ -764,7 +835,32 @@ impl Config {
     }
 }
 
-/// Checks a `tensorboard` or `wandb` source: a relative `dir` inside the lab, a non-empty list
+/// Checks a `mlflow` source's server address and experiment name.
+fn check_mlflow_source(
+    uri: &str,
+    experiment: Option<&str>,
+) -> Result<(), (String, Option<String>)> {
+    let rest = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"));
+    if rest.is_none_or(|r| r.trim_matches('/').is_empty() || r.contains(char::is_whitespace)) {
+        return Err((
+            format!("`tracking_uri = \"{uri}\"` of the mlflow source is not an http(s) URL"),
+            Some("use the tracking server's address, e.g. \"http://127.0.0.1:5000\"".into()),
+        ));
+    }
+    if experiment.is_some_and(|e| e.trim().is_empty()) {
+        return Err((
+            "`experiment` of the mlflow source is empty".into(),
+            Some(format!(
+                "name an MLflow experiment, or omit `experiment` for \"{MLFLOW_DEFAULT_EXPERIMENT}\""
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a `tensorboard`, `wandb` or `mlflow` source: a relative `dir` inside the lab, a non-empty list
 /// of distinct names to read, and a `rename` that maps read names to distinct metric names.
 fn check_logger_source(
     kind: &str,

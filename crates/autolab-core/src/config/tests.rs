@@ -378,3 +378,129 @@ fn logger_source_validation_errors() {
         assert!(e.message.contains(needle), "{source}: {e:?}");
     }
 }
+
+fn with_mlflow(source: &str, sandbox: &str) -> String {
+    format!("{}{sandbox}", with_sources(source))
+}
+
+#[test]
+fn mlflow_source_parses_and_checks_uri_and_network() {
+    let host = "\n[sandbox]\nnetwork = \"host\"\n";
+    let c = parse(&with_mlflow(
+        r#"{ kind = "mlflow", tracking_uri = "http://127.0.0.1:5000" }"#,
+        host,
+    ))
+    .unwrap();
+    assert_eq!(
+        c.metrics.sources,
+        vec![Source::Mlflow {
+            tracking_uri: "http://127.0.0.1:5000".into(),
+            experiment: None,
+            keys: None,
+            from: SeriesValue::Last,
+            rename: IndexMap::new(),
+        }]
+    );
+    let c = parse(&with_mlflow(
+        r#"{ kind = "mlflow", tracking_uri = "https://mlflow.example.org/", experiment = "nanogpt", keys = ["loss"], from = "min", rename = { loss = "val_loss" } }"#,
+        host,
+    ))
+    .unwrap();
+    let Source::Mlflow {
+        experiment,
+        keys,
+        from,
+        rename,
+        ..
+    } = &c.metrics.sources[0]
+    else {
+        panic!("{:?}", c.metrics.sources)
+    };
+    assert_eq!(experiment.as_deref(), Some("nanogpt"));
+    assert_eq!(keys.as_deref(), Some(&["loss".to_string()][..]));
+    assert_eq!(*from, SeriesValue::Min);
+    assert_eq!(rename["loss"], "val_loss");
+    // A sandbox that is off needs no network setting.
+    parse(&with_mlflow(
+        r#"{ kind = "mlflow", tracking_uri = "http://h:1" }"#,
+        "\n[sandbox]\nenabled = false\n",
+    ))
+    .unwrap();
+
+    for (source, needle) in [
+        (
+            r#"{ kind = "mlflow", tracking_uri = "127.0.0.1:5000" }"#,
+            "not an http(s) URL",
+        ),
+        (
+            r#"{ kind = "mlflow", tracking_uri = "file:///tmp/mlruns" }"#,
+            "not an http(s) URL",
+        ),
+        (
+            r#"{ kind = "mlflow", tracking_uri = "http://" }"#,
+            "not an http(s) URL",
+        ),
+        (
+            r#"{ kind = "mlflow", tracking_uri = "http://h:1", experiment = " " }"#,
+            "`experiment` of the mlflow source is empty",
+        ),
+        (
+            r#"{ kind = "mlflow", tracking_uri = "http://h:1" }, { kind = "mlflow", tracking_uri = "http://h:2" }"#,
+            "different servers",
+        ),
+        (
+            r#"{ kind = "mlflow", tracking_uri = "http://h:1", keys = [] }"#,
+            "reads nothing",
+        ),
+        (
+            r#"{ kind = "mlflow", tracking_uri = "http://h:1", keys = ["a"], rename = { b = "x" } }"#,
+            "not in `keys`",
+        ),
+    ] {
+        let e = parse(&with_mlflow(source, host)).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("metrics.sources"), "{source}: {e:?}");
+        assert_eq!(e.line, Some(5), "{source}: {e:?}");
+        assert!(e.message.contains(needle), "{source}: {e:?}");
+    }
+    let e = parse(&with_mlflow(
+        r#"{ kind = "mlflow", tracking_uri = "http://h:1", from = "mean" }"#,
+        host,
+    ))
+    .unwrap_err();
+    assert!(
+        e.message.contains("mean") || format!("{e:?}").contains("mean"),
+        "{e:?}"
+    );
+    let e = parse(&with_mlflow(
+        r#"{ kind = "mlflow", experiment = "x" }"#,
+        host,
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("tracking_uri"), "{e:?}");
+
+    // The default sandbox (and an explicit network = "none") would cut the run off the server.
+    let e = parse(&with_mlflow(
+        r#"{ kind = "mlflow", tracking_uri = "http://h:1" }"#,
+        "",
+    ))
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("metrics.sources"), "{e:?}");
+    assert!(
+        e.message.contains("needs runs to reach http://h:1"),
+        "{e:?}"
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("network = \"host\""),
+        "{e:?}"
+    );
+    let e = parse(&with_mlflow(
+        r#"{ kind = "mlflow", tracking_uri = "http://h:1" }"#,
+        "\n[sandbox]\nnetwork = \"none\"\n",
+    ))
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("sandbox.network"), "{e:?}");
+    assert_eq!(e.line, Some(9), "{e:?}");
+}

@@ -93,6 +93,8 @@ pub fn collect(sources: &[Source], out: &RunOutputs<'_>) -> Collected {
                 from,
                 rename,
             } => loggers::wandb(dir, keys.as_deref(), *from, rename, out, &mut c),
+            // Read from the tracking server by the engine, which knows the run's MLflow run id.
+            Source::Mlflow { .. } => {}
         }
     }
     c

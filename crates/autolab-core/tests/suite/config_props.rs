@@ -435,7 +435,9 @@ fn source_toml(s: &Source) -> String {
             )
         }
         // The logger sources are checked by tests/suite/loggers.rs and config/tests.rs.
-        Source::Tensorboard { .. } | Source::Wandb { .. } => unreachable!("not generated"),
+        Source::Tensorboard { .. } | Source::Wandb { .. } | Source::Mlflow { .. } => {
+            unreachable!("not generated")
+        }
     }
 }
 

@@ -259,6 +259,16 @@ impl Driver<'_> {
         env.push(("AUTOLAB_TAG".into(), self.campaign.tag.clone()));
         env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
         env.extend(param_env(apply, exp.params.as_ref()));
+        if attach.is_none() {
+            let index = run_dir.file_name().unwrap_or_default().to_string_lossy();
+            env.extend(crate::mlflow::prepare_run(
+                &config.metrics.sources,
+                &run_dir,
+                &self.campaign.tag,
+                exp.number,
+                &index,
+            ));
+        }
         let sandbox = self.sandbox_spec(&worktree, &run_dir);
         let spec = RunSpec {
             command: render_command(
@@ -474,13 +484,19 @@ impl Driver<'_> {
                 )
             }
         };
-        let collected = metrics::collect(
+        let mut collected = metrics::collect(
             &self.lab.config.metrics.sources,
             &RunOutputs {
                 log: &log,
                 run_dir: &metric_dir,
                 worktree: &worktree,
             },
+        );
+        crate::mlflow::collect(
+            &self.lab.config.metrics.sources,
+            &run_dir,
+            outcome == RunOutcome::Exited,
+            &mut collected,
         );
         let mut tail = tail_lines(&train_log, TAIL_LINES);
         for p in &collected.problems {

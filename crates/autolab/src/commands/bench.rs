@@ -32,6 +32,14 @@ pub enum What {
     },
     /// The built-in TPE against random search and Optuna's TPE (regret on 4 problems).
     Optimizer(optimizer::Args),
+    /// Scheduler calls per poll with many queued jobs (SLURM, via SLURM_CONF).
+    Cluster {
+        #[arg(long, default_value_t = 100)]
+        jobs: usize,
+        /// Seconds of polling measured.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Do slots wait for the LLM? Pipelined vs serial, with a fake LLM.
     Duty {
         #[arg(long, default_value_t = 20)]
@@ -63,6 +71,9 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
         What::Optimizer(args) => optimizer::bench_optimizer(args),
+        What::Cluster { jobs, seconds } => {
+            super::bench_cluster::cluster(jobs.max(1), seconds.max(1))
+        }
         What::Duty {
             experiments,
             llm_secs,

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with an `Args` struct and one entry function.
 
 mod bench;
+mod bench_cluster;
 mod bench_duty;
 mod bench_noise;
 mod common;

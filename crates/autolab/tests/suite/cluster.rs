@@ -127,3 +127,218 @@ fn a_campaign_runs_as_slurm_jobs_and_reattaches_after_sigkill() {
         count(&conn, "SELECT COUNT(*) FROM runs")
     );
 }
+
+/// The spiral example with `[runner]` set to `runner_toml`.
+fn spiral_on(runner_toml: &str) -> TestLab {
+    let lab = TestLab::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spiral");
+    for f in ["prepare.py", "train.py", "params.json"] {
+        lab.write(f, &std::fs::read_to_string(root.join(f)).unwrap());
+    }
+    let toml = std::fs::read_to_string(root.join("autolab.toml"))
+        .unwrap()
+        .replace("[runner]\nkind = \"local\"\nparallel = 2\n", runner_toml)
+        .replace("repeats = 3 ", "repeats = 2 ");
+    assert!(toml.contains(runner_toml), "{toml}");
+    lab.write("autolab.toml", &toml);
+    lab.commit("spiral");
+    lab
+}
+
+fn assert_campaign_done(lab: &TestLab, n: usize) {
+    let rows = lab.json(&["results", "--format", "json"]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), n);
+    assert!(rows.iter().all(|r| r["verdict"].is_string()), "{rows:?}");
+    assert_eq!(rows[0]["verdict"], "kept");
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM runs WHERE job IS NULL"),
+        0,
+        "every run was a job"
+    );
+}
+
+#[test]
+fn a_spiral_campaign_runs_through_slurm_with_two_slots() {
+    let Some(conf) = slurm() else { return };
+    let lab = spiral_on("[runner]\nkind = \"slurm\"\nparallel = 2\npoll_interval = \"300ms\"\n");
+    let out = lab
+        .cmd()
+        .args(["run", "--tag", "sl", "--max-experiments", "5"])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_campaign_done(&lab, 5);
+}
+
+#[test]
+fn a_spiral_campaign_runs_through_slurm_over_ssh() {
+    let Some(conf) = slurm() else { return };
+    let key = Path::new(CLUSTER_DIR).join("ssh/client_key");
+    if !key.exists() {
+        eprintln!("skipped: no test sshd key (scripts/cluster-up.sh starts sshd)");
+        return;
+    }
+    let remote = tempfile::tempdir().unwrap();
+    let runner = format!(
+        "[runner]\nkind = \"slurm\"\nparallel = 2\npoll_interval = \"300ms\"\nssh = \"root@127.0.0.1\"\nssh_args = [\"-p\", \"2222\", \"-i\", \"{}\", \"-o\", \"StrictHostKeyChecking=no\", \"-o\", \"UserKnownHostsFile=/dev/null\"]\nremote_dir = \"{}\"\n",
+        key.display(),
+        remote.path().display()
+    );
+    let lab = spiral_on(&runner);
+    let out = lab
+        .cmd()
+        .args(["run", "--tag", "ssh", "--max-experiments", "5"])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_campaign_done(&lab, 5);
+    // The code was shipped: checkouts exist under the remote dir, and logs came back.
+    assert!(std::fs::read_dir(remote.path()).unwrap().count() > 0);
+    let log =
+        std::fs::read_to_string(lab.path().join(".autolab/runs/ssh/0000/0/stdout.log")).unwrap();
+    assert!(log.contains("val_loss:"), "{log}");
+}
+
+#[test]
+fn a_job_scancelled_mid_run_gets_a_verdict_and_the_campaign_goes_on() {
+    let Some(conf) = slurm() else { return };
+    let lab = TestLab::new();
+    lab.write(
+        "run.sh",
+        "if [ -n \"$P_SLOW\" ]; then sleep 300; fi\necho 'val_loss: 0.5'\n",
+    );
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"sh run.sh\"\ntimeout = \"10m\"\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n\
+         [params]\napply = { env = \"P_\" }\nslow = { choice = [\"yes\"] }\n[decide]\npolicy = \"strict\"\n\
+         [runner]\nkind = \"slurm\"\nparallel = 1\npoll_interval = \"300ms\"\n",
+    );
+    lab.commit("lab");
+    let mut child = lab
+        .cmd()
+        .args(["run", "--tag", "sc", "--max-experiments", "3"])
+        .env("SLURM_CONF", &conf)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.wait_for("the first candidate's job", |c| {
+        count(c, "SELECT COUNT(*) FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 1 AND r.job IS NOT NULL AND r.outcome = 'running'") == 1
+    });
+    let job: String = lab
+        .ledger()
+        .query_row("SELECT r.job FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 1", [], |r| r.get(0))
+        .unwrap();
+    let id = job.trim_start_matches("slurm:");
+    assert!(
+        Command::new("scancel")
+            .env("SLURM_CONF", &conf)
+            .arg(id)
+            .status()
+            .unwrap()
+            .success()
+    );
+    lab.wait_for("the second candidate's job", |c| {
+        count(c, "SELECT COUNT(*) FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 2 AND r.job IS NOT NULL") == 1
+    });
+    let second: String = lab
+        .ledger()
+        .query_row("SELECT r.job FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 2", [], |r| r.get(0))
+        .unwrap();
+    let _ = Command::new("scancel")
+        .env("SLURM_CONF", &conf)
+        .arg(second.trim_start_matches("slurm:"))
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let one = lab.json(&["show", "1", "--json"]);
+    assert_eq!(one["verdict"], "crashed", "{one}");
+    assert_eq!(
+        lab.json(&["results", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn lsf_through_the_fakes_runs_and_reattaches() {
+    let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../autolab-runner/tests/fake-lsf");
+    let state = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", fakes.display(), std::env::var("PATH").unwrap());
+    let lab = TestLab::new();
+    lab.write("params.json", "{\"x\": 0.9}\n");
+    lab.write("run.sh", "sleep 0.5\nx=$(sed -n 's/.*\"x\": *\\([0-9.e-]*\\).*/\\1/p' params.json)\necho \"val_loss: $x\"\n");
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"sh run.sh\"\neditable = [\"params.json\"]\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n\
+         [params]\napply = { json = \"params.json\" }\nx = { float = [0.0, 1.0] }\n[decide]\npolicy = \"strict\"\n\
+         [runner]\nkind = \"lsf\"\nparallel = 2\npoll_interval = \"200ms\"\n",
+    );
+    lab.commit("lab");
+    let args = ["run", "--tag", "lsf", "--max-experiments", "5"];
+    let mut child = lab
+        .cmd()
+        .args(args)
+        .env("PATH", &path)
+        .env("FAKE_LSF_DIR", state.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.wait_for("a job submitted", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM runs WHERE job IS NOT NULL AND outcome = 'running'",
+        ) >= 1
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = lab
+        .cmd()
+        .args(args)
+        .env("PATH", &path)
+        .env("FAKE_LSF_DIR", state.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("re-attaching to job lsf:"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = lab.json(&["results", "--format", "json"]);
+    assert_eq!(rows.as_array().unwrap().len(), 5);
+    let conn = lab.ledger();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(DISTINCT job) FROM runs WHERE job LIKE 'lsf:%'"
+        ),
+        count(&conn, "SELECT COUNT(*) FROM runs WHERE outcome != 'lost'")
+    );
+}
+
+#[test]
+fn doctor_checks_a_slurm_profile_by_running_a_job() {
+    let Some(conf) = slurm() else { return };
+    let lab = slurm_lab();
+    let out = lab
+        .cmd()
+        .args(["doctor"])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("ok    `sbatch` is available on this host"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    a trivial job runs on this host (Slurm)"),
+        "{text}"
+    );
+}

@@ -9,5 +9,6 @@ mod compat;
 mod concurrency;
 mod faults;
 mod hostile;
+mod mlflow;
 mod policies;
 mod resume;
