@@ -267,3 +267,37 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
     let _ = Duration::ZERO;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Makes `dir` a git repository with everything in it committed.
+pub(super) fn commit_lab(dir: &Path) -> Result<(), CliError> {
+    for args in [
+        &["init", "--quiet"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "bench lab",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()?
+            .success();
+        if !ok {
+            return Err(CliError::failure(
+                format!("git {} failed", args.join(" ")),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}

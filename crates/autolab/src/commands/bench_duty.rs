@@ -3,7 +3,6 @@
 //! ideation and coding pipelined (the default) and with a serial propose-then-run loop.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -66,35 +65,7 @@ fn make_lab(dir: &Path, url: &str, run_secs: f64, parallel: usize) -> Result<(),
              [agent]\nprovider = \"openai\"\nmodel = \"fake\"\nbase_url = \"{url}\"\n"
         ),
     )?;
-    for args in [
-        &["init", "--quiet"][..],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "commit",
-            "--quiet",
-            "-m",
-            "duty lab",
-        ],
-    ] {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .status()?
-            .success();
-        if !ok {
-            return Err(CliError::failure(
-                format!("git {} failed", args.join(" ")),
-                None,
-            ));
-        }
-    }
-    Ok(())
+    super::bench::commit_lab(dir)
 }
 
 struct Measured {

@@ -2,7 +2,6 @@
 //! many candidates does each verdict policy keep? Every keep is noise mistaken for progress.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 
 use autolab_core::ledger::Ledger;
@@ -46,35 +45,7 @@ parallel = 2
 "#
         ),
     )?;
-    for args in [
-        &["init", "--quiet"][..],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "commit",
-            "--quiet",
-            "-m",
-            "noise lab",
-        ],
-    ] {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .status()?
-            .success();
-        if !ok {
-            return Err(CliError::failure(
-                format!("git {} failed", args.join(" ")),
-                None,
-            ));
-        }
-    }
-    Ok(())
+    super::bench::commit_lab(dir)
 }
 
 /// (candidates, kept, runs) of one campaign.

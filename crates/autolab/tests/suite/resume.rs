@@ -38,28 +38,6 @@ fn run_args() -> Vec<String> {
     .to_vec()
 }
 
-/// Processes still running with this lab's run dirs in their environment.
-fn leftover_processes(lab: &TestLab) -> Vec<i32> {
-    let marker = format!("AUTOLAB_RUN_DIR={}", lab.path().display());
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        if env
-            .split(|b| *b == 0)
-            .any(|v| v.starts_with(marker.as_bytes()))
-            && alive(pid)
-        {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
 #[test]
 fn sigkill_at_many_instants_then_resume_loses_and_duplicates_nothing() {
     let lab = slow_lab();
@@ -242,7 +220,7 @@ pub fn assert_consistent_tag(lab: &TestLab, experiments: i64, tag: &str) {
         .output()
         .unwrap();
     assert_eq!(stdout(&locks), "", "git lock files left");
-    assert_eq!(leftover_processes(lab), Vec::<i32>::new());
+    assert_eq!(leftovers(lab), Vec::<i32>::new());
 }
 
 #[test]
@@ -294,7 +272,7 @@ fn a_stale_git_lock_and_a_worktree_deleted_by_hand_are_repaired() {
         EXPERIMENTS
     );
     assert!(lab.extra_worktrees().is_empty());
-    assert_eq!(leftover_processes(&lab), Vec::<i32>::new());
+    assert_eq!(leftovers(&lab), Vec::<i32>::new());
 }
 
 #[test]
