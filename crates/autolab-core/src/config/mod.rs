@@ -71,6 +71,9 @@ pub struct Task {
     /// A command run after each successful run (e.g. AI-Scientist's `python plot.py`); the
     /// figures it writes are kept in the run dir.
     pub after: Option<String>,
+    /// A directory of the repository holding the baseline's results from before autolab
+    /// (AI-Scientist's `run_0`): used as the baseline's first run instead of running it.
+    pub baseline_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -296,6 +299,8 @@ struct RawTask {
     evaluate: Option<String>,
     #[serde(default)]
     after: Option<String>,
+    #[serde(default)]
+    baseline_dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -449,6 +454,7 @@ impl Config {
             stall_timeout,
             evaluate: t.evaluate,
             after: t.after.filter(|a| !a.trim().is_empty()),
+            baseline_dir: t.baseline_dir.filter(|d| !d.trim().is_empty()),
         };
 
         let m = raw.metrics.unwrap_or(RawMetrics {

@@ -212,7 +212,60 @@ impl Driver<'_> {
         };
         self.ledger
             .transition(&exp, next_state, json!({"run": index, "seed": seed}))?;
+        if exp.number == 0 && index == 0 {
+            if let Some(dir) = self
+                .lab
+                .config
+                .task
+                .baseline_dir
+                .as_deref()
+                .map(|d| worktree.join(d))
+                .filter(|d| d.is_dir())
+            {
+                return self.reuse_baseline(row, run, &dir, &run_dir);
+            }
+        }
         self.launch(&exp, run, seed, &run_dir, None)
+    }
+
+    /// Takes the baseline's first run from results the repository already has (`run_0`).
+    fn reuse_baseline(
+        &mut self,
+        row: i64,
+        run: i64,
+        dir: &std::path::Path,
+        run_dir: &std::path::Path,
+    ) -> Result<(), EngineError> {
+        let _ = std::fs::create_dir_all(run_dir);
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten().filter(|e| e.path().is_file()) {
+                let _ = std::fs::copy(e.path(), run_dir.join(e.file_name()));
+            }
+        }
+        let worktree = self.lab.worktree(&self.campaign.tag, 0);
+        let collected = metrics::collect(
+            &self.lab.config.metrics.sources,
+            &RunOutputs {
+                log: "",
+                run_dir,
+                worktree: &worktree,
+            },
+        );
+        let note = format!("results reused from {}", dir.display());
+        let mut tail = format!("[autolab: {note}]");
+        for p in &collected.problems {
+            tail.push_str(&format!("\n[autolab: {p}]"));
+        }
+        self.ledger.finish_run(
+            run,
+            RunOutcome::Exited,
+            Some(0),
+            &collected.values,
+            &tail,
+            Some(&note),
+        )?;
+        self.queue.push_front(Work::Decide(row, run));
+        Ok(())
     }
 
     /// Re-attaches to a run a killed autolab left on a cluster (its job outlives autolab).

@@ -207,6 +207,16 @@ fn an_ai_scientist_template_runs_unchanged() {
     );
     assert_eq!(one["verdict"], "kept", "{one}");
     assert!((one["metrics"]["eval_loss"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+    // run_0 was the baseline: reused, not run again.
+    let base = lab.json(&["show", "0", "--json"]);
+    assert_eq!(base["metrics"]["eval_loss"], 0.27, "{base}");
+    assert!(
+        base["run_list"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("reused from"),
+        "{base}"
+    );
     // final_info.json was written to and read from the run dir; plot.py's figure was kept.
     assert!(
         lab.path()
