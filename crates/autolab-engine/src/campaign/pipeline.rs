@@ -212,8 +212,9 @@ impl Driver<'_> {
         };
         self.ledger
             .transition(&exp, next_state, json!({"run": index, "seed": seed}))?;
-        if exp.number == 0 && index == 0 {
-            if let Some(dir) = self
+        if exp.number == 0
+            && index == 0
+            && let Some(dir) = self
                 .lab
                 .config
                 .task
@@ -221,9 +222,8 @@ impl Driver<'_> {
                 .as_deref()
                 .map(|d| worktree.join(d))
                 .filter(|d| d.is_dir())
-            {
-                return self.reuse_baseline(row, run, &dir, &run_dir);
-            }
+        {
+            return self.reuse_baseline(row, run, &dir, &run_dir);
         }
         self.launch(&exp, run, seed, &run_dir, None)
     }
