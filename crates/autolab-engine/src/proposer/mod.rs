@@ -56,8 +56,9 @@ impl Optimizer {
 
 impl Proposer for Optimizer {
     fn propose(&mut self, number: u32, history: &[Trial]) -> Option<Proposal> {
-        // Each experiment's draw depends only on the campaign seed and its number, so a resumed
-        // or parallel campaign proposes exactly what an uninterrupted one would.
+        // Each experiment's draw depends only on the campaign seed, its number and the history
+        // (TPE's model; the random sampler ignores it), so a resumed campaign proposes exactly
+        // what an uninterrupted one would from the same finished experiments.
         let mut rng = Rng::for_stream(self.seed, u64::from(number));
         let values = self.sampler.suggest(&self.space.space, history, &mut rng);
         Some(Proposal {

@@ -7,9 +7,8 @@
 //! of 10 %) whose members are weighted by rank, so the best trials dominate l(x) while the
 //! group still spans enough points for sensible bandwidths; and a candidate identical to a
 //! tried configuration is passed over for the next best one. These settings were chosen by
-//! sweeping them over the synthetic problems of `autolab bench optimizer` and over held-out
-//! test functions (Rosenbrock, Ackley, Styblinski–Tang, a mixed HPO-like function), and
-//! checked on fresh seeds; see BENCHMARKS.md.
+//! sweeping them on the synthetic problems of `autolab bench optimizer` (the main ones and
+//! the `--extra` ones, seeds 0–99) and checked on other seeds; see BENCHMARKS.md.
 
 use autolab_core::config::{Goal, ParamKind, ParamSpec};
 use serde_json::{Map, Value};

@@ -1,5 +1,5 @@
 //! The problems of `autolab bench optimizer`: four main ones (Branin, Hartmann-6, a noisy mixed
-//! problem, the spiral lab) and four held-out ones, with known optima where there is one.
+//! problem, the spiral lab) and four extra ones (`--extra`), with known optima where there is one.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -32,8 +32,8 @@ pub(super) struct Problem {
     pub optimum: Option<f64>,
     pub trials: usize,
     pub seeds: u64,
-    /// Not one of the four benchmark problems: a check against tuning to them (`--held-out`).
-    pub held_out: bool,
+    /// Not one of the four problems of the target (`--extra`).
+    pub extra: bool,
 }
 
 /// One trial's outcome: what the optimizer was told (None: crashed) and the noise-free value.
@@ -69,7 +69,7 @@ pub(super) fn problems(args: &Args) -> Vec<Problem> {
             optimum: Some(0.397_887_357_729_738),
             trials,
             seeds,
-            held_out: false,
+            extra: false,
         },
         Problem {
             name: "hartmann6",
@@ -78,7 +78,7 @@ pub(super) fn problems(args: &Args) -> Vec<Problem> {
             optimum: Some(-3.322_368_011_415_51),
             trials,
             seeds,
-            held_out: false,
+            extra: false,
         },
         Problem {
             name: "mixed (noisy)",
@@ -106,7 +106,7 @@ pub(super) fn problems(args: &Args) -> Vec<Problem> {
             optimum: Some(0.0),
             trials,
             seeds,
-            held_out: false,
+            extra: false,
         },
         Problem {
             name: "spiral lab",
@@ -137,38 +137,38 @@ pub(super) fn problems(args: &Args) -> Vec<Problem> {
             } else {
                 args.spiral_seeds.max(1)
             },
-            held_out: false,
+            extra: false,
         },
     ];
-    if args.held_out {
+    if args.extra {
         let cube = |n: usize, low: f64, high: f64| -> Vec<ParamSpec> {
             (1..=n)
                 .map(|i| float(&format!("x{i}"), low, high))
                 .collect()
         };
-        let held = |name, objective, space, optimum| Problem {
+        let extra = |name, objective, space, optimum| Problem {
             name,
             objective,
             space,
             optimum: Some(optimum),
             trials,
             seeds,
-            held_out: true,
+            extra: true,
         };
-        all.push(held(
+        all.push(extra(
             "rosenbrock4",
             Objective::Rosenbrock,
             cube(4, -2.0, 2.0),
             0.0,
         ));
-        all.push(held("ackley5", Objective::Ackley, cube(5, -4.0, 6.0), 0.0));
-        all.push(held(
+        all.push(extra("ackley5", Objective::Ackley, cube(5, -4.0, 6.0), 0.0));
+        all.push(extra(
             "styblinski-tang4",
             Objective::StyblinskiTang,
             cube(4, -5.0, 5.0),
             -39.166_165_703_771_42 * 4.0,
         ));
-        all.push(held(
+        all.push(extra(
             "hpo-like (noisy)",
             Objective::HpoLike,
             vec![
@@ -293,7 +293,7 @@ const HPO_ACTIVATIONS: [(&str, f64); 5] = [
     ("elu", 0.1),
 ];
 
-/// A held-out mixed problem: the best learning rate grows with the batch size. The minimum,
+/// An extra mixed problem: the best learning rate grows with the batch size. The minimum,
 /// 0, is at lr = 10^-2.5, wd = 1e-4, batch = 128, depth = 4, act = gelu, drop = 0.2.
 fn hpo_like(p: &Map<String, Value>) -> f64 {
     let act = p.get("act").and_then(Value::as_str).unwrap_or("");
