@@ -70,7 +70,6 @@ pub fn render(lessons: &[Lesson<'_>], guardrails: &[String], budget: usize) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autolab_core::experiment::State;
 
     fn exp(number: u32, verdict: Verdict, title: &str, reason: &str) -> Experiment {
         Experiment {
@@ -115,7 +114,6 @@ mod tests {
                 "within noise",
             ));
         }
-        let _ = State::Kept;
         let lessons: Vec<Lesson<'_>> = exps
             .iter()
             .map(|e| Lesson {

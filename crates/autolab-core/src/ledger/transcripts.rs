@@ -24,6 +24,9 @@ pub struct Transcript {
     pub at: f64,
 }
 
+/// An experiment's idea (JSON) and the expert who proposed it.
+pub type IdeaAndExpert = (Option<serde_json::Value>, Option<String>);
+
 /// How an expert has done in a campaign.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpertStats {
@@ -138,6 +141,29 @@ impl Ledger {
                     ))
                 },
             )
+            .map_err(wrap(&self.path))
+    }
+
+    /// The idea (JSON) and expert of every experiment of a campaign, by experiment row, in one
+    /// query.
+    pub fn ideas(&self, campaign: i64) -> Result<std::collections::HashMap<i64, IdeaAndExpert>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, idea, expert FROM experiments WHERE campaign_id = ?1")
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map([campaign], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    (
+                        r.get::<_, Option<String>>(1)?
+                            .and_then(|s| serde_json::from_str(&s).ok()),
+                        r.get::<_, Option<String>>(2)?,
+                    ),
+                ))
+            })
+            .map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>()
             .map_err(wrap(&self.path))
     }
 

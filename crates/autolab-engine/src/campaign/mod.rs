@@ -1,6 +1,7 @@
 //! A campaign: the loop that proposes, implements, runs, judges and learns, until a budget ends
 //! or it is stopped; restartable at any instant.
 
+mod agent_context;
 mod agent_flow;
 mod decide;
 mod execute;

@@ -97,7 +97,7 @@ fn editable_files(worktree: &Path, patterns: &[String]) -> BTreeMap<String, Stri
 
 fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32) -> CodeOutcome {
     let mut transcripts = Vec::new();
-    let mut files = editable_files(&job.worktree, &job.editable);
+    let files = editable_files(&job.worktree, &job.editable);
     let views: Vec<FileView> = files
         .iter()
         .map(|(p, c)| FileView {
@@ -176,8 +176,6 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
                         };
                     }
                 }
-                files = trial;
-                let _ = &files;
                 return CodeOutcome {
                     result: Ok(changed),
                     transcripts,

@@ -193,8 +193,7 @@ impl Runner for LocalRunner {
                     kill_at = Some(now + spec.kill_grace);
                 }
             }
-            if let Some(at) = kill_at.filter(|at| !killed && now >= *at) {
-                let _ = at;
+            if kill_at.is_some_and(|at| !killed && now >= at) {
                 let _ = killpg(pgid, Signal::SIGKILL);
                 killed = true;
             }

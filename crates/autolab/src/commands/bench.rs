@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use autolab_engine::{Lab, Observer, Report, RunOptions, run_campaign};
 
@@ -264,7 +264,6 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    let _ = Duration::ZERO;
     Ok(ExitCode::SUCCESS)
 }
 

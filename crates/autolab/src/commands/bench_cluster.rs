@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use autolab_runner::{ClusterConfig, ClusterRunner, RunSpec, Runner, Scheduler};
 
@@ -50,10 +50,8 @@ pub fn cluster(jobs: usize, seconds: u64) -> Result<std::process::ExitCode, CliE
         // Let every job be submitted, then count the polls of a steady window.
         std::thread::sleep(Duration::from_secs(3));
         let before = runner.poll_stats();
-        let start = Instant::now();
         std::thread::sleep(Duration::from_secs(seconds));
         let after = runner.poll_stats();
-        let _ = start.elapsed();
         cancel.store(true, std::sync::atomic::Ordering::SeqCst);
         for t in threads {
             let _ = t.join();

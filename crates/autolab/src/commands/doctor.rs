@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-use autolab_core::STATE_DIR;
 use autolab_core::config::{Apply, Config};
 use autolab_core::git::{Repo, path_matches};
 
@@ -76,7 +75,6 @@ pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
                     check_cluster(&config, &mut add);
                 }
             }
-            let _ = STATE_DIR;
         }
     }
     for layer in sandbox_layers() {

@@ -2,7 +2,6 @@
 //! is checked afterwards.
 
 use std::io::Read;
-use std::process::Stdio;
 
 use super::common::*;
 
@@ -304,5 +303,4 @@ fn consecutive_crashes_pause_the_campaign_resumably() {
         .unwrap()
         .len();
     assert!(n <= 4, "{n} experiments ran before the pause");
-    let _ = Stdio::null();
 }

@@ -1,0 +1,154 @@
+//! What the LLM path reads from the campaign: the strategist's context and the playbook file.
+
+use std::path::Path;
+
+use autolab_core::experiment::Verdict;
+
+use super::Driver;
+use crate::EngineError;
+use crate::llm::context::{self, IdeaContext, ResultRow};
+use crate::playbook::{self, Lesson};
+
+impl Driver<'_> {
+    /// What the strategist is told.
+    pub(super) fn idea_context(&self) -> Result<IdeaContext, EngineError> {
+        let config = &self.lab.config;
+        let exps = self.ledger.experiments(self.campaign.id)?;
+        let incumbent = self.incumbent_commit()?;
+        let mut kept: Vec<_> = exps
+            .iter()
+            .filter(|e| e.verdict == Some(Verdict::Kept) && e.score.is_some())
+            .collect();
+        let goal = config.score_goal();
+        kept.sort_by(|a, b| {
+            let (x, y) = (a.score.unwrap_or(0.0), b.score.unwrap_or(0.0));
+            if goal == autolab_core::config::Goal::Minimize {
+                x.total_cmp(&y)
+            } else {
+                y.total_cmp(&x)
+            }
+        });
+        let ideas = self.ledger.ideas(self.campaign.id)?;
+        let expert_of = |row: i64| ideas.get(&row).and_then(|(_, x)| x.clone());
+        let row_of = |e: &autolab_core::experiment::Experiment, diff: bool| ResultRow {
+            id: e.number,
+            verdict: e
+                .verdict
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_else(|| e.state.as_str().to_string()),
+            score: e.score.map(|s| format!("{s:.6}")),
+            title: e.title.clone(),
+            expert: expert_of(e.row),
+            reason: e.reason.clone(),
+            diff: if diff {
+                e.commit
+                    .as_ref()
+                    .filter(|c| **c != e.parent)
+                    .and_then(|c| self.lab.repo.diff(&e.parent, c).ok())
+                    .map(|d| context::short_diff(&d))
+            } else {
+                None
+            },
+        };
+        let leaderboard = kept.iter().take(5).map(|e| row_of(e, false)).collect();
+        let recent = exps
+            .iter()
+            .rev()
+            .filter(|e| e.state.is_final() && e.number > 0)
+            .take(8)
+            .map(|e| row_of(e, true))
+            .collect();
+        let mut tried = Vec::new();
+        let mut tried_pairs = Vec::new();
+        for e in &exps {
+            let hyp = ideas
+                .get(&e.row)
+                .and_then(|(i, _)| i.as_ref())
+                .and_then(|v| v["hypothesis"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            tried.push(if hyp.is_empty() {
+                e.title.clone()
+            } else {
+                format!("{} — {hyp}", e.title)
+            });
+            tried_pairs.push((e.title.clone(), hyp));
+        }
+        if let Some(agent) = &self.agent {
+            for (i, _) in &agent.backlog {
+                tried_pairs.push((i.title.clone(), i.hypothesis.clone()));
+            }
+        }
+        let steering_file = self
+            .agent
+            .as_ref()
+            .map(|a| a.cfg.steering_file.clone())
+            .unwrap_or_else(|| "user_prompt.md".into());
+        Ok(IdeaContext {
+            goal: context::goal_text(&self.lab.root, config),
+            metric: config.metrics.primary.clone(),
+            goal_direction: format!(
+                "{}, score goal {}",
+                config
+                    .metrics
+                    .score
+                    .get(&config.metrics.primary)
+                    .map(|s| s.goal.as_str())
+                    .unwrap_or(""),
+                goal.as_str()
+            ),
+            files: context::editable_files(&self.lab.repo, &incumbent, &config.task.editable),
+            leaderboard,
+            recent,
+            playbook: std::fs::read_to_string(self.lab.state_dir().join("playbook.md"))
+                .unwrap_or_default(),
+            steering: context::steering(&self.lab.root, &steering_file),
+            tried,
+            tried_pairs,
+        })
+    }
+
+    /// Rewrites `.autolab/playbook.md` from the ledger (the LLM path reads it; the optimizer
+    /// does not, so it is not written then).
+    pub(super) fn write_playbook(&self) -> Result<(), EngineError> {
+        if self.agent.is_none() {
+            return Ok(());
+        }
+        let exps = self.ledger.experiments(self.campaign.id)?;
+        let ideas = self.ledger.ideas(self.campaign.id)?;
+        let experts: Vec<String> = exps
+            .iter()
+            .map(|e| {
+                ideas
+                    .get(&e.row)
+                    .and_then(|(_, x)| x.clone())
+                    .unwrap_or_else(|| e.proposer.clone())
+            })
+            .collect();
+        let lessons: Vec<Lesson<'_>> = exps
+            .iter()
+            .zip(&experts)
+            .map(|(e, x)| Lesson {
+                experiment: e,
+                expert: Some(x.as_str()),
+            })
+            .collect();
+        let task = &self.lab.config.task;
+        let mut guardrails = vec![
+            format!("Only these files may change: {}", task.editable.join(", ")),
+            format!(
+                "A run must finish within {}",
+                autolab_core::config::format_duration(task.timeout)
+            ),
+            format!(
+                "The run must print the metric `{}`",
+                self.lab.config.metrics.primary
+            ),
+        ];
+        if !task.protected.is_empty() {
+            guardrails.push(format!("Never change: {}", task.protected.join(", ")));
+        }
+        let text = playbook::render(&lessons, &guardrails, 6000);
+        let path = self.lab.state_dir().join("playbook.md");
+        std::fs::write(&path, text).map_err(|e| EngineError::io(Path::new(&path), e))
+    }
+}
