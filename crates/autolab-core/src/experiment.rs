@@ -154,6 +154,10 @@ pub enum RunOutcome {
     Lost,
     /// Stopped by autolab before its end (early stopping).
     Stopped,
+    /// Killed for writing more than the disk budget.
+    OverBudget,
+    /// Changed a protected file while it ran.
+    Tampered,
 }
 
 impl RunOutcome {
@@ -166,7 +170,17 @@ impl RunOutcome {
             RunOutcome::Cancelled => "cancelled",
             RunOutcome::Lost => "lost",
             RunOutcome::Stopped => "stopped",
+            RunOutcome::OverBudget => "over-budget",
+            RunOutcome::Tampered => "tampered",
         }
+    }
+
+    /// Whether the run ended and recorded how (its verdict can be decided from the ledger).
+    pub fn is_recorded_end(self) -> bool {
+        !matches!(
+            self,
+            RunOutcome::Running | RunOutcome::Cancelled | RunOutcome::Lost
+        )
     }
 
     pub fn parse(s: &str) -> RunOutcome {
@@ -177,6 +191,8 @@ impl RunOutcome {
             "cancelled" => RunOutcome::Cancelled,
             "lost" => RunOutcome::Lost,
             "stopped" => RunOutcome::Stopped,
+            "over-budget" => RunOutcome::OverBudget,
+            "tampered" => RunOutcome::Tampered,
             _ => RunOutcome::Running,
         }
     }

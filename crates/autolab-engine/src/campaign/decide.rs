@@ -25,52 +25,42 @@ impl Driver<'_> {
             return Ok(());
         };
         let crash = |reason: String| (Verdict::Crashed, reason);
-        if let Some(note) = r
-            .note
-            .as_deref()
-            .filter(|n| n.starts_with("protected file(s) modified"))
-        {
-            let reason = note.to_string();
-            let ch = Changes {
-                reason: Some(reason.clone()),
-                ..Changes::default()
-            };
-            self.ledger
-                .transition_with(row, State::Invalid, json!({"reason": reason}), &ch)?;
-            self.finalize(row)?;
-            return self.report_verdict(row);
-        }
+        // The run's note, when autolab wrote one, is the most precise reason.
+        let noted = |default: String| r.note.clone().unwrap_or(default);
         let failure = match r.outcome {
             RunOutcome::Running | RunOutcome::Cancelled | RunOutcome::Lost => {
                 self.queue.push_back(Work::Run(row));
                 return Ok(());
             }
-            RunOutcome::Timeout if r.note.is_some() => {
-                Some((Verdict::Timeout, r.note.clone().unwrap_or_default()))
+            RunOutcome::Tampered => {
+                let reason = noted("protected files modified during the run".into());
+                let ch = Changes {
+                    reason: Some(reason.clone()),
+                    ..Changes::default()
+                };
+                self.ledger
+                    .transition_with(row, State::Invalid, json!({"reason": reason}), &ch)?;
+                self.finalize(row)?;
+                return self.report_verdict(row);
             }
-            RunOutcome::Failed if r.note.is_some() => {
-                Some(crash(r.note.clone().unwrap_or_default()))
-            }
-            RunOutcome::Stopped if r.note.as_deref() == Some("disk budget exceeded") => {
-                Some(crash("disk budget exceeded".into()))
-            }
+            RunOutcome::OverBudget => Some(crash(noted("disk budget exceeded".into()))),
             RunOutcome::Timeout => Some((
                 Verdict::Timeout,
-                format!(
+                noted(format!(
                     "timed out after {} (task.timeout)",
                     format_duration(self.lab.config.task.timeout)
-                ),
+                )),
             )),
-            RunOutcome::Failed => Some(crash(match r.exit_code {
+            RunOutcome::Failed => Some(crash(noted(match r.exit_code {
                 Some(code) if code > 128 => format!("killed by signal {}", code - 128),
                 Some(code) => format!("exit code {code}"),
                 None => r
                     .log_tail
                     .clone()
                     .unwrap_or_else(|| "could not start".into()),
-            })),
+            }))),
             RunOutcome::Stopped => {
-                let reason = r.note.clone().unwrap_or_else(|| "stopped early".into());
+                let reason = noted("stopped early".into());
                 let ch = Changes {
                     reason: Some(reason.clone()),
                     metrics: Some(r.metrics.clone()),

@@ -493,7 +493,8 @@ impl Driver<'_> {
             Exit::Signal(s) => (RunOutcome::Failed, Some(128 + s)),
             Exit::TimedOut | Exit::Stalled => (RunOutcome::Timeout, None),
             Exit::Cancelled => (RunOutcome::Cancelled, None),
-            Exit::Stopped | Exit::DiskExceeded => (RunOutcome::Stopped, None),
+            Exit::Stopped => (RunOutcome::Stopped, None),
+            Exit::DiskExceeded => (RunOutcome::OverBudget, None),
         };
         let mut note = match finished.exit {
             Exit::Stalled => Some(format!(
@@ -502,6 +503,11 @@ impl Driver<'_> {
             )),
             Exit::DiskExceeded => Some("disk budget exceeded".to_string()),
             _ => finished.stop_reason.clone(),
+        };
+        let outcome = if output.tampered.is_empty() {
+            outcome
+        } else {
+            RunOutcome::Tampered
         };
         if !output.tampered.is_empty() {
             note = Some(format!(

@@ -72,12 +72,7 @@ impl Driver<'_> {
                     }
                 ));
             }
-            let last_finished = runs.iter().rev().find(|r| {
-                matches!(
-                    r.outcome,
-                    RunOutcome::Exited | RunOutcome::Failed | RunOutcome::Timeout
-                )
-            });
+            let last_finished = runs.iter().rev().find(|r| r.outcome.is_recorded_end());
             let work = match exp.state {
                 State::Proposed | State::Implementing => {
                     self.lab
