@@ -16,6 +16,8 @@ use crate::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
 
 /// How often a waiting run checks its cancel flag.
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
+/// How long the end of a run waits for its killed process group to be gone.
+const GROUP_EXIT_LIMIT: Duration = Duration::from_secs(5);
 /// How often the disk budget is checked.
 const DISK_CHECK: Duration = Duration::from_millis(500);
 
@@ -214,7 +216,7 @@ impl Runner for LocalRunner {
         };
         // Children that outlive the command die with its group, and (sandboxed) everything in
         // its cgroup, however it detached.
-        let _ = killpg(pgid, Signal::SIGKILL);
+        group::kill_group_and_wait(pgid, GROUP_EXIT_LIMIT);
         if let Some(cg) = cgroup {
             cg.kill_all_and_remove();
         }
@@ -257,5 +259,6 @@ impl Runner for LocalRunner {
     }
 }
 
+mod group;
 #[cfg(test)]
 mod tests;
