@@ -1,37 +1,99 @@
-//! The playbook: lessons learned, one per verdict, in sections, compacted to a budget, rendered
-//! to `.autolab/playbook.md` and put in every ideation prompt. It is derived from the ledger, so
-//! it is always consistent with it and survives restarts.
+//! The playbook: lessons learned, one per verdict (written by the LLM when one is configured,
+//! templated from the verdict otherwise), in sections, rendered to `.autolab/playbook.md` and put
+//! in every ideation prompt. Older lessons are compacted: into an LLM-written digest when one
+//! exists, else dropped oldest first. It is derived from the ledger, so it is always consistent
+//! with it and survives restarts.
 
 use autolab_core::experiment::{Experiment, Verdict};
+use autolab_core::ledger::Digest;
+
+/// Lessons newer than this many are never compacted into a digest.
+pub const KEEP_RECENT: usize = 8;
 
 /// One experiment's lesson, with the expert who proposed it, if any.
 pub struct Lesson<'a> {
     pub experiment: &'a Experiment,
     pub expert: Option<&'a str>,
+    /// The stored lesson; the verdict's reason stands in without one.
+    pub text: Option<&'a str>,
 }
 
-/// Renders the playbook; each section keeps its most recent lessons within `budget` characters.
-pub fn render(lessons: &[Lesson<'_>], guardrails: &[String], budget: usize) -> String {
+impl Lesson<'_> {
+    /// The lesson's line in the playbook, or none (the baseline, an unjudged experiment).
+    pub fn line(&self) -> Option<String> {
+        let e = self.experiment;
+        e.verdict?;
+        if e.number == 0 {
+            return None;
+        }
+        let who = self.expert.map(|x| format!(" ({x})")).unwrap_or_default();
+        let why = self.text.or(e.reason.as_deref()).unwrap_or("");
+        Some(format!("- #{:04}{who} {}: {}", e.number, e.title, why))
+    }
+}
+
+/// The lessons a digest should take in, when the lessons it does not cover outgrow two thirds of
+/// `budget`: all but the newest [`KEEP_RECENT`], with the highest experiment number among them.
+pub fn compaction_due(
+    lessons: &[Lesson<'_>],
+    digest: Option<&Digest>,
+    budget: usize,
+) -> Option<(u32, Vec<String>)> {
+    let through = digest.map_or(0, |d| d.through);
+    let open: Vec<(u32, String)> = lessons
+        .iter()
+        .filter(|l| l.experiment.number > through)
+        .filter_map(|l| l.line().map(|line| (l.experiment.number, line)))
+        .collect();
+    let size: usize = open.iter().map(|(_, l)| l.len() + 1).sum();
+    if size <= budget * 2 / 3 || open.len() <= KEEP_RECENT {
+        return None;
+    }
+    let mut open = open;
+    open.sort_by_key(|(n, _)| *n);
+    let take = open.len() - KEEP_RECENT;
+    let last = open[take - 1].0;
+    Some((last, open.into_iter().take(take).map(|(_, l)| l).collect()))
+}
+
+/// Renders the playbook: the digest of older lessons, then each section's most recent lessons
+/// within `budget` characters.
+pub fn render(
+    lessons: &[Lesson<'_>],
+    digest: Option<&Digest>,
+    guardrails: &[String],
+    budget: usize,
+) -> String {
+    let through = digest.map_or(0, |d| d.through);
     let mut works = Vec::new();
     let mut failed = Vec::new();
     let mut never = Vec::new();
     for l in lessons {
-        let e = l.experiment;
-        let Some(v) = e.verdict else { continue };
-        if e.number == 0 {
+        if l.experiment.number <= through {
             continue;
         }
-        let who = l.expert.map(|x| format!(" ({x})")).unwrap_or_default();
-        let why = e.reason.as_deref().unwrap_or("");
-        let line = format!("- #{:04}{who} {}: {}", e.number, e.title, why);
+        let (Some(line), Some(v)) = (l.line(), l.experiment.verdict) else {
+            continue;
+        };
         match v {
             Verdict::Kept => works.push(line),
             Verdict::Discarded | Verdict::Crashed | Verdict::Timeout => failed.push(line),
             Verdict::Invalid => never.push(line),
         }
     }
-    let per_section = budget / 3;
     let mut out = String::from("# Playbook\n");
+    let mut budget = budget;
+    if let Some(d) = digest {
+        out.push_str(&format!(
+            "\n## Summary of lessons through #{:04}\n{}",
+            d.through, d.text
+        ));
+        if !d.text.ends_with('\n') {
+            out.push('\n');
+        }
+        budget = budget.saturating_sub(d.text.len());
+    }
+    let per_section = budget / 3;
     for (title, items) in [
         ("What works", &works),
         ("What failed, and why", &failed),
@@ -119,9 +181,10 @@ mod tests {
             .map(|e| Lesson {
                 experiment: e,
                 expert: Some("optimizer"),
+                text: None,
             })
             .collect();
-        let text = render(&lessons, &["never edit prepare.py".into()], 1500);
+        let text = render(&lessons, None, &["never edit prepare.py".into()], 1500);
         assert!(
             text.contains("## What works\n- #0001 (optimizer) raise lr: beats #0"),
             "{text}"
@@ -135,5 +198,49 @@ mod tests {
         assert!(!text.contains("idea number 4:"), "the oldest go: {text}");
         assert!(text.contains("## Guardrails\n- never edit prepare.py"));
         assert!(text.len() < 2500);
+    }
+
+    #[test]
+    fn llm_lessons_replace_reasons_and_a_digest_replaces_old_lessons() {
+        let exps: Vec<Experiment> = (1..=30)
+            .map(|n| {
+                exp(
+                    n,
+                    Verdict::Discarded,
+                    &format!("idea {n}"),
+                    "within noise of the incumbent, a long reason to fill the budget",
+                )
+            })
+            .collect();
+        let written = "dropout 0.5 starved the small net";
+        let lessons: Vec<Lesson<'_>> = exps
+            .iter()
+            .map(|e| Lesson {
+                experiment: e,
+                expert: None,
+                text: (e.number == 30).then_some(written),
+            })
+            .collect();
+        assert!(compaction_due(&lessons, None, 100_000).is_none());
+        let (through, old) = compaction_due(&lessons, None, 1500).expect("over budget");
+        assert_eq!(through, 30 - KEEP_RECENT as u32);
+        assert_eq!(old.len(), 30 - KEEP_RECENT);
+        assert!(old[0].starts_with("- #0001 idea 1:"), "{old:?}");
+        let digest = Digest {
+            through,
+            text: "- nothing that regularises helps\n".into(),
+        };
+        let text = render(&lessons, Some(&digest), &[], 6000);
+        assert!(
+            text.contains("## Summary of lessons through #0022\n- nothing that regularises helps"),
+            "{text}"
+        );
+        assert!(!text.contains("idea 22:"), "digested lessons go: {text}");
+        assert!(text.contains("- #0023 idea 23: within noise"), "{text}");
+        assert!(
+            text.contains(&format!("- #0030 idea 30: {written}")),
+            "{text}"
+        );
+        assert!(compaction_due(&lessons, Some(&digest), 1500).is_none());
     }
 }

@@ -54,6 +54,11 @@ pub struct Agent {
     pub seed_ideas: Vec<String>,
     /// A directory of minijinja templates overriding the built-in prompts.
     pub prompts_dir: Option<String>,
+    /// Whether the LLM writes each verdict's playbook lesson and compacts old ones
+    /// (`lessons = "llm"`, the default) or they are templated from the verdict (`"template"`).
+    pub llm_lessons: bool,
+    /// Characters the playbook may take in a prompt; older lessons are compacted beyond it.
+    pub playbook_chars: u32,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +106,10 @@ pub(super) struct RawAgent {
     seed_ideas: Vec<String>,
     #[serde(default)]
     prompts_dir: Option<String>,
+    #[serde(default)]
+    lessons: Option<String>,
+    #[serde(default)]
+    playbook_chars: Option<i64>,
 }
 
 type Problem = (String, String, Option<String>);
@@ -185,6 +194,17 @@ pub(super) fn validate(r: RawAgent) -> Result<Agent, Problem> {
             ));
         }
     };
+    let llm_lessons = match r.lessons.as_deref() {
+        None | Some("llm") => true,
+        Some("template") => false,
+        Some(other) => {
+            return Err((
+                "lessons".into(),
+                format!("unknown lessons mode `{other}`"),
+                Some("use \"llm\" (the LLM writes each lesson) or \"template\"".into()),
+            ));
+        }
+    };
     for (name, w) in &r.weights {
         if !(w.is_finite() && *w >= 0.0) {
             return Err((
@@ -217,5 +237,7 @@ pub(super) fn validate(r: RawAgent) -> Result<Agent, Problem> {
         steering_file: r.steering_file.unwrap_or_else(|| "user_prompt.md".into()),
         seed_ideas: r.seed_ideas,
         prompts_dir: r.prompts_dir,
+        llm_lessons,
+        playbook_chars: ranged("playbook_chars", r.playbook_chars, 6000, 1000, 100_000)?,
     })
 }

@@ -3,9 +3,11 @@
 //! Each lifecycle transition is one transaction that updates the experiment and appends its
 //! event, written before anything relies on it.
 
+mod lessons;
 mod schema;
 mod transcripts;
 
+pub use lessons::Digest;
 pub use transcripts::{ExpertStats, Transcript};
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -108,6 +108,21 @@ CREATE TABLE transcripts (
     error             TEXT
 );
 CREATE INDEX transcripts_by_experiment ON transcripts(experiment_id);
+"#,
+    r#"
+CREATE TABLE lessons (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id),
+    text          TEXT NOT NULL,
+    by_llm        INTEGER NOT NULL,
+    at            REAL NOT NULL
+);
+CREATE TABLE playbook_digests (
+    id          INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    through     INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    at          REAL NOT NULL
+);
 "#,
 ];
 

@@ -90,3 +90,42 @@ fn duplicate_experiment_numbers_are_refused() {
     l.propose(c.id, 1, "abc", "x", "x", None).unwrap();
     assert!(l.propose(c.id, 1, "abc", "x", "y", None).is_err());
 }
+
+#[test]
+fn lessons_digests_and_fix_attempts_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let (c, row) = {
+        let mut l = Ledger::open(&path).unwrap();
+        let c = l
+            .create_campaign("t", "abc", 7, &IndexMap::new(), "")
+            .unwrap();
+        let row = l.propose(c.id, 1, "abc", "llm", "idea", None).unwrap();
+        let e = l.experiment_by_row(row).unwrap();
+        l.transition(&e, State::Implementing, serde_json::json!({}))
+            .unwrap();
+        let e = l.experiment_by_row(row).unwrap();
+        l.transition(&e, State::Evaluating, serde_json::json!({"fix_attempt": 1}))
+            .unwrap();
+        l.set_lesson(row, "templated", false).unwrap();
+        l.set_lesson(row, "raising lr helped: loss fell 0.3", true)
+            .unwrap();
+        l.add_digest(c.id, 3, "old digest").unwrap();
+        l.add_digest(c.id, 9, "- lr matters most").unwrap();
+        (c, row)
+    };
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.fix_attempts(row).unwrap(), 1);
+    let lessons = l.lessons(c.id).unwrap();
+    assert_eq!(
+        lessons.get(&row),
+        Some(&("raising lr helped: loss fell 0.3".to_string(), true))
+    );
+    assert_eq!(
+        l.digest(c.id).unwrap(),
+        Some(Digest {
+            through: 9,
+            text: "- lr matters most".into()
+        })
+    );
+}

@@ -104,17 +104,44 @@ impl Driver<'_> {
             steering: context::steering(&self.lab.root, &steering_file),
             tried,
             tried_pairs,
+            phase: None,
+            budget_used: None,
         })
+    }
+
+    /// The share (0 to 1) of the tightest budget used when experiment `position` starts:
+    /// experiments of `--max-experiments`, hours of `--max-hours`, USD of `max_usd`. None when
+    /// the campaign has no budget.
+    pub(super) fn budget_used(&self, position: u32) -> Option<f64> {
+        let experiments = self
+            .opts
+            .max_experiments
+            .map(|max| f64::from(position) / f64::from(max.max(1)));
+        let hours = self
+            .opts
+            .max_hours
+            .map(|h| self.started.elapsed().as_secs_f64() / (h * 3600.0));
+        let usd = self
+            .agent
+            .as_ref()
+            .and_then(|a| a.cfg.max_usd.map(|max| a.caller.spent() / max));
+        [experiments, hours, usd]
+            .into_iter()
+            .flatten()
+            .map(|x| x.clamp(0.0, 1.0))
+            .reduce(f64::max)
     }
 
     /// Rewrites `.autolab/playbook.md` from the ledger (the LLM path reads it; the optimizer
     /// does not, so it is not written then).
     pub(super) fn write_playbook(&self) -> Result<(), EngineError> {
-        if self.agent.is_none() {
+        let Some(agent) = self.agent.as_ref() else {
             return Ok(());
-        }
+        };
         let exps = self.ledger.experiments(self.campaign.id)?;
         let ideas = self.ledger.ideas(self.campaign.id)?;
+        let stored = self.ledger.lessons(self.campaign.id)?;
+        let digest = self.ledger.digest(self.campaign.id)?;
         let experts: Vec<String> = exps
             .iter()
             .map(|e| {
@@ -130,6 +157,7 @@ impl Driver<'_> {
             .map(|(e, x)| Lesson {
                 experiment: e,
                 expert: Some(x.as_str()),
+                text: stored.get(&e.row).map(|(t, _)| t.as_str()),
             })
             .collect();
         let task = &self.lab.config.task;
@@ -147,7 +175,12 @@ impl Driver<'_> {
         if !task.protected.is_empty() {
             guardrails.push(format!("Never change: {}", task.protected.join(", ")));
         }
-        let text = playbook::render(&lessons, &guardrails, 6000);
+        let text = playbook::render(
+            &lessons,
+            digest.as_ref(),
+            &guardrails,
+            agent.cfg.playbook_chars as usize,
+        );
         let path = self.lab.state_dir().join("playbook.md");
         std::fs::write(&path, text).map_err(|e| EngineError::io(Path::new(&path), e))
     }

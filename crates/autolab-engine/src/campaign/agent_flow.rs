@@ -18,7 +18,7 @@ use crate::agent::experts::{Expert, default_experts, parse_experts};
 use crate::agent::ideas::{Idea, seed_ideas_from_ai_scientist};
 use crate::lab::Lab;
 use crate::llm::coder::{CodeJob, CodeOutcome, CoderSpec, Fix, implement};
-use crate::llm::context::{self};
+use crate::llm::context::{self, Phase};
 use crate::llm::prompts::Templates;
 use crate::llm::strategist::{IdeaJob, IdeaOutcome, ideate};
 use crate::llm::{CallError, Caller};
@@ -26,6 +26,10 @@ use crate::proposer::Rng;
 
 /// Consecutive failed ideations that pause the campaign.
 const MAX_FAILED_IDEATIONS: u32 = 5;
+/// The expert of bold long shots, drawn less often in the refine phase …
+const HIGH_RISK_EXPERT: &str = "high-risk";
+/// … by this factor on its weight.
+const REFINE_HIGH_RISK_WEIGHT: f64 = 0.25;
 /// Characters of a crash's log sent back to the coder.
 const FIX_LOG_CHARS: usize = 2000;
 
@@ -46,6 +50,12 @@ pub struct AgentRuntime {
     pub out_of_budget: bool,
     /// Strategist transcripts waiting for the experiment their idea becomes.
     pub pending_transcripts: Vec<Transcript>,
+    /// Lesson or compaction calls running (at most one).
+    pub lessons_in_flight: u32,
+    /// Experiments whose lesson call failed in this invocation (their lesson stays templated).
+    pub lessons_failed: std::collections::HashSet<i64>,
+    /// The compaction that failed last, not retried until more lessons come.
+    pub digest_failed_through: Option<u32>,
 }
 
 impl AgentRuntime {
@@ -171,6 +181,9 @@ impl AgentRuntime {
             fix_attempts: Default::default(),
             out_of_budget: false,
             pending_transcripts: Vec::new(),
+            lessons_in_flight: 0,
+            lessons_failed: Default::default(),
+            digest_failed_through: None,
         })
     }
 }
@@ -241,7 +254,7 @@ impl Driver<'_> {
         }
     }
 
-    fn out_of_budget(&mut self, e: CallError) {
+    pub(super) fn out_of_budget(&mut self, e: CallError) {
         if let Some(a) = self.agent.as_mut()
             && !a.out_of_budget
         {
@@ -275,8 +288,18 @@ impl Driver<'_> {
     }
 
     fn spawn_ideation(&mut self) -> Result<(), EngineError> {
-        let ctx = self.idea_context()?;
+        let mut ctx = self.idea_context()?;
         let stats = self.ledger.expert_stats(self.campaign.id)?;
+        // The ideas of this call become the experiments after those already coming.
+        let position = self.ledger.next_number(self.campaign.id)?
+            + self.agent.as_ref().map_or(0, |a| {
+                a.backlog.len() as u32 + a.ideas_in_flight * a.cfg.ideas_per_call
+            });
+        if let Some(used) = self.budget_used(position) {
+            ctx.phase = Some(Phase::at(used));
+            ctx.budget_used = Some((used * 100.0).round() as u32);
+        }
+        let refine = ctx.phase == Some(Phase::Refine);
         let Some(agent) = self.agent.as_mut() else {
             return Ok(());
         };
@@ -301,6 +324,12 @@ impl Driver<'_> {
                     0.0
                 } else {
                     agent.cfg.weights.get(&e.name).copied().unwrap_or(1.0)
+                };
+                // Near the end of the budget, long shots give way to refinements.
+                let w = if refine && e.name == HIGH_RISK_EXPERT {
+                    w * REFINE_HIGH_RISK_WEIGHT
+                } else {
+                    w
                 };
                 (e.name.clone(), w)
             })
@@ -516,6 +545,16 @@ impl Driver<'_> {
         if agent.out_of_budget || agent.cfg.fix_attempts == 0 {
             return Ok(false);
         }
+        // Counted from the ledger on first use, so a restart grants no new attempts.
+        if !agent.fix_attempts.contains_key(&row) {
+            let done = self.ledger.fix_attempts(row)?;
+            if let Some(a) = self.agent.as_mut() {
+                a.fix_attempts.insert(row, done);
+            }
+        }
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(false);
+        };
         let used = agent.fix_attempts.entry(row).or_insert(0);
         if *used >= agent.cfg.fix_attempts {
             return Ok(false);

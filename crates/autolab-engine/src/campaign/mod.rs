@@ -5,6 +5,7 @@ mod agent_context;
 mod agent_flow;
 mod decide;
 mod execute;
+mod lessons;
 mod noise;
 mod pipeline;
 mod reconcile;
@@ -116,6 +117,8 @@ enum SlotMsg {
         output: Box<execute::RunOutput>,
     },
     IdeaReady(Box<crate::llm::strategist::IdeaOutcome>),
+    LessonReady(Box<crate::llm::lessons::Written>),
+    DigestReady(Box<crate::llm::lessons::Written>),
     CodeReady {
         exp: i64,
         outcome: Box<crate::llm::coder::CodeOutcome>,
@@ -207,6 +210,7 @@ pub fn run_campaign_with(
         paused: false,
         agent,
         parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
+        started: Instant::now(),
     };
     driver.reconcile()?;
     if let Some(base) = driver.ledger.experiment(driver.campaign.id, 0)?
@@ -323,11 +327,13 @@ struct Driver<'a> {
     /// The LLM path, when `[agent]` is configured and no proposer was plugged in.
     agent: Option<agent_flow::AgentRuntime>,
     parallel: usize,
+    /// When this invocation started (for the share of `max_hours` used).
+    started: Instant,
 }
 
 impl Driver<'_> {
     fn main_loop(&mut self, stop: &AtomicBool) -> Result<Summary, EngineError> {
-        let started = Instant::now();
+        let started = self.started;
         let deadline = self
             .opts
             .max_hours
@@ -342,10 +348,13 @@ impl Driver<'_> {
                 }
             } else if self.paused && ending == Ending::Budget {
                 ending = Ending::Paused;
-                self.observer.report(Report::Note(format!(
-                    "{} crashed experiments in a row: pausing (finishing running ones)",
-                    self.consecutive_crashes
-                )));
+                // Failed ideations said so when they paused the campaign.
+                if self.consecutive_crashes >= self.lab.config.runner.max_consecutive_crashes {
+                    self.observer.report(Report::Note(format!(
+                        "{} crashed experiments in a row: pausing (finishing running ones)",
+                        self.consecutive_crashes
+                    )));
+                }
             } else if deadline.is_some_and(|d| Instant::now() >= d) && ending == Ending::Budget {
                 ending = Ending::Time;
                 self.observer.report(Report::Note(
@@ -369,7 +378,11 @@ impl Driver<'_> {
                 self.fill_slots()?;
                 self.launch_prep()?;
             }
-            let prep = self.agent.as_ref().map_or(0, |a| a.prep_in_flight);
+            // Lessons being written count: the campaign ends with its playbook complete.
+            let prep = self
+                .agent
+                .as_ref()
+                .map_or(0, |a| a.prep_in_flight + a.lessons_in_flight);
             if self.slots.is_empty() && (prep == 0 || ending != Ending::Budget) {
                 let runnable = self.queue.iter().any(|w| !matches!(w, Work::Decide(..)));
                 let more = ending == Ending::Budget && (runnable || self.may_propose()?);
@@ -403,6 +416,8 @@ impl Driver<'_> {
                     self.finish_run(exp, run, *output)?;
                 }
                 Ok(SlotMsg::IdeaReady(outcome)) => self.idea_ready(*outcome)?,
+                Ok(SlotMsg::LessonReady(w)) => self.lesson_ready(*w)?,
+                Ok(SlotMsg::DigestReady(w)) => self.digest_ready(*w)?,
                 Ok(SlotMsg::CodeReady { exp, outcome, fix }) => {
                     self.code_ready(exp, *outcome, fix)?
                 }
@@ -532,6 +547,7 @@ impl Driver<'_> {
             self.paused = true;
         }
         self.write_playbook()?;
+        self.launch_lessons()?;
         let primary = experiment
             .metrics
             .get(&self.lab.config.metrics.primary)

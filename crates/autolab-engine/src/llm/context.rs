@@ -46,6 +46,34 @@ pub struct IdeaContext {
     /// (title, hypothesis) pairs, for near-duplicate checks.
     #[serde(skip)]
     pub tried_pairs: Vec<(String, String)>,
+    /// `explore` while much budget remains, `refine` near its end; none without a budget.
+    pub phase: Option<Phase>,
+    /// Percent of the tightest budget (experiments, hours, USD) the ideas will start at.
+    pub budget_used: Option<u32>,
+}
+
+/// What the strategist is asked for, by how much of the campaign's budget is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Broad, diverse, bold ideas.
+    Explore,
+    /// Small, low-risk refinements of the incumbent.
+    Refine,
+}
+
+/// The share of the budget from which ideation refines the incumbent instead of exploring.
+pub const REFINE_FROM: f64 = 0.75;
+
+impl Phase {
+    /// The phase at `used` (0 to 1) of the budget.
+    pub fn at(used: f64) -> Phase {
+        if used >= REFINE_FROM {
+            Phase::Refine
+        } else {
+            Phase::Explore
+        }
+    }
 }
 
 /// The campaign's goal: `goal`, else `goal_file`, else `program.md` (autoresearch), else

@@ -4,6 +4,7 @@
 
 pub mod coder;
 pub mod context;
+pub mod lessons;
 pub mod prompts;
 pub mod strategist;
 

@@ -8,16 +8,24 @@ use serde::Serialize;
 
 const STRATEGIST: &str = include_str!("templates/strategist.j2");
 const CODER: &str = include_str!("templates/coder.j2");
+const LESSON: &str = include_str!("templates/lesson.j2");
+const COMPACT: &str = include_str!("templates/compact.j2");
 
 pub struct Templates {
     env: Environment<'static>,
 }
 
 impl Templates {
-    /// The built-in templates, overridden by `<dir>/strategist.j2` and `<dir>/coder.j2`.
+    /// The built-in templates, overridden by `<dir>/<name>.j2` (`strategist`, `coder`, `lesson`,
+    /// `compact`).
     pub fn load(dir: Option<&Path>) -> Result<Templates, String> {
         let mut env = Environment::new();
-        for (name, builtin) in [("strategist", STRATEGIST), ("coder", CODER)] {
+        for (name, builtin) in [
+            ("strategist", STRATEGIST),
+            ("coder", CODER),
+            ("lesson", LESSON),
+            ("compact", COMPACT),
+        ] {
             let text = match dir
                 .map(|d| d.join(format!("{name}.j2")))
                 .filter(|p| p.is_file())
@@ -70,6 +78,8 @@ mod tests {
             steering: Some("Focus on the learning rate.".into()),
             tried: vec!["raise lr — faster".into()],
             tried_pairs: vec![],
+            phase: Some(crate::llm::context::Phase::Refine),
+            budget_used: Some(80),
         };
         #[derive(serde::Serialize)]
         struct V<'a> {
@@ -100,6 +110,7 @@ mod tests {
             "override everything above",
             "raise lr — faster",
             "Propose 3 new",
+            "# Phase: refine\n80% of the campaign's budget is used",
         ] {
             assert!(text.contains(part), "missing `{part}` in:\n{text}");
         }

@@ -24,6 +24,14 @@ fn is_ideation(r: &Recorded) -> bool {
     r.body.contains("Propose ")
 }
 
+fn is_lesson(r: &Recorded) -> bool {
+    r.body.contains("Write ONE lesson")
+}
+
+fn is_compaction(r: &Recorded) -> bool {
+    r.body.contains("has outgrown its budget")
+}
+
 fn is_fix(r: &Recorded) -> bool {
     r.body.contains("crashed") && r.body.contains("SEARCH/REPLACE")
 }
@@ -84,14 +92,14 @@ fn a_scripted_idea_and_edit_that_improve_val_loss_are_kept() {
     assert!(one["diff"].as_str().unwrap().contains("+  \"lr\": 0.05,"));
     let base = lab.json(&["show", "0", "--json"]);
     assert!(one["score"].as_f64().unwrap() < base["score"].as_f64().unwrap() - 0.1);
-    // Transcripts: the strategist's and the coder's calls, with usage and the model.
+    // Transcripts: the strategist's, the coder's and the lesson's calls, with usage and the model.
     let roles: Vec<&str> = one["transcripts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["strategist", "coder"]);
+    assert_eq!(roles, ["strategist", "coder", "lesson"]);
     assert_eq!(one["transcripts"][1]["prompt_tokens"], 1000);
     // The commit names the idea and the expert.
     let msg = lab.git(&["log", "-1", "--format=%B", "autolab/t"]);
@@ -211,8 +219,9 @@ fn a_429_with_retry_after_is_waited_out() {
         openai(IDEA_VAL),
         openai(EDIT_VAL),
     ]);
+    // Templated lessons: no LLM call besides ideation and code.
     let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\n",
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nlessons = \"template\"\n",
         server.url()
     ));
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
@@ -389,4 +398,158 @@ fn an_external_coder_command_is_validated_and_committed() {
     let one = lab.json(&["show", "1", "--json"]);
     assert_eq!(one["verdict"], "kept", "{one}");
     assert_eq!(one["metrics"]["val_loss"], 0.125);
+}
+
+#[test]
+fn the_llm_writes_each_lesson_and_compacts_old_ones_into_a_digest() {
+    let ideation = std::sync::atomic::AtomicUsize::new(0);
+    let server = FakeServer::from_fn(move |r| {
+        if is_ideation(r) {
+            openai(&distinct_idea(
+                ideation.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            ))
+        } else if is_compaction(r) {
+            openai("- DIGEST: variants after the first never applied\n- keep 0.25")
+        } else if is_lesson(r) {
+            let number = r
+                .prompt_text()
+                .split("Experiment #")
+                .nth(1)
+                .and_then(|t| t.split(':').next())
+                .unwrap_or("?")
+                .to_string();
+            openai(&format!(
+                "Lesson: experiment {number} showed that editing val.txt is all that matters here, because the command only prints it."
+            ))
+        } else {
+            openai(EDIT_VAL)
+        }
+    });
+    let lab = shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\nplaybook_chars = 1000\n",
+        server.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "14"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = server.requests();
+    let lessons: Vec<&Recorded> = requests.iter().filter(|r| is_lesson(r)).collect();
+    assert_eq!(lessons.len(), 13, "one lesson per judged candidate");
+    let first = lessons[0].prompt_text();
+    assert!(
+        first.contains("Experiment #1: dropout") && first.contains("Verdict: kept"),
+        "{first}"
+    );
+    assert!(
+        requests.iter().any(is_compaction),
+        "the playbook outgrew 1000 chars"
+    );
+    let playbook = std::fs::read_to_string(lab.path().join(".autolab/playbook.md")).unwrap();
+    assert!(
+        playbook.contains("## Summary of lessons through #")
+            && playbook.contains("- DIGEST: variants after the first never applied"),
+        "{playbook}"
+    );
+    assert!(
+        playbook.contains("experiment 13 showed that editing val.txt is all that matters"),
+        "the newest lesson is the LLM's: {playbook}"
+    );
+    assert!(
+        !playbook.contains("experiment 1 showed"),
+        "the oldest lessons live on in the digest only: {playbook}"
+    );
+    let one = lab.json(&["show", "1", "--json"]);
+    let roles: Vec<&str> = one["transcripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["role"].as_str())
+        .collect();
+    assert!(roles.contains(&"lesson"), "{roles:?}");
+}
+
+/// The `n`th of 16 ideas no near-duplicate check confuses with another.
+fn distinct_idea(n: usize) -> String {
+    const TOPICS: [&str; 16] = [
+        "dropout",
+        "warmup",
+        "batchnorm",
+        "cosine",
+        "mixup",
+        "pruning",
+        "distillation",
+        "quantization",
+        "ensembling",
+        "curriculum",
+        "labelsmoothing",
+        "gradientclipping",
+        "weightdecay",
+        "nesterov",
+        "augmentation",
+        "residuals",
+    ];
+    let topic = TOPICS[n % TOPICS.len()];
+    format!(
+        r#"{{"ideas": [{{"title": "{topic}", "hypothesis": "{topic}", "plan": "write 0.25", "files": ["val.txt"], "expected_effect": "-0.25", "risk": "low"}}]}}"#
+    )
+}
+
+#[test]
+fn ideation_explores_early_and_refines_near_the_end_of_the_budget() {
+    let ideation = std::sync::atomic::AtomicUsize::new(0);
+    let server = FakeServer::from_fn(move |r| {
+        if is_ideation(r) {
+            openai(&distinct_idea(
+                ideation.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            ))
+        } else {
+            openai(EDIT_VAL)
+        }
+    });
+    let lab = shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\nideas_per_call = 1\nlessons = \"template\"\n",
+        server.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "9"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let phases: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| is_ideation(r))
+        .map(|r| {
+            let text = r.prompt_text();
+            let phase = text
+                .split("# Phase: ")
+                .nth(1)
+                .and_then(|t| t.lines().next())
+                .unwrap_or("none")
+                .to_string();
+            let used = text
+                .split("# Phase: ")
+                .nth(1)
+                .and_then(|t| t.lines().nth(1))
+                .and_then(|l| l.split('%').next())
+                .unwrap_or("?")
+                .to_string();
+            format!("{phase} {used}")
+        })
+        .collect();
+    assert_eq!(
+        phases.first().map(String::as_str),
+        Some("explore 11"),
+        "{phases:?}"
+    );
+    assert!(
+        phases.iter().any(|p| p.starts_with("refine ")),
+        "the last ideas refine: {phases:?}"
+    );
+    let first_refine = phases
+        .iter()
+        .position(|p| p.starts_with("refine "))
+        .unwrap();
+    assert!(
+        phases[..first_refine]
+            .iter()
+            .all(|p| p.starts_with("explore ")),
+        "{phases:?}"
+    );
 }

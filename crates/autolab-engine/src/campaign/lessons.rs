@@ -1,0 +1,237 @@
+//! The playbook's lessons on the LLM path: after each verdict the LLM writes the experiment's
+//! lesson (one call at a time, off the main thread, under the USD budget); when the lessons
+//! outgrow the playbook's budget it compacts the older ones into a digest. Both are stored in
+//! the ledger, so a restart writes only what is missing; a failed call leaves the templated
+//! lesson in place.
+
+use serde_json::json;
+
+use super::{Driver, SlotMsg};
+use crate::EngineError;
+use crate::llm::context;
+use crate::llm::lessons::{
+    DigestJob, DigestVars, LessonJob, LessonVars, Written, compact, write_lesson,
+};
+use crate::llm::{CallError, lessons::cap};
+use crate::playbook::{self, Lesson};
+
+/// Characters of a crash's log the lesson prompt sees.
+const LESSON_LOG_CHARS: usize = 800;
+/// Bullet points a digest may have.
+const DIGEST_ITEMS: usize = 12;
+
+impl Driver<'_> {
+    /// Starts the next lesson (the oldest judged experiment without one) or, when none is
+    /// missing, a compaction that is due. One such call runs at a time.
+    pub(super) fn launch_lessons(&mut self) -> Result<(), EngineError> {
+        let Some(agent) = self.agent.as_ref() else {
+            return Ok(());
+        };
+        if !agent.cfg.llm_lessons
+            || agent.lessons_in_flight > 0
+            || agent.out_of_budget
+            || agent.caller.exhausted().is_some()
+        {
+            return Ok(());
+        }
+        let exps = self.ledger.experiments(self.campaign.id)?;
+        let stored = self.ledger.lessons(self.campaign.id)?;
+        let missing = exps.iter().find(|e| {
+            e.number > 0
+                && e.verdict.is_some()
+                && !stored.contains_key(&e.row)
+                && !agent.lessons_failed.contains(&e.row)
+        });
+        if let Some(e) = missing {
+            let vars = self.lesson_vars(e)?;
+            let Some(agent) = self.agent.as_mut() else {
+                return Ok(());
+            };
+            let job = LessonJob {
+                caller: agent.caller.clone(),
+                templates: agent.templates.clone(),
+                row: e.row,
+                vars,
+            };
+            agent.lessons_in_flight += 1;
+            let tx = self.tx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(SlotMsg::LessonReady(Box::new(write_lesson(job))));
+            });
+            return Ok(());
+        }
+        let ideas = self.ledger.ideas(self.campaign.id)?;
+        let digest = self.ledger.digest(self.campaign.id)?;
+        let experts: Vec<Option<String>> = exps
+            .iter()
+            .map(|e| ideas.get(&e.row).and_then(|(_, x)| x.clone()))
+            .collect();
+        let lessons: Vec<Lesson<'_>> = exps
+            .iter()
+            .zip(&experts)
+            .map(|(e, x)| Lesson {
+                experiment: e,
+                expert: x.as_deref(),
+                text: stored.get(&e.row).map(|(t, _)| t.as_str()),
+            })
+            .collect();
+        let budget = agent.cfg.playbook_chars as usize;
+        let Some((through, old)) = playbook::compaction_due(&lessons, digest.as_ref(), budget)
+        else {
+            return Ok(());
+        };
+        if agent.digest_failed_through == Some(through) {
+            return Ok(());
+        }
+        let job = DigestJob {
+            caller: agent.caller.clone(),
+            templates: agent.templates.clone(),
+            through,
+            vars: DigestVars {
+                goal: context::goal_text(&self.lab.root, &self.lab.config),
+                previous: digest.map(|d| d.text),
+                lessons: old,
+                max_items: DIGEST_ITEMS,
+                max_chars: budget / 3,
+            },
+        };
+        if let Some(agent) = self.agent.as_mut() {
+            agent.lessons_in_flight += 1;
+        }
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(SlotMsg::DigestReady(Box::new(compact(job))));
+        });
+        Ok(())
+    }
+
+    /// A lesson call ended: its lesson is stored (or the templated one stays), the playbook is
+    /// rewritten and the next lesson starts.
+    pub(super) fn lesson_ready(&mut self, w: Written) -> Result<(), EngineError> {
+        let row = w.key;
+        for mut t in w.transcripts {
+            t.experiment = Some(row);
+            self.ledger.record_transcript(self.campaign.id, &t)?;
+        }
+        match &w.text {
+            Ok(text) => self.ledger.set_lesson(row, text, true)?,
+            Err(why) => {
+                tracing::warn!("the lesson of experiment row {row} was not written: {why}");
+                self.ledger.campaign_event(
+                    self.campaign.id,
+                    "lesson-failed",
+                    &json!({"experiment": row, "why": why}),
+                )?;
+            }
+        }
+        self.written(w.out_of_budget, w.text.is_err().then_some(row), None)
+    }
+
+    /// A compaction call ended: its digest is stored (or old lessons keep being dropped).
+    pub(super) fn digest_ready(&mut self, w: Written) -> Result<(), EngineError> {
+        let through = w.key as u32;
+        for t in &w.transcripts {
+            self.ledger.record_transcript(self.campaign.id, t)?;
+        }
+        match &w.text {
+            Ok(text) => self.ledger.add_digest(self.campaign.id, through, text)?,
+            Err(why) => self.ledger.campaign_event(
+                self.campaign.id,
+                "compaction-failed",
+                &json!({"through": through, "why": why}),
+            )?,
+        }
+        self.written(w.out_of_budget, None, w.text.is_err().then_some(through))
+    }
+
+    fn written(
+        &mut self,
+        out_of_budget: bool,
+        failed_lesson: Option<i64>,
+        failed_digest: Option<u32>,
+    ) -> Result<(), EngineError> {
+        if let Some(agent) = self.agent.as_mut() {
+            agent.lessons_in_flight = agent.lessons_in_flight.saturating_sub(1);
+            agent.lessons_failed.extend(failed_lesson);
+            if failed_digest.is_some() {
+                agent.digest_failed_through = failed_digest;
+            }
+        }
+        if out_of_budget {
+            self.out_of_budget(CallError::Budget {
+                spent: self.agent.as_ref().map_or(0.0, |a| a.caller.spent()),
+                limit: self
+                    .agent
+                    .as_ref()
+                    .and_then(|a| a.cfg.max_usd)
+                    .unwrap_or(0.0),
+            });
+        }
+        self.write_playbook()?;
+        self.launch_lessons()
+    }
+
+    /// What the lesson prompt is told about experiment `e`.
+    fn lesson_vars(
+        &self,
+        e: &autolab_core::experiment::Experiment,
+    ) -> Result<LessonVars, EngineError> {
+        let config = &self.lab.config;
+        let primary = &config.metrics.primary;
+        let (idea, expert) = self.ledger.idea(e.row)?;
+        let best = self
+            .incumbent()?
+            .and_then(|i| i.metrics.get(primary).copied())
+            .map_or_else(|| "none".to_string(), |v| format!("{v}"));
+        let crashed = matches!(
+            e.verdict,
+            Some(
+                autolab_core::experiment::Verdict::Crashed
+                    | autolab_core::experiment::Verdict::Timeout
+            )
+        );
+        let log_tail = if crashed {
+            self.ledger
+                .runs(e.row)?
+                .last()
+                .and_then(|r| r.log_tail.clone())
+                .map(|t| {
+                    let start = t.len().saturating_sub(LESSON_LOG_CHARS);
+                    let start = (start..t.len())
+                        .find(|i| t.is_char_boundary(*i))
+                        .unwrap_or(t.len());
+                    t[start..].to_string()
+                })
+        } else {
+            None
+        };
+        Ok(LessonVars {
+            goal: cap(&context::goal_text(&self.lab.root, config), 2000),
+            number: e.number,
+            title: e.title.clone(),
+            expert,
+            hypothesis: idea
+                .as_ref()
+                .and_then(|v| v["hypothesis"].as_str().map(str::to_string)),
+            verdict: e
+                .verdict
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default(),
+            reason: e.reason.clone(),
+            metric: primary.clone(),
+            value: e
+                .metrics
+                .get(primary)
+                .map_or_else(|| "not reported".to_string(), |v| format!("{v}")),
+            best,
+            stats: e.stats.as_ref().map(|s| s.to_string()),
+            diff: e
+                .commit
+                .as_ref()
+                .filter(|c| **c != e.parent)
+                .and_then(|c| self.lab.repo.diff(&e.parent, c).ok())
+                .map(|d| context::short_diff(&d)),
+            log_tail,
+        })
+    }
+}
