@@ -2,12 +2,38 @@
 
 use std::path::Path;
 
-use autolab_core::experiment::Verdict;
+use std::collections::HashMap;
+
+use autolab_core::experiment::{Experiment, Verdict};
+use autolab_core::ledger::Digest;
 
 use super::Driver;
 use crate::EngineError;
 use crate::llm::context::{self, IdeaContext, ResultRow};
 use crate::playbook::{self, Lesson};
+
+/// What the playbook is made of: the campaign's experiments, who proposed each, their stored
+/// lessons (by experiment row) and the newest digest.
+pub(super) struct PlaybookMaterial {
+    pub exps: Vec<Experiment>,
+    experts: Vec<String>,
+    pub stored: HashMap<i64, (String, bool)>,
+    pub digest: Option<Digest>,
+}
+
+impl PlaybookMaterial {
+    pub fn lessons(&self) -> Vec<Lesson<'_>> {
+        self.exps
+            .iter()
+            .zip(&self.experts)
+            .map(|(e, x)| Lesson {
+                experiment: e,
+                expert: Some(x.as_str()),
+                text: self.stored.get(&e.row).map(|(t, _)| t.as_str()),
+            })
+            .collect()
+    }
+}
 
 impl Driver<'_> {
     /// What the strategist is told.
@@ -132,17 +158,11 @@ impl Driver<'_> {
             .reduce(f64::max)
     }
 
-    /// Rewrites `.autolab/playbook.md` from the ledger (the LLM path reads it; the optimizer
-    /// does not, so it is not written then).
-    pub(super) fn write_playbook(&self) -> Result<(), EngineError> {
-        let Some(agent) = self.agent.as_ref() else {
-            return Ok(());
-        };
+    /// The playbook's material, read from the ledger.
+    pub(super) fn playbook_material(&self) -> Result<PlaybookMaterial, EngineError> {
         let exps = self.ledger.experiments(self.campaign.id)?;
         let ideas = self.ledger.ideas(self.campaign.id)?;
-        let stored = self.ledger.lessons(self.campaign.id)?;
-        let digest = self.ledger.digest(self.campaign.id)?;
-        let experts: Vec<String> = exps
+        let experts = exps
             .iter()
             .map(|e| {
                 ideas
@@ -151,15 +171,22 @@ impl Driver<'_> {
                     .unwrap_or_else(|| e.proposer.clone())
             })
             .collect();
-        let lessons: Vec<Lesson<'_>> = exps
-            .iter()
-            .zip(&experts)
-            .map(|(e, x)| Lesson {
-                experiment: e,
-                expert: Some(x.as_str()),
-                text: stored.get(&e.row).map(|(t, _)| t.as_str()),
-            })
-            .collect();
+        Ok(PlaybookMaterial {
+            stored: self.ledger.lessons(self.campaign.id)?,
+            digest: self.ledger.digest(self.campaign.id)?,
+            exps,
+            experts,
+        })
+    }
+
+    /// Rewrites `.autolab/playbook.md` from the ledger (the LLM path reads it; the optimizer
+    /// does not, so it is not written then).
+    pub(super) fn write_playbook(&self) -> Result<(), EngineError> {
+        let Some(agent) = self.agent.as_ref() else {
+            return Ok(());
+        };
+        let material = self.playbook_material()?;
+        let lessons = material.lessons();
         let task = &self.lab.config.task;
         let mut guardrails = vec![
             format!("Only these files may change: {}", task.editable.join(", ")),
@@ -177,7 +204,7 @@ impl Driver<'_> {
         }
         let text = playbook::render(
             &lessons,
-            digest.as_ref(),
+            material.digest.as_ref(),
             &guardrails,
             agent.cfg.playbook_chars as usize,
         );

@@ -13,7 +13,7 @@ use crate::llm::lessons::{
     DigestJob, DigestVars, LessonJob, LessonVars, Written, compact, write_lesson,
 };
 use crate::llm::{CallError, lessons::cap};
-use crate::playbook::{self, Lesson};
+use crate::playbook;
 
 /// Characters of a crash's log the lesson prompt sees.
 const LESSON_LOG_CHARS: usize = 800;
@@ -34,12 +34,11 @@ impl Driver<'_> {
         {
             return Ok(());
         }
-        let exps = self.ledger.experiments(self.campaign.id)?;
-        let stored = self.ledger.lessons(self.campaign.id)?;
-        let missing = exps.iter().find(|e| {
+        let material = self.playbook_material()?;
+        let missing = material.exps.iter().find(|e| {
             e.number > 0
                 && e.verdict.is_some()
-                && !stored.contains_key(&e.row)
+                && !material.stored.contains_key(&e.row)
                 && !agent.lessons_failed.contains(&e.row)
         });
         if let Some(e) = missing {
@@ -60,23 +59,10 @@ impl Driver<'_> {
             });
             return Ok(());
         }
-        let ideas = self.ledger.ideas(self.campaign.id)?;
-        let digest = self.ledger.digest(self.campaign.id)?;
-        let experts: Vec<Option<String>> = exps
-            .iter()
-            .map(|e| ideas.get(&e.row).and_then(|(_, x)| x.clone()))
-            .collect();
-        let lessons: Vec<Lesson<'_>> = exps
-            .iter()
-            .zip(&experts)
-            .map(|(e, x)| Lesson {
-                experiment: e,
-                expert: x.as_deref(),
-                text: stored.get(&e.row).map(|(t, _)| t.as_str()),
-            })
-            .collect();
+        let lessons = material.lessons();
         let budget = agent.cfg.playbook_chars as usize;
-        let Some((through, old)) = playbook::compaction_due(&lessons, digest.as_ref(), budget)
+        let Some((through, old)) =
+            playbook::compaction_due(&lessons, material.digest.as_ref(), budget)
         else {
             return Ok(());
         };
@@ -89,7 +75,7 @@ impl Driver<'_> {
             through,
             vars: DigestVars {
                 goal: context::goal_text(&self.lab.root, &self.lab.config),
-                previous: digest.map(|d| d.text),
+                previous: material.digest.as_ref().map(|d| d.text.clone()),
                 lessons: old,
                 max_items: DIGEST_ITEMS,
                 max_chars: budget / 3,

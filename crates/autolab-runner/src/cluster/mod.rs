@@ -14,15 +14,20 @@
 //!   measured from when the job is first seen running (queue time does not count), and cancels
 //!   the job then; after a restart ([`Runner::attach`]) that clock starts again at attach time
 //!   and the scheduler's own limit is the backstop.
-//! - `watch` (early stopping), `stall_timeout` and `max_disk_bytes` are not applied to cluster
-//!   jobs: their logs are files written by the scheduler on the compute node. Logs are capped
-//!   (head and tail kept) after the job ends.
+//! - While a job runs, each poll also reads what its stdout gained (one shell call for all
+//!   followed jobs, see `follow.rs`), when the run has a `watch` (early stopping) or a
+//!   `stall_timeout`: a watched line may stop the job (`Exit::Stopped`), and a job whose stdout
+//!   does not grow for `stall_timeout` is cancelled (`Exit::Stalled`). This needs the log to be
+//!   visible where the scheduler is (a shared file system, as usual on clusters).
+//!   `max_disk_bytes` is not applied to cluster jobs. Logs are capped (head and tail kept) after
+//!   the job ends.
 //! - The sandbox in `spec.sandbox` is not applied; the cluster's own isolation applies.
 //! - Remote hosts are reached with the system OpenSSH binaries through `std::process` (not the
 //!   `openssh` crate, which needs tokio): `~/.ssh/config`, agents and jump hosts work, and one
 //!   multiplexed connection (`ControlMaster`) serves all commands. Code is shipped as a
 //!   `git bundle` of the worktree's HEAD (uncommitted changes are not shipped).
 
+mod follow;
 mod lsf;
 mod script;
 mod slurm;
@@ -155,6 +160,12 @@ trait Backend: Send + Sync {
 struct Seen {
     status: JobStatus,
     misses: u32,
+    /// The stdout being followed, if the waiter watches it.
+    follow: Option<follow::Followed>,
+    /// Output read since the waiter last looked.
+    fresh: Vec<u8>,
+    /// Whether the log grew since the waiter last looked.
+    grew: bool,
 }
 
 #[derive(Default)]
@@ -172,6 +183,8 @@ struct Tracker {
     queries: AtomicU64,
     /// Poll rounds done.
     polls: AtomicU64,
+    /// Shell calls reading followed jobs' logs (one per poll at most).
+    log_reads: AtomicU64,
     /// Jobs submitted and not yet finished (for `max_jobs`).
     active: Mutex<usize>,
     slot_freed: Condvar,
@@ -354,14 +367,17 @@ impl Inner {
     }
 }
 
-/// Registers `id` with the poller, starting it if none runs.
-fn track(inner: &Arc<Inner>, id: &str) {
+/// Registers `id` with the poller, starting it if none runs; `log` is its stdout to follow.
+fn track(inner: &Arc<Inner>, id: &str, log: Option<String>) {
     let mut table = lock(&inner.tracker.table);
     table.jobs.insert(
         id.to_string(),
         Seen {
             status: JobStatus::Pending,
             misses: 0,
+            follow: log.map(|path| follow::Followed { path, offset: 0 }),
+            fresh: Vec::new(),
+            grew: false,
         },
     );
     if !table.poller {
@@ -415,6 +431,7 @@ fn poll_loop(inner: &Inner) {
                 }
                 Err(e) => tracing::warn!("polling {} jobs failed: {e}", inner.cfg.scheduler.name()),
             }
+            read_logs(inner);
             t.changed.notify_all();
         }
         // Sleep, but wake early when the table empties so the thread does not linger.
@@ -431,44 +448,149 @@ fn poll_loop(inner: &Inner) {
     }
 }
 
+/// Reads what the followed running jobs' logs gained, in one shell call.
+fn read_logs(inner: &Inner) {
+    let t = &inner.tracker;
+    let jobs: Vec<(String, follow::Followed)> = lock(&t.table)
+        .jobs
+        .iter()
+        .filter(|(_, s)| s.status == JobStatus::Running)
+        .filter_map(|(id, s)| s.follow.clone().map(|f| (id.clone(), f)))
+        .collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let offsets: HashMap<String, u64> = jobs.iter().map(|(id, f)| (id.clone(), f.offset)).collect();
+    let script = follow::read_script(&jobs);
+    let out = match inner.shell.exec(
+        &["sh".to_string(), "-s".to_string()],
+        Some(script.as_bytes()),
+    ) {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::warn!("reading the logs of {} jobs failed: {e}", jobs.len());
+            return;
+        }
+    };
+    t.log_reads.fetch_add(1, Ordering::SeqCst);
+    let mut table = lock(&t.table);
+    for (id, (size, bytes)) in follow::parse_reads(&out.stdout, &offsets) {
+        let Some(seen) = table.jobs.get_mut(&id) else {
+            continue;
+        };
+        let Some(f) = seen.follow.as_mut() else {
+            continue;
+        };
+        if size > f.offset {
+            seen.grew = true;
+            seen.fresh.extend_from_slice(&bytes);
+            let excess = seen.fresh.len().saturating_sub(follow::KEEP_CAP);
+            seen.fresh.drain(..excess);
+        }
+        f.offset = size;
+    }
+}
+
 /// How one submitted job ended, from the waiter's point of view.
 enum Outcome {
     Exit(Exit, Option<String>),
     NodeFailure(String),
 }
 
-/// Waits for job `id` to end, cancelling it on `cancel` or past its deadline.
-fn follow(inner: &Arc<Inner>, id: &str, spec: &RunSpec, cancel: &AtomicBool) -> Outcome {
-    track(inner, id);
+/// What a waiter watches besides the job's state: its stdout lines (early stopping) and its
+/// silence (`stall_timeout`).
+struct Watching<'a> {
+    watch: Option<&'a mut LineWatch>,
+    stall: Option<Duration>,
+    /// The unfinished last line of the output so far.
+    partial: Vec<u8>,
+    /// Why the watch asked to stop the job.
+    stop_reason: Option<String>,
+}
+
+impl Watching<'_> {
+    fn follows(&self) -> bool {
+        self.watch.is_some() || self.stall.is_some()
+    }
+
+    /// Feeds new output to the watch; true once it asked to stop.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        if let Some(w) = self.watch.as_mut() {
+            self.partial.extend_from_slice(bytes);
+            for line in follow::complete_lines(&mut self.partial) {
+                if self.stop_reason.is_none() {
+                    self.stop_reason = w(&line);
+                }
+            }
+            self.partial.truncate(64 * 1024);
+        }
+        self.stop_reason.is_some()
+    }
+}
+
+/// Waits for job `id` to end, cancelling it on `cancel`, past its deadline, when its watch
+/// says so or when it stalls.
+fn follow(
+    inner: &Arc<Inner>,
+    id: &str,
+    spec: &RunSpec,
+    cancel: &AtomicBool,
+    watching: &mut Watching<'_>,
+) -> Outcome {
+    let log = watching
+        .follows()
+        .then(|| format!("{}/stdout.log", inner.job_paths(spec).run_dir));
+    track(inner, id, log);
     let t = &inner.tracker;
     let limit = spec.timeout + inner.cfg.timeout_margin;
     let mut running_since: Option<Instant> = None;
+    let mut last_output: Option<Instant> = None;
     let mut stopping: Option<(Exit, Instant, Instant)> = None; // reason, first, last cancel
     let status = loop {
-        let status = {
+        let (status, fresh, grew) = {
             let table = lock(&t.table);
-            let table = t
+            let mut table = t
                 .changed
                 .wait_timeout(table, WAKE)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|e| e.into_inner().0);
-            table.jobs.get(id).map(|s| s.status.clone())
+            match table.jobs.get_mut(id) {
+                Some(s) => (
+                    Some(s.status.clone()),
+                    std::mem::take(&mut s.fresh),
+                    std::mem::take(&mut s.grew),
+                ),
+                None => (None, Vec::new(), false),
+            }
         };
         let now = Instant::now();
         match status {
             Some(s) if s.is_terminal() => break s,
             Some(JobStatus::Running) => {
                 running_since.get_or_insert(now);
+                last_output.get_or_insert(now);
             }
             Some(_) => {}
             None => break JobStatus::Lost,
         }
+        if grew {
+            last_output = Some(now);
+        }
+        let watch_stops = watching.feed(&fresh);
         match &mut stopping {
             None => {
                 let reason = if cancel.load(Ordering::SeqCst) {
                     Some(Exit::Cancelled)
                 } else if running_since.is_some_and(|s| now.duration_since(s) >= limit) {
                     Some(Exit::TimedOut)
+                } else if watch_stops {
+                    Some(Exit::Stopped)
+                } else if watching
+                    .stall
+                    .zip(last_output)
+                    .is_some_and(|(st, last)| now.duration_since(last) > st)
+                {
+                    Some(Exit::Stalled)
                 } else {
                     None
                 };
@@ -527,12 +649,19 @@ impl ClusterRunner {
         cancel: &AtomicBool,
         start: Instant,
         mut resubmit: Option<(&str, &mut dyn FnMut(Handle))>,
+        mut watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError> {
         let inner = &self.inner;
         let mut notes: Vec<String> = Vec::new();
         let mut attempts = 0;
+        let mut watching = Watching {
+            watch: watch.as_mut(),
+            stall: spec.stall_timeout,
+            partial: Vec::new(),
+            stop_reason: None,
+        };
         let exit = loop {
-            match follow(inner, &id, spec, cancel) {
+            match follow(inner, &id, spec, cancel, &mut watching) {
                 Outcome::Exit(e, n) => {
                     notes.extend(n);
                     break e;
@@ -587,7 +716,11 @@ impl ClusterRunner {
             stdout,
             stderr,
             truncated,
-            stop_reason: None,
+            stop_reason: if exit == Exit::Stopped {
+                watching.stop_reason
+            } else {
+                None
+            },
             layers: Vec::new(),
         })
     }
@@ -598,13 +731,13 @@ impl Runner for ClusterRunner {
         self.inner.cfg.scheduler.name()
     }
 
-    /// `watch` is ignored: cluster logs are written by the scheduler (see the module docs).
+    /// `watch` sees the job's stdout lines as the poller reads them (see the module docs).
     fn run(
         &self,
         spec: &RunSpec,
         cancel: &AtomicBool,
         started: &mut dyn FnMut(Handle),
-        _watch: Option<LineWatch>,
+        watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError> {
         let inner = &self.inner;
         let start = Instant::now();
@@ -637,7 +770,7 @@ impl Runner for ClusterRunner {
                 scheduler: inner.cfg.scheduler.name().into(),
                 id: id.clone(),
             });
-            self.wait(id, spec, cancel, start, Some((&script, started)))
+            self.wait(id, spec, cancel, start, Some((&script, started)), watch)
         })();
         inner.free_slot();
         result
@@ -657,7 +790,7 @@ impl Runner for ClusterRunner {
                         source,
                     }));
                 }
-                Some(self.wait(id.clone(), spec, cancel, Instant::now(), None))
+                Some(self.wait(id.clone(), spec, cancel, Instant::now(), None, None))
             }
             _ => None,
         }

@@ -284,4 +284,78 @@ fn slurm_over_ssh_ships_code_and_fetches_logs() {
     assert!(remote.join("exp-7/made-on-remote").exists());
     // Logs were copied back from the remote run dir.
     assert!(s.run_dir.join("stdout.log").exists());
+    // The poller reads the remote log as the job runs: early stopping works over ssh too.
+    let mut early = spec(
+        dir.path(),
+        "ssh-early",
+        "i=0; while [ $i -lt 600 ]; do echo \"step: $i\"; i=$((i + 1)); sleep 0.1; done; echo END",
+        Duration::from_secs(300),
+    );
+    early.workdir = wt.clone();
+    let watch: autolab_runner::LineWatch =
+        Box::new(|line: &str| (line == "step: 3").then(|| "early-stopped at step 3".into()));
+    let f = r
+        .run(&early, &AtomicBool::new(false), &mut |_| {}, Some(watch))
+        .unwrap();
+    assert_eq!(f.exit, Exit::Stopped, "{}", read(&f.stderr));
+    assert_eq!(f.stop_reason.as_deref(), Some("early-stopped at step 3"));
+    assert!(!read(&f.stdout).contains("END"));
+}
+
+#[test]
+fn slurm_job_is_early_stopped_by_its_watched_lines() {
+    need_slurm!();
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(
+        dir.path(),
+        &unique("early"),
+        "i=0; while [ $i -lt 600 ]; do echo \"step: $i\"; i=$((i + 1)); sleep 0.1; done; echo END",
+        Duration::from_secs(300),
+    );
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let watch: autolab_runner::LineWatch = Box::new(move |line: &str| {
+        log.lock().unwrap().push(line.to_string());
+        (line == "step: 5").then(|| "early-stopped at step 5".to_string())
+    });
+    let f = runner()
+        .run(&s, &AtomicBool::new(false), &mut |_| {}, Some(watch))
+        .unwrap();
+    assert_eq!(f.exit, Exit::Stopped, "{}", read(&f.stderr));
+    assert_eq!(f.stop_reason.as_deref(), Some("early-stopped at step 5"));
+    assert!(!read(&f.stdout).contains("END"), "the job was not stopped");
+    let seen = seen.lock().unwrap();
+    let expected: Vec<String> = (0..seen.len()).map(|i| format!("step: {i}")).collect();
+    assert_eq!(*seen, expected, "every line, in order, once");
+    assert!(seen.len() >= 6);
+}
+
+#[test]
+fn slurm_job_that_falls_silent_is_stalled_and_one_that_talks_is_not() {
+    need_slurm!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut silent = spec(
+        dir.path(),
+        &unique("silent"),
+        "echo start; sleep 600; echo END",
+        Duration::from_secs(300),
+    );
+    silent.stall_timeout = Some(Duration::from_secs(5));
+    let mut talking = spec(
+        dir.path(),
+        &unique("talking"),
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do echo tick $i; sleep 0.5; done",
+        Duration::from_secs(300),
+    );
+    talking.stall_timeout = Some(Duration::from_secs(5));
+    let r = runner();
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| r.run(&silent, &AtomicBool::new(false), &mut |_| {}, None));
+        let b = sc.spawn(|| r.run(&talking, &AtomicBool::new(false), &mut |_| {}, None));
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    assert_eq!(a.exit, Exit::Stalled, "{}", read(&a.stderr));
+    assert!(!read(&a.stdout).contains("END"));
+    assert_eq!(b.exit, Exit::Code(0), "{}", read(&b.stderr));
+    assert!(read(&b.stdout).contains("tick 14"));
 }
