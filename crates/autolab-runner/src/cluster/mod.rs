@@ -29,22 +29,26 @@
 
 mod follow;
 mod lsf;
+mod poller;
 mod script;
 mod slurm;
 mod ssh;
+mod waiter;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
+use poller::{Tracker, lock};
 use script::{
     JobPaths, cap_log, job_name, minutes_ceil, note, output_text, render, shell_quote,
     valid_env_name,
 };
 use ssh::Shell;
+use waiter::{Outcome, Watching, wait_for_job};
 
 /// How often a waiter checks its cancel flag and deadline.
 const WAKE: Duration = Duration::from_millis(200);
@@ -155,43 +159,6 @@ trait Backend: Send + Sync {
         queries: &AtomicU64,
     ) -> Result<HashMap<String, JobStatus>, String>;
     fn cancel_argv(&self, id: &str) -> Vec<String>;
-}
-
-struct Seen {
-    status: JobStatus,
-    misses: u32,
-    /// The stdout being followed, if the waiter watches it.
-    follow: Option<follow::Followed>,
-    /// Output read since the waiter last looked.
-    fresh: Vec<u8>,
-    /// Whether the log grew since the waiter last looked.
-    grew: bool,
-}
-
-#[derive(Default)]
-struct Table {
-    jobs: HashMap<String, Seen>,
-    poller: bool,
-}
-
-/// The jobs being waited for, shared between the waiters and the poller thread.
-#[derive(Default)]
-struct Tracker {
-    table: Mutex<Table>,
-    changed: Condvar,
-    /// Status queries sent to the scheduler (`squeue`/`bjobs` calls, plus fallbacks).
-    queries: AtomicU64,
-    /// Poll rounds done.
-    polls: AtomicU64,
-    /// Shell calls reading followed jobs' logs (one per poll at most).
-    log_reads: AtomicU64,
-    /// Jobs submitted and not yet finished (for `max_jobs`).
-    active: Mutex<usize>,
-    slot_freed: Condvar,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct Inner {
@@ -367,279 +334,6 @@ impl Inner {
     }
 }
 
-/// Registers `id` with the poller, starting it if none runs; `log` is its stdout to follow.
-fn track(inner: &Arc<Inner>, id: &str, log: Option<String>) {
-    let mut table = lock(&inner.tracker.table);
-    table.jobs.insert(
-        id.to_string(),
-        Seen {
-            status: JobStatus::Pending,
-            misses: 0,
-            follow: log.map(|path| follow::Followed { path, offset: 0 }),
-            fresh: Vec::new(),
-            grew: false,
-        },
-    );
-    if !table.poller {
-        table.poller = true;
-        let inner = Arc::clone(inner);
-        std::thread::spawn(move || poll_loop(&inner));
-    }
-}
-
-/// The one poller of a runner: asks about all tracked jobs at once, until none is left.
-fn poll_loop(inner: &Inner) {
-    let t = &inner.tracker;
-    loop {
-        let ids: Vec<String> = {
-            let mut table = lock(&t.table);
-            if table.jobs.is_empty() {
-                table.poller = false;
-                return;
-            }
-            let mut ids: Vec<String> = table
-                .jobs
-                .iter()
-                .filter(|(_, s)| !s.status.is_terminal())
-                .map(|(id, _)| id.clone())
-                .collect();
-            ids.sort();
-            ids
-        };
-        if !ids.is_empty() {
-            t.polls.fetch_add(1, Ordering::SeqCst);
-            match inner.backend.query(&inner.shell, &ids, &t.queries) {
-                Ok(states) => {
-                    let mut table = lock(&t.table);
-                    for id in &ids {
-                        let Some(seen) = table.jobs.get_mut(id) else {
-                            continue;
-                        };
-                        match states.get(id) {
-                            Some(s) => {
-                                seen.status = s.clone();
-                                seen.misses = 0;
-                            }
-                            None => {
-                                seen.misses += 1;
-                                if seen.misses >= MAX_MISSES {
-                                    seen.status = JobStatus::Lost;
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!("polling {} jobs failed: {e}", inner.cfg.scheduler.name()),
-            }
-            read_logs(inner);
-            t.changed.notify_all();
-        }
-        // Sleep, but wake early when the table empties so the thread does not linger.
-        let deadline = Instant::now() + inner.cfg.poll_interval;
-        let mut table = lock(&t.table);
-        while Instant::now() < deadline && !table.jobs.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            table = t
-                .changed
-                .wait_timeout(table, left.min(WAKE))
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-    }
-}
-
-/// Reads what the followed running jobs' logs gained, in one shell call.
-fn read_logs(inner: &Inner) {
-    let t = &inner.tracker;
-    let jobs: Vec<(String, follow::Followed)> = lock(&t.table)
-        .jobs
-        .iter()
-        .filter(|(_, s)| s.status == JobStatus::Running)
-        .filter_map(|(id, s)| s.follow.clone().map(|f| (id.clone(), f)))
-        .collect();
-    if jobs.is_empty() {
-        return;
-    }
-    let offsets: HashMap<String, u64> = jobs.iter().map(|(id, f)| (id.clone(), f.offset)).collect();
-    let script = follow::read_script(&jobs);
-    let out = match inner.shell.exec(
-        &["sh".to_string(), "-s".to_string()],
-        Some(script.as_bytes()),
-    ) {
-        Ok(out) => out,
-        Err(e) => {
-            tracing::warn!("reading the logs of {} jobs failed: {e}", jobs.len());
-            return;
-        }
-    };
-    t.log_reads.fetch_add(1, Ordering::SeqCst);
-    let mut table = lock(&t.table);
-    for (id, (size, bytes)) in follow::parse_reads(&out.stdout, &offsets) {
-        let Some(seen) = table.jobs.get_mut(&id) else {
-            continue;
-        };
-        let Some(f) = seen.follow.as_mut() else {
-            continue;
-        };
-        if size > f.offset {
-            seen.grew = true;
-            seen.fresh.extend_from_slice(&bytes);
-            let excess = seen.fresh.len().saturating_sub(follow::KEEP_CAP);
-            seen.fresh.drain(..excess);
-        }
-        f.offset = size;
-    }
-}
-
-/// How one submitted job ended, from the waiter's point of view.
-enum Outcome {
-    Exit(Exit, Option<String>),
-    NodeFailure(String),
-}
-
-/// What a waiter watches besides the job's state: its stdout lines (early stopping) and its
-/// silence (`stall_timeout`).
-struct Watching<'a> {
-    watch: Option<&'a mut LineWatch>,
-    stall: Option<Duration>,
-    /// The unfinished last line of the output so far.
-    partial: Vec<u8>,
-    /// Why the watch asked to stop the job.
-    stop_reason: Option<String>,
-}
-
-impl Watching<'_> {
-    fn follows(&self) -> bool {
-        self.watch.is_some() || self.stall.is_some()
-    }
-
-    /// Feeds new output to the watch; true once it asked to stop.
-    fn feed(&mut self, bytes: &[u8]) -> bool {
-        if let Some(w) = self.watch.as_mut() {
-            self.partial.extend_from_slice(bytes);
-            for line in follow::complete_lines(&mut self.partial) {
-                if self.stop_reason.is_none() {
-                    self.stop_reason = w(&line);
-                }
-            }
-            self.partial.truncate(64 * 1024);
-        }
-        self.stop_reason.is_some()
-    }
-}
-
-/// Waits for job `id` to end, cancelling it on `cancel`, past its deadline, when its watch
-/// says so or when it stalls.
-fn follow(
-    inner: &Arc<Inner>,
-    id: &str,
-    spec: &RunSpec,
-    cancel: &AtomicBool,
-    watching: &mut Watching<'_>,
-) -> Outcome {
-    let log = watching
-        .follows()
-        .then(|| format!("{}/stdout.log", inner.job_paths(spec).run_dir));
-    track(inner, id, log);
-    let t = &inner.tracker;
-    let limit = spec.timeout + inner.cfg.timeout_margin;
-    let mut running_since: Option<Instant> = None;
-    let mut last_output: Option<Instant> = None;
-    let mut stopping: Option<(Exit, Instant, Instant)> = None; // reason, first, last cancel
-    let status = loop {
-        let (status, fresh, grew) = {
-            let table = lock(&t.table);
-            let mut table = t
-                .changed
-                .wait_timeout(table, WAKE)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-            match table.jobs.get_mut(id) {
-                Some(s) => (
-                    Some(s.status.clone()),
-                    std::mem::take(&mut s.fresh),
-                    std::mem::take(&mut s.grew),
-                ),
-                None => (None, Vec::new(), false),
-            }
-        };
-        let now = Instant::now();
-        match status {
-            Some(s) if s.is_terminal() => break s,
-            Some(JobStatus::Running) => {
-                running_since.get_or_insert(now);
-                last_output.get_or_insert(now);
-            }
-            Some(_) => {}
-            None => break JobStatus::Lost,
-        }
-        if grew {
-            last_output = Some(now);
-        }
-        let watch_stops = watching.feed(&fresh);
-        match &mut stopping {
-            None => {
-                let reason = if cancel.load(Ordering::SeqCst) {
-                    Some(Exit::Cancelled)
-                } else if running_since.is_some_and(|s| now.duration_since(s) >= limit) {
-                    Some(Exit::TimedOut)
-                } else if watch_stops {
-                    Some(Exit::Stopped)
-                } else if watching
-                    .stall
-                    .zip(last_output)
-                    .is_some_and(|(st, last)| now.duration_since(last) > st)
-                {
-                    Some(Exit::Stalled)
-                } else {
-                    None
-                };
-                if let Some(r) = reason {
-                    inner.cancel_job(id);
-                    stopping = Some((r, now, now));
-                }
-            }
-            Some((reason, first, last)) => {
-                if now.duration_since(*first) >= STOP_WAIT {
-                    let r = *reason;
-                    lock(&t.table).jobs.remove(id);
-                    return Outcome::Exit(
-                        r,
-                        Some(format!(
-                            "job {id} did not end within {}s of being cancelled",
-                            STOP_WAIT.as_secs()
-                        )),
-                    );
-                }
-                if now.duration_since(*last) >= CANCEL_REPEAT {
-                    inner.cancel_job(id);
-                    *last = now;
-                }
-            }
-        }
-    };
-    lock(&t.table).jobs.remove(id);
-    t.changed.notify_all();
-    if let Some((reason, _, _)) = stopping
-        && status != JobStatus::Done(Exit::Code(0))
-    {
-        return Outcome::Exit(reason, None);
-    }
-    match status {
-        JobStatus::Done(e) => Outcome::Exit(e, None),
-        JobStatus::Cancelled => Outcome::Exit(
-            Exit::Code(1),
-            Some(format!("job {id} was cancelled outside autolab")),
-        ),
-        JobStatus::NodeFailure(s) => Outcome::NodeFailure(s),
-        JobStatus::Lost => Outcome::Exit(
-            Exit::Code(-1),
-            Some(format!("job {id} vanished from the scheduler")),
-        ),
-        JobStatus::Pending | JobStatus::Running => Outcome::Exit(Exit::Code(-1), None),
-    }
-}
-
 impl ClusterRunner {
     /// Waits for `id` (resubmitting `script` on node failure when given), then collects logs.
     fn wait(
@@ -661,7 +355,7 @@ impl ClusterRunner {
             stop_reason: None,
         };
         let exit = loop {
-            match follow(inner, &id, spec, cancel, &mut watching) {
+            match wait_for_job(inner, &id, spec, cancel, &mut watching) {
                 Outcome::Exit(e, n) => {
                     notes.extend(n);
                     break e;
