@@ -223,3 +223,47 @@ mod tests {
         assert!(clean_digest("\n```\n", 100).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn replyish_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("```".to_string()),
+            Just("Lesson:".to_string()),
+            Just("- ".to_string()),
+            Just("<<<<<<< SEARCH".to_string()),
+            Just(String::new()),
+            "[-*•# a-zé:.]{0,40}",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn a_cleaned_lesson_is_one_capped_line(lines in prop::collection::vec(replyish_line(), 0..12)) {
+            let reply = lines.join("\n");
+            if let Ok(lesson) = clean_lesson(&reply) {
+                prop_assert!(lesson.len() <= LESSON_CHARS);
+                prop_assert!(!lesson.contains('\n'));
+                prop_assert!(!lesson.trim().is_empty());
+                prop_assert!(!reply.contains("<<<<<<<"));
+            }
+        }
+
+        #[test]
+        fn a_cleaned_digest_is_bullets_within_budget(
+            lines in prop::collection::vec(replyish_line(), 0..12),
+            max in 1usize..400,
+        ) {
+            let reply = lines.join("\n");
+            if let Ok(digest) = clean_digest(&reply, max) {
+                prop_assert!(digest.len() <= max);
+                prop_assert!(digest.lines().all(|l| l.starts_with("- ") && l.len() > 2));
+            }
+        }
+    }
+}

@@ -155,3 +155,46 @@ mod tests {
         assert!(complete_lines(&mut buf).is_empty());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a login node prints, parsing never panics nor returns more bytes than a
+        /// read may hold.
+        #[test]
+        fn parsing_any_output_is_bounded(
+            out in prop::collection::vec(any::<u8>(), 0..2000),
+            headers in prop::collection::vec(("[0-9]{1,3}", 0u64..5000), 0..4),
+        ) {
+            let mut text = Vec::new();
+            for (id, size) in &headers {
+                text.extend_from_slice(format!("@@autolab {id} {size}\n").as_bytes());
+                text.extend_from_slice(&out);
+            }
+            let offsets = headers.iter().map(|(id, _)| (id.clone(), 10)).collect();
+            for (_, (_, bytes)) in parse_reads(&text, &offsets) {
+                prop_assert!(bytes.len() as u64 <= READ_CAP);
+            }
+            let _ = parse_reads(&out, &HashMap::new());
+        }
+
+        #[test]
+        fn complete_lines_lose_no_byte(chunks in prop::collection::vec("[a-c\n]{0,8}", 0..8)) {
+            let mut buf = Vec::new();
+            let mut seen = String::new();
+            for c in &chunks {
+                buf.extend_from_slice(c.as_bytes());
+                for l in complete_lines(&mut buf) {
+                    seen.push_str(&l);
+                    seen.push('\n');
+                }
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf));
+            prop_assert_eq!(seen, chunks.concat());
+        }
+    }
+}
