@@ -205,6 +205,27 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
+    /// The details of a campaign's events of one kind, oldest first.
+    pub fn campaign_events(&self, campaign: i64, kind: &str) -> Result<Vec<serde_json::Value>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT detail FROM events WHERE campaign_id = ?1 AND kind = ?2 ORDER BY id")
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map(params![campaign, kind], |r| r.get::<_, Option<String>>(0))
+            .map_err(wrap(&self.path))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Some(v) = r
+                .map_err(wrap(&self.path))?
+                .and_then(|d| serde_json::from_str(&d).ok())
+            {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn heartbeat(&self, campaign: i64) -> Result<()> {
         self.conn
             .execute(

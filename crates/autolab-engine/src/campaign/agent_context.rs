@@ -104,6 +104,21 @@ impl Driver<'_> {
                 tried_pairs.push((i.title.clone(), i.hypothesis.clone()));
             }
         }
+        // Ideas a result disproved before they were tried count as tried.
+        for event in self
+            .ledger
+            .campaign_events(self.campaign.id, super::lessons::DROPPED_EVENT)?
+        {
+            for idea in event["ideas"].as_array().into_iter().flatten() {
+                let title = idea["title"].as_str().unwrap_or_default().to_string();
+                let hyp = idea["hypothesis"].as_str().unwrap_or_default().to_string();
+                tried.push(format!(
+                    "{title} — {hyp} (dropped: disproven by #{})",
+                    event["by"]
+                ));
+                tried_pairs.push((title, hyp));
+            }
+        }
         let steering_file = self
             .agent
             .as_ref()

@@ -56,6 +56,8 @@ pub struct AgentRuntime {
     pub lessons_failed: std::collections::HashSet<i64>,
     /// The compaction that failed last, not retried until more lessons come.
     pub digest_failed_through: Option<u32>,
+    /// Experiments being implemented that a finished one disproved: discarded on return.
+    pub disproven: std::collections::HashMap<i64, String>,
 }
 
 impl AgentRuntime {
@@ -184,6 +186,7 @@ impl AgentRuntime {
             lessons_in_flight: 0,
             lessons_failed: Default::default(),
             digest_failed_through: None,
+            disproven: Default::default(),
         })
     }
 }
@@ -476,6 +479,9 @@ impl Driver<'_> {
         let exp = self.ledger.experiment_by_row(row)?;
         if exp.state.is_final() {
             return Ok(());
+        }
+        if let Some(reason) = self.agent.as_mut().and_then(|a| a.disproven.remove(&row)) {
+            return self.verdict_without_run(row, Verdict::Discarded, &reason, None);
         }
         let changed = match outcome.result {
             Ok(c) => c,

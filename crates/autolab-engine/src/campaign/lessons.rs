@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
-use super::{Driver, SlotMsg};
+use autolab_core::experiment::{State, Verdict};
+
+use super::{Driver, SlotMsg, Work};
 use crate::EngineError;
 use crate::llm::context;
 use crate::llm::lessons::{
@@ -17,6 +19,8 @@ use crate::playbook;
 
 /// Characters of a crash's log the lesson prompt sees.
 const LESSON_LOG_CHARS: usize = 800;
+/// The event recording waiting ideas a result disproved (they count as tried).
+pub(super) const DROPPED_EVENT: &str = "ideas-dropped";
 /// Bullet points a digest may have.
 const DIGEST_ITEMS: usize = 12;
 
@@ -46,11 +50,19 @@ impl Driver<'_> {
             let Some(agent) = self.agent.as_mut() else {
                 return Ok(());
             };
+            let waiting: Vec<_> = agent.backlog.iter().map(|(i, _)| i).collect();
             let job = LessonJob {
                 caller: agent.caller.clone(),
                 templates: agent.templates.clone(),
                 row: e.row,
-                vars,
+                vars: LessonVars {
+                    waiting: waiting
+                        .iter()
+                        .map(|i| format!("{} — {}", i.title, i.hypothesis))
+                        .collect(),
+                    ..vars
+                },
+                waiting_titles: waiting.iter().map(|i| i.title.clone()).collect(),
             };
             agent.lessons_in_flight += 1;
             let tx = self.tx.clone();
@@ -99,6 +111,9 @@ impl Driver<'_> {
             t.experiment = Some(row);
             self.ledger.record_transcript(self.campaign.id, &t)?;
         }
+        if !w.drop.is_empty() {
+            self.drop_disproven(row, &w.drop)?;
+        }
         match &w.text {
             Ok(text) => self.ledger.set_lesson(row, text, true)?,
             Err(why) => {
@@ -111,6 +126,59 @@ impl Driver<'_> {
             }
         }
         self.written(w.out_of_budget, w.text.is_err().then_some(row), None)
+    }
+
+    /// Drops the waiting ideas that experiment `row`'s result disproved, as its lesson said, and
+    /// discards their experiments that have not started running (an implementation in flight
+    /// is discarded when it returns).
+    fn drop_disproven(&mut self, row: i64, titles: &[String]) -> Result<(), EngineError> {
+        let number = self.ledger.experiment_by_row(row)?.number;
+        let reason = format!("disproven by #{number:04} before it ran");
+        let Some(agent) = self.agent.as_mut() else {
+            return Ok(());
+        };
+        let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut agent.backlog)
+            .into_iter()
+            .partition(|(i, _)| titles.contains(&i.title));
+        agent.backlog = kept.into();
+        let mut cancelled = Vec::new();
+        for e in self.ledger.experiments(self.campaign.id)? {
+            if !titles.contains(&e.title) || e.proposer != "llm" || self.slots.contains_key(&e.row)
+            {
+                continue;
+            }
+            match e.state {
+                State::Queued => {
+                    self.queue.retain(|w| *w != Work::Run(e.row));
+                    self.verdict_without_run(e.row, Verdict::Discarded, &reason, None)?;
+                    cancelled.push(e.number);
+                }
+                State::Proposed | State::Implementing => {
+                    if let Some(agent) = self.agent.as_mut() {
+                        agent.disproven.insert(e.row, reason.clone());
+                    }
+                    cancelled.push(e.number);
+                }
+                _ => {}
+            }
+        }
+        if dropped.is_empty() && cancelled.is_empty() {
+            return Ok(());
+        }
+        let ideas: Vec<_> = dropped
+            .iter()
+            .map(|(i, _)| json!({"title": i.title, "hypothesis": i.hypothesis}))
+            .collect();
+        self.ledger.campaign_event(
+            self.campaign.id,
+            DROPPED_EVENT,
+            &json!({"by": number, "ideas": ideas, "cancelled": cancelled}),
+        )?;
+        self.observer.report(super::Report::Note(format!(
+            "#{number:04} disproved waiting idea(s), not tried: {}",
+            titles.join("; ")
+        )));
+        Ok(())
     }
 
     /// A compaction call ended: its digest is stored (or old lessons keep being dropped).
@@ -218,6 +286,7 @@ impl Driver<'_> {
                 .and_then(|c| self.lab.repo.diff(&e.parent, c).ok())
                 .map(|d| context::short_diff(&d)),
             log_tail,
+            waiting: Vec::new(),
         })
     }
 }

@@ -29,6 +29,8 @@ pub struct LessonVars {
     pub stats: Option<String>,
     pub diff: Option<String>,
     pub log_tail: Option<String>,
+    /// Ideas waiting to be implemented ("title — hypothesis"), which the lesson may drop.
+    pub waiting: Vec<String>,
 }
 
 pub struct LessonJob {
@@ -36,6 +38,8 @@ pub struct LessonJob {
     pub templates: Arc<Templates>,
     pub row: i64,
     pub vars: LessonVars,
+    /// The titles of `vars.waiting`, in order.
+    pub waiting_titles: Vec<String>,
 }
 
 /// What the compaction prompt is told.
@@ -63,14 +67,48 @@ pub struct Written {
     pub text: Result<String, String>,
     pub transcripts: Vec<Transcript>,
     pub out_of_budget: bool,
+    /// Titles of waiting ideas the lesson says the result disproved.
+    pub drop: Vec<String>,
 }
 
 pub fn write_lesson(job: LessonJob) -> Written {
     let written = ask(&job.caller, &job.templates, "lesson", &job.vars, job.row);
+    let (text, drop) = match written.text {
+        Ok(reply) => {
+            let (rest, picked) = split_drop(&reply);
+            let drop = picked
+                .into_iter()
+                .filter_map(|i| job.waiting_titles.get(i - 1).cloned())
+                .collect();
+            (clean_lesson(&rest), drop)
+        }
+        Err(e) => (Err(e), Vec::new()),
+    };
     Written {
-        text: written.text.and_then(|t| clean_lesson(&t)),
+        text,
+        drop,
         ..written
     }
+}
+
+/// The reply without its `DROP: 2, 3` line, and the (1-based) numbers that line names.
+pub fn split_drop(reply: &str) -> (String, Vec<usize>) {
+    let mut picked = Vec::new();
+    let mut rest = Vec::new();
+    for line in reply.lines() {
+        let t = line.trim().trim_start_matches(['-', '*']).trim();
+        match t.strip_prefix("DROP:").or_else(|| t.strip_prefix("Drop:")) {
+            Some(list) => picked.extend(
+                list.split([',', ' '])
+                    .filter_map(|x| x.trim().trim_start_matches('#').parse::<usize>().ok())
+                    .filter(|n| *n > 0),
+            ),
+            None => rest.push(line),
+        }
+    }
+    picked.sort_unstable();
+    picked.dedup();
+    (rest.join("\n"), picked)
 }
 
 pub fn compact(job: DigestJob) -> Written {
@@ -104,6 +142,7 @@ fn ask<S: Serialize>(
                 text: Err(e),
                 transcripts,
                 out_of_budget: false,
+                drop: Vec::new(),
             };
         }
     };
@@ -113,6 +152,7 @@ fn ask<S: Serialize>(
         out_of_budget: matches!(result, Err(CallError::Budget { .. })),
         text: result.map(|r| r.text).map_err(|e| e.to_string()),
         transcripts,
+        drop: Vec::new(),
     }
 }
 
@@ -212,6 +252,14 @@ mod tests {
             clean_lesson("a.py\n```\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```").is_err()
         );
         assert!(clean_lesson("```\nonly code\n```").is_err());
+    }
+
+    #[test]
+    fn a_drop_line_names_waiting_ideas_and_leaves_the_lesson() {
+        let (rest, picked) = split_drop("Wider nets overfit.\nDROP: 3, #1 2 x 0\n");
+        assert_eq!(rest, "Wider nets overfit.");
+        assert_eq!(picked, [1, 2, 3]);
+        assert_eq!(split_drop("No drop here.").1, Vec::<usize>::new());
     }
 
     #[test]

@@ -467,8 +467,8 @@ fn the_llm_writes_each_lesson_and_compacts_old_ones_into_a_digest() {
     assert!(roles.contains(&"lesson"), "{roles:?}");
 }
 
-/// The `n`th of 16 ideas no near-duplicate check confuses with another.
-fn distinct_idea(n: usize) -> String {
+/// Ideas `first`, `first + 1`, … (`count` of them) of 16 that no near-duplicate check confuses.
+fn distinct_ideas(first: usize, count: usize) -> String {
     const TOPICS: [&str; 16] = [
         "dropout",
         "warmup",
@@ -487,10 +487,19 @@ fn distinct_idea(n: usize) -> String {
         "augmentation",
         "residuals",
     ];
-    let topic = TOPICS[n % TOPICS.len()];
-    format!(
-        r#"{{"ideas": [{{"title": "{topic}", "hypothesis": "{topic}", "plan": "write 0.25", "files": ["val.txt"], "expected_effect": "-0.25", "risk": "low"}}]}}"#
-    )
+    let ideas: Vec<String> = (first..first + count)
+        .map(|n| {
+            let topic = TOPICS[n % TOPICS.len()];
+            format!(
+                r#"{{"title": "{topic}", "hypothesis": "{topic}", "plan": "write 0.25", "files": ["val.txt"], "expected_effect": "-0.25", "risk": "low"}}"#
+            )
+        })
+        .collect();
+    format!(r#"{{"ideas": [{}]}}"#, ideas.join(", "))
+}
+
+fn distinct_idea(n: usize) -> String {
+    distinct_ideas(n, 1)
 }
 
 #[test]
@@ -552,4 +561,80 @@ fn ideation_explores_early_and_refines_near_the_end_of_the_budget() {
             .all(|p| p.starts_with("explore ")),
         "{phases:?}"
     );
+}
+
+#[test]
+fn a_lesson_drops_waiting_ideas_its_result_disproved() {
+    let ideation = std::sync::atomic::AtomicUsize::new(0);
+    let server = FakeServer::from_fn(move |r| {
+        if is_ideation(r) {
+            let n = ideation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            openai(&distinct_ideas(n * 3, 3))
+        } else if is_lesson(r) {
+            if r.prompt_text().contains("Experiment #1:") {
+                openai("Only val.txt matters here.\nDROP: 1")
+            } else {
+                openai("Nothing new.")
+            }
+        } else {
+            openai(EDIT_VAL)
+        }
+    });
+    let lab = shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\n",
+        server.url()
+    ));
+    // Runs that take a while: the lesson of #1 comes back while #2 runs and the first
+    // waiting idea is being implemented or queued (the look-ahead took it).
+    lab.write("run.sh", "sleep 1\necho \"val_loss: $(cat val.txt)\"\n");
+    lab.commit("slower runs");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "6"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lesson = server
+        .requests()
+        .into_iter()
+        .find(|r| is_lesson(r) && r.prompt_text().contains("Experiment #1:"))
+        .expect("a lesson for #1");
+    let text = lesson.prompt_text();
+    let dropped = text
+        .lines()
+        .find_map(|l| l.strip_prefix("1. "))
+        .and_then(|l| l.split(" — ").next())
+        .unwrap_or_else(|| panic!("no waiting idea listed: {text}"))
+        .to_string();
+    let results = lab.json(&["results", "--format", "json"]);
+    let rows = results.as_array().unwrap();
+    assert_eq!(rows.len(), 6, "{results}");
+    for e in rows.iter().filter(|e| e["title"] == dropped.as_str()) {
+        assert_eq!(e["verdict"], "discarded", "{e}");
+        assert_eq!(e["reason"], "disproven by #0001 before it ran", "{e}");
+        let shown = lab.json(&["show", &e["id"].to_string(), "--json"]);
+        assert_eq!(
+            shown["runs"], 0,
+            "a disproven candidate never runs: {shown}"
+        );
+    }
+    assert!(
+        stderr(&out).contains(&format!("disproved waiting idea(s), not tried: {dropped}")),
+        "{}",
+        stderr(&out)
+    );
+    // The ledger records what was dropped or cancelled, and by whom.
+    let detail: String = lab
+        .ledger()
+        .query_row(
+            "SELECT detail FROM events WHERE kind = 'ideas-dropped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["by"], 1, "{detail}");
+    let named = detail["ideas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["title"] == dropped.as_str())
+        || !detail["cancelled"].as_array().unwrap().is_empty();
+    assert!(named, "{detail}");
 }
