@@ -21,6 +21,8 @@ use crate::playbook;
 const LESSON_LOG_CHARS: usize = 800;
 /// The event recording waiting ideas a result disproved (they count as tried).
 pub(super) const DROPPED_EVENT: &str = "ideas-dropped";
+/// How many of the newest experiments may still get an LLM-written lesson.
+const LESSON_WINDOW: u32 = 16;
 /// Bullet points a digest may have.
 const DIGEST_ITEMS: usize = 12;
 
@@ -39,8 +41,12 @@ impl Driver<'_> {
             return Ok(());
         }
         let material = self.playbook_material()?;
+        // Only recent experiments get an LLM lesson: a campaign resumed from an older ledger
+        // does not pay for hundreds of them at once.
+        let newest = material.exps.iter().map(|e| e.number).max().unwrap_or(0);
         let missing = material.exps.iter().find(|e| {
             e.number > 0
+                && e.number + LESSON_WINDOW > newest
                 && e.verdict.is_some()
                 && !material.stored.contains_key(&e.row)
                 && !agent.lessons_failed.contains(&e.row)

@@ -55,6 +55,39 @@ fn noise_aware_measures_the_noise_then_keeps_a_clear_gain_with_its_statistics() 
 }
 
 #[test]
+fn remeasure_runs_a_new_incumbent_until_it_has_repeats_runs() {
+    let lab = noisy_lab("\"better\"");
+    let toml = std::fs::read_to_string(lab.path().join("autolab.toml")).unwrap();
+    lab.write("autolab.toml", &format!("{toml}remeasure = true\n"));
+    lab.commit("remeasure");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one = lab.json(&["show", "1", "--json"]);
+    assert_eq!(one["verdict"], "kept", "{one}");
+    assert_eq!(
+        one["runs"], 4,
+        "kept only once it has `repeats` runs: {one}"
+    );
+    let seeds: Vec<u64> = one["run_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
+    let mut distinct = seeds.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "each run its own seed: {seeds:?}");
+    // The next candidate is judged against the re-measured incumbent.
+    let two = lab.json(&["show", "2", "--json"]);
+    assert_eq!(two["stats"]["incumbent"]["n"], 4, "{two}");
+    assert_eq!(
+        two["verdict"], "discarded",
+        "the same change is no gain: {two}"
+    );
+}
+
+#[test]
 fn noise_aware_rejects_a_change_that_only_moves_the_noise() {
     let lab = noisy_lab("\"same\"");
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "6"]);
