@@ -116,8 +116,7 @@ fn build(steps: &[Step], wild: &[bool], leaf: &Leaf) -> (Value, Vec<(String, f64
         Leaf::Int(i) => (Value::from(*i), vec![(String::new(), *i as f64)]),
         Leaf::Text(v) => (Value::String(format!("{v}")), vec![(String::new(), *v)]),
         Leaf::Seeds(xs) => {
-            let read: Vec<f64> = xs.iter().map(|x| *x).collect();
-            let mean = read.iter().sum::<f64>() / read.len() as f64;
+            let mean = xs.iter().sum::<f64>() / xs.len() as f64;
             (
                 Value::Array(xs.iter().map(|x| Value::from(*x)).collect()),
                 vec![(String::new(), mean)],
