@@ -45,6 +45,18 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
+    /// The lesson of one experiment: (text, written by the LLM).
+    pub fn lesson(&self, row: i64) -> Result<Option<(String, bool)>> {
+        self.conn
+            .query_row(
+                "SELECT text, by_llm FROM lessons WHERE experiment_id = ?1",
+                [row],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(wrap(&self.path))
+    }
+
     /// Records a digest of the campaign's lessons up to experiment `through`.
     pub fn add_digest(&self, campaign: i64, through: u32, text: &str) -> Result<()> {
         self.conn

@@ -42,6 +42,7 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let events = ledger.events(e.row)?;
     let (idea, expert) = ledger.idea(e.row)?;
     let transcripts = ledger.transcripts(e.row)?;
+    let lesson = ledger.lesson(e.row)?;
     if args.json {
         let mut v = experiment_json(&campaign.tag, &e, runs.len() as u32);
         v["diff"] = json!(diff);
@@ -50,6 +51,10 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         v["idea"] = idea.clone().unwrap_or(serde_json::Value::Null);
         v["expert"] = json!(expert);
         v["transcripts"] = serde_json::to_value(&transcripts).unwrap_or_default();
+        v["lesson"] = match &lesson {
+            Some((text, by_llm)) => json!({"text": text, "by_llm": by_llm}),
+            None => serde_json::Value::Null,
+        };
         v["events"] = events
             .iter()
             .map(|ev| json!({"at": ev.at, "kind": ev.kind, "from": ev.from, "to": ev.to, "detail": ev.detail}))
@@ -94,6 +99,9 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     );
     if let Some(r) = &e.reason {
         println!("reason     {r}");
+    }
+    if let Some((text, _)) = &lesson {
+        println!("lesson     {text}");
     }
     println!("score      {}", fmt_score(e.score));
     if let Some(st) = &e.stats {

@@ -465,6 +465,17 @@ fn the_llm_writes_each_lesson_and_compacts_old_ones_into_a_digest() {
         .filter_map(|t| t["role"].as_str())
         .collect();
     assert!(roles.contains(&"lesson"), "{roles:?}");
+    let last = lab.json(&["show", "13", "--json"]);
+    assert_eq!(last["lesson"]["by_llm"], true, "{last}");
+    assert!(
+        last["lesson"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("experiment 13 showed"),
+        "{last}"
+    );
+    let text = stdout(&lab.autolab(&["show", "13"]));
+    assert!(text.contains("lesson     experiment 13 showed"), "{text}");
 }
 
 /// Ideas `first`, `first + 1`, … (`count` of them) of 16 that no near-duplicate check confuses.
