@@ -59,6 +59,10 @@ pub struct Agent {
     pub llm_lessons: bool,
     /// Characters the playbook may take in a prompt; older lessons are compacted beyond it.
     pub playbook_chars: u32,
+    /// The first wait after the LLM could not be reached (doubling up to 10 minutes).
+    pub outage_retry: Duration,
+    /// How long the LLM may stay unreachable before the campaign pauses.
+    pub max_outage: Duration,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +114,10 @@ pub(super) struct RawAgent {
     lessons: Option<String>,
     #[serde(default)]
     playbook_chars: Option<i64>,
+    #[serde(default)]
+    outage_retry: Option<String>,
+    #[serde(default)]
+    max_outage: Option<String>,
 }
 
 type Problem = (String, String, Option<String>);
@@ -239,5 +247,7 @@ pub(super) fn validate(r: RawAgent) -> Result<Agent, Problem> {
         prompts_dir: r.prompts_dir,
         llm_lessons,
         playbook_chars: ranged("playbook_chars", r.playbook_chars, 6000, 1000, 100_000)?,
+        outage_retry: duration("outage_retry", &r.outage_retry, 30)?,
+        max_outage: duration("max_outage", &r.max_outage, 3600)?,
     })
 }

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use autolab_core::config::{Agent, CoderKind, ProviderKind};
 use autolab_core::experiment::{State, Verdict};
@@ -58,7 +59,22 @@ pub struct AgentRuntime {
     pub digest_failed_through: Option<u32>,
     /// Experiments being implemented that a finished one disproved: discarded on return.
     pub disproven: std::collections::HashMap<i64, String>,
+    /// While the LLM cannot be reached: since when, and when to try again.
+    pub outage: Option<Outage>,
+    /// Implementations (true: fixes) that waited for the LLM to come back.
+    pub deferred: VecDeque<(i64, bool)>,
 }
+
+/// The LLM has not been reachable since `since`; the next call may go out at `retry_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Outage {
+    pub since: Instant,
+    pub retry_at: Instant,
+    pub failures: u32,
+}
+
+/// The longest wait between tries while the LLM cannot be reached.
+const MAX_OUTAGE_WAIT: Duration = Duration::from_secs(600);
 
 impl AgentRuntime {
     /// Builds the runtime: the client (the API key is read from its env var now), experts,
@@ -187,6 +203,8 @@ impl AgentRuntime {
             lessons_failed: Default::default(),
             digest_failed_through: None,
             disproven: Default::default(),
+            outage: None,
+            deferred: VecDeque::new(),
         })
     }
 }
@@ -208,6 +226,13 @@ impl Driver<'_> {
                 return Ok(());
             };
             if agent.out_of_budget || self.paused {
+                return Ok(());
+            }
+            // While the LLM is unreachable, nothing goes out before the next try, and then a
+            // single call probes it.
+            if let Some(o) = agent.outage
+                && (Instant::now() < o.retry_at || agent.prep_in_flight > 0)
+            {
                 return Ok(());
             }
             if let Some(e) = agent.caller.exhausted() {
@@ -235,6 +260,21 @@ impl Driver<'_> {
                     agent.ideas_in_flight < calls_at_once && backlog + coming < 2 * slots,
                 )
             };
+            if may_code
+                && let Some((row, fixing)) =
+                    self.agent.as_mut().and_then(|a| a.deferred.pop_front())
+            {
+                let fix = if fixing {
+                    Some(self.fix_for(row)?)
+                } else {
+                    None
+                };
+                self.implement_async(row, fix)?;
+                continue;
+            }
+            let Some(agent) = self.agent.as_ref() else {
+                return Ok(());
+            };
             let has_backlog = !agent.backlog.is_empty();
             let wanted = u64::from(next)
                 + agent.backlog.len() as u64
@@ -255,6 +295,67 @@ impl Driver<'_> {
             }
             return Ok(());
         }
+    }
+
+    /// A call found the LLM unreachable: wait (doubling from `outage_retry`, at most 10
+    /// minutes) before the next one, and pause once it has been out for `max_outage`.
+    pub(super) fn llm_unavailable(&mut self, why: &str) {
+        let Some(agent) = self.agent.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let o = agent.outage.get_or_insert(Outage {
+            since: now,
+            retry_at: now,
+            failures: 0,
+        });
+        o.failures += 1;
+        let wait = agent
+            .cfg
+            .outage_retry
+            .saturating_mul(1 << (o.failures - 1).min(16))
+            .min(MAX_OUTAGE_WAIT);
+        o.retry_at = now + wait;
+        let out_for = now.duration_since(o.since);
+        let note = if out_for >= agent.cfg.max_outage {
+            self.paused = true;
+            format!(
+                "the LLM has been unavailable for {} (max_outage): pausing; `autolab run` resumes. Last error: {why}",
+                autolab_core::config::format_duration(out_for)
+            )
+        } else {
+            format!(
+                "the LLM is unavailable ({why}); trying again in {}",
+                autolab_core::config::format_duration(wait)
+            )
+        };
+        self.observer.report(Report::Note(note));
+    }
+
+    /// Whether LLM work waits for the LLM to come back.
+    pub(super) fn llm_pending(&self) -> bool {
+        self.agent
+            .as_ref()
+            .is_some_and(|a| a.outage.is_some() || !a.deferred.is_empty())
+    }
+
+    /// The fix of an experiment's last crash, rebuilt from the ledger (its log tail and diff).
+    fn fix_for(&self, row: i64) -> Result<Fix, EngineError> {
+        let exp = self.ledger.experiment_by_row(row)?;
+        let log_tail = self
+            .ledger
+            .runs(row)?
+            .last()
+            .and_then(|r| r.log_tail.clone())
+            .unwrap_or_default();
+        let diff = match &exp.commit {
+            Some(c) => self.lab.repo.diff(&exp.parent, c).unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(Fix {
+            log_tail: tail_chars(&log_tail, FIX_LOG_CHARS),
+            diff,
+        })
     }
 
     pub(super) fn out_of_budget(&mut self, e: CallError) {
@@ -419,13 +520,16 @@ impl Driver<'_> {
         match outcome.ideas {
             Ok(ideas) => {
                 agent.failed_ideations = 0;
+                agent.outage = None;
                 agent.pending_transcripts.extend(outcome.transcripts);
                 agent
                     .backlog
                     .extend(ideas.into_iter().map(|i| (i, outcome.expert.clone())));
             }
             Err(why) => {
-                agent.failed_ideations += 1;
+                if !outcome.unavailable {
+                    agent.failed_ideations += 1;
+                }
                 let failures = agent.failed_ideations;
                 for t in &outcome.transcripts {
                     self.ledger.record_transcript(self.campaign.id, t)?;
@@ -440,6 +544,8 @@ impl Driver<'_> {
                         spent: 0.0,
                         limit: 0.0,
                     });
+                } else if outcome.unavailable {
+                    self.llm_unavailable(&why);
                 } else {
                     self.observer.report(Report::Note(format!(
                         "ideation by {} failed: {why}",
@@ -482,6 +588,25 @@ impl Driver<'_> {
         }
         if let Some(reason) = self.agent.as_mut().and_then(|a| a.disproven.remove(&row)) {
             return self.verdict_without_run(row, Verdict::Discarded, &reason, None);
+        }
+        if outcome.unavailable {
+            // Not the idea's fault: it waits for the LLM to come back, keeping its number.
+            if let Err(why) = &outcome.result {
+                if !fix {
+                    self.ledger.transition(
+                        &exp,
+                        State::Proposed,
+                        json!({"deferred": "the LLM is unavailable"}),
+                    )?;
+                }
+                if let Some(a) = self.agent.as_mut() {
+                    a.deferred.push_back((row, fix));
+                }
+                self.llm_unavailable(why);
+                return Ok(());
+            }
+        } else if let Some(a) = self.agent.as_mut() {
+            a.outage = None;
         }
         let changed = match outcome.result {
             Ok(c) => c,
@@ -575,14 +700,7 @@ impl Driver<'_> {
             Some(c) => self.lab.repo.diff(&exp.parent, c).unwrap_or_default(),
             None => String::new(),
         };
-        let tail: String = log_tail
-            .chars()
-            .rev()
-            .take(FIX_LOG_CHARS)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail = tail_chars(log_tail, FIX_LOG_CHARS);
         let ch = Changes {
             reason: Some(reason.to_string()),
             ..Changes::default()
@@ -606,4 +724,10 @@ impl Driver<'_> {
         )?;
         Ok(true)
     }
+}
+
+/// The last `n` characters of `text`.
+fn tail_chars(text: &str, n: usize) -> String {
+    let count = text.chars().count();
+    text.chars().skip(count.saturating_sub(n)).collect()
 }

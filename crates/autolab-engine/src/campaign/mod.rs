@@ -385,7 +385,9 @@ impl Driver<'_> {
                 .map_or(0, |a| a.prep_in_flight + a.lessons_in_flight);
             if self.slots.is_empty() && (prep == 0 || ending != Ending::Budget) {
                 let runnable = self.queue.iter().any(|w| !matches!(w, Work::Decide(..)));
-                let more = ending == Ending::Budget && (runnable || self.may_propose()?);
+                let waiting_llm = self.llm_pending();
+                let more =
+                    ending == Ending::Budget && (runnable || waiting_llm || self.may_propose()?);
                 if !more {
                     break;
                 }
@@ -395,12 +397,15 @@ impl Driver<'_> {
                 if self.agent.is_none() || runnable {
                     continue;
                 }
-                // The agent has nothing in flight and nothing queued: it is out of ideas.
-                let next = self.ledger.next_number(self.campaign.id)?;
-                if next > 0 && !self.queue.is_empty() {
-                    continue;
+                if !waiting_llm {
+                    // The agent has nothing in flight and nothing queued: it is out of ideas.
+                    let next = self.ledger.next_number(self.campaign.id)?;
+                    if next > 0 && !self.queue.is_empty() {
+                        continue;
+                    }
+                    break;
                 }
-                break;
+                // Otherwise wait below for the LLM's next try.
             }
             match self.rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(SlotMsg::Started { run, handle }) => match handle {

@@ -54,6 +54,8 @@ pub struct CodeOutcome {
     pub result: Result<Vec<String>, String>,
     pub transcripts: Vec<Transcript>,
     pub out_of_budget: bool,
+    /// The LLM could not be reached: worth trying again later.
+    pub unavailable: bool,
 }
 
 #[derive(Serialize)]
@@ -129,6 +131,7 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
                     result: Err(e),
                     transcripts,
                     out_of_budget: false,
+                    unavailable: false,
                 };
             }
         };
@@ -140,11 +143,11 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
         ) {
             Ok(r) => r.text,
             Err(e) => {
-                let budget = matches!(e, CallError::Budget { .. });
                 return CodeOutcome {
                     result: Err(e.to_string()),
                     transcripts,
-                    out_of_budget: budget,
+                    out_of_budget: matches!(e, CallError::Budget { .. }),
+                    unavailable: matches!(e, CallError::Unavailable(_)),
                 };
             }
         };
@@ -173,6 +176,7 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
                             result: Err(format!("cannot write {path}: {e}")),
                             transcripts,
                             out_of_budget: false,
+                            unavailable: false,
                         };
                     }
                 }
@@ -180,6 +184,7 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
                     result: Ok(changed),
                     transcripts,
                     out_of_budget: false,
+                    unavailable: false,
                 };
             }
             Err(errors) => {
@@ -200,6 +205,7 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
         )),
         transcripts,
         out_of_budget: false,
+        unavailable: false,
     }
 }
 
@@ -226,6 +232,7 @@ fn external(job: &CodeJob, template: &str, timeout: Duration, scratch: &Path) ->
             result: Err(format!("cannot write the message file: {e}")),
             transcripts: vec![],
             out_of_budget: false,
+            unavailable: false,
         };
     }
     let files = editable_files(&job.worktree, &job.editable)
@@ -254,6 +261,7 @@ fn external(job: &CodeJob, template: &str, timeout: Duration, scratch: &Path) ->
         result,
         transcripts: vec![],
         out_of_budget: false,
+        unavailable: false,
     }
 }
 

@@ -22,6 +22,9 @@ pub enum CallError {
         spent: f64,
         limit: f64,
     },
+    /// The provider could not be reached or was overloaded (transport error, 429 or 5xx)
+    /// after the client's retries: worth trying again later.
+    Unavailable(String),
     Llm(String),
 }
 
@@ -32,7 +35,7 @@ impl std::fmt::Display for CallError {
                 f,
                 "the LLM budget is spent: ${spent:.4} of max_usd ${limit:.2}"
             ),
-            CallError::Llm(e) => write!(f, "{e}"),
+            CallError::Unavailable(e) | CallError::Llm(e) => write!(f, "{e}"),
         }
     }
 }
@@ -128,7 +131,16 @@ impl Caller {
             Err(e) => {
                 t.error = Some(e.to_string());
                 log.push(t);
-                Err(CallError::Llm(e.to_string()))
+                let unavailable = match &e {
+                    autolab_llm::LlmError::Transport(_) => true,
+                    autolab_llm::LlmError::Http { status, .. } => *status == 429 || *status >= 500,
+                    _ => false,
+                };
+                Err(if unavailable {
+                    CallError::Unavailable(e.to_string())
+                } else {
+                    CallError::Llm(e.to_string())
+                })
             }
         }
     }

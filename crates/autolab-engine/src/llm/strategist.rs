@@ -29,6 +29,8 @@ pub struct IdeaOutcome {
     pub transcripts: Vec<Transcript>,
     /// The budget stopped it.
     pub out_of_budget: bool,
+    /// The LLM could not be reached: worth trying again later.
+    pub unavailable: bool,
 }
 
 #[derive(Serialize)]
@@ -43,11 +45,12 @@ struct Vars<'a> {
 pub fn ideate(job: IdeaJob) -> IdeaOutcome {
     let mut transcripts = Vec::new();
     let expert = job.expert.name.clone();
-    let fail = |msg: String, transcripts: Vec<Transcript>, budget: bool| IdeaOutcome {
+    let fail = |msg: String, transcripts: Vec<Transcript>, e: Option<&CallError>| IdeaOutcome {
         expert: expert.clone(),
         ideas: Err(msg),
         transcripts,
-        out_of_budget: budget,
+        out_of_budget: matches!(e, Some(CallError::Budget { .. })),
+        unavailable: matches!(e, Some(CallError::Unavailable(_))),
     };
     let prompt = match job.templates.render(
         "strategist",
@@ -59,7 +62,7 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
         },
     ) {
         Ok(p) => p,
-        Err(e) => return fail(e, transcripts, false),
+        Err(e) => return fail(e, transcripts, None),
     };
     let mut messages = vec![user(prompt)];
     let mut reply = match job.caller.call(
@@ -69,10 +72,7 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
         &mut transcripts,
     ) {
         Ok(r) => r.text,
-        Err(e) => {
-            let budget = matches!(e, CallError::Budget { .. });
-            return fail(e.to_string(), transcripts, budget);
-        }
+        Err(e) => return fail(e.to_string(), transcripts, Some(&e)),
     };
     let mut parsed = parse_ideas(&reply);
     if let Err(err) = &parsed {
@@ -86,10 +86,7 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
             .call(messages, "strategist", Some(&expert), &mut transcripts)
         {
             Ok(r) => r.text,
-            Err(e) => {
-                let budget = matches!(e, CallError::Budget { .. });
-                return fail(e.to_string(), transcripts, budget);
-            }
+            Err(e) => return fail(e.to_string(), transcripts, Some(&e)),
         };
         parsed = parse_ideas(&reply);
     }
@@ -99,7 +96,7 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
             return fail(
                 format!("no valid ideas after a re-ask: {e}"),
                 transcripts,
-                false,
+                None,
             );
         }
     };
@@ -116,7 +113,7 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
         return fail(
             "every idea repeated one already tried".into(),
             transcripts,
-            false,
+            None,
         );
     }
     IdeaOutcome {
@@ -124,5 +121,6 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
         ideas: Ok(fresh),
         transcripts,
         out_of_budget: false,
+        unavailable: false,
     }
 }

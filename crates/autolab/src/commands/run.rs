@@ -73,7 +73,7 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
         Ending::Time => "time budget reached",
         Ending::Stopped => "stopped; run the same command again to resume",
         Ending::Paused => {
-            "paused after too many crashes in a row; fix the lab, then run the same command again to resume"
+            "paused (why is in the note above: crashes, failed ideations or an LLM outage in a row); fix the cause, then run the same command again to resume"
         }
         Ending::Spent => "stopped: the LLM budget ([agent].max_usd) is spent; raise it to go on",
     };
