@@ -332,11 +332,30 @@ impl Driver<'_> {
         self.observer.report(Report::Note(note));
     }
 
-    /// Whether LLM work waits for the LLM to come back.
-    pub(super) fn llm_pending(&self) -> bool {
-        self.agent
-            .as_ref()
-            .is_some_and(|a| a.outage.is_some() || !a.deferred.is_empty())
+    /// The LLM answered: an outage is over, and lessons it held up are written now.
+    fn llm_back(&mut self) -> Result<(), EngineError> {
+        let was_out = self
+            .agent
+            .as_mut()
+            .is_some_and(|a| a.outage.take().is_some());
+        if was_out {
+            self.launch_lessons()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the campaign should wait for the LLM to come back: implementations wait for
+    /// it, or it is out while new experiments may still be proposed.
+    pub(super) fn llm_pending(&self) -> Result<bool, EngineError> {
+        let Some(a) = self.agent.as_ref() else {
+            return Ok(false);
+        };
+        if !a.deferred.is_empty() {
+            return Ok(true);
+        }
+        let next = self.ledger.next_number(self.campaign.id)?;
+        let under_budget = self.opts.max_experiments.is_none_or(|max| next < max);
+        Ok(a.outage.is_some() && under_budget)
     }
 
     /// The fix of an experiment's last crash, rebuilt from the ledger (its log tail and diff).
@@ -517,10 +536,10 @@ impl Driver<'_> {
         };
         agent.ideas_in_flight = agent.ideas_in_flight.saturating_sub(1);
         agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
+        let answered = outcome.ideas.is_ok();
         match outcome.ideas {
             Ok(ideas) => {
                 agent.failed_ideations = 0;
-                agent.outage = None;
                 agent.pending_transcripts.extend(outcome.transcripts);
                 agent
                     .backlog
@@ -559,6 +578,9 @@ impl Driver<'_> {
                     }
                 }
             }
+        }
+        if answered {
+            self.llm_back()?;
         }
         Ok(())
     }
@@ -605,8 +627,8 @@ impl Driver<'_> {
                 self.llm_unavailable(why);
                 return Ok(());
             }
-        } else if let Some(a) = self.agent.as_mut() {
-            a.outage = None;
+        } else {
+            self.llm_back()?;
         }
         let changed = match outcome.result {
             Ok(c) => c,

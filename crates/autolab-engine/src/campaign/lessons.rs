@@ -36,6 +36,7 @@ impl Driver<'_> {
         if !agent.cfg.llm_lessons
             || agent.lessons_in_flight > 0
             || agent.out_of_budget
+            || agent.outage.is_some()
             || agent.caller.exhausted().is_some()
         {
             return Ok(());
@@ -122,6 +123,14 @@ impl Driver<'_> {
         }
         match &w.text {
             Ok(text) => self.ledger.set_lesson(row, text, true)?,
+            Err(why) if w.unavailable => {
+                // Written once the LLM is back.
+                if let Some(a) = self.agent.as_mut() {
+                    a.lessons_in_flight = a.lessons_in_flight.saturating_sub(1);
+                }
+                self.llm_unavailable(why);
+                return Ok(());
+            }
             Err(why) => {
                 tracing::warn!("the lesson of experiment row {row} was not written: {why}");
                 self.ledger.campaign_event(
@@ -195,6 +204,13 @@ impl Driver<'_> {
         }
         match &w.text {
             Ok(text) => self.ledger.add_digest(self.campaign.id, through, text)?,
+            Err(why) if w.unavailable => {
+                if let Some(a) = self.agent.as_mut() {
+                    a.lessons_in_flight = a.lessons_in_flight.saturating_sub(1);
+                }
+                self.llm_unavailable(why);
+                return Ok(());
+            }
             Err(why) => self.ledger.campaign_event(
                 self.campaign.id,
                 "compaction-failed",

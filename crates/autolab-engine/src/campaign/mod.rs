@@ -385,7 +385,7 @@ impl Driver<'_> {
                 .map_or(0, |a| a.prep_in_flight + a.lessons_in_flight);
             if self.slots.is_empty() && (prep == 0 || ending != Ending::Budget) {
                 let runnable = self.queue.iter().any(|w| !matches!(w, Work::Decide(..)));
-                let waiting_llm = self.llm_pending();
+                let waiting_llm = self.llm_pending()?;
                 let more =
                     ending == Ending::Budget && (runnable || waiting_llm || self.may_propose()?);
                 if !more {

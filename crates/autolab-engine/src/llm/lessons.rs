@@ -67,6 +67,8 @@ pub struct Written {
     pub text: Result<String, String>,
     pub transcripts: Vec<Transcript>,
     pub out_of_budget: bool,
+    /// The LLM could not be reached: worth trying again later.
+    pub unavailable: bool,
     /// Titles of waiting ideas the lesson says the result disproved.
     pub drop: Vec<String>,
 }
@@ -142,6 +144,7 @@ fn ask<S: Serialize>(
                 text: Err(e),
                 transcripts,
                 out_of_budget: false,
+                unavailable: false,
                 drop: Vec::new(),
             };
         }
@@ -150,6 +153,7 @@ fn ask<S: Serialize>(
     Written {
         key,
         out_of_budget: matches!(result, Err(CallError::Budget { .. })),
+        unavailable: matches!(result, Err(CallError::Unavailable(_))),
         text: result.map(|r| r.text).map_err(|e| e.to_string()),
         transcripts,
         drop: Vec::new(),
