@@ -40,9 +40,17 @@ pub fn compaction_due(
     budget: usize,
 ) -> Option<(u32, Vec<String>)> {
     let through = digest.map_or(0, |d| d.through);
+    // A digest covers an unbroken run of judged experiments: one still waiting for its
+    // verdict (a long run, a fix, confirmations) keeps everything from it on out of it.
+    let first_open = lessons
+        .iter()
+        .filter(|l| l.experiment.number > through && l.experiment.verdict.is_none())
+        .map(|l| l.experiment.number)
+        .min()
+        .unwrap_or(u32::MAX);
     let open: Vec<(u32, String)> = lessons
         .iter()
-        .filter(|l| l.experiment.number > through)
+        .filter(|l| l.experiment.number > through && l.experiment.number < first_open)
         .filter_map(|l| l.line().map(|line| (l.experiment.number, line)))
         .collect();
     let size: usize = open.iter().map(|(_, l)| l.len() + 1).sum();
@@ -242,5 +250,20 @@ mod tests {
             "{text}"
         );
         assert!(compaction_due(&lessons, Some(&digest), 1500).is_none());
+
+        // #15 still waits for its verdict: no digest may cover it, or its lesson would never
+        // show; only #1–#14 are candidates, the newest of them kept.
+        let mut waiting = exps.clone();
+        waiting[14].verdict = None;
+        let lessons: Vec<Lesson<'_>> = waiting
+            .iter()
+            .map(|e| Lesson {
+                experiment: e,
+                expert: None,
+                text: None,
+            })
+            .collect();
+        let (through, old) = compaction_due(&lessons, None, 1500).expect("over budget");
+        assert_eq!(through, 14 - KEEP_RECENT as u32, "{old:?}");
     }
 }

@@ -329,6 +329,23 @@ impl Config {
 
         let runner = runner::validate(raw.runner.unwrap_or_default())
             .map_err(|(key, msg, hint)| at("runner", &key, msg, hint))?;
+        if let (RunnerKind::Slurm(c) | RunnerKind::Lsf(c), Some(stall)) =
+            (&runner.kind, task.stall_timeout)
+            && stall < 2 * c.poll_interval
+        {
+            // A cluster job's output is seen once per poll: a shorter stall timeout would kill
+            // jobs that print.
+            return Err(at(
+                "task",
+                "stall_timeout",
+                format!(
+                    "`stall_timeout = \"{}\"` is shorter than two cluster polls (`poll_interval = \"{}\"`)",
+                    format_duration(stall),
+                    format_duration(c.poll_interval)
+                ),
+                Some("raise stall_timeout, or poll more often".into()),
+            ));
+        }
 
         let early_stop = match raw.early_stop {
             None => None,

@@ -504,3 +504,23 @@ fn mlflow_source_parses_and_checks_uri_and_network() {
     assert_eq!(e.key.as_deref(), Some("sandbox.network"), "{e:?}");
     assert_eq!(e.line, Some(9), "{e:?}");
 }
+
+#[test]
+fn a_cluster_stall_timeout_must_span_two_polls() {
+    let text = GOOD
+        .replace(
+            "timeout = \"2m\"",
+            "timeout = \"2m\"\nstall_timeout = \"15s\"",
+        )
+        .replace(
+            "kind = \"local\"",
+            "kind = \"slurm\"\npoll_interval = \"10s\"",
+        );
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("stall_timeout") && e.contains("shorter than two cluster polls"),
+        "{e}"
+    );
+    let ok = text.replace("stall_timeout = \"15s\"", "stall_timeout = \"20s\"");
+    assert!(parse(&ok).is_ok());
+}

@@ -309,6 +309,10 @@ impl Driver<'_> {
             retry_at: now,
             failures: 0,
         });
+        if o.failures > 0 && now < o.retry_at {
+            // Another call that was already out when the LLM went away: one failure.
+            return;
+        }
         o.failures += 1;
         let wait = agent
             .cfg
@@ -333,7 +337,7 @@ impl Driver<'_> {
     }
 
     /// The LLM answered: an outage is over, and lessons it held up are written now.
-    fn llm_back(&mut self) -> Result<(), EngineError> {
+    pub(super) fn llm_back(&mut self) -> Result<(), EngineError> {
         let was_out = self
             .agent
             .as_mut()
@@ -594,6 +598,7 @@ impl Driver<'_> {
         if let Some(agent) = self.agent.as_mut() {
             agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
         }
+        let answered = outcome.transcripts.iter().any(|t| t.reply.is_some());
         for mut t in outcome.transcripts {
             t.experiment = Some(row);
             self.ledger.record_transcript(self.campaign.id, &t)?;
@@ -627,7 +632,7 @@ impl Driver<'_> {
                 self.llm_unavailable(why);
                 return Ok(());
             }
-        } else {
+        } else if answered {
             self.llm_back()?;
         }
         let changed = match outcome.result {

@@ -36,7 +36,9 @@ impl Driver<'_> {
         if !agent.cfg.llm_lessons
             || agent.lessons_in_flight > 0
             || agent.out_of_budget
-            || agent.outage.is_some()
+            || agent
+                .outage
+                .is_some_and(|o| std::time::Instant::now() < o.retry_at)
             || agent.caller.exhausted().is_some()
         {
             return Ok(());
@@ -121,6 +123,7 @@ impl Driver<'_> {
         if !w.drop.is_empty() {
             self.drop_disproven(row, &w.drop)?;
         }
+        let answered = w.transcripts_answered;
         match &w.text {
             Ok(text) => self.ledger.set_lesson(row, text, true)?,
             Err(why) if w.unavailable => {
@@ -139,6 +142,9 @@ impl Driver<'_> {
                     &json!({"experiment": row, "why": why}),
                 )?;
             }
+        }
+        if answered {
+            self.llm_back()?;
         }
         self.written(w.out_of_budget, w.text.is_err().then_some(row), None)
     }
@@ -162,13 +168,22 @@ impl Driver<'_> {
             {
                 continue;
             }
+            if self.ledger.run_count(e.row)? > 0 {
+                continue; // it ran (and is being fixed): its own result decides
+            }
             match e.state {
-                State::Queued => {
-                    self.queue.retain(|w| *w != Work::Run(e.row));
+                State::Queued | State::Proposed => {
+                    // Waiting in the queue, or for the LLM to come back.
+                    self.queue
+                        .retain(|w| *w != Work::Run(e.row) && *w != Work::Implement(e.row));
+                    if let Some(agent) = self.agent.as_mut() {
+                        agent.deferred.retain(|(r, _)| *r != e.row);
+                    }
                     self.verdict_without_run(e.row, Verdict::Discarded, &reason, None)?;
                     cancelled.push(e.number);
                 }
-                State::Proposed | State::Implementing => {
+                State::Implementing => {
+                    // The coder is at work: discarded when it returns.
                     if let Some(agent) = self.agent.as_mut() {
                         agent.disproven.insert(e.row, reason.clone());
                     }

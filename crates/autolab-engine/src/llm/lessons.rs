@@ -69,6 +69,8 @@ pub struct Written {
     pub out_of_budget: bool,
     /// The LLM could not be reached: worth trying again later.
     pub unavailable: bool,
+    /// The LLM answered (whatever it said).
+    pub transcripts_answered: bool,
     /// Titles of waiting ideas the lesson says the result disproved.
     pub drop: Vec<String>,
 }
@@ -145,6 +147,7 @@ fn ask<S: Serialize>(
                 transcripts,
                 out_of_budget: false,
                 unavailable: false,
+                transcripts_answered: false,
                 drop: Vec::new(),
             };
         }
@@ -154,6 +157,7 @@ fn ask<S: Serialize>(
         key,
         out_of_budget: matches!(result, Err(CallError::Budget { .. })),
         unavailable: matches!(result, Err(CallError::Unavailable(_))),
+        transcripts_answered: result.is_ok(),
         text: result.map(|r| r.text).map_err(|e| e.to_string()),
         transcripts,
         drop: Vec::new(),

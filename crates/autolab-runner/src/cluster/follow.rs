@@ -20,31 +20,44 @@ pub(crate) struct Followed {
 }
 
 /// The shell script that prints, for each `(id, log)`, a header `@@autolab <id> <size>` and the
-/// bytes after `log.offset` (at most [`READ_CAP`], the newest), then a newline.
+/// bytes after `log.offset` (at most [`READ_CAP`], the newest), then a newline; or
+/// `@@autolab <id> missing` when the log cannot be read (not there yet, or not visible here).
 pub(crate) fn read_script(jobs: &[(String, Followed)]) -> String {
     let mut s = String::new();
     for (id, f) in jobs {
         s.push_str(&format!(
-            "p={}; o={}; s=$(wc -c < \"$p\" 2>/dev/null || echo 0); s=$((s + 0)); \
-             printf '@@autolab %s %s\\n' {} \"$s\"; \
+            "p={}; o={}; if s=$(wc -c < \"$p\" 2>/dev/null); then s=$((s + 0)); \
+             printf '@@autolab %s %s\\n' {id} \"$s\"; \
              if [ \"$s\" -gt \"$o\" ]; then b=$((s - o)); \
              if [ \"$b\" -gt {cap} ]; then o=$((s - {cap})); b={cap}; fi; \
-             tail -c +$((o + 1)) \"$p\" | head -c \"$b\"; fi; echo\n",
+             tail -c +$((o + 1)) \"$p\" | head -c \"$b\"; fi; echo; \
+             else printf '@@autolab %s missing\\n' {id}; fi\n",
             shell_quote(&f.path),
             f.offset,
-            shell_quote(id),
+            id = shell_quote(id),
             cap = READ_CAP,
         ));
     }
     s
 }
 
-/// What each job's log gained: (new size, the bytes read), parsed from [`read_script`]'s output.
-/// `offsets` are the offsets the script was written with.
-pub(crate) fn parse_reads(
-    out: &[u8],
-    offsets: &HashMap<String, u64>,
-) -> HashMap<String, (u64, Vec<u8>)> {
+/// One successful read of a job's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogRead {
+    /// The log's size now.
+    pub size: u64,
+    /// What it gained since the offset read from (the newest [`READ_CAP`] bytes of it).
+    pub bytes: Vec<u8>,
+    /// Output was skipped (more than [`READ_CAP`] since the last read) or the log shrank: the
+    /// bytes do not continue the previous ones.
+    pub gap: bool,
+}
+
+const HEADER: &[u8] = b"@@autolab ";
+
+/// What each job's log gained, parsed from [`read_script`]'s output; `offsets` are the
+/// offsets the script was written with. Jobs whose log could not be read are left out.
+pub(crate) fn parse_reads(out: &[u8], offsets: &HashMap<String, u64>) -> HashMap<String, LogRead> {
     let mut got = HashMap::new();
     let mut rest = out;
     while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
@@ -56,7 +69,7 @@ pub(crate) fn parse_reads(
             continue;
         };
         let Ok(size) = size.parse::<u64>() else {
-            continue;
+            continue; // `missing`
         };
         let offset = offsets.get(id).copied().unwrap_or(0);
         let n = if size > offset {
@@ -64,15 +77,29 @@ pub(crate) fn parse_reads(
         } else {
             0
         };
-        // A log that is shorter than expected (still being written) ends early.
+        // A log that shrank while being read gives fewer bytes than announced: the next
+        // header then comes early.
         let n = n.min(rest.len().saturating_sub(1));
-        got.insert(id.to_string(), (size, rest[..n].to_vec()));
+        let n = next_header(rest, n).unwrap_or(n);
+        got.insert(
+            id.to_string(),
+            LogRead {
+                size,
+                bytes: rest[..n].to_vec(),
+                gap: size < offset || size - offset > READ_CAP,
+            },
+        );
         rest = &rest[n..];
         if rest.first() == Some(&b'\n') {
             rest = &rest[1..];
         }
     }
     got
+}
+
+/// Where among the first `n` bytes of `rest` a newline followed by a header starts, if one does.
+fn next_header(rest: &[u8], n: usize) -> Option<usize> {
+    (0..n.min(rest.len())).find(|&i| rest[i] == b'\n' && rest[i + 1..].starts_with(HEADER))
 }
 
 /// Splits `buf` into the complete lines it holds (without their newline), leaving the
@@ -134,14 +161,32 @@ mod tests {
         ];
         let offsets = jobs.iter().map(|(id, f)| (id.clone(), f.offset)).collect();
         let got = parse_reads(&run(&read_script(&jobs)), &offsets);
-        assert_eq!(got["11"], (23, b"step: 2\npartial".to_vec()));
-        assert_eq!(got["12"].0, READ_CAP + 10);
         assert_eq!(
-            got["12"].1.len() as u64,
+            got["11"],
+            LogRead {
+                size: 23,
+                bytes: b"step: 2\npartial".to_vec(),
+                gap: false
+            }
+        );
+        assert_eq!(got["12"].size, READ_CAP + 10);
+        assert_eq!(
+            got["12"].bytes.len() as u64,
             READ_CAP,
             "capped to the newest bytes"
         );
-        assert_eq!(got["13"], (0, Vec::new()));
+        assert!(got["12"].gap, "bytes were skipped");
+        assert!(!got.contains_key("13"), "a missing log is no read: {got:?}");
+    }
+
+    #[test]
+    fn a_short_read_does_not_swallow_the_next_header() {
+        // Job 1 announced 10 new bytes but its log shrank and gave 3.
+        let out = b"@@autolab 1 10\nabc\n@@autolab 2 4\nwxyz\n";
+        let offsets = HashMap::from([("1".to_string(), 0), ("2".to_string(), 0)]);
+        let got = parse_reads(out, &offsets);
+        assert_eq!(got["2"].bytes, b"wxyz");
+        assert_eq!(got["2"].size, 4);
     }
 
     #[test]
@@ -176,8 +221,8 @@ mod props {
                 text.extend_from_slice(&out);
             }
             let offsets = headers.iter().map(|(id, _)| (id.clone(), 10)).collect();
-            for (_, (_, bytes)) in parse_reads(&text, &offsets) {
-                prop_assert!(bytes.len() as u64 <= READ_CAP);
+            for (_, read) in parse_reads(&text, &offsets) {
+                prop_assert!(read.bytes.len() as u64 <= READ_CAP);
             }
             let _ = parse_reads(&out, &HashMap::new());
         }

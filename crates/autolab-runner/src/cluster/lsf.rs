@@ -28,8 +28,9 @@ exec /bin/sh -c {command}
 /// Maps an LSF `stat` and `exit_code` (`-` when none) to a status.
 pub(super) fn status(stat: &str, code: &str) -> JobStatus {
     match stat {
-        "PEND" | "PROV" | "WAIT" => JobStatus::Pending,
-        "RUN" | "PSUSP" | "USUSP" | "SSUSP" => JobStatus::Running,
+        "PEND" | "PROV" | "WAIT" | "PSUSP" => JobStatus::Pending,
+        "RUN" => JobStatus::Running,
+        "USUSP" | "SSUSP" => JobStatus::Suspended,
         "DONE" => JobStatus::Done(Exit::Code(0)),
         "EXIT" => JobStatus::Done(Exit::Code(match code.parse::<i32>() {
             Ok(c) if c != 0 => c,

@@ -130,6 +130,8 @@ impl ClusterConfig {
 pub(crate) enum JobStatus {
     Pending,
     Running,
+    /// Stopped by the scheduler for a while (it may run again): its output pauses too.
+    Suspended,
     /// Ended by itself (exit code or signal) or by the scheduler's time limit.
     Done(Exit),
     /// Cancelled (by us or by someone else).
@@ -142,7 +144,10 @@ pub(crate) enum JobStatus {
 
 impl JobStatus {
     fn is_terminal(&self) -> bool {
-        !matches!(self, JobStatus::Pending | JobStatus::Running)
+        !matches!(
+            self,
+            JobStatus::Pending | JobStatus::Running | JobStatus::Suspended
+        )
     }
 }
 
@@ -370,6 +375,8 @@ impl ClusterRunner {
                             inner.cfg.resubmit
                         ));
                         id = inner.submit(script)?;
+                        // The new job's output starts afresh.
+                        watching.partial.clear();
                         started(Handle::Job {
                             scheduler: inner.cfg.scheduler.name().into(),
                             id: id.clone(),

@@ -16,8 +16,12 @@ pub(super) struct Seen {
     pub(super) follow: Option<follow::Followed>,
     /// Output read since the waiter last looked.
     pub(super) fresh: Vec<u8>,
-    /// Whether the log grew since the waiter last looked.
-    pub(super) grew: bool,
+    /// When a read last found the log grown.
+    pub(super) grew_at: Option<Instant>,
+    /// When the log was last read successfully.
+    pub(super) read_at: Option<Instant>,
+    /// `fresh` does not continue what the waiter saw before (output skipped, log shrank).
+    pub(super) gap: bool,
 }
 
 #[derive(Default)]
@@ -56,7 +60,9 @@ pub(super) fn track(inner: &Arc<Inner>, id: &str, log: Option<String>) {
             misses: 0,
             follow: log.map(|path| follow::Followed { path, offset: 0 }),
             fresh: Vec::new(),
-            grew: false,
+            grew_at: None,
+            read_at: None,
+            gap: false,
         },
     );
     if !table.poller {
@@ -152,20 +158,29 @@ pub(super) fn read_logs(inner: &Inner) {
         }
     };
     t.log_reads.fetch_add(1, Ordering::SeqCst);
+    let now = Instant::now();
     let mut table = lock(&t.table);
-    for (id, (size, bytes)) in follow::parse_reads(&out.stdout, &offsets) {
+    for (id, read) in follow::parse_reads(&out.stdout, &offsets) {
         let Some(seen) = table.jobs.get_mut(&id) else {
             continue;
         };
         let Some(f) = seen.follow.as_mut() else {
             continue;
         };
-        if size > f.offset {
-            seen.grew = true;
-            seen.fresh.extend_from_slice(&bytes);
-            let excess = seen.fresh.len().saturating_sub(follow::KEEP_CAP);
-            seen.fresh.drain(..excess);
+        seen.read_at = Some(now);
+        if read.gap {
+            seen.gap = true;
+            seen.fresh.clear();
         }
-        f.offset = size;
+        if read.size > f.offset {
+            seen.grew_at = Some(now);
+            seen.fresh.extend_from_slice(&read.bytes);
+            let excess = seen.fresh.len().saturating_sub(follow::KEEP_CAP);
+            if excess > 0 {
+                seen.fresh.drain(..excess);
+                seen.gap = true;
+            }
+        }
+        f.offset = read.size;
     }
 }

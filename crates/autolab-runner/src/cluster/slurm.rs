@@ -44,8 +44,8 @@ pub(super) fn status(state: &str, code: Option<(i32, i32)>) -> JobStatus {
         _ => Exit::Code(1),
     };
     match state {
-        "RUNNING" | "COMPLETING" | "SUSPENDED" | "STOPPED" | "SIGNALING" | "RESIZING"
-        | "STAGE_OUT" => JobStatus::Running,
+        "RUNNING" | "COMPLETING" | "SIGNALING" | "RESIZING" | "STAGE_OUT" => JobStatus::Running,
+        "SUSPENDED" | "STOPPED" => JobStatus::Suspended,
         "COMPLETED" => JobStatus::Done(Exit::Code(code.map_or(0, |c| c.0))),
         "FAILED" | "OUT_OF_MEMORY" | "SPECIAL_EXIT" => JobStatus::Done(failed()),
         "TIMEOUT" | "DEADLINE" => JobStatus::Done(Exit::TimedOut),

@@ -31,6 +31,7 @@ fn slurm_states_map_to_exits() {
     );
     assert_eq!(status("PENDING", None), JobStatus::Pending);
     assert_eq!(status("RUNNING", None), JobStatus::Running);
+    assert_eq!(status("SUSPENDED", None), JobStatus::Suspended);
 }
 
 #[test]
@@ -39,7 +40,9 @@ fn lsf_states_map_to_exits() {
     assert_eq!(status("DONE", "-"), JobStatus::Done(Exit::Code(0)));
     assert_eq!(status("EXIT", "3"), JobStatus::Done(Exit::Code(3)));
     assert_eq!(status("EXIT", "-"), JobStatus::Done(Exit::Code(1)));
-    assert_eq!(status("PSUSP", "-"), JobStatus::Running);
+    assert_eq!(status("PSUSP", "-"), JobStatus::Pending);
+    assert_eq!(status("USUSP", "-"), JobStatus::Suspended);
+    assert_eq!(status("RUN", "-"), JobStatus::Running);
     assert_eq!(status("PEND", "-"), JobStatus::Pending);
 }
 

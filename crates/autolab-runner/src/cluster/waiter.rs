@@ -31,8 +31,18 @@ impl Watching<'_> {
         self.watch.is_some() || self.stall.is_some()
     }
 
-    /// Feeds new output to the watch; true once it asked to stop.
-    fn feed(&mut self, bytes: &[u8]) -> bool {
+    /// Feeds new output to the watch; true once it asked to stop. After a `gap` (output
+    /// skipped) the unfinished line and the new bytes up to their first newline are dropped,
+    /// so no line is made of two pieces.
+    fn feed(&mut self, bytes: &[u8], gap: bool) -> bool {
+        let mut bytes = bytes;
+        if gap {
+            self.partial.clear();
+            bytes = match bytes.iter().position(|b| *b == b'\n') {
+                Some(i) => &bytes[i + 1..],
+                None => &[],
+            };
+        }
         if let Some(w) = self.watch.as_mut() {
             self.partial.extend_from_slice(bytes);
             for line in follow::complete_lines(&mut self.partial) {
@@ -62,10 +72,11 @@ pub(super) fn wait_for_job(
     let t = &inner.tracker;
     let limit = spec.timeout + inner.cfg.timeout_margin;
     let mut running_since: Option<Instant> = None;
-    let mut last_output: Option<Instant> = None;
+    // When the job last (re)entered the running state; None while pending or suspended.
+    let mut running_again: Option<Instant> = None;
     let mut stopping: Option<(Exit, Instant, Instant)> = None; // reason, first, last cancel
     let status = loop {
-        let (status, fresh, grew) = {
+        let (status, fresh, gap, grew_at, read_at) = {
             let table = lock(&t.table);
             let mut table = t
                 .changed
@@ -76,9 +87,11 @@ pub(super) fn wait_for_job(
                 Some(s) => (
                     Some(s.status.clone()),
                     std::mem::take(&mut s.fresh),
-                    std::mem::take(&mut s.grew),
+                    std::mem::take(&mut s.gap),
+                    s.grew_at,
+                    s.read_at,
                 ),
-                None => (None, Vec::new(), false),
+                None => (None, Vec::new(), false, None, None),
             }
         };
         let now = Instant::now();
@@ -86,15 +99,21 @@ pub(super) fn wait_for_job(
             Some(s) if s.is_terminal() => break s,
             Some(JobStatus::Running) => {
                 running_since.get_or_insert(now);
-                last_output.get_or_insert(now);
+                running_again.get_or_insert(now);
             }
-            Some(_) => {}
+            Some(_) => running_again = None,
             None => break JobStatus::Lost,
         }
-        if grew {
-            last_output = Some(now);
-        }
-        let watch_stops = watching.feed(&fresh);
+        let watch_stops = watching.feed(&fresh, gap);
+        // Stalled: successful reads of the log, while it runs, saw no growth for longer than
+        // `stall_timeout` (failed reads and pending or suspended time do not count).
+        let stalled = watching.stall.is_some_and(|st| {
+            let (Some(since), Some(read)) = (running_again, read_at) else {
+                return false;
+            };
+            let quiet_from = grew_at.map_or(since, |g| g.max(since));
+            read > quiet_from && read.duration_since(quiet_from) > st
+        });
         match &mut stopping {
             None => {
                 let reason = if cancel.load(Ordering::SeqCst) {
@@ -103,11 +122,7 @@ pub(super) fn wait_for_job(
                     Some(Exit::TimedOut)
                 } else if watch_stops {
                     Some(Exit::Stopped)
-                } else if watching
-                    .stall
-                    .zip(last_output)
-                    .is_some_and(|(st, last)| now.duration_since(last) > st)
-                {
+                } else if stalled {
                     Some(Exit::Stalled)
                 } else {
                     None
@@ -154,6 +169,8 @@ pub(super) fn wait_for_job(
             Exit::Code(-1),
             Some(format!("job {id} vanished from the scheduler")),
         ),
-        JobStatus::Pending | JobStatus::Running => Outcome::Exit(Exit::Code(-1), None),
+        JobStatus::Pending | JobStatus::Running | JobStatus::Suspended => {
+            Outcome::Exit(Exit::Code(-1), None)
+        }
     }
 }

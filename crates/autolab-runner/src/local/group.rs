@@ -6,13 +6,16 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-/// How often the group is looked for while its processes die.
-const POLL: Duration = Duration::from_millis(2);
+/// How often the group is looked for while its processes die: first soon, then less often
+/// (a process stuck in the kernel must not cost a core).
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const MAX_POLL: Duration = Duration::from_millis(50);
 
 /// Kills every process of group `pgid` and waits (at most `limit`) until none is alive;
 /// zombies waiting for a parent to reap them count as dead. Returns whether the group is gone.
 pub(crate) fn kill_group_and_wait(pgid: Pid, limit: Duration) -> bool {
     let until = Instant::now() + limit;
+    let mut poll = FIRST_POLL;
     loop {
         let _ = killpg(pgid, Signal::SIGKILL);
         if live_members(pgid.as_raw()) == 0 {
@@ -21,7 +24,8 @@ pub(crate) fn kill_group_and_wait(pgid: Pid, limit: Duration) -> bool {
         if Instant::now() >= until {
             return false;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
+        poll = (poll * 2).min(MAX_POLL);
     }
 }
 
