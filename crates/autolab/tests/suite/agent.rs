@@ -5,14 +5,14 @@ use autolab_llm::fake::{FakeReply, FakeServer, Recorded};
 
 use super::common::*;
 
-const IDEA_LR: &str = r#"Here are my ideas:
+pub(super) const IDEA_LR: &str = r#"Here are my ideas:
 ```json
 {"ideas": [{"title": "Raise the learning rate to 0.05", "hypothesis": "lr 0.0003 is far too small to learn the spirals", "plan": "set lr to 0.05 in params.json", "files": ["params.json"], "expected_effect": "val_loss -0.3", "risk": "low"}]}
 ```"#;
 
-const EDIT_LR: &str = "params.json\n```json\n<<<<<<< SEARCH\n  \"lr\": 0.0003,\n=======\n  \"lr\": 0.05,\n>>>>>>> REPLACE\n```\n";
+pub(super) const EDIT_LR: &str = "params.json\n```json\n<<<<<<< SEARCH\n  \"lr\": 0.0003,\n=======\n  \"lr\": 0.05,\n>>>>>>> REPLACE\n```\n";
 
-fn openai(text: &str) -> FakeReply {
+pub(super) fn openai(text: &str) -> FakeReply {
     FakeReply::OpenAi {
         text: text.into(),
         prompt_tokens: 1000,
@@ -20,24 +20,24 @@ fn openai(text: &str) -> FakeReply {
     }
 }
 
-fn is_ideation(r: &Recorded) -> bool {
+pub(super) fn is_ideation(r: &Recorded) -> bool {
     r.body.contains("Propose ")
 }
 
-fn is_lesson(r: &Recorded) -> bool {
+pub(super) fn is_lesson(r: &Recorded) -> bool {
     r.body.contains("Write ONE lesson")
 }
 
-fn is_compaction(r: &Recorded) -> bool {
+pub(super) fn is_compaction(r: &Recorded) -> bool {
     r.body.contains("has outgrown its budget")
 }
 
-fn is_fix(r: &Recorded) -> bool {
+pub(super) fn is_fix(r: &Recorded) -> bool {
     r.body.contains("crashed") && r.body.contains("SEARCH/REPLACE")
 }
 
 /// A copy of the spiral example with an `[agent]` pointing at `url`.
-fn spiral_lab(agent_toml: &str) -> TestLab {
+pub(super) fn spiral_lab(agent_toml: &str) -> TestLab {
     let lab = TestLab::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spiral");
     for f in ["prepare.py", "train.py", "params.json"] {
@@ -55,7 +55,7 @@ fn spiral_lab(agent_toml: &str) -> TestLab {
     lab
 }
 
-fn python_or_skip() -> bool {
+pub(super) fn python_or_skip() -> bool {
     let ok = std::process::Command::new("python3")
         .arg("--version")
         .output()
@@ -166,7 +166,7 @@ fn a_crash_goes_back_to_the_coder_with_its_log_tail_and_the_fix_runs() {
 }
 
 /// A fast shell lab: `val.txt` holds the metric; the baseline's is 0.5.
-fn shell_lab(agent_toml: &str) -> TestLab {
+pub(super) fn shell_lab(agent_toml: &str) -> TestLab {
     let lab = TestLab::new();
     lab.write("val.txt", "0.5\n");
     lab.write("prepare.sh", "# evaluation\n");
@@ -183,8 +183,9 @@ fn shell_lab(agent_toml: &str) -> TestLab {
     lab
 }
 
-const IDEA_VAL: &str = r#"{"ideas": [{"title": "Lower the value", "hypothesis": "a smaller number is better", "plan": "write 0.25", "files": ["val.txt"], "expected_effect": "-0.25", "risk": "low"}]}"#;
-const EDIT_VAL: &str = "val.txt\n```\n<<<<<<< SEARCH\n0.5\n=======\n0.25\n>>>>>>> REPLACE\n```\n";
+pub(super) const IDEA_VAL: &str = r#"{"ideas": [{"title": "Lower the value", "hypothesis": "a smaller number is better", "plan": "write 0.25", "files": ["val.txt"], "expected_effect": "-0.25", "risk": "low"}]}"#;
+pub(super) const EDIT_VAL: &str =
+    "val.txt\n```\n<<<<<<< SEARCH\n0.5\n=======\n0.25\n>>>>>>> REPLACE\n```\n";
 
 #[test]
 fn malformed_json_is_re_asked_once_with_the_parse_error() {
@@ -398,329 +399,4 @@ fn an_external_coder_command_is_validated_and_committed() {
     let one = lab.json(&["show", "1", "--json"]);
     assert_eq!(one["verdict"], "kept", "{one}");
     assert_eq!(one["metrics"]["val_loss"], 0.125);
-}
-
-#[test]
-fn the_llm_writes_each_lesson_and_compacts_old_ones_into_a_digest() {
-    let ideation = std::sync::atomic::AtomicUsize::new(0);
-    let server = FakeServer::from_fn(move |r| {
-        if is_ideation(r) {
-            openai(&distinct_idea(
-                ideation.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-            ))
-        } else if is_compaction(r) {
-            openai("- DIGEST: variants after the first never applied\n- keep 0.25")
-        } else if is_lesson(r) {
-            let number = r
-                .prompt_text()
-                .split("Experiment #")
-                .nth(1)
-                .and_then(|t| t.split(':').next())
-                .unwrap_or("?")
-                .to_string();
-            openai(&format!(
-                "Lesson: experiment {number} showed that editing val.txt is all that matters here, because the command only prints it."
-            ))
-        } else {
-            openai(EDIT_VAL)
-        }
-    });
-    let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\nplaybook_chars = 1000\n",
-        server.url()
-    ));
-    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "14"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let requests = server.requests();
-    let lessons: Vec<&Recorded> = requests.iter().filter(|r| is_lesson(r)).collect();
-    assert_eq!(lessons.len(), 13, "one lesson per judged candidate");
-    let first = lessons[0].prompt_text();
-    assert!(
-        first.contains("Experiment #1: dropout") && first.contains("Verdict: kept"),
-        "{first}"
-    );
-    assert!(
-        requests.iter().any(is_compaction),
-        "the playbook outgrew 1000 chars"
-    );
-    let playbook = std::fs::read_to_string(lab.path().join(".autolab/playbook.md")).unwrap();
-    assert!(
-        playbook.contains("## Summary of lessons through #")
-            && playbook.contains("- DIGEST: variants after the first never applied"),
-        "{playbook}"
-    );
-    assert!(
-        playbook.contains("experiment 13 showed that editing val.txt is all that matters"),
-        "the newest lesson is the LLM's: {playbook}"
-    );
-    assert!(
-        !playbook.contains("experiment 1 showed"),
-        "the oldest lessons live on in the digest only: {playbook}"
-    );
-    let one = lab.json(&["show", "1", "--json"]);
-    let roles: Vec<&str> = one["transcripts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["role"].as_str())
-        .collect();
-    assert!(roles.contains(&"lesson"), "{roles:?}");
-    let last = lab.json(&["show", "13", "--json"]);
-    assert_eq!(last["lesson"]["by_llm"], true, "{last}");
-    assert!(
-        last["lesson"]["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("experiment 13 showed"),
-        "{last}"
-    );
-    let text = stdout(&lab.autolab(&["show", "13"]));
-    assert!(text.contains("lesson     experiment 13 showed"), "{text}");
-}
-
-/// Ideas `first`, `first + 1`, … (`count` of them) of 16 that no near-duplicate check confuses.
-fn distinct_ideas(first: usize, count: usize) -> String {
-    const TOPICS: [&str; 16] = [
-        "dropout",
-        "warmup",
-        "batchnorm",
-        "cosine",
-        "mixup",
-        "pruning",
-        "distillation",
-        "quantization",
-        "ensembling",
-        "curriculum",
-        "labelsmoothing",
-        "gradientclipping",
-        "weightdecay",
-        "nesterov",
-        "augmentation",
-        "residuals",
-    ];
-    let ideas: Vec<String> = (first..first + count)
-        .map(|n| {
-            let topic = TOPICS[n % TOPICS.len()];
-            format!(
-                r#"{{"title": "{topic}", "hypothesis": "{topic}", "plan": "write 0.25", "files": ["val.txt"], "expected_effect": "-0.25", "risk": "low"}}"#
-            )
-        })
-        .collect();
-    format!(r#"{{"ideas": [{}]}}"#, ideas.join(", "))
-}
-
-fn distinct_idea(n: usize) -> String {
-    distinct_ideas(n, 1)
-}
-
-#[test]
-fn ideation_explores_early_and_refines_near_the_end_of_the_budget() {
-    let ideation = std::sync::atomic::AtomicUsize::new(0);
-    let server = FakeServer::from_fn(move |r| {
-        if is_ideation(r) {
-            openai(&distinct_idea(
-                ideation.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-            ))
-        } else {
-            openai(EDIT_VAL)
-        }
-    });
-    let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\nideas_per_call = 1\nlessons = \"template\"\n",
-        server.url()
-    ));
-    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "9"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let phases: Vec<String> = server
-        .requests()
-        .iter()
-        .filter(|r| is_ideation(r))
-        .map(|r| {
-            let text = r.prompt_text();
-            let phase = text
-                .split("# Phase: ")
-                .nth(1)
-                .and_then(|t| t.lines().next())
-                .unwrap_or("none")
-                .to_string();
-            let used = text
-                .split("# Phase: ")
-                .nth(1)
-                .and_then(|t| t.lines().nth(1))
-                .and_then(|l| l.split('%').next())
-                .unwrap_or("?")
-                .to_string();
-            format!("{phase} {used}")
-        })
-        .collect();
-    assert_eq!(
-        phases.first().map(String::as_str),
-        Some("explore 11"),
-        "{phases:?}"
-    );
-    assert!(
-        phases.iter().any(|p| p.starts_with("refine ")),
-        "the last ideas refine: {phases:?}"
-    );
-    let first_refine = phases
-        .iter()
-        .position(|p| p.starts_with("refine "))
-        .unwrap();
-    assert!(
-        phases[..first_refine]
-            .iter()
-            .all(|p| p.starts_with("explore ")),
-        "{phases:?}"
-    );
-}
-
-#[test]
-fn a_lesson_drops_waiting_ideas_its_result_disproved() {
-    let ideation = std::sync::atomic::AtomicUsize::new(0);
-    let server = FakeServer::from_fn(move |r| {
-        if is_ideation(r) {
-            let n = ideation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            openai(&distinct_ideas(n * 3, 3))
-        } else if is_lesson(r) {
-            if r.prompt_text().contains("Experiment #1:") {
-                openai("Only val.txt matters here.\nDROP: 1")
-            } else {
-                openai("Nothing new.")
-            }
-        } else {
-            openai(EDIT_VAL)
-        }
-    });
-    let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\n",
-        server.url()
-    ));
-    // Runs that take a while: the lesson of #1 comes back while #2 runs and the first
-    // waiting idea is being implemented or queued (the look-ahead took it).
-    lab.write("run.sh", "sleep 1\necho \"val_loss: $(cat val.txt)\"\n");
-    lab.commit("slower runs");
-    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "6"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let lesson = server
-        .requests()
-        .into_iter()
-        .find(|r| is_lesson(r) && r.prompt_text().contains("Experiment #1:"))
-        .expect("a lesson for #1");
-    let text = lesson.prompt_text();
-    let dropped = text
-        .lines()
-        .find_map(|l| l.strip_prefix("1. "))
-        .and_then(|l| l.split(" — ").next())
-        .unwrap_or_else(|| panic!("no waiting idea listed: {text}"))
-        .to_string();
-    let results = lab.json(&["results", "--format", "json"]);
-    let rows = results.as_array().unwrap();
-    assert_eq!(rows.len(), 6, "{results}");
-    for e in rows.iter().filter(|e| e["title"] == dropped.as_str()) {
-        assert_eq!(e["verdict"], "discarded", "{e}");
-        assert_eq!(e["reason"], "disproven by #0001 before it ran", "{e}");
-        let shown = lab.json(&["show", &e["id"].to_string(), "--json"]);
-        assert_eq!(
-            shown["runs"], 0,
-            "a disproven candidate never runs: {shown}"
-        );
-    }
-    assert!(
-        stderr(&out).contains(&format!("disproved waiting idea(s), not tried: {dropped}")),
-        "{}",
-        stderr(&out)
-    );
-    // The ledger records what was dropped or cancelled, and by whom.
-    let detail: String = lab
-        .ledger()
-        .query_row(
-            "SELECT detail FROM events WHERE kind = 'ideas-dropped'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
-    assert_eq!(detail["by"], 1, "{detail}");
-    let named = detail["ideas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|i| i["title"] == dropped.as_str())
-        || !detail["cancelled"].as_array().unwrap().is_empty();
-    assert!(named, "{detail}");
-}
-
-#[test]
-fn an_llm_outage_is_waited_out_without_losing_experiments() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let ideations = AtomicUsize::new(0);
-    let codings = AtomicUsize::new(0);
-    let server = FakeServer::from_fn(move |r| {
-        let unavailable = FakeReply::status(503, "{\"error\": \"overloaded\"}");
-        if is_ideation(r) {
-            // The first two ideations and the first coding find the provider down.
-            if ideations.fetch_add(1, Ordering::SeqCst) < 2 {
-                return unavailable;
-            }
-            openai(&distinct_idea(ideations.load(Ordering::SeqCst)))
-        } else if is_lesson(r) {
-            openai("A lesson.")
-        } else {
-            if codings.fetch_add(1, Ordering::SeqCst) < 1 {
-                return unavailable;
-            }
-            openai(EDIT_VAL)
-        }
-    });
-    let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\nedit_attempts = 1\noutage_retry = \"100ms\"\n",
-        server.url()
-    ));
-    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("the LLM is unavailable") && err.contains("trying again in"),
-        "{err}"
-    );
-    let results = lab.json(&["results", "--format", "json"]);
-    let rows = results.as_array().unwrap();
-    assert_eq!(rows.len(), 3, "{results}");
-    assert_eq!(rows[1]["verdict"], "kept", "{results}");
-    for r in rows {
-        assert_ne!(r["verdict"], "invalid", "an outage cost an experiment: {r}");
-    }
-    let one = lab.json(&["show", "1", "--json"]);
-    let deferred = one["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["detail"]["deferred"] == "the LLM is unavailable");
-    assert!(deferred, "#1 waited for the LLM: {one}");
-}
-
-#[test]
-fn an_llm_down_past_max_outage_pauses_the_campaign_resumably() {
-    let server =
-        FakeServer::from_fn(|_| FakeReply::status(503, "{\"error\": \"down for maintenance\"}"));
-    let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\noutage_retry = \"100ms\"\nmax_outage = \"1s\"\n",
-        server.url()
-    ));
-    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("(max_outage): pausing") && err.contains("down for maintenance"),
-        "{err}"
-    );
-    let results = lab.json(&["results", "--format", "json"]);
-    assert_eq!(
-        results.as_array().unwrap().len(),
-        1,
-        "only the baseline: {results}"
-    );
-    // Tries back off: 0.1 s, 0.2 s, 0.4 s, … — a handful of calls, not a flood.
-    let calls = server.requests().len();
-    assert!((2..=6).contains(&calls), "{calls} calls");
 }

@@ -9,6 +9,8 @@ mod compat;
 mod concurrency;
 mod faults;
 mod hostile;
+mod learning;
 mod mlflow;
+mod outage;
 mod policies;
 mod resume;
