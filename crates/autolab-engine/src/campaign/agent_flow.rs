@@ -540,7 +540,7 @@ impl Driver<'_> {
         };
         agent.ideas_in_flight = agent.ideas_in_flight.saturating_sub(1);
         agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
-        let answered = outcome.ideas.is_ok();
+        let answered = outcome.transcripts.iter().any(|t| t.reply.is_some());
         match outcome.ideas {
             Ok(ideas) => {
                 agent.failed_ideations = 0;

@@ -171,8 +171,14 @@ impl Driver<'_> {
             if self.ledger.run_count(e.row)? > 0 {
                 continue; // it ran (and is being fixed): its own result decides
             }
+            // After a restart an experiment left implementing waits in the queue, no coder at
+            // work on it.
+            let idle =
+                e.state == State::Implementing && self.queue.contains(&Work::Implement(e.row));
             match e.state {
-                State::Queued | State::Proposed => {
+                State::Queued | State::Proposed | State::Implementing
+                    if e.state != State::Implementing || idle =>
+                {
                     // Waiting in the queue, or for the LLM to come back.
                     self.queue
                         .retain(|w| *w != Work::Run(e.row) && *w != Work::Implement(e.row));
@@ -216,6 +222,9 @@ impl Driver<'_> {
         let through = w.key as u32;
         for t in &w.transcripts {
             self.ledger.record_transcript(self.campaign.id, t)?;
+        }
+        if w.transcripts_answered {
+            self.llm_back()?;
         }
         match &w.text {
             Ok(text) => self.ledger.add_digest(self.campaign.id, through, text)?,

@@ -146,7 +146,8 @@ pub(super) fn read_logs(inner: &Inner) {
         return;
     }
     let offsets: HashMap<String, u64> = jobs.iter().map(|(id, f)| (id.clone(), f.offset)).collect();
-    let script = follow::read_script(&jobs);
+    let marker = follow::new_marker();
+    let script = follow::read_script(&jobs, &marker);
     let out = match inner.shell.exec(
         &["sh".to_string(), "-s".to_string()],
         Some(script.as_bytes()),
@@ -160,7 +161,7 @@ pub(super) fn read_logs(inner: &Inner) {
     t.log_reads.fetch_add(1, Ordering::SeqCst);
     let now = Instant::now();
     let mut table = lock(&t.table);
-    for (id, read) in follow::parse_reads(&out.stdout, &offsets) {
+    for (id, read) in follow::parse_reads(&out.stdout, &offsets, &marker) {
         let Some(seen) = table.jobs.get_mut(&id) else {
             continue;
         };
@@ -172,7 +173,7 @@ pub(super) fn read_logs(inner: &Inner) {
             seen.gap = true;
             seen.fresh.clear();
         }
-        if read.size > f.offset {
+        if !read.bytes.is_empty() {
             seen.grew_at = Some(now);
             seen.fresh.extend_from_slice(&read.bytes);
             let excess = seen.fresh.len().saturating_sub(follow::KEEP_CAP);

@@ -71,9 +71,11 @@ pub(super) fn wait_for_job(
     track(inner, id, log);
     let t = &inner.tracker;
     let limit = spec.timeout + inner.cfg.timeout_margin;
-    let mut running_since: Option<Instant> = None;
-    // When the job last (re)entered the running state; None while pending or suspended.
+    // Time the job has spent running (suspended or requeued time does not count, as for the
+    // scheduler's own limit), and when the job last (re)entered the running state.
+    let mut ran = Duration::ZERO;
     let mut running_again: Option<Instant> = None;
+    let mut run_before = Duration::ZERO; // `ran` when the job last left the running state
     let mut stopping: Option<(Exit, Instant, Instant)> = None; // reason, first, last cancel
     let status = loop {
         let (status, fresh, gap, grew_at, read_at) = {
@@ -98,10 +100,15 @@ pub(super) fn wait_for_job(
         match status {
             Some(s) if s.is_terminal() => break s,
             Some(JobStatus::Running) => {
-                running_since.get_or_insert(now);
+                if let Some(at) = running_again {
+                    ran = ran.max(run_before + now.duration_since(at));
+                }
                 running_again.get_or_insert(now);
             }
-            Some(_) => running_again = None,
+            Some(_) => {
+                run_before = ran;
+                running_again = None;
+            }
             None => break JobStatus::Lost,
         }
         let watch_stops = watching.feed(&fresh, gap);
@@ -118,7 +125,7 @@ pub(super) fn wait_for_job(
             None => {
                 let reason = if cancel.load(Ordering::SeqCst) {
                     Some(Exit::Cancelled)
-                } else if running_since.is_some_and(|s| now.duration_since(s) >= limit) {
+                } else if ran >= limit {
                     Some(Exit::TimedOut)
                 } else if watch_stops {
                     Some(Exit::Stopped)
