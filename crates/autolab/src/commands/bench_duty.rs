@@ -27,7 +27,7 @@ const WORDS: [&str; 48] = [
     "nettle", "orchid", "pebble", "quill", "reef", "sorrel", "thistle", "upland", "vervain",
 ];
 
-/// A fake LLM: distinct ideas, and edits that each add a new file.
+/// A fake LLM: distinct ideas, edits that each add a new file, and one-line lessons.
 fn fake_llm(delay: Duration) -> FakeServer {
     let counter = Arc::new(AtomicUsize::new(0));
     FakeServer::from_fn(move |r| {
@@ -41,6 +41,8 @@ fn fake_llm(delay: Duration) -> FakeServer {
                 })
                 .collect();
             format!("{{\"ideas\": [{}]}}", ideas.join(", "))
+        } else if r.body.contains("Write ONE lesson") {
+            format!("Note {i} changed nothing: the metric does not read the notes.")
         } else {
             format!("notes/n{i}.txt\n```\n<<<<<<< SEARCH\n=======\nnote {i}\n>>>>>>> REPLACE\n```\n")
         };
