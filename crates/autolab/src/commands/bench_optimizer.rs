@@ -40,8 +40,8 @@ pub struct Args {
     #[arg(long, default_value_t = 200)]
     pub seeds: u64,
     /// Seeds per method on the spiral lab, whose every trial trains a network (0.1–3 s):
-    /// 7 seeds × 100 trials × 3 methods take about 25 minutes on 2 cores.
-    #[arg(long, default_value_t = 7)]
+    /// 10 seeds × 100 trials × 3 methods take about 35 minutes on 2 cores.
+    #[arg(long, default_value_t = 10)]
     pub spiral_seeds: u64,
     /// Trials per run on the spiral lab (the other problems run 100).
     #[arg(long, default_value_t = 100)]
