@@ -203,7 +203,7 @@ fn a_lesson_drops_waiting_ideas_its_result_disproved() {
     ));
     // Runs that take a while: the lesson of #1 comes back while #2 runs and the first
     // waiting idea is being implemented or queued (the look-ahead took it).
-    lab.write("run.sh", "sleep 1\necho \"val_loss: $(cat val.txt)\"\n");
+    lab.write("run.sh", "sleep 2\necho \"val_loss: $(cat val.txt)\"\n");
     lab.commit("slower runs");
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "6"]);
     assert!(out.status.success(), "{}", stderr(&out));
