@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use autolab_core::config::{Agent, CoderKind, ProviderKind};
+use autolab_core::config::{Agent, CoderKind};
 use autolab_core::experiment::{State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::{Changes, Ledger, Transcript};
@@ -86,24 +86,7 @@ impl AgentRuntime {
         campaign: i64,
         seed: u64,
     ) -> Result<AgentRuntime, EngineError> {
-        let provider = match cfg.provider {
-            ProviderKind::OpenAi => autolab_llm::Provider::OpenAi,
-            ProviderKind::Anthropic => autolab_llm::Provider::Anthropic,
-        };
-        let pc = autolab_llm::ProviderConfig {
-            provider,
-            model: cfg.model.clone(),
-            base_url: cfg.base_url.clone(),
-            api_key_env: cfg.api_key_env.clone(),
-            stream: cfg.stream,
-            max_retries: cfg.max_retries,
-            timeout: cfg.request_timeout,
-            price: cfg.price.map(|(i, o)| autolab_llm::Price {
-                input_per_mtok: i,
-                output_per_mtok: o,
-            }),
-        };
-        let client = autolab_llm::client(&pc).map_err(|e| {
+        let client = autolab_llm::client(&crate::llm::provider_config(cfg)).map_err(|e| {
             EngineError::usage(
                 format!("[agent]: {e}"),
                 Some("export the API key in the variable named by [agent].api_key_env (it is never stored), or point base_url at a local server"),

@@ -14,6 +14,27 @@ use std::time::Instant;
 use autolab_core::ledger::Transcript;
 use autolab_llm::{ChatRequest, ChatResponse, LlmClient, Message, Role};
 
+/// The LLM client settings of an `[agent]` section.
+pub fn provider_config(cfg: &autolab_core::config::Agent) -> autolab_llm::ProviderConfig {
+    use autolab_core::config::ProviderKind;
+    autolab_llm::ProviderConfig {
+        provider: match cfg.provider {
+            ProviderKind::OpenAi => autolab_llm::Provider::OpenAi,
+            ProviderKind::Anthropic => autolab_llm::Provider::Anthropic,
+        },
+        model: cfg.model.clone(),
+        base_url: cfg.base_url.clone(),
+        api_key_env: cfg.api_key_env.clone(),
+        stream: cfg.stream,
+        max_retries: cfg.max_retries,
+        timeout: cfg.request_timeout,
+        price: cfg.price.map(|(i, o)| autolab_llm::Price {
+            input_per_mtok: i,
+            output_per_mtok: o,
+        }),
+    }
+}
+
 /// Why a call was not answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallError {

@@ -9,7 +9,12 @@ use autolab_core::git::{Repo, path_matches};
 use crate::output::CliError;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Also send the configured LLM one tiny request (a few tokens) to check the endpoint,
+    /// the model name and the API key.
+    #[arg(long)]
+    pub llm: bool,
+}
 
 struct Check {
     ok: bool,
@@ -17,7 +22,7 @@ struct Check {
     fix: Option<String>,
 }
 
-pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
+pub fn doctor(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let mut checks = Vec::new();
     let mut add =
         |ok: bool, what: String, fix: Option<String>| checks.push(Check { ok, what, fix });
@@ -73,6 +78,7 @@ pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
                     check_command(&config, &mut add);
                     check_files(&repo, &config, head.ok().as_deref(), &mut add);
                     check_cluster(&config, &mut add);
+                    check_llm(&config, args.llm, &mut add);
                 }
             }
         }
@@ -107,6 +113,78 @@ pub fn doctor(dir: &Path, _args: Args) -> Result<ExitCode, CliError> {
     }
     println!("all checks passed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `[agent]` LLM: its key is there, and (with `--llm`) one tiny request is answered.
+fn check_llm(config: &Config, call: bool, add: &mut impl FnMut(bool, String, Option<String>)) {
+    let Some(agent) = &config.agent else {
+        return;
+    };
+    let client = match autolab_llm::client(&autolab_engine::llm::provider_config(agent)) {
+        Ok(c) => c,
+        Err(e) => {
+            add(
+                false,
+                format!("LLM: {e}"),
+                Some("export the key in the variable named by [agent].api_key_env (it is never stored), or point base_url at a local server".into()),
+            );
+            return;
+        }
+    };
+    if !call {
+        add(
+            true,
+            format!(
+                "LLM: {} (`autolab doctor --llm` sends it one tiny request)",
+                client.describe()
+            ),
+            None,
+        );
+        return;
+    }
+    let req = autolab_llm::ChatRequest::new(
+        vec![autolab_llm::Message {
+            role: autolab_llm::Role::User,
+            content: "Reply with the single word OK.".into(),
+        }],
+        16,
+    );
+    let started = std::time::Instant::now();
+    match client.complete(&req) {
+        Ok(r) => add(
+            true,
+            format!(
+                "LLM: {} answered in {:.1}s ({} + {} tokens, ${:.5})",
+                client.describe(),
+                started.elapsed().as_secs_f64(),
+                r.usage.prompt_tokens,
+                r.usage.completion_tokens,
+                r.cost_usd
+            ),
+            None,
+        ),
+        Err(e) => {
+            let fix = match &e {
+                autolab_llm::LlmError::Http {
+                    status: 401 | 403, ..
+                } => {
+                    "the provider refused the API key: check the variable named by [agent].api_key_env"
+                }
+                autolab_llm::LlmError::Http { status: 404, .. } => {
+                    "check [agent].base_url (OpenAI-compatible servers end in /v1) and the model name"
+                }
+                autolab_llm::LlmError::Transport(_) => {
+                    "is the server running and [agent].base_url right? (Ollama: http://127.0.0.1:11434/v1)"
+                }
+                _ => "check [agent].provider, base_url and model",
+            };
+            add(
+                false,
+                format!("LLM: {} failed: {e}", client.describe()),
+                Some(fix.into()),
+            );
+        }
+    }
 }
 
 /// The program a shell command starts, skipping `VAR=value` assignments.

@@ -400,3 +400,58 @@ fn an_external_coder_command_is_validated_and_committed() {
     assert_eq!(one["verdict"], "kept", "{one}");
     assert_eq!(one["metrics"]["val_loss"], 0.125);
 }
+
+#[test]
+fn doctor_checks_the_llm_with_one_tiny_request() {
+    let server = FakeServer::from_fn(|r| {
+        if r.header("authorization") == Some("Bearer sk-good") {
+            openai("OK")
+        } else {
+            FakeReply::status(401, "{\"error\": \"invalid api key\"}")
+        }
+    });
+    let lab = shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\napi_key_env = \"AUTOLAB_TEST_DOCTOR_KEY\"\nmax_retries = 0\n",
+        server.url()
+    ));
+    let doctor = |key: Option<&str>, llm: bool| {
+        let mut cmd = lab.cmd();
+        cmd.arg("doctor");
+        if llm {
+            cmd.arg("--llm");
+        }
+        match key {
+            Some(k) => cmd.env("AUTOLAB_TEST_DOCTOR_KEY", k),
+            None => cmd.env_remove("AUTOLAB_TEST_DOCTOR_KEY"),
+        };
+        let out = cmd.output().unwrap();
+        (out.status.code(), stdout(&out))
+    };
+    // Without --llm nothing is sent.
+    let (_, text) = doctor(Some("sk-good"), false);
+    assert!(text.contains("autolab doctor --llm"), "{text}");
+    assert_eq!(server.requests().len(), 0);
+
+    let (_, text) = doctor(Some("sk-good"), true);
+    assert!(
+        text.contains("ok    LLM: ") && text.contains("answered in"),
+        "{text}"
+    );
+    assert!(!text.contains("sk-good"), "the key is never shown: {text}");
+
+    let (code, text) = doctor(Some("sk-bad"), true);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  LLM: ") && text.contains("refused the API key"),
+        "{text}"
+    );
+
+    let (code, text) = doctor(None, true);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("AUTOLAB_TEST_DOCTOR_KEY"), "{text}");
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "one request per --llm run with a key"
+    );
+}
