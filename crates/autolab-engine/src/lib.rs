@@ -13,7 +13,8 @@ pub mod playbook;
 pub mod proposer;
 
 pub use campaign::{
-    Ending, Observer, Parts, Report, RunOptions, Summary, run_campaign, run_campaign_with,
+    Ending, Observer, Parts, Report, RunOptions, Summary, cluster_config, run_campaign,
+    run_campaign_with,
 };
 pub use error::EngineError;
 pub use lab::Lab;

@@ -4,14 +4,15 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use autolab_core::config::{Agent, CoderKind};
 use autolab_core::experiment::{State, Verdict};
 use autolab_core::git;
-use autolab_core::ledger::{Changes, Ledger, Transcript};
+use autolab_core::ledger::{Ledger, Transcript};
 use serde_json::json;
 
+use super::outage::Outage;
 use super::{Driver, Report, SlotMsg, Work};
 use crate::EngineError;
 use crate::agent::bandit::{ExpertRecord, pick_expert};
@@ -31,8 +32,6 @@ const MAX_FAILED_IDEATIONS: u32 = 5;
 const HIGH_RISK_EXPERT: &str = "high-risk";
 /// … by this factor on its weight.
 const REFINE_HIGH_RISK_WEIGHT: f64 = 0.25;
-/// Characters of a crash's log sent back to the coder.
-const FIX_LOG_CHARS: usize = 2000;
 
 /// Everything the LLM path needs, built once per campaign.
 pub struct AgentRuntime {
@@ -64,17 +63,6 @@ pub struct AgentRuntime {
     /// Implementations (true: fixes) that waited for the LLM to come back.
     pub deferred: VecDeque<(i64, bool)>,
 }
-
-/// The LLM has not been reachable since `since`; the next call may go out at `retry_at`.
-#[derive(Debug, Clone, Copy)]
-pub struct Outage {
-    pub since: Instant,
-    pub retry_at: Instant,
-    pub failures: u32,
-}
-
-/// The longest wait between tries while the LLM cannot be reached.
-const MAX_OUTAGE_WAIT: Duration = Duration::from_secs(600);
 
 impl AgentRuntime {
     /// Builds the runtime: the client (the API key is read from its env var now), experts,
@@ -277,101 +265,6 @@ impl Driver<'_> {
                 continue;
             }
             return Ok(());
-        }
-    }
-
-    /// A call found the LLM unreachable: wait (doubling from `outage_retry`, at most 10
-    /// minutes) before the next one, and pause once it has been out for `max_outage`.
-    pub(super) fn llm_unavailable(&mut self, why: &str) {
-        let Some(agent) = self.agent.as_mut() else {
-            return;
-        };
-        let now = Instant::now();
-        let o = agent.outage.get_or_insert(Outage {
-            since: now,
-            retry_at: now,
-            failures: 0,
-        });
-        if o.failures > 0 && now < o.retry_at {
-            // Another call that was already out when the LLM went away: one failure.
-            return;
-        }
-        o.failures += 1;
-        let wait = agent
-            .cfg
-            .outage_retry
-            .saturating_mul(1 << (o.failures - 1).min(16))
-            .min(MAX_OUTAGE_WAIT);
-        o.retry_at = now + wait;
-        let out_for = now.duration_since(o.since);
-        let note = if out_for >= agent.cfg.max_outage {
-            self.paused = true;
-            format!(
-                "the LLM has been unavailable for {} (max_outage): pausing; `autolab run` resumes. Last error: {why}",
-                autolab_core::config::format_duration(out_for)
-            )
-        } else {
-            format!(
-                "the LLM is unavailable ({why}); trying again in {}",
-                autolab_core::config::format_duration(wait)
-            )
-        };
-        self.observer.report(Report::Note(note));
-    }
-
-    /// The LLM answered: an outage is over, and lessons it held up are written now.
-    pub(super) fn llm_back(&mut self) -> Result<(), EngineError> {
-        let was_out = self
-            .agent
-            .as_mut()
-            .is_some_and(|a| a.outage.take().is_some());
-        if was_out {
-            self.launch_lessons()?;
-        }
-        Ok(())
-    }
-
-    /// Whether the campaign should wait for the LLM to come back: implementations wait for
-    /// it, or it is out while new experiments may still be proposed.
-    pub(super) fn llm_pending(&self) -> Result<bool, EngineError> {
-        let Some(a) = self.agent.as_ref() else {
-            return Ok(false);
-        };
-        if !a.deferred.is_empty() {
-            return Ok(true);
-        }
-        let next = self.ledger.next_number(self.campaign.id)?;
-        let under_budget = self.opts.max_experiments.is_none_or(|max| next < max);
-        Ok(a.outage.is_some() && under_budget)
-    }
-
-    /// The fix of an experiment's last crash, rebuilt from the ledger (its log tail and diff).
-    fn fix_for(&self, row: i64) -> Result<Fix, EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
-        let log_tail = self
-            .ledger
-            .runs(row)?
-            .last()
-            .and_then(|r| r.log_tail.clone())
-            .unwrap_or_default();
-        let diff = match &exp.commit {
-            Some(c) => self.lab.repo.diff(&exp.parent, c).unwrap_or_default(),
-            None => String::new(),
-        };
-        Ok(Fix {
-            log_tail: tail_chars(&log_tail, FIX_LOG_CHARS),
-            diff,
-        })
-    }
-
-    pub(super) fn out_of_budget(&mut self, e: CallError) {
-        if let Some(a) = self.agent.as_mut()
-            && !a.out_of_budget
-        {
-            a.out_of_budget = true;
-            self.observer.report(Report::Note(format!(
-                "{e}: running experiments finish, then the campaign stops"
-            )));
         }
     }
 
@@ -647,97 +540,10 @@ impl Driver<'_> {
             changed.join(", ")
         );
         let commit = git::commit_all(&worktree, &message)?;
-        let lines = self.lab.repo.line_counts(&exp.parent, &commit)?;
-        let ch = Changes {
-            commit: Some(commit.clone()),
-            lines: Some(lines),
-            ..Changes::default()
-        };
-        if let Some(reason) = self.rule_violation(&exp.parent, &commit)? {
-            self.ledger.transition_with(
-                row,
-                State::Implementing,
-                json!({"commit": commit}),
-                &ch,
-            )?;
-            return self.verdict_without_run(row, Verdict::Invalid, &reason, None);
+        let detail = json!({"commit": commit, "fix": fix});
+        if self.queue_commit(&exp, commit, detail)? {
+            self.queue.push_back(Work::Run(row));
         }
-        self.ledger.transition_with(
-            row,
-            State::Queued,
-            json!({"commit": commit, "fix": fix}),
-            &ch,
-        )?;
-        self.queue.push_back(Work::Run(row));
         Ok(())
     }
-
-    /// A crashed LLM experiment goes back to the coder with its log tail, a bounded number of
-    /// times. Returns whether a fix was started (and the crash verdict is deferred).
-    pub(super) fn try_fix(
-        &mut self,
-        row: i64,
-        reason: &str,
-        log_tail: &str,
-    ) -> Result<bool, EngineError> {
-        let Some(agent) = self.agent.as_mut() else {
-            return Ok(false);
-        };
-        if agent.out_of_budget || agent.cfg.fix_attempts == 0 {
-            return Ok(false);
-        }
-        // Counted from the ledger on first use, so a restart grants no new attempts.
-        if !agent.fix_attempts.contains_key(&row) {
-            let done = self.ledger.fix_attempts(row)?;
-            if let Some(a) = self.agent.as_mut() {
-                a.fix_attempts.insert(row, done);
-            }
-        }
-        let Some(agent) = self.agent.as_mut() else {
-            return Ok(false);
-        };
-        let used = agent.fix_attempts.entry(row).or_insert(0);
-        if *used >= agent.cfg.fix_attempts {
-            return Ok(false);
-        }
-        *used += 1;
-        let attempt = *used;
-        let exp = self.ledger.experiment_by_row(row)?;
-        if exp.proposer != "llm" {
-            return Ok(false);
-        }
-        let diff = match &exp.commit {
-            Some(c) => self.lab.repo.diff(&exp.parent, c).unwrap_or_default(),
-            None => String::new(),
-        };
-        let tail = tail_chars(log_tail, FIX_LOG_CHARS);
-        let ch = Changes {
-            reason: Some(reason.to_string()),
-            ..Changes::default()
-        };
-        self.ledger.transition_with(
-            row,
-            State::Evaluating,
-            json!({"fix_attempt": attempt, "crash": reason}),
-            &ch,
-        )?;
-        self.observer.report(Report::Note(format!(
-            "#{:04} crashed ({reason}); fix attempt {attempt}",
-            exp.number
-        )));
-        self.implement_async(
-            row,
-            Some(Fix {
-                log_tail: tail,
-                diff,
-            }),
-        )?;
-        Ok(true)
-    }
-}
-
-/// The last `n` characters of `text`.
-fn tail_chars(text: &str, n: usize) -> String {
-    let count = text.chars().count();
-    text.chars().skip(count.saturating_sub(n)).collect()
 }

@@ -5,8 +5,10 @@ mod agent_context;
 mod agent_flow;
 mod decide;
 mod execute;
+mod fixes;
 mod lessons;
 mod noise;
+mod outage;
 mod pipeline;
 mod reconcile;
 mod worktrees;
@@ -231,12 +233,14 @@ pub fn run_campaign_with(
     driver.main_loop(stop)
 }
 
-/// The runner `[runner].kind` names.
-fn runner_for(kind: &autolab_core::config::RunnerKind) -> Result<Arc<dyn Runner>, EngineError> {
+/// The cluster runner settings of `[runner]`, or none for `kind = "local"`.
+pub fn cluster_config(
+    kind: &autolab_core::config::RunnerKind,
+) -> Option<autolab_runner::ClusterConfig> {
     use autolab_core::config::RunnerKind;
-    use autolab_runner::{ClusterConfig, ClusterRunner, Scheduler};
+    use autolab_runner::{ClusterConfig, Scheduler};
     let (scheduler, s) = match kind {
-        RunnerKind::Local => return Ok(Arc::new(LocalRunner)),
+        RunnerKind::Local => return None,
         RunnerKind::Slurm(s) => (Scheduler::Slurm, s),
         RunnerKind::Lsf(s) => (Scheduler::Lsf, s),
     };
@@ -250,7 +254,15 @@ fn runner_for(kind: &autolab_core::config::RunnerKind) -> Result<Arc<dyn Runner>
     cfg.max_jobs = s.max_jobs;
     cfg.resubmit = s.resubmit;
     cfg.script_template = s.script.clone();
-    let runner = ClusterRunner::new(cfg).map_err(|e| {
+    Some(cfg)
+}
+
+/// The runner `[runner].kind` names.
+fn runner_for(kind: &autolab_core::config::RunnerKind) -> Result<Arc<dyn Runner>, EngineError> {
+    let Some(cfg) = cluster_config(kind) else {
+        return Ok(Arc::new(LocalRunner));
+    };
+    let runner = autolab_runner::ClusterRunner::new(cfg).map_err(|e| {
         EngineError::usage(
             format!("[runner]: {e}"),
             Some("check that the scheduler's commands (sbatch/squeue or bsub/bjobs) work, and ssh if set; `autolab doctor` checks"),

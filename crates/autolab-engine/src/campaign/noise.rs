@@ -34,18 +34,30 @@ pub enum Call {
     NotBetter(String),
 }
 
-/// The decision rule, separated from the ledger so it can be tested on numbers.
-#[allow(clippy::too_many_arguments)]
+/// What a verdict is judged by: the score's direction and `[decide]`'s thresholds.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub goal: Goal,
+    pub min_delta: f64,
+    pub confidence: f64,
+    pub max_confirm: u32,
+}
+
+/// The decision rule, separated from the ledger so it can be tested on numbers. `net_lines`
+/// is the candidate's lines added minus removed (for the simplicity tie-break).
 pub fn call(
     candidate: &Sample,
     incumbent: &Sample,
     noise: Option<Noise>,
-    goal: Goal,
-    min_delta: f64,
-    confidence: f64,
-    max_confirm: u32,
+    rules: Rules,
     net_lines: i64,
 ) -> (Call, Comparison, f64) {
+    let Rules {
+        goal,
+        min_delta,
+        confidence,
+        max_confirm,
+    } = rules;
     let gain = match goal {
         Goal::Minimize => incumbent.mean - candidate.mean,
         Goal::Maximize => candidate.mean - incumbent.mean,
@@ -169,16 +181,13 @@ impl Driver<'_> {
         let noise = self.noise()?;
         let goal = self.lab.config.score_goal();
         let net = exp.lines_added as i64 - exp.lines_removed as i64;
-        let (verdict, cmp, alpha) = call(
-            &cand,
-            &inc_sample,
-            noise,
+        let rules = Rules {
             goal,
-            decide.min_delta,
-            decide.confidence,
-            decide.max_confirm,
-            net,
-        );
+            min_delta: decide.min_delta,
+            confidence: decide.confidence,
+            max_confirm: decide.max_confirm,
+        };
+        let (verdict, cmp, alpha) = call(&cand, &inc_sample, noise, rules, net);
         let stats = json!({
             "policy": "noise-aware",
             "test": "welch-one-sided",
@@ -283,6 +292,13 @@ mod tests {
     }
 
     const NOISE: Option<Noise> = Some(Noise { sd: 0.02, df: 4.0 });
+    /// Minimize, no min_delta, 95 % confidence, up to 2 confirmations.
+    const RULES: Rules = Rules {
+        goal: Goal::Minimize,
+        min_delta: 0.0,
+        confidence: 0.95,
+        max_confirm: 2,
+    };
 
     #[test]
     fn a_clear_improvement_is_kept() {
@@ -290,10 +306,7 @@ mod tests {
             &sample(1, 0.80, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
+            RULES,
             0,
         );
         assert_eq!(c, Call::Better, "{cmp:?}");
@@ -301,10 +314,10 @@ mod tests {
             &sample(1, 1.2, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Maximize,
-            0.0,
-            0.95,
-            2,
+            Rules {
+                goal: Goal::Maximize,
+                ..RULES
+            },
             0,
         );
         assert_eq!(c, Call::Better);
@@ -316,10 +329,7 @@ mod tests {
             &sample(3, 0.995, 0.02),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
+            RULES,
             0,
         );
         assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
@@ -327,10 +337,7 @@ mod tests {
             &sample(1, 1.03, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
+            RULES,
             0,
         );
         assert!(matches!(c, Call::NotBetter(_)), "a worse candidate: {c:?}");
@@ -342,10 +349,7 @@ mod tests {
             &sample(1, 0.975, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
+            RULES,
             0,
         );
         assert_eq!(c, Call::Confirm, "{cmp:?}");
@@ -353,10 +357,7 @@ mod tests {
             &sample(3, 0.975, 0.02),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
+            RULES,
             0,
         );
         assert!(
@@ -372,10 +373,10 @@ mod tests {
             &sample(1, 0.80, 0.0),
             &sample(5, 1.0, 0.0),
             Some(Noise { sd: 0.0, df: 4.0 }),
-            Goal::Minimize,
-            0.25,
-            0.95,
-            2,
+            Rules {
+                min_delta: 0.25,
+                ..RULES
+            },
             0,
         );
         assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
@@ -387,10 +388,10 @@ mod tests {
             &sample(1, 1.005, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            0,
+            Rules {
+                max_confirm: 0,
+                ..RULES
+            },
             -12,
         );
         assert_eq!(c, Call::Simpler);
@@ -398,10 +399,10 @@ mod tests {
             &sample(1, 1.005, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            0,
+            Rules {
+                max_confirm: 0,
+                ..RULES
+            },
             3,
         );
         assert!(matches!(c, Call::NotBetter(_)));
@@ -409,10 +410,10 @@ mod tests {
             &sample(1, 1.2, 0.0),
             &sample(5, 1.0, 0.02),
             NOISE,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            0,
+            Rules {
+                max_confirm: 0,
+                ..RULES
+            },
             -12,
         );
         assert!(
@@ -424,27 +425,9 @@ mod tests {
     #[test]
     fn deterministic_labs_behave_like_strict() {
         let flat = Some(Noise { sd: 0.0, df: 2.0 });
-        let (c, _, _) = call(
-            &sample(1, 0.4, 0.0),
-            &sample(3, 0.5, 0.0),
-            flat,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
-            0,
-        );
+        let (c, _, _) = call(&sample(1, 0.4, 0.0), &sample(3, 0.5, 0.0), flat, RULES, 0);
         assert_eq!(c, Call::Better);
-        let (c, _, _) = call(
-            &sample(1, 0.5, 0.0),
-            &sample(3, 0.5, 0.0),
-            flat,
-            Goal::Minimize,
-            0.0,
-            0.95,
-            2,
-            0,
-        );
+        let (c, _, _) = call(&sample(1, 0.5, 0.0), &sample(3, 0.5, 0.0), flat, RULES, 0);
         assert!(matches!(c, Call::NotBetter(_)));
     }
 }

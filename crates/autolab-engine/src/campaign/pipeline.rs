@@ -123,29 +123,36 @@ impl Driver<'_> {
             exp.proposer
         );
         let commit = git::commit_all(&worktree, &message)?;
-        let lines = self.lab.repo.line_counts(&exp.parent, &commit)?;
+        let detail = json!({"commit": commit});
+        self.queue_commit(&exp, commit, detail)
+    }
+
+    /// Records a candidate's commit and its line counts: queued to run (with `detail` in the
+    /// event), or `invalid` when it breaks the `editable`/`protected` rules. Returns whether
+    /// it was queued.
+    pub(super) fn queue_commit(
+        &mut self,
+        exp: &autolab_core::experiment::Experiment,
+        commit: String,
+        detail: serde_json::Value,
+    ) -> Result<bool, EngineError> {
+        let ch = Changes {
+            lines: Some(self.lab.repo.line_counts(&exp.parent, &commit)?),
+            commit: Some(commit.clone()),
+            ..Changes::default()
+        };
         if let Some(reason) = self.rule_violation(&exp.parent, &commit)? {
-            let ch = Changes {
-                commit: Some(commit.clone()),
-                lines: Some(lines),
-                ..Changes::default()
-            };
             self.ledger.transition_with(
-                row,
+                exp.row,
                 State::Implementing,
                 json!({"commit": commit}),
                 &ch,
             )?;
-            self.verdict_without_run(row, Verdict::Invalid, &reason, None)?;
+            self.verdict_without_run(exp.row, Verdict::Invalid, &reason, None)?;
             return Ok(false);
         }
-        let ch = Changes {
-            commit: Some(commit.clone()),
-            lines: Some(lines),
-            ..Changes::default()
-        };
         self.ledger
-            .transition_with(row, State::Queued, json!({"commit": commit}), &ch)?;
+            .transition_with(exp.row, State::Queued, detail, &ch)?;
         Ok(true)
     }
 

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use autolab_runner::RunSpec;
+use autolab_runner::{ClusterRunner, Handle, RunSpec, Runner};
 
 pub const CLUSTER_DIR: &str = "/tmp/autolab-cluster";
 
@@ -53,7 +53,8 @@ pub fn env() -> &'static Env {
                     // Once across test processes too: cluster-up.sh runs under a lock file.
                     let script = root.join("../../scripts/cluster-up.sh");
                     let status = Command::new("flock")
-                        .arg("/tmp/autolab-cluster.lock")
+                        // -o: the daemons the script starts must not inherit (and hold) the lock.
+                        .args(["-o", "/tmp/autolab-cluster.lock"])
                         .arg(&script)
                         .arg(CLUSTER_DIR)
                         .stdout(std::process::Stdio::null())
@@ -107,4 +108,24 @@ pub fn unique(tag: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{tag}-{}-{nanos}", std::process::id())
+}
+
+/// Runs `s` on `runner` and "kills autolab" right after it recorded the job's handle (the job
+/// goes on); returns the handle a restarted autolab re-attaches to.
+pub fn die_after_submit(runner: ClusterRunner, s: &RunSpec) -> Handle {
+    let mut recorded = None;
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runner.run(
+            s,
+            &std::sync::atomic::AtomicBool::new(false),
+            &mut |h| {
+                recorded = Some(h);
+                panic!("autolab died");
+            },
+            None,
+        )
+    }));
+    assert!(died.is_err());
+    drop(runner);
+    recorded.expect("the job's handle was recorded")
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use autolab_runner::{ClusterConfig, ClusterRunner, Exit, Handle, Runner, Scheduler};
 
-use super::common::{env, read, spec};
+use super::common::{die_after_submit, env, read, spec};
 
 fn runner() -> ClusterRunner {
     let mut cfg = ClusterConfig::new(Scheduler::Lsf);
@@ -111,24 +111,10 @@ fn lsf_reattach_does_not_submit_again() {
         "sleep 1; echo back; exit 5",
         Duration::from_secs(60),
     );
-    let mut recorded = None;
-    let first = runner();
-    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        first.run(
-            &s,
-            &AtomicBool::new(false),
-            &mut |h| {
-                recorded = Some(h);
-                panic!("autolab died");
-            },
-            None,
-        )
-    }));
-    assert!(died.is_err());
-    drop(first);
+    let handle = die_after_submit(runner(), &s);
     let before = read(&d.join("next"));
     let f = runner()
-        .attach(&recorded.unwrap(), &s, &AtomicBool::new(false))
+        .attach(&handle, &s, &AtomicBool::new(false))
         .unwrap()
         .unwrap();
     assert_eq!(f.exit, Exit::Code(5));

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use autolab_runner::{ClusterConfig, ClusterRunner, Exit, Handle, Runner, Scheduler};
 
-use super::common::{env, read, spec, unique};
+use super::common::{die_after_submit, env, read, spec, unique};
 
 macro_rules! need_slurm {
     () => {
@@ -186,22 +186,7 @@ fn slurm_reattach_waits_for_the_same_job() {
         Duration::from_secs(60),
     );
     // The first autolab "dies" right after recording the handle.
-    let first = runner();
-    let mut recorded = None;
-    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        first.run(
-            &s,
-            &AtomicBool::new(false),
-            &mut |h| {
-                recorded = Some(h);
-                panic!("autolab died");
-            },
-            None,
-        )
-    }));
-    assert!(died.is_err());
-    drop(first);
-    let handle = recorded.unwrap();
+    let handle = die_after_submit(runner(), &s);
     let f = runner()
         .attach(&handle, &s, &AtomicBool::new(false))
         .expect("slurm jobs can be attached")

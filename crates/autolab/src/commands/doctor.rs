@@ -285,7 +285,7 @@ fn sandbox_layers() -> Vec<autolab_runner::Layer> {
 /// For `kind = "slurm" | "lsf"`: the scheduler's commands (over ssh when set) and a trivial job.
 fn check_cluster(config: &Config, add: &mut impl FnMut(bool, String, Option<String>)) {
     use autolab_core::config::RunnerKind;
-    use autolab_runner::{ClusterConfig, ClusterRunner, RunSpec, Runner, Scheduler};
+    use autolab_runner::{ClusterRunner, RunSpec, Runner, Scheduler};
     let (scheduler, s, tools) = match &config.runner.kind {
         RunnerKind::Local => return,
         RunnerKind::Slurm(s) => (Scheduler::Slurm, s, ["sbatch", "squeue", "scancel"]),
@@ -334,12 +334,9 @@ fn check_cluster(config: &Config, add: &mut impl FnMut(bool, String, Option<Stri
         );
     }
     let Ok(dir) = tempfile::tempdir() else { return };
-    let mut cfg = ClusterConfig::new(scheduler);
-    cfg.ssh = s.ssh.clone();
-    cfg.ssh_args = s.ssh_args.clone();
-    cfg.remote_dir = s.remote_dir.clone().map(std::path::PathBuf::from);
-    cfg.submit_args = s.submit_args.clone();
-    cfg.setup = s.setup.clone();
+    let Some(mut cfg) = autolab_engine::cluster_config(&config.runner.kind) else {
+        return;
+    };
     cfg.poll_interval = std::time::Duration::from_millis(500);
     let spec = RunSpec {
         command: "echo autolab-doctor-ok".into(),

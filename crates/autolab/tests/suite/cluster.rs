@@ -28,7 +28,8 @@ fn slurm() -> Option<String> {
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cluster-up.sh");
     let _ = Command::new("flock")
-        .arg("/tmp/autolab-cluster.lock")
+        // -o: the daemons the script starts must not inherit (and hold) the lock.
+        .args(["-o", "/tmp/autolab-cluster.lock"])
         .arg(&script)
         .arg(CLUSTER_DIR)
         .stdout(Stdio::null())

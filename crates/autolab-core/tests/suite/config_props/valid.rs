@@ -1,45 +1,18 @@
-//! `Config::parse`: `autolab.toml` as people (and fuzzers) write it.
+//! Generated valid configs: a lab's sections with random values, rendered as TOML in a random
+//! layout, and what parsing them must give back.
 
-use std::path::Path;
 use std::time::Duration;
 
 use autolab_core::config::{
-    Apply, Config, ConfigError, Goal, ParamKind, ParamSpec, Policy, RunnerKind, Sampler, Source,
+    Apply, Config, Goal, ParamKind, ParamSpec, Policy, RunnerKind, Sampler, Source,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use serde_json::Value;
 
-use super::cases;
-
-fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse(Path::new("autolab.toml"), text)
-}
-
-/// Lines as an editor counts them: an empty file still has line 1.
-fn line_count(text: &str) -> usize {
-    text.lines().count().max(1)
-}
-
-/// Every error says something, and a line it names exists.
-fn check_error(text: &str, e: &ConfigError) -> Result<(), TestCaseError> {
-    prop_assert!(!e.message.trim().is_empty(), "empty message: {:?}", e);
-    if let Some(line) = e.line {
-        prop_assert!(
-            (1..=line_count(text)).contains(&line),
-            "line {} outside 1..={} in {:?}: {:?}",
-            line,
-            line_count(text),
-            text,
-            e
-        );
-    }
-    Ok(())
-}
-
 /// A TOML basic string holding exactly `s`.
-fn toml_str(s: &str) -> String {
+pub(super) fn toml_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -54,11 +27,11 @@ fn toml_str(s: &str) -> String {
 }
 
 /// A TOML float that reads back as `v` (Rust's `{:?}` is shortest round-trip and valid TOML).
-fn toml_float(v: f64) -> String {
+pub(super) fn toml_float(v: f64) -> String {
     format!("{v:?}")
 }
 
-fn toml_value(v: &Value) -> String {
+pub(super) fn toml_value(v: &Value) -> String {
     match v {
         Value::String(s) => toml_str(s),
         Value::Bool(b) => b.to_string(),
@@ -70,7 +43,7 @@ fn toml_value(v: &Value) -> String {
     }
 }
 
-fn toml_list(items: &[String]) -> String {
+pub(super) fn toml_list(items: &[String]) -> String {
     let items: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
     format!("[{}]", items.join(", "))
 }
@@ -78,59 +51,59 @@ fn toml_list(items: &[String]) -> String {
 // ---- generated valid configs -----------------------------------------------------------
 
 #[derive(Debug, Clone)]
-struct Lab {
-    task: TaskGen,
-    metrics: MetricsGen,
-    params: Option<ParamsGen>,
-    decide: Option<DecideGen>,
-    runner: Option<RunnerGen>,
+pub(super) struct Lab {
+    pub(super) task: TaskGen,
+    pub(super) metrics: MetricsGen,
+    pub(super) params: Option<ParamsGen>,
+    pub(super) decide: Option<DecideGen>,
+    pub(super) runner: Option<RunnerGen>,
 }
 
 #[derive(Debug, Clone)]
-struct TaskGen {
-    goal: Option<String>,
-    command: String,
-    editable: Vec<String>,
-    protected: Vec<String>,
-    timeout: Option<(String, Duration)>,
+pub(super) struct TaskGen {
+    pub(super) goal: Option<String>,
+    pub(super) command: String,
+    pub(super) editable: Vec<String>,
+    pub(super) protected: Vec<String>,
+    pub(super) timeout: Option<(String, Duration)>,
 }
 
 #[derive(Debug, Clone)]
-struct MetricsGen {
-    sources: Option<Vec<Source>>,
-    score: Vec<(String, Option<f64>, Goal)>,
-    primary: Option<usize>,
+pub(super) struct MetricsGen {
+    pub(super) sources: Option<Vec<Source>>,
+    pub(super) score: Vec<(String, Option<f64>, Goal)>,
+    pub(super) primary: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
-struct ParamsGen {
-    apply: Apply,
-    sampler: Option<Sampler>,
-    startup: Option<u32>,
-    space: Vec<ParamSpec>,
+pub(super) struct ParamsGen {
+    pub(super) apply: Apply,
+    pub(super) sampler: Option<Sampler>,
+    pub(super) startup: Option<u32>,
+    pub(super) space: Vec<ParamSpec>,
 }
 
 #[derive(Debug, Clone)]
-struct DecideGen {
-    policy: Option<Policy>,
-    min_delta: Option<f64>,
-    repeats: Option<u32>,
-    confidence: Option<f64>,
-    max_confirm: Option<u32>,
-    remeasure: Option<bool>,
+pub(super) struct DecideGen {
+    pub(super) policy: Option<Policy>,
+    pub(super) min_delta: Option<f64>,
+    pub(super) repeats: Option<u32>,
+    pub(super) confidence: Option<f64>,
+    pub(super) max_confirm: Option<u32>,
+    pub(super) remeasure: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
-struct RunnerGen {
-    kind: bool,
-    parallel: Option<usize>,
-    env_allow: Vec<String>,
-    kill_grace: Option<(String, Duration)>,
-    max_log_mb: Option<f64>,
+pub(super) struct RunnerGen {
+    pub(super) kind: bool,
+    pub(super) parallel: Option<usize>,
+    pub(super) env_allow: Vec<String>,
+    pub(super) kill_grace: Option<(String, Duration)>,
+    pub(super) max_log_mb: Option<f64>,
 }
 
 /// Any text, with the characters TOML must escape.
-fn text(max: usize) -> impl Strategy<Value = String> {
+pub(super) fn text(max: usize) -> impl Strategy<Value = String> {
     vec(
         prop_oneof![
             4 => "\\PC",
@@ -141,7 +114,7 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     .prop_map(|c| c.concat())
 }
 
-fn path() -> impl Strategy<Value = String> {
+pub(super) fn path() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z_]{1,6}(/[a-z_]{1,6}){0,2}(\\.py)?",
         "[a-z]{1,4}/\\*\\*",
@@ -149,7 +122,7 @@ fn path() -> impl Strategy<Value = String> {
     ]
 }
 
-fn duration() -> impl Strategy<Value = (String, Duration)> {
+pub(super) fn duration() -> impl Strategy<Value = (String, Duration)> {
     prop_oneof![
         (1u64..100_000).prop_map(|n| (format!("{n}s"), Duration::from_secs(n))),
         (1u64..10_000).prop_map(|n| (format!("{n}m"), Duration::from_secs(n * 60))),
@@ -160,16 +133,16 @@ fn duration() -> impl Strategy<Value = (String, Duration)> {
     ]
 }
 
-fn goal() -> impl Strategy<Value = Goal> {
+pub(super) fn goal() -> impl Strategy<Value = Goal> {
     prop_oneof![Just(Goal::Minimize), Just(Goal::Maximize)]
 }
 
-fn positive() -> impl Strategy<Value = f64> {
+pub(super) fn positive() -> impl Strategy<Value = f64> {
     use proptest::num::f64::{NORMAL, POSITIVE, SUBNORMAL};
     prop_oneof![0.001..1000.0f64, POSITIVE | NORMAL | SUBNORMAL]
 }
 
-fn finite() -> impl Strategy<Value = f64> {
+pub(super) fn finite() -> impl Strategy<Value = f64> {
     use proptest::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
     prop_oneof![
         -1e6..1e6f64,
@@ -177,7 +150,7 @@ fn finite() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn dedup_by<T, K: PartialEq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+pub(super) fn dedup_by<T, K: PartialEq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
     let mut out: Vec<T> = Vec::new();
     for item in items {
         if !out.iter().any(|o| key(o) == key(&item)) {
@@ -187,7 +160,7 @@ fn dedup_by<T, K: PartialEq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
     out
 }
 
-fn task() -> impl Strategy<Value = TaskGen> {
+pub(super) fn task() -> impl Strategy<Value = TaskGen> {
     (
         proptest::option::of(text(20)),
         text(30).prop_filter("blank command", |c| !c.trim().is_empty()),
@@ -204,7 +177,7 @@ fn task() -> impl Strategy<Value = TaskGen> {
         })
 }
 
-fn source() -> impl Strategy<Value = Source> {
+pub(super) fn source() -> impl Strategy<Value = Source> {
     prop_oneof![
         Just(Source::Lines {}),
         (
@@ -235,7 +208,7 @@ fn source() -> impl Strategy<Value = Source> {
     ]
 }
 
-fn metrics() -> impl Strategy<Value = MetricsGen> {
+pub(super) fn metrics() -> impl Strategy<Value = MetricsGen> {
     (
         proptest::option::of(vec(source(), 0..3)),
         vec(
@@ -259,7 +232,7 @@ fn metrics() -> impl Strategy<Value = MetricsGen> {
         })
 }
 
-fn choice_value() -> impl Strategy<Value = Value> {
+pub(super) fn choice_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         text(8).prop_map(Value::String),
         any::<i64>().prop_map(Value::from),
@@ -268,7 +241,7 @@ fn choice_value() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn param_kind() -> impl Strategy<Value = (ParamKind, Option<Value>)> {
+pub(super) fn param_kind() -> impl Strategy<Value = (ParamKind, Option<Value>)> {
     const MAX: i64 = 1 << 53;
     prop_oneof![
         (finite(), finite(), proptest::option::of(0.0..=1.0f64))
@@ -303,7 +276,7 @@ fn param_kind() -> impl Strategy<Value = (ParamKind, Option<Value>)> {
     ]
 }
 
-fn params() -> impl Strategy<Value = ParamsGen> {
+pub(super) fn params() -> impl Strategy<Value = ParamsGen> {
     (
         prop_oneof![
             "[a-z]{1,6}\\.json".prop_map(Apply::Json),
@@ -330,7 +303,7 @@ fn params() -> impl Strategy<Value = ParamsGen> {
         })
 }
 
-fn decide() -> impl Strategy<Value = DecideGen> {
+pub(super) fn decide() -> impl Strategy<Value = DecideGen> {
     (
         proptest::option::of(prop_oneof![Just(Policy::Strict), Just(Policy::NoiseAware)]),
         proptest::option::of(prop_oneof![Just(0.0), 0.0..1e3f64]),
@@ -351,7 +324,7 @@ fn decide() -> impl Strategy<Value = DecideGen> {
         )
 }
 
-fn runner() -> impl Strategy<Value = RunnerGen> {
+pub(super) fn runner() -> impl Strategy<Value = RunnerGen> {
     (
         any::<bool>(),
         proptest::option::of(1usize..=256),
@@ -370,7 +343,7 @@ fn runner() -> impl Strategy<Value = RunnerGen> {
         )
 }
 
-fn lab() -> impl Strategy<Value = Lab> {
+pub(super) fn lab() -> impl Strategy<Value = Lab> {
     (
         task(),
         metrics(),
@@ -399,19 +372,19 @@ fn lab() -> impl Strategy<Value = Lab> {
 
 /// One `[section]` of rendered TOML, one key per line.
 #[derive(Debug, Clone)]
-struct Section {
-    name: String,
-    lines: Vec<String>,
+pub(super) struct Section {
+    pub(super) name: String,
+    pub(super) lines: Vec<String>,
 }
 
-fn policy_str(p: Policy) -> &'static str {
+pub(super) fn policy_str(p: Policy) -> &'static str {
     match p {
         Policy::Strict => "strict",
         Policy::NoiseAware => "noise-aware",
     }
 }
 
-fn source_toml(s: &Source) -> String {
+pub(super) fn source_toml(s: &Source) -> String {
     match s {
         Source::Lines {} => "{ kind = \"lines\" }".into(),
         Source::Regex { name, pattern } => format!(
@@ -441,7 +414,7 @@ fn source_toml(s: &Source) -> String {
     }
 }
 
-fn param_toml(p: &ParamSpec) -> String {
+pub(super) fn param_toml(p: &ParamSpec) -> String {
     let kind = match &p.kind {
         ParamKind::Float { low, high } => {
             format!("float = [{}, {}]", toml_float(*low), toml_float(*high))
@@ -463,7 +436,7 @@ fn param_toml(p: &ParamSpec) -> String {
     format!("{} = {{ {kind}{default} }}", p.name)
 }
 
-fn sections(lab: &Lab) -> Vec<Section> {
+pub(super) fn sections(lab: &Lab) -> Vec<Section> {
     let mut out = Vec::new();
     let t = &lab.task;
     let mut lines = vec![format!("command = {}", toml_str(&t.command))];
@@ -584,7 +557,7 @@ fn sections(lab: &Lab) -> Vec<Section> {
 }
 
 /// Sections in a generated order, with blank lines and comments between them.
-fn layout() -> impl Strategy<Value = (Lab, Vec<Section>)> {
+pub(super) fn layout() -> impl Strategy<Value = (Lab, Vec<Section>)> {
     lab().prop_flat_map(|lab| {
         let sections = sections(&lab);
         let n = sections.len();
@@ -606,155 +579,7 @@ fn layout() -> impl Strategy<Value = (Lab, Vec<Section>)> {
     })
 }
 
-/// What to insert into a valid config.
-#[derive(Debug, Clone)]
-enum Insert {
-    /// `key = value` into section `section` (0 is the top, before any header) at line `at`.
-    Key {
-        section: Index,
-        at: Index,
-        key: Name,
-        value: &'static str,
-    },
-    /// A whole `[name]` table before section `before`.
-    Table { before: Index, name: Name },
-}
-
-/// The name of an inserted key or table.
-#[derive(Debug, Clone)]
-enum Name {
-    /// A name no section has: it holds a digit, which no key of autolab's does (so keys added
-    /// to the config later cannot collide with it).
-    Fresh(String),
-    /// A known key of the section with a digit inserted at `at`: a typo to suggest a fix for.
-    Typo { key: Index, at: Index, digit: char },
-}
-
-impl Name {
-    /// The name, and the key it is a typo of.
-    fn resolve(&self, known: &[&'static str]) -> (String, Option<&'static str>) {
-        match self {
-            Name::Fresh(n) => (n.clone(), None),
-            Name::Typo { key, at, digit } => {
-                let meant = known[key.index(known.len())];
-                let at = at.index(meant.len() + 1);
-                (
-                    format!("{}{digit}{}", &meant[..at], &meant[at..]),
-                    Some(meant),
-                )
-            }
-        }
-    }
-}
-
-/// Renders `sections`, with `insert` if any; returns the text and the inserted line's number.
-/// `name` is the inserted key's or table's name, resolved.
-fn render(sections: &[Section], insert: Option<(&Insert, &str)>) -> (String, usize) {
-    let n = sections.len();
-    let mut lines: Vec<String> = Vec::new();
-    let mut inserted = 0;
-    for i in 0..=n {
-        // Part 0 is the top, before any header; part i is section i - 1.
-        let body: &[String] = if i == 0 {
-            &[]
-        } else {
-            lines.push(format!("[{}]", sections[i - 1].name));
-            &sections[i - 1].lines
-        };
-        match insert {
-            Some((
-                Insert::Key {
-                    section, at, value, ..
-                },
-                key,
-            )) if section.index(n + 1) == i => {
-                let at = at.index(body.len() + 1);
-                lines.extend_from_slice(&body[..at]);
-                lines.push(format!("{key} = {value}"));
-                inserted = lines.len();
-                lines.extend_from_slice(&body[at..]);
-            }
-            _ => lines.extend_from_slice(body),
-        }
-        // A whole table goes after part i, that is before section i.
-        if let Some((Insert::Table { before, .. }, name)) = insert
-            && before.index(n + 1) == i
-        {
-            lines.push(format!("[{name}]"));
-            inserted = lines.len();
-            lines.push("x = 1".into());
-        }
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    (text, inserted)
-}
-
-/// Each section's keys (at the top: the sections), whose typos get a "did you mean".
-fn known_keys(section: &str) -> &'static [&'static str] {
-    match section {
-        "" => &[
-            "task",
-            "metrics",
-            "params",
-            "decide",
-            "runner",
-            "agent",
-            "early_stop",
-        ],
-        "task" => &[
-            "goal",
-            "goal_file",
-            "command",
-            "editable",
-            "protected",
-            "timeout",
-        ],
-        "metrics" => &["sources", "score", "primary"],
-        "params" => &["apply", "sampler", "startup"],
-        "decide" => &[
-            "policy",
-            "min_delta",
-            "repeats",
-            "confidence",
-            "max_confirm",
-            "remeasure",
-        ],
-        "runner" => &["kind", "parallel", "env_allow", "kill_grace", "max_log_mb"],
-        _ => &[],
-    }
-}
-
-fn insert() -> impl Strategy<Value = Insert> {
-    let key = prop_oneof![
-        "[a-z][a-z_]{0,6}[0-9][a-z0-9_]{0,3}"
-            .prop_filter("a parameter's name", |k| !k.starts_with("p_"))
-            .prop_map(Name::Fresh),
-        (
-            any::<Index>(),
-            any::<Index>(),
-            proptest::char::range('0', '9')
-        )
-            .prop_map(|(key, at, digit)| Name::Typo { key, at, digit }),
-    ];
-    prop_oneof![
-        4 => (
-            any::<Index>(),
-            any::<Index>(),
-            key.clone(),
-            select(&["1", "\"x\"", "true", "[1, 2]", "2.5"][..]),
-        )
-            .prop_map(|(section, at, key, value)| Insert::Key {
-                section,
-                at,
-                key,
-                value,
-            }),
-        1 => (any::<Index>(), key).prop_map(|(before, name)| Insert::Table { before, name }),
-    ]
-}
-
-fn check_round_trip(lab: &Lab, c: &Config) -> Result<(), TestCaseError> {
+pub(super) fn check_round_trip(lab: &Lab, c: &Config) -> Result<(), TestCaseError> {
     let t = &lab.task;
     prop_assert_eq!(&c.task.command, &t.command);
     prop_assert_eq!(&c.task.goal, &t.goal);
@@ -823,257 +648,4 @@ fn check_round_trip(lab: &Lab, c: &Config) -> Result<(), TestCaseError> {
     let mb = r.max_log_mb.unwrap_or(64.0);
     prop_assert_eq!(c.runner.max_log_bytes, (mb * 1024.0 * 1024.0) as u64);
     Ok(())
-}
-
-// ---- TOML-ish noise --------------------------------------------------------------------
-
-const KEYS: &[&str] = &[
-    "command",
-    "timeout",
-    "editable",
-    "score",
-    "primary",
-    "sources",
-    "apply",
-    "sampler",
-    "startup",
-    "parallel",
-    "kill_grace",
-    "max_log_mb",
-    "repeats",
-    "confidence",
-    "policy",
-    "lr",
-    "goal",
-    "weight",
-    "kind",
-];
-
-fn tomlish_line() -> impl Strategy<Value = String> {
-    let key = prop_oneof![
-        select(KEYS).prop_map(str::to_string),
-        "[a-z_]{1,8}",
-        "\"[^\"\n]{0,5}\"",
-        "[a-z]{1,4}\\.[a-z]{1,4}",
-        "\\PC{0,4}",
-    ];
-    let value = prop_oneof![
-        "-?[0-9_]{1,20}",
-        "[+-]?[0-9]{1,5}(\\.[0-9]{0,5})?([eE][+-]?[0-9]{1,4})?",
-        "\"[^\"\\\\\n]{0,12}\"",
-        "\"\\\\[a-zA-Z0-9]{0,5}\"",
-        "'[^'\n]{0,8}'",
-        "\"\"\"[^\"]{0,10}",
-        select(
-            &[
-                "true",
-                "false",
-                "inf",
-                "nan",
-                "-inf",
-                "+nan",
-                "[]",
-                "{}",
-                "[1,",
-                "{ a = ",
-                "\"unterminated"
-            ][..]
-        )
-        .prop_map(str::to_string),
-        "\\[[^\\]\n]{0,20}\\]",
-        "\\{[^}\n]{0,20}\\}",
-        select(
-            &[
-                "{ goal = \"minimize\" }",
-                "{ l = { goal = \"minimize\" } }",
-                "{ l = { goal = \"sideways\", weight = -1 } }",
-                "{ json = \"p.json\" }",
-                "{ float = [0.0, 1.0] }",
-                "{ log_float = [0.0, 1.0] }",
-                "{ int = [5, 4] }",
-                "{ choice = [] }",
-                "{ float = [1.0, 1.0], default = 7 }",
-                "[{ kind = \"regex\", name = \"x\", pattern = \"(\" }]",
-                "[{ kind = \"json\", file = \"f\", pointer = \"é\" }]",
-                "\"-0\"",
-                "\"0\"",
-                "\"1e400s\"",
-                "\"99999999999999999999h\"",
-                "\"5 parsecs\"",
-                "\"1.5.5s\"",
-            ][..]
-        )
-        .prop_map(str::to_string),
-        "\\PC{0,10}",
-    ];
-    prop_oneof![
-        2 => select(&[
-            "[task]", "[metrics]", "[params]", "[decide]", "[runner]", "[early_stop]", "[agent]",
-            "[[task]]", "[task", "[metrics.score]", "[metrics.score.l]", "[ params ]", "[bogus]",
-            "[]", "[\"task\"]", "[task.command]",
-        ][..])
-        .prop_map(str::to_string),
-        6 => (key, "[ \t]{0,2}=[ \t]{0,2}", value).prop_map(|(k, eq, v)| format!("{k}{eq}{v}")),
-        1 => "#\\PC{0,20}",
-        1 => Just(String::new()),
-        1 => "\\PC{0,20}",
-    ]
-}
-
-/// A minimal valid config that random lines may extend or spoil.
-const BASE: &str = "[task]\ncommand = \"x\"\neditable = [\"p.json\"]\n[metrics]\nscore = { l = { goal = \"minimize\" } }\n";
-
-fn tomlish() -> impl Strategy<Value = String> {
-    (
-        any::<bool>(),
-        vec(tomlish_line(), 0..16),
-        select(&["\n", "\r\n"][..]),
-        any::<bool>(),
-    )
-        .prop_map(|(base, lines, nl, trailing)| {
-            let mut text = if base {
-                BASE.replace('\n', nl)
-            } else {
-                String::new()
-            };
-            text.push_str(&lines.join(nl));
-            if trailing {
-                text.push_str(nl);
-            }
-            text
-        })
-}
-
-/// An edit that may break a valid config anywhere.
-#[derive(Debug, Clone)]
-enum Edit {
-    Insert(Index, String),
-    Delete(Index, usize),
-    DuplicateLine(Index),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        (
-            any::<Index>(),
-            prop_oneof![
-                "\\PC{1,4}",
-                select(
-                    &[
-                        "\n", "\"", "[", "]", "{", "}", "=", "#", "\\", "'", ",", "\r"
-                    ][..]
-                )
-                .prop_map(str::to_string)
-            ]
-        )
-            .prop_map(|(at, s)| Edit::Insert(at, s)),
-        (any::<Index>(), 1usize..6).prop_map(|(at, n)| Edit::Delete(at, n)),
-        any::<Index>().prop_map(Edit::DuplicateLine),
-    ]
-}
-
-fn apply_edit(text: &str, edit: &Edit) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    match edit {
-        Edit::Insert(at, s) => {
-            let at = at.index(chars.len() + 1);
-            chars[..at]
-                .iter()
-                .chain(s.chars().collect::<Vec<_>>().iter())
-                .chain(&chars[at..])
-                .collect()
-        }
-        Edit::Delete(at, n) => {
-            if chars.is_empty() {
-                return String::new();
-            }
-            let at = at.index(chars.len());
-            let end = (at + n).min(chars.len());
-            chars[..at].iter().chain(&chars[end..]).collect()
-        }
-        Edit::DuplicateLine(at) => {
-            let mut lines: Vec<&str> = text.split('\n').collect();
-            let at = at.index(lines.len());
-            lines.insert(at, lines[at]);
-            lines.join("\n")
-        }
-    }
-}
-
-proptest! {
-    #![proptest_config(cases())]
-
-    #[test]
-    fn never_panics_on_arbitrary_text(text in prop_oneof![any::<String>(), "\\PC{0,100}"]) {
-        if let Err(e) = parse(&text) {
-            check_error(&text, &e)?;
-        }
-    }
-
-    #[test]
-    fn never_panics_on_tomlish_text(text in tomlish()) {
-        if let Err(e) = parse(&text) {
-            check_error(&text, &e)?;
-        }
-    }
-
-    #[test]
-    fn never_panics_on_edited_valid_configs(
-        (_, sections) in layout(),
-        edits in vec(edit(), 1..4),
-    ) {
-        let (mut text, _) = render(&sections, None);
-        for e in &edits {
-            text = apply_edit(&text, e);
-        }
-        if let Err(e) = parse(&text) {
-            check_error(&text, &e)?;
-        }
-    }
-
-    #[test]
-    fn valid_configs_parse_and_round_trip((lab, sections) in layout()) {
-        let (text, _) = render(&sections, None);
-        match parse(&text) {
-            Ok(c) => check_round_trip(&lab, &c)?,
-            Err(e) => prop_assert!(false, "{}\n{:?}\nin:\n{}", e, e, text),
-        }
-    }
-
-    #[test]
-    fn an_unknown_key_is_reported_on_its_line((_, sections) in layout(), insert in insert()) {
-        let section = match &insert {
-            Insert::Key { section, .. } => {
-                let i = section.index(sections.len() + 1);
-                if i == 0 { String::new() } else { sections[i - 1].name.clone() }
-            }
-            Insert::Table { .. } => String::new(),
-        };
-        let (name, meant) = match &insert {
-            Insert::Key { key, .. } => key,
-            Insert::Table { name, .. } => name,
-        }
-        .resolve(known_keys(&section));
-
-        let (text, line) = render(&sections, Some((&insert, &name)));
-        let e = match parse(&text) {
-            Ok(_) => return Err(TestCaseError::fail(format!("accepted `{name}` in:\n{text}"))),
-            Err(e) => e,
-        };
-        check_error(&text, &e)?;
-        prop_assert_eq!(e.line, Some(line), "{:?} in:\n{}", e, text);
-        prop_assert!(e.message.contains(name.as_str()), "{:?}", e);
-        if section == "params" {
-            // In `[params]` any other key is a parameter, and this one is not a valid one.
-            let want = format!("params.{name}");
-            prop_assert_eq!(e.key.as_deref(), Some(want.as_str()), "{:?}", e);
-        } else {
-            prop_assert_eq!(&e.message, &format!("unknown key `{name}`"));
-            let hint = e.hint.clone().unwrap_or_default();
-            prop_assert!(hint.contains("valid keys here"), "{:?}", e);
-            if let Some(meant) = meant {
-                prop_assert!(hint.contains(&format!("did you mean `{meant}`?")), "{:?}", e);
-            }
-        }
-    }
 }
