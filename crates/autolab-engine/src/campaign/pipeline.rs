@@ -611,6 +611,11 @@ impl Driver<'_> {
             max_procs: Some(sb.max_procs),
             max_file_bytes: Some(sb.max_file_bytes),
             max_address_space: sb.max_memory_bytes,
+            // The lab's own files (data, code outside the worktree) stay readable if the lab
+            // lies in /tmp; the worktree's `.git` is autolab's, not the run's.
+            visible: vec![self.lab.root.clone()],
+            read_only: vec![worktree.join(".git")],
+            private_tmp_bytes: sb.max_disk_bytes.or(sb.max_memory_bytes),
         })
     }
 

@@ -29,6 +29,23 @@ pub(crate) fn kill_group_and_wait(pgid: Pid, limit: Duration) -> bool {
     }
 }
 
+/// Waits until no live process of group `pgid` is left or `until` passes, without signalling
+/// it. Returns whether the group is gone.
+pub(crate) fn wait_until_gone(pgid: Pid, until: Instant) -> bool {
+    let mut poll = FIRST_POLL;
+    loop {
+        if live_members(pgid.as_raw()) == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        std::thread::sleep(poll.min(until - now));
+        poll = (poll * 2).min(MAX_POLL);
+    }
+}
+
 /// Processes of group `pgid` that are not zombies, read from `/proc/<pid>/stat`.
 fn live_members(pgid: i32) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {

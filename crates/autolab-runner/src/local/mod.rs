@@ -18,8 +18,10 @@ use crate::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
 /// How long the end of a run waits for its killed process group to be gone.
 const GROUP_EXIT_LIMIT: Duration = Duration::from_secs(5);
-/// How often the disk budget is checked.
-const DISK_CHECK: Duration = Duration::from_millis(500);
+/// How often the disk budget is checked: often enough that a fast writer overshoots by a few
+/// megabytes at most, but never spending more than a twentieth of the time measuring.
+const DISK_CHECK_MIN: Duration = Duration::from_millis(20);
+const DISK_CHECK_MAX: Duration = Duration::from_millis(500);
 
 /// Bytes used by the files below `dir` (not following symlinks).
 pub fn disk_usage(dir: &std::path::Path) -> u64 {
@@ -42,6 +44,74 @@ pub fn disk_usage(dir: &std::path::Path) -> u64 {
         }
     }
     total
+}
+
+/// The largest file a run may write: its own limit, and never more than the disk budget
+/// (one byte over it, so a file cut at the limit shows as over budget).
+fn file_limit(max_file: Option<u64>, max_disk: Option<u64>) -> Option<u64> {
+    match (max_file, max_disk.map(|d| d.saturating_add(1))) {
+        (Some(f), Some(d)) => Some(f.min(d)),
+        (f, d) => f.or(d),
+    }
+}
+
+/// When the disk budget is checked next, paced by what a check costs.
+struct DiskWatch {
+    next: Instant,
+    interval: Duration,
+}
+
+impl DiskWatch {
+    fn new(start: Instant) -> DiskWatch {
+        DiskWatch {
+            next: start,
+            interval: DISK_CHECK_MIN,
+        }
+    }
+
+    /// Whether the run holds more than its budget, if a check is due.
+    fn over_budget(&mut self, spec: &RunSpec, now: Instant) -> bool {
+        if spec.max_disk_bytes.is_none() || now < self.next {
+            return false;
+        }
+        let began = Instant::now();
+        let over = self.over_budget_now(spec);
+        self.interval = (began.elapsed() * 20).clamp(DISK_CHECK_MIN, DISK_CHECK_MAX);
+        self.next = now + self.interval;
+        over
+    }
+
+    fn over_budget_now(&self, spec: &RunSpec) -> bool {
+        spec.max_disk_bytes
+            .is_some_and(|max| spec.disk_watch.iter().map(|d| disk_usage(d)).sum::<u64>() > max)
+    }
+
+    /// How long until the next check (a long time when there is no budget).
+    fn next_in(&self, spec: &RunSpec, now: Instant) -> Duration {
+        match spec.max_disk_bytes {
+            Some(_) => self.next.saturating_duration_since(now),
+            None => DISK_CHECK_MAX,
+        }
+    }
+}
+
+/// What a run that broke its disk budget wrote in its run dir goes; autolab's own records
+/// of the run (logs, sandbox report) stay.
+fn remove_outputs(run_dir: &std::path::Path) {
+    const KEEP: [&str; 3] = ["stdout.log", "stderr.log", "sandbox.json"];
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if KEEP.iter().any(|k| e.file_name() == *k) {
+            continue;
+        }
+        let p = e.path();
+        let _ = match p.symlink_metadata() {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -76,6 +146,8 @@ impl Runner for LocalRunner {
                 c
             }
             Some(sb) => {
+                let mut sb = sb.clone();
+                sb.max_file_bytes = file_limit(sb.max_file_bytes, spec.max_disk_bytes);
                 static RUNS: AtomicU64 = AtomicU64::new(0);
                 let name = format!(
                     "{}-{}",
@@ -102,11 +174,20 @@ impl Runner for LocalRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: only async-signal-safe calls (setsid, prctl) between fork and exec.
+        // Unsandboxed, the disk budget still bounds any one file.
+        let plain_file_limit = match &spec.sandbox {
+            None => file_limit(None, spec.max_disk_bytes),
+            Some(_) => None,
+        };
+        // SAFETY: only async-signal-safe calls (setsid, prctl, setrlimit) between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+                if let Some(b) = plain_file_limit {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, b, b)
+                        .map_err(std::io::Error::from)?;
+                }
                 Ok(())
             });
         }
@@ -164,7 +245,7 @@ impl Runner for LocalRunner {
 
         let deadline = start + spec.timeout;
         let mut forced: Option<Exit> = None;
-        let mut next_disk_check = start;
+        let mut disk = DiskWatch::new(start);
         let mut kill_at: Option<Instant> = None;
         let mut killed = false;
         let status = loop {
@@ -179,13 +260,7 @@ impl Runner for LocalRunner {
                     now.duration_since(start).saturating_sub(last) > st
                 }) {
                     forced = Some(Exit::Stalled);
-                } else if spec.max_disk_bytes.is_some_and(|max| {
-                    if now < next_disk_check {
-                        return false;
-                    }
-                    next_disk_check = now + DISK_CHECK;
-                    spec.disk_watch.iter().map(|d| disk_usage(d)).sum::<u64>() > max
-                }) {
+                } else if disk.over_budget(spec, now) {
                     forced = Some(Exit::DiskExceeded);
                 } else if now >= deadline {
                     forced = Some(Exit::TimedOut);
@@ -206,6 +281,7 @@ impl Runner for LocalRunner {
                 Some(_) => Duration::from_secs(1),
                 None => CANCEL_CHECK
                     .min(deadline.saturating_duration_since(now))
+                    .min(disk.next_in(spec, now))
                     .max(Duration::from_millis(1)),
             };
             match rx.recv_timeout(wait) {
@@ -214,9 +290,21 @@ impl Runner for LocalRunner {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break None,
             }
         };
+        // A run being stopped gets its whole grace: its shell may be gone while the processes
+        // it started still handle SIGTERM.
+        if let Some(at) = kill_at.filter(|_| !killed) {
+            group::wait_until_gone(pgid, at);
+        }
         // Children that outlive the command die with its group, and (sandboxed) everything in
         // its cgroup, however it detached.
         group::kill_group_and_wait(pgid, GROUP_EXIT_LIMIT);
+        // A file cut at the size limit, or files written between two checks, count too.
+        if forced.is_none() && disk.over_budget_now(spec) {
+            forced = Some(Exit::DiskExceeded);
+        }
+        if forced == Some(Exit::DiskExceeded) {
+            remove_outputs(&spec.run_dir);
+        }
         if let Some(cg) = cgroup {
             cg.kill_all_and_remove();
         }

@@ -9,16 +9,19 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::libc;
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, sigaction, sigprocmask,
+};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getegid, geteuid};
 
-use super::{HelperArgs, Layer, landlock, netns};
+use super::{HelperArgs, Layer, caps, landlock, mounts, netns};
 
 /// Runs the helper; returns the exit code to leave with.
 pub fn helper_main(args: &[String]) -> i32 {
@@ -54,59 +57,34 @@ pub fn helper_main(args: &[String]) -> i32 {
         )),
     }
 
-    let root = geteuid().is_root();
-    let (uid, gid) = (geteuid(), getegid());
-    let mut flags = CloneFlags::CLONE_NEWPID;
-    if h.spec.network_none {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
-    if !root {
-        flags |= CloneFlags::CLONE_NEWUSER;
-    }
-    let mut pid_ns = false;
-    let mut net_ns = false;
-    match unshare(flags) {
-        Ok(()) => {
-            pid_ns = true;
-            net_ns = h.spec.network_none;
-            if !root {
-                map_ids(uid.as_raw(), gid.as_raw());
-            }
-        }
-        Err(e) => {
-            // Without a user namespace an unprivileged user gets neither; say so.
-            layers.push(Layer::off("pid-namespace", format!("unshare: {e}")));
-            if h.spec.network_none {
-                layers.push(Layer::off("network-none", format!("unshare: {e}")));
-            }
-        }
-    }
-    if pid_ns {
-        layers.push(Layer::on(
-            "pid-namespace",
-            "everything the run starts dies with it",
-        ));
-    }
-    if !h.spec.network_none {
-        layers.push(Layer::off(
-            "network-none",
-            "network = \"host\" in [sandbox]",
-        ));
-    }
+    let ns = enter_namespaces(&h, &mut layers);
+    let keep = kept_paths(&h);
 
+    // SIGTERM is held back until each process has its handler: the helper forwards it to the
+    // init, the init to every process of the run, and neither dies of it, so the run gets its
+    // whole kill_grace (the runner's SIGKILL ends it after that).
+    let term = SigSet::from(Signal::SIGTERM);
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&term), None);
     // SAFETY: the helper is single-threaded.
     match unsafe { fork() } {
         Err(e) => {
             eprintln!("autolab sandbox helper: fork: {e}");
             125
         }
-        Ok(ForkResult::Parent { child }) => wait_for(child),
+        Ok(ForkResult::Parent { child }) => {
+            on_sigterm_forward_to(child.as_raw());
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&term), None);
+            wait_for(child)
+        }
         Ok(ForkResult::Child) => {
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-            if !pid_ns {
+            // In a PID namespace, -1 is every process of the run but this init.
+            on_sigterm_forward_to(if ns.pid { -1 } else { 0 });
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&term), None);
+            if !ns.pid {
                 let _ = nix::sys::prctl::set_child_subreaper(true);
             }
-            if net_ns {
+            if ns.net {
                 match netns::loopback_up() {
                     Ok(()) => layers.push(Layer::on(
                         "network-none",
@@ -118,32 +96,210 @@ pub fn helper_main(args: &[String]) -> i32 {
                     )),
                 }
             }
-            std::process::exit(init(&h, &argv, layers, pid_ns))
+            let private = match ns.mount {
+                true => own_mounts(&h, &keep, ns.pid, &mut layers),
+                false => Vec::new(),
+            };
+            std::process::exit(init(&h, &argv, layers, &private, ns.pid))
         }
     }
 }
 
+/// Which namespaces the run got.
+struct Namespaces {
+    pid: bool,
+    net: bool,
+    mount: bool,
+}
+
+/// Moves the helper into new PID, mount, UTS and IPC (and network) namespaces, and a user
+/// namespace when not root; without the mount, UTS and IPC ones if the machine refuses them.
+fn enter_namespaces(h: &HelperArgs, layers: &mut Vec<Layer>) -> Namespaces {
+    let root = geteuid().is_root();
+    let (uid, gid) = (geteuid(), getegid());
+    let mut base = CloneFlags::CLONE_NEWPID;
+    if h.spec.network_none {
+        base |= CloneFlags::CLONE_NEWNET;
+    }
+    if !root {
+        base |= CloneFlags::CLONE_NEWUSER;
+    }
+    let full = base | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    let mut ns = Namespaces {
+        pid: false,
+        net: false,
+        mount: false,
+    };
+    let entered = match unshare(full) {
+        Ok(()) => {
+            ns.mount = true;
+            layers.push(Layer::on(
+                "uts-ipc-namespaces",
+                "own hostname and SysV IPC, gone with the run",
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            layers.push(Layer::off("mount-namespace", format!("unshare: {e}")));
+            layers.push(Layer::off("uts-ipc-namespaces", format!("unshare: {e}")));
+            unshare(base)
+        }
+    };
+    match entered {
+        Ok(()) => {
+            ns.pid = true;
+            ns.net = h.spec.network_none;
+            if !root {
+                map_ids(uid.as_raw(), gid.as_raw());
+            }
+            layers.push(Layer::on(
+                "pid-namespace",
+                "everything the run starts dies with it",
+            ));
+        }
+        Err(e) => {
+            // Without a user namespace an unprivileged user gets neither; say so.
+            layers.push(Layer::off("pid-namespace", format!("unshare: {e}")));
+            if h.spec.network_none {
+                layers.push(Layer::off("network-none", format!("unshare: {e}")));
+            }
+        }
+    }
+    if !h.spec.network_none {
+        layers.push(Layer::off(
+            "network-none",
+            "network = \"host\" in [sandbox]",
+        ));
+    }
+    ns
+}
+
+/// The directories the run must still see inside the private `/tmp`, `/run` and `/dev/shm`:
+/// its working directory, the writable ones, those autolab names, and its PATH and HOME.
+fn kept_paths(h: &HelperArgs) -> Vec<PathBuf> {
+    let mut keep: Vec<PathBuf> = h.spec.writable.clone();
+    keep.extend(h.spec.visible.iter().cloned());
+    keep.extend(std::env::current_dir().ok());
+    if let Some(path) = std::env::var_os("PATH") {
+        keep.extend(std::env::split_paths(&path));
+    }
+    keep.extend(std::env::var_os("HOME").map(PathBuf::from));
+    keep.into_iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect()
+}
+
+/// In the init, in the new mount namespace: private propagation, a fresh `/proc`, private
+/// shared directories, read-only files. Each step is reported; a failed one is off. Returns
+/// the private directories the run may write in as a whole.
+fn own_mounts(
+    h: &HelperArgs,
+    keep: &[PathBuf],
+    pid_ns: bool,
+    layers: &mut Vec<Layer>,
+) -> Vec<PathBuf> {
+    if let Err(e) = mounts::private_propagation() {
+        layers.push(Layer::off("mount-namespace", e));
+        return Vec::new();
+    }
+    layers.push(Layer::on("mount-namespace", "the run's mounts are its own"));
+    layers.push(match (pid_ns, mounts::fresh_proc()) {
+        (true, Ok(())) => Layer::on("private-proc", "/proc shows only the run's processes"),
+        (true, Err(e)) => Layer::off("private-proc", e),
+        (false, _) => Layer::off("private-proc", "no PID namespace"),
+    });
+    let mut writable = Vec::new();
+    layers.push(
+        match mounts::mask_shared_dirs(keep, h.spec.private_tmp_bytes) {
+            Ok(dirs) => {
+                let names: Vec<String> = dirs.iter().map(|m| m.dir.display().to_string()).collect();
+                writable.extend(
+                    dirs.into_iter()
+                        .filter(|m| !m.holds_host_paths)
+                        .map(|m| m.dir),
+                );
+                Layer::on("private-tmp", format!("empty private {}", names.join(", ")))
+            }
+            Err(e) => Layer::off("private-tmp", e),
+        },
+    );
+    if !h.spec.read_only.is_empty() {
+        layers.push(match mounts::read_only(&h.spec.read_only) {
+            Ok(files) => Layer::on("read-only-files", files.join(", ")),
+            Err(e) => Layer::off("read-only-files", e),
+        });
+    }
+    writable
+}
+
+/// Set once a SIGTERM arrived: the run is being stopped.
+static TERMINATING: AtomicBool = AtomicBool::new(false);
+/// Where a SIGTERM is passed on (0: nowhere; -1: the whole PID namespace).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_sigterm(_: libc::c_int) {
+    if !TERMINATING.swap(true, Ordering::SeqCst) {
+        let to = FORWARD_TO.load(Ordering::SeqCst);
+        if to != 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(to, libc::SIGTERM) };
+        }
+    }
+}
+
+/// Catches SIGTERM (without restarting interrupted calls) and passes it on to `to` once.
+fn on_sigterm_forward_to(to: i32) {
+    FORWARD_TO.store(to, Ordering::SeqCst);
+    let action = SigAction::new(
+        SigHandler::Handler(forward_sigterm),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only touches atomics and calls kill.
+    let _ = unsafe { sigaction(Signal::SIGTERM, &action) };
+}
+
 /// The namespace's init: start the command, reap everything, clean up, report its status.
-fn init(h: &HelperArgs, argv: &[&String], layers: Vec<Layer>, pid_ns: bool) -> i32 {
+/// When the run is being stopped, the others get their grace: the init waits for them.
+fn init(
+    h: &HelperArgs,
+    argv: &[&String],
+    layers: Vec<Layer>,
+    private: &[PathBuf],
+    pid_ns: bool,
+) -> i32 {
+    let term = SigSet::from(Signal::SIGTERM);
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&term), None);
     // SAFETY: still single-threaded.
     let main = match unsafe { fork() } {
         Err(e) => {
             eprintln!("autolab sandbox helper: fork: {e}");
             return 125;
         }
-        Ok(ForkResult::Child) => exec_command(h, argv, layers),
+        Ok(ForkResult::Child) => {
+            let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+            // SAFETY: restoring the default disposition.
+            let _ = unsafe { sigaction(Signal::SIGTERM, &default) };
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&term), None);
+            exec_command(h, argv, layers, private)
+        }
         Ok(ForkResult::Parent { child }) => child,
     };
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&term), None);
     let mut code = None;
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(WaitStatus::Exited(pid, c)) if pid == main => {
                 code = Some(c);
-                kill_rest(pid_ns);
+                if !TERMINATING.load(Ordering::SeqCst) {
+                    kill_rest(pid_ns);
+                }
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => {
                 code = Some(128 + sig as i32);
-                kill_rest(pid_ns);
+                if !TERMINATING.load(Ordering::SeqCst) {
+                    kill_rest(pid_ns);
+                }
             }
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
@@ -201,8 +357,18 @@ fn descendants(root: i32) -> Vec<i32> {
 }
 
 /// In the command's process: limits, no-new-privileges, Landlock, the report, then exec.
-fn exec_command(h: &HelperArgs, argv: &[&String], mut layers: Vec<Layer>) -> ! {
+fn exec_command(
+    h: &HelperArgs,
+    argv: &[&String],
+    mut layers: Vec<Layer>,
+    private: &[PathBuf],
+) -> ! {
     let spec = &h.spec;
+    // Enter the working directory again by name: a directory bound back into the private
+    // /tmp is a new mount, and read-only files are mounted on that one.
+    if let Ok(cwd) = std::env::current_dir() {
+        let _ = std::env::set_current_dir(cwd);
+    }
     let mut limits = Vec::new();
     if let Some(n) = spec.max_procs {
         let applies = !geteuid().is_root();
@@ -238,7 +404,12 @@ fn exec_command(h: &HelperArgs, argv: &[&String], mut layers: Vec<Layer>) -> ! {
         )
     });
     if spec.landlock {
-        let dirs: Vec<&Path> = spec.writable.iter().map(|p| p.as_path()).collect();
+        let dirs: Vec<&Path> = spec
+            .writable
+            .iter()
+            .chain(private)
+            .map(|p| p.as_path())
+            .collect();
         layers.push(match landlock::restrict_writes(&dirs) {
             Ok(detail) => Layer::on("landlock", detail),
             Err(e) => Layer::off("landlock", e),
@@ -246,6 +417,13 @@ fn exec_command(h: &HelperArgs, argv: &[&String], mut layers: Vec<Layer>) -> ! {
     } else {
         layers.push(Layer::off("landlock", "landlock = false in [sandbox]"));
     }
+    layers.push(match caps::drop_all() {
+        Ok(()) => Layer::on(
+            "no-capabilities",
+            "every capability dropped, also across exec",
+        ),
+        Err(e) => Layer::off("no-capabilities", e),
+    });
     let _ = std::fs::write(
         &h.report,
         serde_json::to_string(&layers).unwrap_or_default(),

@@ -1,16 +1,19 @@
 //! Sandbox layers for local runs, each best-effort and reported, never silently assumed:
 //! a pids cgroup (fork bombs; every descendant found and killed), a PID namespace whose init
-//! reaps and, on exit, kills everything the run started (also `setsid` daemons), a network
-//! namespace with only loopback up, rlimits (processes, file size, core dumps, address space),
-//! no-new-privileges, and Landlock write rules.
+//! reaps and, on exit, kills everything the run started (also `setsid` daemons), a mount
+//! namespace with a fresh `/proc` and private `/tmp`, `/run` and `/dev/shm`, own UTS and IPC
+//! namespaces, a network namespace with only loopback up, rlimits (processes, file size, core
+//! dumps, address space), no-new-privileges, Landlock write rules, and no capabilities.
 //!
 //! The namespaced part runs in a helper process (`autolab __sandbox …`, see [`helper_main`]),
 //! because setting up namespaces and Landlock between fork and exec of a multi-threaded
 //! program is unsafe; the helper is single-threaded.
 
+mod caps;
 mod cgroup;
 mod helper;
 mod landlock;
+mod mounts;
 mod netns;
 
 use std::path::PathBuf;
@@ -39,6 +42,16 @@ pub struct SandboxSpec {
     pub max_file_bytes: Option<u64>,
     /// Address space (RLIMIT_AS), off unless set.
     pub max_address_space: Option<u64>,
+    /// Paths the run must still see beneath the private `/tmp`, `/run` and `/dev/shm` (its
+    /// working directory, the writable ones, PATH and HOME are kept without being named).
+    #[serde(default)]
+    pub visible: Vec<PathBuf>,
+    /// Files and directories mounted read-only for the run (the worktree's `.git` file).
+    #[serde(default)]
+    pub read_only: Vec<PathBuf>,
+    /// Size of each private tmpfs (`/tmp`, `/run`, `/dev/shm`); the kernel's default if None.
+    #[serde(default)]
+    pub private_tmp_bytes: Option<u64>,
 }
 
 /// One layer and whether it is active for a run, with why not.

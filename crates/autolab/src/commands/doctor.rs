@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-use autolab_core::config::{Apply, Config};
+use autolab_core::config::{Apply, Config, SandboxConfig};
 use autolab_core::git::{Repo, path_matches};
 
 use crate::output::CliError;
@@ -24,6 +24,7 @@ struct Check {
 
 pub fn doctor(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let mut checks = Vec::new();
+    let mut sandbox = SandboxConfig::default();
     let mut add =
         |ok: bool, what: String, fix: Option<String>| checks.push(Check { ok, what, fix });
 
@@ -75,6 +76,7 @@ pub fn doctor(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
                         format!("config {} is valid", config.path.display()),
                         None,
                     );
+                    sandbox = config.sandbox.clone();
                     check_command(&config, &mut add);
                     check_files(&repo, &config, head.ok().as_deref(), &mut add);
                     check_cluster(&config, &mut add);
@@ -83,7 +85,17 @@ pub fn doctor(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             }
         }
     }
-    for layer in sandbox_layers() {
+    if !sandbox.enabled {
+        checks.push(Check {
+            ok: true,
+            what: "sandbox off: `enabled = false` in [sandbox]; runs are not contained".into(),
+            fix: None,
+        });
+    }
+    for layer in sandbox_layers(&sandbox)
+        .into_iter()
+        .filter(|_| sandbox.enabled)
+    {
         checks.push(Check {
             ok: true,
             what: format!(
@@ -245,8 +257,9 @@ fn check_files(
     }
 }
 
-/// The sandbox layers a run gets on this machine, found by sandboxing `true`.
-fn sandbox_layers() -> Vec<autolab_runner::Layer> {
+/// The sandbox layers a run of this lab gets on this machine (with its configured limits),
+/// found by sandboxing `true`.
+fn sandbox_layers(sb: &SandboxConfig) -> Vec<autolab_runner::Layer> {
     use autolab_runner::{LocalRunner, RunSpec, Runner, SandboxSpec};
     let Ok(dir) = tempfile::tempdir() else {
         return Vec::new();
@@ -264,15 +277,18 @@ fn sandbox_layers() -> Vec<autolab_runner::Layer> {
         max_log_bytes: 1 << 20,
         sandbox: Some(SandboxSpec {
             helper,
-            landlock: true,
+            landlock: sb.landlock,
             writable: vec![dir.path().to_path_buf()],
-            network_none: true,
-            max_procs: Some(512),
-            max_file_bytes: Some(1 << 30),
-            max_address_space: None,
+            network_none: sb.network_none,
+            max_procs: Some(sb.max_procs),
+            max_file_bytes: Some(sb.max_file_bytes),
+            max_address_space: sb.max_memory_bytes,
+            visible: Vec::new(),
+            read_only: Vec::new(),
+            private_tmp_bytes: sb.max_disk_bytes.or(sb.max_memory_bytes),
         }),
         stall_timeout: None,
-        max_disk_bytes: None,
+        max_disk_bytes: sb.max_disk_bytes,
         disk_watch: Vec::new(),
     };
     let cancel = std::sync::atomic::AtomicBool::new(false);

@@ -6,7 +6,7 @@ use std::io::Read;
 use super::common::*;
 
 /// A lab whose baseline prints `val_loss: 0.5` and whose one candidate runs `hostile`.
-fn hostile_lab(hostile: &str, extra_toml: &str) -> TestLab {
+pub(super) fn hostile_lab(hostile: &str, extra_toml: &str) -> TestLab {
     let lab = TestLab::new();
     lab.write("prepare.py", "# the evaluation\n");
     lab.write("candidate.sh", hostile);
@@ -28,13 +28,13 @@ fn hostile_lab(hostile: &str, extra_toml: &str) -> TestLab {
 }
 
 /// Runs baseline + the hostile candidate; returns `show 1 --json`.
-fn run_candidate(lab: &TestLab) -> serde_json::Value {
+pub(super) fn run_candidate(lab: &TestLab) -> serde_json::Value {
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     lab.json(&["show", "1", "--json"])
 }
 
-fn layers_active(show: &serde_json::Value) -> Vec<String> {
+pub(super) fn layers_active(show: &serde_json::Value) -> Vec<String> {
     show["run_list"][0]["sandbox"]
         .as_array()
         .map(|a| {
@@ -79,7 +79,7 @@ fn a_disk_filler_is_killed_over_its_budget() {
     );
 }
 
-fn walk_size(dir: &std::path::Path) -> u64 {
+pub(super) fn walk_size(dir: &std::path::Path) -> u64 {
     autolab_runner::disk_usage(dir)
 }
 

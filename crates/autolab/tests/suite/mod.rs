@@ -7,6 +7,7 @@ mod campaign;
 mod cluster;
 mod compat;
 mod concurrency;
+mod containment;
 mod faults;
 mod hostile;
 mod learning;
