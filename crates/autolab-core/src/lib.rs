@@ -8,6 +8,7 @@ pub mod git;
 pub mod ledger;
 pub mod lock;
 pub mod metrics;
+pub mod noise_model;
 pub mod results;
 pub mod score;
 pub mod stats;

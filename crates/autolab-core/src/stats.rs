@@ -74,7 +74,19 @@ pub fn welch(
     gain: f64,
     min_delta: f64,
 ) -> Comparison {
-    let side = |s: &Sample| -> (f64, f64) {
+    welch_sides(candidate, incumbent, (noise, noise), gain, min_delta)
+}
+
+/// [`welch`] where each side borrows the noise at its own level (`borrowed.0` for the
+/// candidate, `borrowed.1` for the incumbent) when it has a single run.
+pub fn welch_sides(
+    candidate: &Sample,
+    incumbent: &Sample,
+    borrowed: (Option<Noise>, Option<Noise>),
+    gain: f64,
+    min_delta: f64,
+) -> Comparison {
+    let side = |s: &Sample, noise: Option<Noise>| -> (f64, f64) {
         if s.n > 1 {
             (s.sd * s.sd / s.n as f64, (s.n - 1) as f64)
         } else {
@@ -84,8 +96,8 @@ pub fn welch(
             }
         }
     };
-    let (vc, dfc) = side(candidate);
-    let (vi, dfi) = side(incumbent);
+    let (vc, dfc) = side(candidate, borrowed.0);
+    let (vi, dfi) = side(incumbent, borrowed.1);
     let var = vc + vi;
     let se = var.sqrt();
     let excess = gain - min_delta;

@@ -43,6 +43,19 @@ pub struct RunSpec {
     /// Kill the run when the directories in `disk_watch` hold more than this.
     pub max_disk_bytes: Option<u64>,
     pub disk_watch: Vec<PathBuf>,
+    /// Sees every line of both streams as it is printed, also those the log cap drops.
+    pub line_sink: Option<LineSink>,
+}
+
+/// Something that reads each line a run prints (stdout and stderr), e.g. to parse metrics
+/// from the whole stream rather than from the capped log.
+#[derive(Clone)]
+pub struct LineSink(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LineSink")
+    }
 }
 
 /// How a run ended.
@@ -82,6 +95,8 @@ pub struct Finished {
     pub stop_reason: Option<String>,
     /// The sandbox layers and whether each was active (empty when not sandboxed).
     pub layers: Vec<Layer>,
+    /// Whether `spec.line_sink` saw every line the run printed.
+    pub streamed: bool,
 }
 
 /// Sees each line of a run's stdout as it is printed; returning a reason stops the run.

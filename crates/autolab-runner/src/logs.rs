@@ -39,6 +39,7 @@ pub fn spawn_pump<R: Read + Send + 'static>(
     head: u64,
     tail: usize,
     mut watch: Option<(crate::LineWatch, StopSignal)>,
+    sink: Option<crate::LineSink>,
     activity: (
         std::sync::Arc<std::sync::atomic::AtomicU64>,
         std::time::Instant,
@@ -67,11 +68,16 @@ pub fn spawn_pump<R: Read + Send + 'static>(
                 activity.1.elapsed().as_millis() as u64,
                 std::sync::atomic::Ordering::SeqCst,
             );
-            if let Some((w, stop)) = watch.as_mut() {
+            if watch.is_some() || sink.is_some() {
                 for &b in &buf[..n] {
                     if b == b'\n' {
                         let text = String::from_utf8_lossy(&line);
-                        if let Some(reason) = w(&text) {
+                        if let Some(s) = &sink {
+                            (s.0)(&text);
+                        }
+                        if let Some((w, stop)) = watch.as_mut()
+                            && let Some(reason) = w(&text)
+                        {
                             if let Ok(mut r) = stop.reason.lock() {
                                 r.get_or_insert(reason);
                             }
@@ -98,6 +104,12 @@ pub fn spawn_pump<R: Read + Send + 'static>(
                     dropped += excess as u64;
                 }
             }
+        }
+        // A last line without a newline is a line too.
+        if let Some(s) = &sink
+            && !line.is_empty()
+        {
+            (s.0)(&String::from_utf8_lossy(&line));
         }
         if dropped > 0 {
             let _ = writeln!(file, "\n[autolab: {dropped} bytes of output omitted here]");

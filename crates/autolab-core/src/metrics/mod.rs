@@ -6,6 +6,7 @@ mod lines;
 mod loggers;
 mod proto;
 mod pyjson;
+mod stream;
 mod tfevents;
 mod wandb;
 
@@ -17,6 +18,7 @@ use crate::config::Source;
 
 pub use json::read_json_metrics;
 pub use lines::parse_lines;
+pub use stream::{StreamReader, Streamed};
 pub use tfevents::read_scalars;
 pub use wandb::{WandbRun, read_wandb};
 
@@ -37,10 +39,28 @@ pub struct RunOutputs<'a> {
 
 /// Applies every source in order; a later source overrides an earlier one's value.
 pub fn collect(sources: &[Source], out: &RunOutputs<'_>) -> Collected {
+    collect_with(sources, out, None)
+}
+
+/// [`collect`], with what the text sources saw in the whole output stream (`streamed`)
+/// taking the place of the (capped) log for them.
+pub fn collect_with(
+    sources: &[Source],
+    out: &RunOutputs<'_>,
+    streamed: Option<&Streamed>,
+) -> Collected {
     let mut c = Collected::default();
     for source in sources {
         match source {
-            Source::Lines {} => c.values.extend(parse_lines(out.log)),
+            Source::Lines {} => match streamed {
+                Some(s) => c.values.extend(s.lines.clone()),
+                None => c.values.extend(parse_lines(out.log)),
+            },
+            Source::Regex { name, .. } if streamed.is_some_and(|s| s.regex.contains_key(name)) => {
+                if let Some(v) = streamed.and_then(|s| s.regex.get(name)) {
+                    c.values.insert(name.clone(), *v);
+                }
+            }
             Source::Regex { name, pattern } => match regex::Regex::new(pattern) {
                 Ok(re) => {
                     let last = re

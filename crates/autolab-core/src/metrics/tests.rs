@@ -385,3 +385,9 @@ mod loggers {
         );
     }
 }
+
+#[test]
+fn a_bare_name_equals_value_outside_a_metric_line_is_not_a_metric() {
+    assert!(parse_lines("lr=0.001\nrunning with lr=0.1 for 3 epochs\n").is_empty());
+    assert_eq!(parse_lines("METRIC lr=0.001\n")["lr"], 0.001);
+}

@@ -4,8 +4,9 @@
 //! The real-file tests run tensorboardX and wandb (offline) in a Python venv they create once
 //! under `target/test-venvs/loggers` (`pip install wandb tensorboardX`, ~15 s) and reuse after.
 //! Without `python3` or network they print `skipped: <why>` and pass, unless
-//! `AUTOLAB_REQUIRE_LOGGERS` is set (CI), which makes a skip a failure. The torch variant
-//! runs only where `torch` is importable in that venv; it is never installed.
+//! `AUTOLAB_REQUIRE_LOGGERS` is set (CI), which makes a skip a failure. The torch variant uses
+//! its own venv (`target/test-venvs/torch`, torch + tensorboard, ~5 GB), made only when
+//! `AUTOLAB_REQUIRE_LOGGERS` is set; elsewhere it runs if that venv exists, else skips.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -236,26 +237,42 @@ proptest! {
 /// The venv's python, created once per machine and shared by the tests of this process.
 fn python() -> Result<PathBuf, String> {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON.get_or_init(make_venv).clone()
+    PYTHON
+        .get_or_init(|| make_venv("loggers", &["wandb", "tensorboardX"], true))
+        .clone()
 }
 
-fn make_venv() -> Result<PathBuf, String> {
+/// A venv with torch and tensorboard (~5 GB: PyPI's torch brings the CUDA libraries): made
+/// only when `AUTOLAB_REQUIRE_LOGGERS` is set (CI), else used if an earlier run made it.
+fn torch_python() -> Result<PathBuf, String> {
+    let create = std::env::var_os("AUTOLAB_REQUIRE_LOGGERS").is_some();
+    make_venv("torch", &["torch", "tensorboard"], create)
+}
+
+fn make_venv(name: &str, packages: &[&str], create: bool) -> Result<PathBuf, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
         .ok_or("no workspace above the crate")?;
     let venvs = workspace.join("target/test-venvs");
     fs::create_dir_all(&venvs).map_err(|e| format!("cannot create {}: {e}", venvs.display()))?;
-    let venv = venvs.join("loggers");
+    let venv = venvs.join(name);
     let python = venv.join("bin/python");
     let ready = venv.join(".autolab-ready");
     // Another test process may be creating it: one at a time.
-    let lock = fs::File::create(venvs.join("loggers.lock"))
+    let lock = fs::File::create(venvs.join(format!("{name}.lock")))
         .map_err(|e| format!("cannot create the venv lock: {e}"))?;
     lock.lock()
         .map_err(|e| format!("cannot lock the venv: {e}"))?;
     if ready.exists() && python.exists() {
         return Ok(python);
+    }
+    if !create {
+        return Err(format!(
+            "no {} venv with {} (AUTOLAB_REQUIRE_LOGGERS=1 makes it)",
+            name,
+            packages.join(" ")
+        ));
     }
     let started = Instant::now();
     let out = Command::new("python3")
@@ -277,12 +294,14 @@ fn make_venv() -> Result<PathBuf, String> {
             "--quiet",
             "--disable-pip-version-check",
         ])
-        .args(["--timeout", "30", "--retries", "1", "wandb", "tensorboardX"])
+        .args(["--timeout", "30", "--retries", "1"])
+        .args(packages)
         .output()
         .map_err(|e| format!("pip not runnable: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "pip install wandb tensorboardX failed (no network?): {}",
+            "pip install {} failed (no network?): {}",
+            packages.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
@@ -496,14 +515,18 @@ fn tensorboardx_files_read_back_exactly() {
 
 #[test]
 fn torch_summary_writer_files_read_back_exactly() {
-    let Some(python) = python_or_skip() else {
-        return;
+    let python = match torch_python() {
+        Ok(p) => p,
+        Err(why) if std::env::var_os("AUTOLAB_REQUIRE_LOGGERS").is_none() => {
+            println!("skipped: {why}");
+            return;
+        }
+        Err(why) => panic!("AUTOLAB_REQUIRE_LOGGERS is set, but: {why}"),
     };
     let run_dir = tempfile::tempdir().unwrap();
     let logged = printed(&run_python(&python, run_dir.path(), TORCH_SCRIPT));
     if let Some(why) = logged.get("skip") {
-        println!("skipped: torch is not installed in the test venv ({why})");
-        return;
+        panic!("torch's SummaryWriter cannot be imported in its venv: {why}");
     }
     let files = events_files(run_dir.path());
     assert_eq!(files.len(), 1, "{files:?}");

@@ -130,6 +130,8 @@ enum SlotMsg {
 
 struct Slot {
     cancel: Arc<AtomicBool>,
+    /// Reads the metric-producing run's output line by line as it is printed.
+    stream: Option<Arc<autolab_core::metrics::StreamReader>>,
 }
 
 /// Runs (or resumes) the campaign `opts.tag` in `lab` until a budget ends or `stop` is set.
@@ -429,8 +431,8 @@ impl Driver<'_> {
                     }
                 },
                 Ok(SlotMsg::Done { exp, run, output }) => {
-                    self.slots.remove(&exp);
-                    self.finish_run(exp, run, *output)?;
+                    let stream = self.slots.remove(&exp).and_then(|s| s.stream);
+                    self.finish_run(exp, run, *output, stream)?;
                 }
                 Ok(SlotMsg::IdeaReady(outcome)) => self.idea_ready(*outcome)?,
                 Ok(SlotMsg::LessonReady(w)) => self.lesson_ready(*w)?,

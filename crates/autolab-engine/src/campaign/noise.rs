@@ -3,12 +3,17 @@
 //! test at the configured confidence (split across its looks, so confirmation runs do not
 //! inflate false keeps); a promising-but-uncertain candidate gets confirmation runs first;
 //! within noise, a change that removes code wins.
+//!
+//! The noise a single run borrows is the noise at its own level ([`NoiseModel`]): measured
+//! near it, or scaled from other levels. A verdict that would rest on scaled noise, or a large
+//! observed gain the test cannot yet confirm, earns confirmation runs before any verdict.
 
 use autolab_core::config::{Goal, ScoreSpec};
 use autolab_core::experiment::{Experiment, RunOutcome, State, Verdict};
 use autolab_core::ledger::Changes;
+use autolab_core::noise_model::{Basis, NoiseAt, NoiseModel};
 use autolab_core::score;
-use autolab_core::stats::{self, Comparison, Noise, Sample};
+use autolab_core::stats::{self, Comparison, Sample};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -20,6 +25,9 @@ type Scored = (f64, IndexMap<String, f64>);
 
 /// The one-sided p-value under which an uncertain candidate earns a confirmation run.
 const PROMISING_P: f64 = 0.25;
+/// An observed gain this large, relative to the incumbent's level, is confirmed before it is
+/// discarded, whatever the test says of one run.
+const LARGE_GAIN: f64 = 0.10;
 
 /// What the noise-aware policy concludes from the runs so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +56,7 @@ pub struct Rules {
 pub fn call(
     candidate: &Sample,
     incumbent: &Sample,
-    noise: Option<Noise>,
+    noise: &NoiseModel,
     rules: Rules,
     net_lines: i64,
 ) -> (Call, Comparison, f64) {
@@ -64,14 +72,21 @@ pub fn call(
     };
     let looks = f64::from(max_confirm + 1);
     let alpha = (1.0 - confidence) / looks;
-    let cmp = stats::welch(candidate, incumbent, noise, gain, min_delta);
+    let (at_c, at_i) = (noise.at(candidate.mean), noise.at(incumbent.mean));
+    let borrowed = (at_c.map(NoiseAt::noise), at_i.map(NoiseAt::noise));
+    let cmp = stats::welch_sides(candidate, incumbent, borrowed, gain, min_delta);
     let looks_left = (candidate.n as u32) < max_confirm + 1;
-    let verdict = if cmp.p < alpha && gain > min_delta {
+    // A single run judged by noise scaled from another level is an extrapolation.
+    let scaled =
+        |s: &Sample, at: Option<NoiseAt>| s.n == 1 && at.is_some_and(|a| a.basis == Basis::Scaled);
+    let extrapolated = scaled(candidate, at_c) || scaled(incumbent, at_i);
+    let large = incumbent.mean != 0.0 && gain / incumbent.mean.abs() >= LARGE_GAIN;
+    let verdict = if cmp.p < alpha && gain > min_delta && !(extrapolated && looks_left) {
         Call::Better
-    } else if looks_left && gain > min_delta && cmp.p < PROMISING_P {
+    } else if looks_left && gain > min_delta && (cmp.p < PROMISING_P || extrapolated || large) {
         Call::Confirm
     } else {
-        let worse = stats::welch(candidate, incumbent, noise, -gain, 0.0);
+        let worse = stats::welch_sides(candidate, incumbent, borrowed, -gain, 0.0);
         if net_lines < 0 && worse.p >= 1.0 - confidence {
             Call::Simpler
         } else if gain <= min_delta {
@@ -102,8 +117,8 @@ impl Driver<'_> {
             .collect())
     }
 
-    /// The run-to-run noise, pooled over every experiment with repeated runs.
-    fn noise(&self) -> Result<Option<Noise>, EngineError> {
+    /// The run-to-run noise, from every experiment with repeated runs, by level.
+    fn noise(&self) -> Result<NoiseModel, EngineError> {
         let mut samples = Vec::new();
         for e in self.ledger.experiments(self.campaign.id)? {
             let scores: Vec<f64> = self.samples(&e)?.into_iter().map(|(s, _)| s).collect();
@@ -111,7 +126,7 @@ impl Driver<'_> {
                 samples.push(s);
             }
         }
-        Ok(stats::pooled_noise(&samples))
+        Ok(NoiseModel::new(&samples))
     }
 
     fn queue_confirmation(
@@ -187,7 +202,7 @@ impl Driver<'_> {
             confidence: decide.confidence,
             max_confirm: decide.max_confirm,
         };
-        let (verdict, cmp, alpha) = call(&cand, &inc_sample, noise, rules, net);
+        let (verdict, cmp, alpha) = call(&cand, &inc_sample, &noise, rules, net);
         let stats = json!({
             "policy": "noise-aware",
             "test": "welch-one-sided",
@@ -195,7 +210,8 @@ impl Driver<'_> {
             "alpha_per_look": alpha,
             "candidate": cand,
             "incumbent": {"id": inc.number, "n": inc_sample.n, "mean": inc_sample.mean, "sd": inc_sample.sd},
-            "noise": noise,
+            "noise": noise.at(inc_sample.mean),
+            "noise_at_candidate": noise.at(cand.mean),
             "gain": cmp.gain,
             "se": cmp.se,
             "t": finite_or_null(cmp.t),
@@ -291,7 +307,10 @@ mod tests {
         Sample { n, mean, sd }
     }
 
-    const NOISE: Option<Noise> = Some(Noise { sd: 0.02, df: 4.0 });
+    /// Noise measured at level 1.0: five runs, sd 0.02.
+    fn noise() -> NoiseModel {
+        NoiseModel::new(&[sample(5, 1.0, 0.02)])
+    }
     /// Minimize, no min_delta, 95 % confidence, up to 2 confirmations.
     const RULES: Rules = Rules {
         goal: Goal::Minimize,
@@ -305,7 +324,7 @@ mod tests {
         let (c, cmp, _) = call(
             &sample(1, 0.80, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             RULES,
             0,
         );
@@ -313,7 +332,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(1, 1.2, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             Rules {
                 goal: Goal::Maximize,
                 ..RULES
@@ -328,7 +347,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(3, 0.995, 0.02),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             RULES,
             0,
         );
@@ -336,7 +355,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(1, 1.03, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             RULES,
             0,
         );
@@ -348,7 +367,7 @@ mod tests {
         let (c, cmp, _) = call(
             &sample(1, 0.975, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             RULES,
             0,
         );
@@ -356,7 +375,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(3, 0.975, 0.02),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             RULES,
             0,
         );
@@ -372,7 +391,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(1, 0.80, 0.0),
             &sample(5, 1.0, 0.0),
-            Some(Noise { sd: 0.0, df: 4.0 }),
+            &NoiseModel::new(&[sample(5, 1.0, 0.0)]),
             Rules {
                 min_delta: 0.25,
                 ..RULES
@@ -387,7 +406,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(1, 1.005, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             Rules {
                 max_confirm: 0,
                 ..RULES
@@ -398,7 +417,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(1, 1.005, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             Rules {
                 max_confirm: 0,
                 ..RULES
@@ -409,7 +428,7 @@ mod tests {
         let (c, _, _) = call(
             &sample(1, 1.2, 0.0),
             &sample(5, 1.0, 0.02),
-            NOISE,
+            &noise(),
             Rules {
                 max_confirm: 0,
                 ..RULES
@@ -424,10 +443,91 @@ mod tests {
 
     #[test]
     fn deterministic_labs_behave_like_strict() {
-        let flat = Some(Noise { sd: 0.0, df: 2.0 });
-        let (c, _, _) = call(&sample(1, 0.4, 0.0), &sample(3, 0.5, 0.0), flat, RULES, 0);
+        let flat = NoiseModel::new(&[sample(3, 0.5, 0.0)]);
+        let (c, _, _) = call(&sample(1, 0.4, 0.0), &sample(3, 0.5, 0.0), &flat, RULES, 0);
         assert_eq!(c, Call::Better);
-        let (c, _, _) = call(&sample(1, 0.5, 0.0), &sample(3, 0.5, 0.0), flat, RULES, 0);
+        let (c, _, _) = call(&sample(1, 0.5, 0.0), &sample(3, 0.5, 0.0), &flat, RULES, 0);
         assert!(matches!(c, Call::NotBetter(_)));
+    }
+
+    /// The new user's SGD lab: the noise was measured at the baseline's level (4.3, sd 0.19);
+    /// the incumbent is now at 0.358 and a candidate scores 0.184, one run each.
+    #[test]
+    fn a_two_fold_gain_far_below_the_baselines_level_is_confirmed_then_kept() {
+        let measured = NoiseModel::new(&[sample(3, 4.3, 0.19)]);
+        let inc = sample(1, 0.358, 0.0);
+        let (c, cmp, _) = call(&sample(1, 0.184, 0.0), &inc, &measured, RULES, 0);
+        assert_eq!(c, Call::Confirm, "{cmp:?}");
+        // Two more runs near 0.184: the noise is now measured at that level, and it is small.
+        let (c, cmp, _) = call(&sample(3, 0.184, 0.008), &inc, &measured, RULES, 0);
+        assert_eq!(c, Call::Better, "{cmp:?}");
+        // With the absolute noise of the baseline's level (today's model) it was discarded.
+        let absolute = stats::welch(
+            &sample(1, 0.184, 0.0),
+            &inc,
+            stats::pooled_noise(&[sample(3, 4.3, 0.19)]),
+            0.174,
+            0.0,
+        );
+        assert!(absolute.p > PROMISING_P, "{absolute:?}");
+    }
+
+    #[test]
+    fn scaled_noise_never_keeps_a_single_run_while_looks_are_left() {
+        let measured = NoiseModel::new(&[sample(3, 4.0, 0.04)]);
+        // Clearly significant on scaled noise, but scaled noise is an extrapolation.
+        let (c, cmp, _) = call(
+            &sample(1, 0.3, 0.0),
+            &sample(3, 0.5, 0.01),
+            &measured,
+            RULES,
+            0,
+        );
+        assert!(cmp.p < 0.001, "{cmp:?}");
+        assert_eq!(c, Call::Confirm);
+        // Without looks left, the test decides.
+        let none_left = Rules {
+            max_confirm: 0,
+            ..RULES
+        };
+        let (c, _, _) = call(
+            &sample(1, 0.3, 0.0),
+            &sample(3, 0.5, 0.01),
+            &measured,
+            none_left,
+            0,
+        );
+        assert_eq!(c, Call::Better);
+    }
+
+    #[test]
+    fn a_large_observed_gain_is_confirmed_before_a_discard() {
+        // Very noisy lab: one run 15 % better is far from significant (p ≈ 0.4) ...
+        let loud = NoiseModel::new(&[sample(3, 1.0, 0.5)]);
+        let (c, cmp, _) = call(&sample(1, 0.85, 0.0), &sample(3, 1.0, 0.5), &loud, RULES, 0);
+        assert!(cmp.p > PROMISING_P, "{cmp:?}");
+        assert_eq!(c, Call::Confirm, "a 15 % gain is confirmed first");
+        // ... a 5 % one is not worth the runs.
+        let (c, _, _) = call(&sample(1, 0.95, 0.0), &sample(3, 1.0, 0.5), &loud, RULES, 0);
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+        // And once its looks are spent, a large but insignificant gain is discarded.
+        let (c, _, _) = call(&sample(3, 0.85, 0.5), &sample(3, 1.0, 0.5), &loud, RULES, 0);
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+    }
+
+    #[test]
+    fn the_confidence_is_split_across_the_looks() {
+        // No looks left (n = 3 = max_confirm + 1): p between 0.05 / 3 and 0.05 is not enough.
+        let measured = NoiseModel::new(&[sample(5, 1.0, 0.02)]);
+        let (c, cmp, alpha) = call(
+            &sample(3, 0.964, 0.02),
+            &sample(5, 1.0, 0.02),
+            &measured,
+            RULES,
+            0,
+        );
+        assert!((alpha - 0.05 / 3.0).abs() < 1e-12);
+        assert!(cmp.p > alpha && cmp.p < 0.05, "p = {}", cmp.p);
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
     }
 }

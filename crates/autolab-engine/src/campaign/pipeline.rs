@@ -349,16 +349,32 @@ impl Driver<'_> {
             stall_timeout: config.task.stall_timeout,
             max_disk_bytes: config.sandbox.max_disk_bytes,
             disk_watch: vec![worktree.clone(), run_dir.clone()],
+            line_sink: None,
         };
+        // Metrics come from the whole output of the run that produces them, not the capped log
+        // (a re-attached run's output was not seen from its start: its log is read instead).
+        let stream = attach
+            .is_none()
+            .then(|| autolab_core::metrics::StreamReader::new(&config.metrics.sources))
+            .flatten()
+            .map(Arc::new);
+        let sink = stream
+            .clone()
+            .map(|r| autolab_runner::LineSink(Arc::new(move |line: &str| r.line(line))));
+        let mut spec = spec;
         let evaluate = config.task.evaluate.as_ref().map(|cmd| {
             let eval_dir = run_dir.join("eval");
             RunSpec {
                 command: render_command(cmd, None, None, &run_dir, seed, &name),
                 run_dir: eval_dir,
                 stall_timeout: None,
+                line_sink: sink.clone(),
                 ..spec.clone()
             }
         });
+        if evaluate.is_none() {
+            spec.line_sink = sink;
+        }
         let watch = if exp.number == 0 {
             None
         } else {
@@ -369,12 +385,14 @@ impl Driver<'_> {
             row,
             Slot {
                 cancel: cancel.clone(),
+                stream,
             },
         );
         let after = config.task.after.as_ref().map(|cmd| RunSpec {
             command: render_command(cmd, None, None, &run_dir, seed, &name),
             run_dir: run_dir.join("after"),
             stall_timeout: None,
+            line_sink: None,
             ..spec.clone()
         });
         let job = Job {
@@ -441,6 +459,7 @@ impl Driver<'_> {
         row: i64,
         run: i64,
         output: RunOutput,
+        stream: Option<Arc<autolab_core::metrics::StreamReader>>,
     ) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let finished = match output.train {
@@ -522,6 +541,14 @@ impl Driver<'_> {
                 output.tampered.join(", ")
             ));
         }
+        // What the stream reader saw counts only if it saw the whole output of the run that
+        // produced the metrics.
+        let streamed_whole = match &output.eval {
+            None => finished.streamed,
+            Some(Ok(ev)) => ev.streamed,
+            Some(Err(_)) => false,
+        };
+        let streamed = stream.filter(|_| streamed_whole).map(|r| r.seen());
         // With an evaluation command, metrics come from its output only.
         let (log, outcome, code, metric_dir) = match output.eval {
             None => (train_log.clone(), outcome, code, run_dir.clone()),
@@ -550,13 +577,14 @@ impl Driver<'_> {
                 )
             }
         };
-        let mut collected = metrics::collect(
+        let mut collected = metrics::collect_with(
             &self.lab.config.metrics.sources,
             &RunOutputs {
                 log: &log,
                 run_dir: &metric_dir,
                 worktree: &worktree,
             },
+            streamed.as_ref(),
         );
         crate::mlflow::collect(
             &self.lab.config.metrics.sources,
@@ -564,6 +592,7 @@ impl Driver<'_> {
             outcome == RunOutcome::Exited,
             &mut collected,
         );
+        drop_unusable(&mut collected, &self.lab.config.metrics.score);
         let mut tail = tail_lines(&train_log, TAIL_LINES);
         for p in &collected.problems {
             tail.push_str(&format!("\n[autolab: {p}]"));
@@ -695,4 +724,28 @@ fn read_end(path: &std::path::Path) -> String {
 pub(crate) fn tail_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Values that are not metrics of the run: a `step` key (it counts, it does not measure), and
+/// non-finite values of metrics that are not scored (recorded as missing for that metric
+/// only, with a note; a scored one stays, so the run is judged crashed for it).
+fn drop_unusable(
+    collected: &mut metrics::Collected,
+    score: &indexmap::IndexMap<String, autolab_core::config::ScoreSpec>,
+) {
+    let mut notes = Vec::new();
+    collected.values.retain(|name, value| {
+        if score.contains_key(name) {
+            return true;
+        }
+        if name == "step" {
+            return false;
+        }
+        if !value.is_finite() {
+            notes.push(format!("metric `{name}` was {value}: recorded as missing"));
+            return false;
+        }
+        true
+    });
+    collected.problems.extend(notes);
 }

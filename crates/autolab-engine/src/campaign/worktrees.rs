@@ -55,7 +55,11 @@ impl Driver<'_> {
     pub(super) fn release(&mut self, number: u32) -> Result<(), EngineError> {
         let path = self.lab.worktree(&self.campaign.tag, number);
         let repo = &self.lab.repo;
-        if path.join(".git").exists() && self.spares().len() < self.parallel {
+        // A spare keeps none of what its run wrote (a disk filler's files must not linger).
+        if path.join(".git").exists()
+            && self.spares().len() < self.parallel
+            && git::run_in(&path, &["clean", "-ffdxq"]).is_ok()
+        {
             let spare = self
                 .spare_dir()
                 .join(format!("{}-{number:04}", self.campaign.tag));

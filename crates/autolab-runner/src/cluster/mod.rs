@@ -412,6 +412,7 @@ impl ClusterRunner {
             note(&stderr, n);
         }
         Ok(Finished {
+            streamed: false,
             exit,
             elapsed: start.elapsed(),
             stdout,
@@ -508,6 +509,7 @@ impl ClusterRunner {
         }
         note(&stderr, "cancelled before the job was submitted");
         Ok(Finished {
+            streamed: false,
             exit: Exit::Cancelled,
             elapsed: start.elapsed(),
             stdout,

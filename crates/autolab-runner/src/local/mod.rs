@@ -220,6 +220,7 @@ impl Runner for LocalRunner {
                     head_cap,
                     tail_cap,
                     watch,
+                    spec.line_sink.clone(),
                     (activity.clone(), start),
                 )
             }),
@@ -230,6 +231,7 @@ impl Runner for LocalRunner {
                     head_cap,
                     tail_cap,
                     None,
+                    spec.line_sink.clone(),
                     (activity.clone(), start),
                 )
             }),
@@ -332,6 +334,7 @@ impl Runner for LocalRunner {
             None => Exit::Code(-1),
         });
         Ok(Finished {
+            streamed: spec.line_sink.is_some(),
             exit,
             elapsed,
             stdout: stdout_path,

@@ -20,6 +20,7 @@ fn spec(dir: &Path, command: &str, timeout: Duration) -> RunSpec {
         stall_timeout: None,
         max_disk_bytes: None,
         disk_watch: vec![],
+        line_sink: None,
     }
 }
 

@@ -62,7 +62,7 @@ pub fn mask_shared_dirs(keep: &[PathBuf], size: Option<u64>) -> Result<Vec<Maske
             continue;
         }
         let inside = outermost(keep.iter().filter(|k| k.starts_with(&real)));
-        if inside.iter().any(|k| *k == real) {
+        if inside.contains(&real) {
             continue; // the run needs the whole directory
         }
         // Hold each kept path open: the tmpfs hides it from lookups by name.

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use autolab_runner::{ClusterConfig, ClusterRunner, Exit, Handle, Runner, Scheduler};
 
-use super::common::{die_after_submit, env, read, spec, unique};
+use super::common::{die_after_submit, env, read, skip, spec, unique};
 
 macro_rules! need_slurm {
     () => {
         if let Some(why) = &env().slurm_missing {
-            eprintln!("skipped: {why}");
+            skip(why);
             return;
         }
     };
@@ -208,7 +208,7 @@ fn slurm_over_ssh_ships_code_and_fetches_logs() {
     let key = std::env::var("AUTOLAB_SSH_KEY")
         .unwrap_or_else(|_| format!("{}/ssh/client_key", super::common::CLUSTER_DIR));
     if !std::path::Path::new(&key).exists() {
-        eprintln!("skipped: no ssh client key at {key}");
+        skip(&format!("no ssh client key at {key}"));
         return;
     }
     let dir = tempfile::tempdir().unwrap();

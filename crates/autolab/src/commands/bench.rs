@@ -87,8 +87,13 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// A lab whose command does nothing but print a metric, with `extra` filler files.
-fn make_lab(dir: &Path, extra: u32) -> Result<(), CliError> {
+fn make_lab(dir: &Path, extra: u32, sandbox: bool) -> Result<(), CliError> {
     std::fs::create_dir_all(dir)?;
+    let sandbox = if sandbox {
+        ""
+    } else {
+        "[sandbox]\nenabled = false\n"
+    };
     std::fs::write(
         dir.join("autolab.toml"),
         r#"[task]
@@ -102,7 +107,9 @@ apply = { json = "params.json" }
 lr = { log_float = [1e-4, 1.0] }
 [runner]
 parallel = 1
-"#,
+"#
+        .to_string()
+            + sandbox,
     )?;
     std::fs::write(dir.join("params.json"), "{\"lr\": 0.01}\n")?;
     for i in 0..extra {
@@ -184,9 +191,11 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
         .tempdir()?;
     let small = root.path().join("small");
     let large = root.path().join("large");
-    make_lab(&small, 0)?;
+    let bare = root.path().join("bare");
+    make_lab(&small, 0, true)?;
+    make_lab(&bare, 0, false)?;
     eprintln!("generating a lab of {files} files…");
-    make_lab(&large, files)?;
+    make_lab(&large, files, true)?;
     // Baseline measured in the same run: one `git worktree add` + remove of each lab, the floor
     // under any worktree-per-experiment design.
     let floor = |dir: &Path| -> Result<f64, CliError> {
@@ -218,9 +227,11 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
         Ok(start.elapsed().as_secs_f64() / f64::from(n))
     };
     let small_floor = floor(&small)?;
+    let bare_floor = floor(&bare)?;
     let large_floor = floor(&large)?;
     eprintln!("measuring {experiments} experiments per lab…");
     let (small_total, small_cmd) = measure(&small, experiments)?;
+    let (bare_total, bare_cmd) = measure(&bare, experiments)?;
     let (large_total, large_cmd) = measure(&large, experiments)?;
     let ms = |s: f64| format!("{:.1} ms", s * 1000.0);
     let row = |name: &str, total: f64, cmd: f64, fl: f64, target: f64| {
@@ -248,6 +259,7 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
         small_floor,
         0.050,
     );
+    row("same, sandbox off", bare_total, bare_cmd, bare_floor, 0.050);
     row(
         &format!("{files} files"),
         large_total,
@@ -257,6 +269,11 @@ fn overhead(experiments: u32, files: u32) -> Result<ExitCode, CliError> {
     );
     println!(
         "\noverhead = per experiment minus the command alone; ratio = overhead / (git worktree add + remove)."
+    );
+    println!(
+        "sandbox cost per run: {} (small lab, sandbox on minus off; {:.2}x the bare overhead)",
+        ms(small_total - bare_total),
+        (small_total - small_cmd).max(0.0) / (bare_total - bare_cmd).max(1e-9)
     );
     println!(
         "targets: ≤ 50 ms (small lab), ≤ 1 s ({files} files). {} cores.",

@@ -41,6 +41,7 @@ pub fn cluster(jobs: usize, seconds: u64) -> Result<std::process::ExitCode, CliE
                 stall_timeout: None,
                 max_disk_bytes: None,
                 disk_watch: Vec::new(),
+                line_sink: None,
             };
             let (r, c) = (runner.clone(), cancel.clone());
             threads.push(std::thread::spawn(move || {

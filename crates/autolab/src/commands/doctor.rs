@@ -290,6 +290,7 @@ fn sandbox_layers(sb: &SandboxConfig) -> Vec<autolab_runner::Layer> {
         stall_timeout: None,
         max_disk_bytes: sb.max_disk_bytes,
         disk_watch: Vec::new(),
+        line_sink: None,
     };
     let cancel = std::sync::atomic::AtomicBool::new(false);
     LocalRunner
@@ -366,6 +367,7 @@ fn check_cluster(config: &Config, add: &mut impl FnMut(bool, String, Option<Stri
         stall_timeout: None,
         max_disk_bytes: None,
         disk_watch: Vec::new(),
+        line_sink: None,
     };
     let ran = ClusterRunner::new(cfg).and_then(|r| {
         r.run(

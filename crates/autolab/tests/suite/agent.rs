@@ -61,7 +61,7 @@ pub(super) fn python_or_skip() -> bool {
         .output()
         .is_ok();
     if !ok {
-        eprintln!("skipped: python3 is not installed (CI installs it)");
+        skip("python3 is not installed (CI installs it)");
     }
     ok
 }

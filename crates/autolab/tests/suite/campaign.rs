@@ -243,7 +243,7 @@ fn demo_improves_on_its_baseline() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: python3 is not installed (CI installs it)");
+        skip("python3 is not installed (CI installs it)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,7 @@ fn slurm() -> Option<String> {
         return Some(conf.display().to_string());
     }
     if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: no SLURM cluster (run scripts/cluster-up.sh as root; CI does)");
+        skip("no SLURM cluster (run scripts/cluster-up.sh as root; CI does)");
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cluster-up.sh");
@@ -37,7 +37,7 @@ fn slurm() -> Option<String> {
     if ok() {
         Some(conf.display().to_string())
     } else {
-        eprintln!("skipped: {} could not start a cluster", script.display());
+        skip(&format!("{} could not start a cluster", script.display()));
         None
     }
 }
@@ -179,7 +179,7 @@ fn a_spiral_campaign_runs_through_slurm_over_ssh() {
     let Some(conf) = slurm() else { return };
     let key = Path::new(CLUSTER_DIR).join("ssh/client_key");
     if !key.exists() {
-        eprintln!("skipped: no test sshd key (scripts/cluster-up.sh starts sshd)");
+        skip("no test sshd key (scripts/cluster-up.sh starts sshd)");
         return;
     }
     let remote = tempfile::tempdir().unwrap();

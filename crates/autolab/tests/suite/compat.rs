@@ -43,7 +43,7 @@ fn an_autoresearch_repo_runs_unchanged() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: python3 missing (CI installs it)");
+        skip("python3 missing (CI installs it)");
         return;
     }
     let lab = autoresearch_repo();
@@ -143,7 +143,7 @@ fn an_ai_scientist_template_runs_unchanged() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: python3 missing (CI installs it)");
+        skip("python3 missing (CI installs it)");
         return;
     }
     let tools = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            eprintln!("skipped: cannot mount a tmpfs here (needs root; CI runs as root)");
+            skip("cannot mount a tmpfs here (needs root; CI runs as root)");
             return None;
         }
         Some(SmallDisk { dir })

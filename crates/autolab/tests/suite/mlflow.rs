@@ -167,7 +167,7 @@ fn a_lab_logging_to_mlflow_runs_unchanged() {
     let venv = match venv() {
         Ok(v) => v,
         Err(why) if std::env::var_os("AUTOLAB_REQUIRE_LOGGERS").is_none() => {
-            eprintln!("skipped: {why}");
+            skip(&why);
             return;
         }
         Err(why) => panic!("{why}"),

@@ -15,3 +15,4 @@ mod mlflow;
 mod outage;
 mod policies;
 mod resume;
+mod verdicts;

@@ -1,0 +1,98 @@
+//! Verdicts on real work: metrics read from the whole output, side metrics that misbehave,
+//! and gains far below the level where the noise was measured.
+
+use super::common::*;
+
+/// A lab whose baseline prints `baseline` and whose one candidate runs `candidate`.
+fn lab_with(baseline: &str, candidate: &str, extra_toml: &str) -> TestLab {
+    let lab = TestLab::new();
+    lab.write("baseline.sh", baseline);
+    lab.write("candidate.sh", candidate);
+    lab.write(
+        "run.sh",
+        "if [ -n \"$P_MODE\" ]; then . ./candidate.sh; else . ./baseline.sh; fi\n",
+    );
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\ntimeout = \"60s\"\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
+             [params]\napply = {{ env = \"P_\" }}\nmode = {{ choice = [\"candidate\"] }}\n\
+             [decide]\npolicy = \"strict\"\n{extra_toml}"
+        ),
+    );
+    lab.commit("lab");
+    lab
+}
+
+fn run_two(lab: &TestLab) -> serde_json::Value {
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.json(&["results", "--format", "json"])
+}
+
+#[test]
+fn a_metric_printed_before_megabytes_of_output_is_read() {
+    let lab = lab_with(
+        "echo 'val_loss: 0.5'\n",
+        "echo 'val_loss: 0.25'\nhead -c 8000000 /dev/zero | tr '\\0' 'x' | fold -w 100\necho done\n",
+        "",
+    );
+    let rows = run_two(&lab);
+    assert_eq!(rows[1]["verdict"], "kept", "{rows}");
+    assert_eq!(rows[1]["metrics"]["val_loss"], 0.25, "{rows}");
+}
+
+#[test]
+fn a_metric_printed_before_the_log_cap_drops_the_middle_is_read() {
+    let lab = lab_with(
+        "echo 'val_loss: 0.5'\n",
+        "echo 'val_loss: 0.25' >&2\nhead -c 3000000 /dev/zero | tr '\\0' 'x' | fold -w 100 >&2\necho done\n",
+        "[runner]\nmax_log_mb = 1\n",
+    );
+    let rows = run_two(&lab);
+    assert_eq!(rows[1]["verdict"], "kept", "{rows}");
+    assert_eq!(rows[1]["metrics"]["val_loss"], 0.25, "{rows}");
+    let log = std::fs::read_to_string(lab.path().join(".autolab/runs/t/0001/0/stderr.log"))
+        .unwrap_or_default();
+    assert!(
+        log.contains("bytes of output omitted"),
+        "the log was capped"
+    );
+}
+
+#[test]
+fn a_nan_side_metric_leaves_the_scored_one_alone() {
+    let lab = lab_with(
+        "echo 'val_loss: 0.5'\necho 'acc: 0.8'\n",
+        "echo 'val_loss: 0.3'\necho 'acc: nan'\n",
+        "",
+    );
+    let rows = run_two(&lab);
+    assert_eq!(rows[1]["verdict"], "kept", "{rows}");
+    assert_eq!(rows[1]["metrics"]["val_loss"], 0.3, "{rows}");
+    assert!(rows[1]["metrics"].get("acc").is_none(), "{rows}");
+    let tsv = lab.read("results.tsv");
+    let line = tsv.lines().nth(2).unwrap_or_default();
+    assert!(line.contains("0.300000"), "{tsv}");
+    assert!(line.contains("keep"), "{tsv}");
+    let show = lab.json(&["show", "1", "--json"]);
+    let tail = show["run_list"][0]["log_tail"].as_str().unwrap_or_default();
+    assert!(
+        tail.contains("acc"),
+        "the missing side metric is noted: {tail}"
+    );
+}
+
+#[test]
+fn step_is_a_step_key_not_a_metric() {
+    let lab = lab_with(
+        "echo 'val_loss: 0.5'\n",
+        "echo 'step: 100 train_loss: 0.4'\necho 'val_loss: 0.3'\n",
+        "",
+    );
+    let rows = run_two(&lab);
+    assert_eq!(rows[1]["metrics"]["val_loss"], 0.3, "{rows}");
+    assert_eq!(rows[1]["metrics"]["train_loss"], 0.4, "{rows}");
+    assert!(rows[1]["metrics"].get("step").is_none(), "{rows}");
+}
