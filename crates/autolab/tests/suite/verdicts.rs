@@ -96,3 +96,54 @@ fn step_is_a_step_key_not_a_metric() {
     assert_eq!(rows[1]["metrics"]["train_loss"], 0.4, "{rows}");
     assert!(rows[1]["metrics"].get("step").is_none(), "{rows}");
 }
+
+/// The new user's lab: a loss whose level falls from 4 to 0.008 as `k` grows, with 5 %
+/// multiplicative noise drawn from the run's seed.
+const FALLING: &str = r#"import json, os, random
+k = json.load(open("params.json"))["k"]
+rng = random.Random(int(os.environ.get("AUTOLAB_SEED", "0")) * 1000 + k)
+level = 4.0 * 0.5 ** k
+print(f"val_loss: {level * (1 + 0.05 * rng.gauss(0, 1)):.6f}")
+"#;
+
+#[test]
+fn gains_are_kept_down_to_the_noise_at_each_level() {
+    let lab = TestLab::new();
+    lab.write("train.py", FALLING);
+    lab.write("params.json", "{\"k\": 0}\n");
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"python3 train.py\"\neditable = [\"params.json\"]\ntimeout = \"60s\"\n\
+         [metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n\
+         [params]\napply = { json = \"params.json\" }\nk = { int = [0, 9], default = 0 }\nstartup = 8\n\
+         [runner]\nparallel = 2\n",
+    );
+    lab.commit("lab");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "24"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = lab.json(&["results", "--format", "json"]);
+    let rows = rows.as_array().unwrap();
+    let level = |r: &serde_json::Value| {
+        let k = r["params"]["k"].as_f64().unwrap_or(0.0);
+        4.0 * 0.5f64.powf(k)
+    };
+    let best_tried = rows
+        .iter()
+        .filter(|r| r["score"].is_number())
+        .map(level)
+        .fold(f64::INFINITY, f64::min);
+    let kept: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["verdict"] == "kept")
+        .map(level)
+        .collect();
+    let incumbent = kept.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        best_tried < 0.1,
+        "the optimizer never went below 0.1: {rows:?}"
+    );
+    assert_eq!(
+        incumbent, best_tried,
+        "the best level tried ({best_tried}) was not kept; kept levels: {kept:?}"
+    );
+}
