@@ -6,6 +6,7 @@
 mod agent;
 mod cluster;
 mod decide;
+pub mod drift;
 mod duration;
 mod early_stop;
 mod error;

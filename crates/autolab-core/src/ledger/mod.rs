@@ -189,6 +189,38 @@ impl Ledger {
             .max_by(|a, b| a.heartbeat.total_cmp(&b.heartbeat)))
     }
 
+    /// The `autolab.toml` text the campaign runs under (as of its last start).
+    pub fn campaign_config(&self, campaign: i64) -> Result<String> {
+        self.conn
+            .query_row(
+                "SELECT config FROM campaigns WHERE id = ?1",
+                [campaign],
+                |r| r.get(0),
+            )
+            .map_err(wrap(&self.path))
+    }
+
+    /// Records a changed config: the new text, and an event with what changed, at once.
+    pub fn change_campaign_config(
+        &mut self,
+        campaign: i64,
+        text: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        tx.execute(
+            "UPDATE campaigns SET config = ?1 WHERE id = ?2",
+            params![text, campaign],
+        )
+        .map_err(wrap(&self.path))?;
+        tx.execute(
+            "INSERT INTO events (campaign_id, experiment_id, at, kind, detail) VALUES (?1, NULL, ?2, 'config_changed', ?3)",
+            params![campaign, now(), detail.to_string()],
+        )
+        .map_err(wrap(&self.path))?;
+        tx.commit().map_err(wrap(&self.path))
+    }
+
     /// A campaign-level event (not tied to one experiment), e.g. a failed ideation.
     pub fn campaign_event(
         &self,

@@ -4,6 +4,7 @@
 mod agent_context;
 mod agent_flow;
 mod decide;
+mod drift;
 mod execute;
 mod fixes;
 mod lessons;
@@ -170,6 +171,7 @@ pub fn run_campaign_with(
     lab.prepare_state_dir()?;
     let _lock = LabLock::acquire(&lab.lock_path(), &format!("autolab run --tag {}", opts.tag))?;
     let mut ledger = Ledger::open(&lab.ledger_path())?;
+    drift::warn_uncommitted(lab, observer);
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
 
     let proposer_plugged = parts.proposer.is_some();
@@ -280,6 +282,7 @@ fn open_campaign(
     observer: &mut dyn Observer,
 ) -> Result<Campaign, EngineError> {
     if let Some(c) = ledger.campaign(&opts.tag)? {
+        drift::check(lab, ledger, &c, observer)?;
         if let Some(seed) = opts.seed.filter(|s| *s != c.seed) {
             observer.report(Report::Note(format!(
                 "campaign `{}` was started with seed {}; ignoring --seed {seed}",

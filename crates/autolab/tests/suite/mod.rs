@@ -8,6 +8,7 @@ mod cluster;
 mod compat;
 mod concurrency;
 mod containment;
+mod drift;
 mod faults;
 mod hostile;
 mod learning;
