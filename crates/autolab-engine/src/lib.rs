@@ -7,6 +7,7 @@ pub mod coder;
 pub mod early_stop;
 mod error;
 pub mod lab;
+pub mod lab_checks;
 pub mod llm;
 mod mlflow;
 pub mod playbook;

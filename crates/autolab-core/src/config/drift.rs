@@ -121,9 +121,7 @@ mod tests {
             "task.command"
         );
         let with = |range: &str| {
-            format!(
-                "{BASE}[params]\napply = {{ env = \"P_\" }}\nlr = {{ log_float = {range} }}\n"
-            )
+            format!("{BASE}[params]\napply = {{ env = \"P_\" }}\nlr = {{ log_float = {range} }}\n")
         };
         let d = drift(&parse(&with("[1e-4, 1.0]")), &parse(&with("[1e-3, 1.0]")));
         assert_eq!(d.refused[0].key, "params (space)", "{d:?}");

@@ -11,6 +11,7 @@ mod duration;
 mod early_stop;
 mod error;
 mod params;
+pub mod params_file;
 mod runner;
 mod sandbox;
 mod sources;
@@ -221,6 +222,23 @@ impl Config {
                 }
             }
         }
+        // A file both editable and protected would make every candidate that edits it invalid.
+        if let Some((p, e)) = t.protected.iter().find_map(|p| {
+            t.editable
+                .iter()
+                .find(|e| *e == p || (!p.contains('*') && crate::git::path_matches(e, p)))
+                .map(|e| (p, e))
+        }) {
+            return Err(at(
+                "task",
+                "protected",
+                format!("`{p}` is protected but also editable (through `{e}` in `task.editable`)"),
+                Some(
+                    "a file is either editable or protected: remove it from one of the two lists"
+                        .into(),
+                ),
+            ));
+        }
         let stall_timeout = match &t.stall_timeout {
             None => None,
             Some(s) => Some(parse_duration(s).map_err(|m| {
@@ -272,7 +290,16 @@ impl Config {
                 ),
             ));
         }
+        let only_lines = sources.iter().all(|s| matches!(s, Source::Lines {}));
         for (name, spec) in &m.score {
+            if only_lines && !crate::metrics::is_metric_name(name) {
+                return Err(at(
+                    "metrics",
+                    "score",
+                    format!("metric `{name}` can never be read from a `name: value` or `METRIC name=value` line"),
+                    Some("a metric name starts with a letter or `_` and holds letters, digits, `_`, `.`, `/` or `-`; rename it as the program prints it, or read it with a `regex` or `json` source".into()),
+                ));
+            }
             if !(spec.weight.is_finite() && spec.weight > 0.0) {
                 return Err(at(
                     "metrics",

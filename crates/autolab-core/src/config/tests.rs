@@ -524,3 +524,45 @@ fn a_cluster_stall_timeout_must_span_two_polls() {
     let ok = text.replace("stall_timeout = \"15s\"", "stall_timeout = \"20s\"");
     assert!(parse(&ok).is_ok());
 }
+
+#[test]
+fn a_file_both_editable_and_protected_is_refused() {
+    let e = parse(&GOOD.replace("protected = [\"prepare.py\"]", "protected = [\"train.py\"]"))
+        .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("task.protected"), "{e:?}");
+    assert!(
+        e.message
+            .contains("`train.py` is protected but also editable"),
+        "{e:?}"
+    );
+    let e = parse(
+        &GOOD
+            .replace(
+                "editable = [\"train.py\", \"params.json\"]",
+                "editable = [\"src/**\"]",
+            )
+            .replace(
+                "protected = [\"prepare.py\"]",
+                "protected = [\"src/eval.py\"]",
+            )
+            .replace(
+                "apply = { json = \"params.json\" }",
+                "apply = { env = \"P_\" }",
+            ),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("through `src/**`"), "{e:?}");
+}
+
+#[test]
+fn a_scored_metric_no_line_can_carry_is_refused() {
+    let only_lines = GOOD.replace(
+        "sources = [{ kind = \"lines\" }, { kind = \"json\", file = \"final_info.json\", pointer = \"/*/means\" }]",
+        "sources = [{ kind = \"lines\" }]",
+    );
+    let e = parse(&only_lines.replace("val_loss = {", "\"val loss\" = {")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("metrics.score"), "{e:?}");
+    assert!(e.message.contains("`val loss` can never be read"), "{e:?}");
+    // A json source may produce any name.
+    assert!(parse(&GOOD.replace("val_loss = {", "\"val loss\" = {")).is_ok());
+}

@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use crate::config::Source;
 
 pub use json::read_json_metrics;
-pub use lines::parse_lines;
+pub use lines::{is_name as is_metric_name, parse_lines};
 pub use stream::{StreamReader, Streamed};
 pub use tfevents::read_scalars;
 pub use wandb::{WandbRun, read_wandb};

@@ -172,6 +172,7 @@ pub fn run_campaign_with(
     let _lock = LabLock::acquire(&lab.lock_path(), &format!("autolab run --tag {}", opts.tag))?;
     let mut ledger = Ledger::open(&lab.ledger_path())?;
     drift::warn_uncommitted(lab, observer);
+    crate::lab_checks::params_file_keys(lab)?;
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
 
     let proposer_plugged = parts.proposer.is_some();

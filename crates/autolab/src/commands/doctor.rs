@@ -79,6 +79,7 @@ pub fn doctor(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
                     sandbox = config.sandbox.clone();
                     check_command(&config, &mut add);
                     check_files(&repo, &config, head.ok().as_deref(), &mut add);
+                    check_params_file(&repo.root, &mut add);
                     check_cluster(&config, &mut add);
                     check_llm(&config, args.llm, &mut add);
                 }
@@ -393,4 +394,15 @@ fn check_cluster(config: &Config, add: &mut impl FnMut(bool, String, Option<Stri
             ),
         }),
     );
+}
+
+/// Declared params against the committed params file (a misspelled one is tuned in vain).
+fn check_params_file(root: &Path, add: &mut impl FnMut(bool, String, Option<String>)) {
+    let Ok(lab) = autolab_engine::Lab::open(root) else {
+        return;
+    };
+    match autolab_engine::lab_checks::params_file_keys(&lab) {
+        Ok(()) => {}
+        Err(e) => add(false, e.to_string(), e.hint()),
+    }
 }

@@ -128,3 +128,37 @@ fn doctor_reports_a_missing_program_with_its_fix() {
         "{text}"
     );
 }
+
+#[test]
+fn a_param_the_params_file_does_not_have_is_refused_with_the_key_it_meant() {
+    let lab = TestLab::new();
+    lab.write(
+        "train.py",
+        "import json\np = json.load(open('params.json'))\nprint('val_loss:', 1 / p['steps'])\n",
+    );
+    lab.write("params.json", "{\"steps\": 3, \"lr\": 0.1}\n");
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"python3 train.py\"\neditable = [\"params.json\"]\n\
+         [metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n\
+         [params]\napply = { json = \"params.json\" }\nlr = { float = [0.01, 1.0] }\nstepz = { int = [1, 9] }\n",
+    );
+    lab.commit("lab");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("autolab.toml:"),
+        "names the file and line: {err}"
+    );
+    assert!(err.contains("`stepz` is not a key of params.json"), "{err}");
+    assert!(err.contains("did you mean `steps`"), "{err}");
+    assert!(!lab.path().join(".autolab/worktrees").exists());
+    let doctor = lab.autolab(&["doctor"]);
+    assert!(!doctor.status.success());
+    assert!(
+        format!("{}{}", stdout(&doctor), stderr(&doctor)).contains("did you mean `steps`"),
+        "{}",
+        stdout(&doctor)
+    );
+}

@@ -222,6 +222,21 @@ pub(super) fn metrics() -> impl Strategy<Value = MetricsGen> {
         proptest::option::of(any::<Index>()),
     )
         .prop_map(|(sources, score, primary)| {
+            // Read only from lines, a scored metric must be a name a line can carry.
+            let lines_only = sources
+                .as_ref()
+                .is_none_or(|s| s.iter().all(|x| matches!(x, Source::Lines {})));
+            let score = score
+                .into_iter()
+                .enumerate()
+                .map(|(i, (n, w, g))| {
+                    if lines_only && !autolab_core::metrics::is_metric_name(&n) {
+                        (format!("m_{i}"), w, g)
+                    } else {
+                        (n, w, g)
+                    }
+                })
+                .collect();
             let score = dedup_by(score, |(n, _, _)| n.clone());
             let primary = primary.map(|i| i.index(score.len()));
             MetricsGen {
