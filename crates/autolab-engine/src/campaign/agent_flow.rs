@@ -46,6 +46,9 @@ pub struct AgentRuntime {
     pub ideas_in_flight: u32,
     pub prep_in_flight: u32,
     pub failed_ideations: u32,
+    /// Ideation failed too often in a row: no more ideas are asked for; what is queued or
+    /// being coded still runs, then the campaign pauses.
+    pub ideas_exhausted: bool,
     pub fix_attempts: std::collections::HashMap<i64, u32>,
     pub out_of_budget: bool,
     /// Strategist transcripts waiting for the experiment their idea becomes.
@@ -167,6 +170,7 @@ impl AgentRuntime {
             ideas_in_flight: 0,
             prep_in_flight: 0,
             failed_ideations: 0,
+            ideas_exhausted: false,
             fix_attempts: Default::default(),
             out_of_budget: false,
             pending_transcripts: Vec::new(),
@@ -247,6 +251,7 @@ impl Driver<'_> {
                 return Ok(());
             };
             let has_backlog = !agent.backlog.is_empty();
+            let exhausted = agent.ideas_exhausted;
             let wanted = u64::from(next)
                 + agent.backlog.len() as u64
                 + u64::from(agent.ideas_in_flight * agent.cfg.ideas_per_call);
@@ -260,7 +265,11 @@ impl Driver<'_> {
                 self.implement_async(row, None)?;
                 continue;
             }
-            if may_ideate && wanted < u64::from(max) && (!has_backlog || !self.opts.serial_agent) {
+            if may_ideate
+                && !exhausted
+                && wanted < u64::from(max)
+                && (!has_backlog || !self.opts.serial_agent)
+            {
                 self.spawn_ideation()?;
                 continue;
             }
@@ -450,10 +459,14 @@ impl Driver<'_> {
                         "ideation by {} failed: {why}",
                         outcome.expert
                     )));
-                    if failures >= MAX_FAILED_IDEATIONS {
-                        self.paused = true;
+                    if failures >= MAX_FAILED_IDEATIONS
+                        && let Some(agent) = self.agent.as_mut()
+                        && !agent.ideas_exhausted
+                    {
+                        agent.ideas_exhausted = true;
                         self.observer.report(Report::Note(format!(
-                            "{failures} ideations failed in a row: pausing"
+                            "{failures} ideations failed in a row: asking for no more ideas; \
+                             the queued and coded candidates still run, then the campaign pauses"
                         )));
                     }
                 }

@@ -406,6 +406,12 @@ impl Driver<'_> {
                 let waiting_llm = self.llm_pending()?;
                 let more =
                     ending == Ending::Budget && (runnable || waiting_llm || self.may_propose()?);
+                // Out of ideas with nothing left to run: a pause (resumable), not a budget end.
+                let exhausted = self.agent.as_ref().is_some_and(|a| a.ideas_exhausted);
+                if exhausted && ending == Ending::Budget && !runnable && !waiting_llm {
+                    ending = Ending::Paused;
+                    break;
+                }
                 if !more {
                     break;
                 }

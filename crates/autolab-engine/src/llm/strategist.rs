@@ -1,5 +1,6 @@
 //! Ideation: the chosen expert is asked for ideas as JSON; malformed JSON is re-asked once with
-//! the parse error; near-duplicates of tried ideas are dropped.
+//! the parse error; near-duplicates of tried ideas are dropped, and an answer of nothing but
+//! repeats is re-asked once with the titles already tried.
 
 use std::sync::Arc;
 
@@ -14,6 +15,22 @@ use crate::agent::ideas::{Idea, is_near_duplicate, parse_ideas};
 
 /// Ideas at least this similar to a tried one are dropped.
 pub const DUPLICATE_THRESHOLD: f64 = crate::agent::ideas::NEAR_DUPLICATE_THRESHOLD;
+/// At most this many tried titles are quoted back when every idea repeated one.
+const MAX_TITLES_RESENT: usize = 60;
+
+/// The ideas that repeat neither a tried one nor an earlier one of the same answer.
+fn fresh_ideas(ideas: Vec<Idea>, tried: &[(String, String)]) -> Vec<Idea> {
+    let mut seen = tried.to_vec();
+    let mut fresh = Vec::new();
+    for idea in ideas {
+        if is_near_duplicate(&idea, &seen, DUPLICATE_THRESHOLD) {
+            continue;
+        }
+        seen.push((idea.title.clone(), idea.hypothesis.clone()));
+        fresh.push(idea);
+    }
+    fresh
+}
 
 pub struct IdeaJob {
     pub caller: Caller,
@@ -81,10 +98,12 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
         messages.push(user(format!(
             "Your reply could not be read as the JSON I asked for: {err}\nAnswer again with JSON only: {{\"ideas\": [{{\"title\": ..., \"hypothesis\": ..., \"plan\": ..., \"files\": [...], \"expected_effect\": ..., \"risk\": ...}}]}}"
         )));
-        reply = match job
-            .caller
-            .call(messages, "strategist", Some(&expert), &mut transcripts)
-        {
+        reply = match job.caller.call(
+            messages.clone(),
+            "strategist",
+            Some(&expert),
+            &mut transcripts,
+        ) {
             Ok(r) => r.text,
             Err(e) => return fail(e.to_string(), transcripts, Some(&e)),
         };
@@ -100,18 +119,37 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
             );
         }
     };
-    let mut seen = job.ctx.tried_pairs.clone();
-    let mut fresh = Vec::new();
-    for idea in ideas {
-        if is_near_duplicate(&idea, &seen, DUPLICATE_THRESHOLD) {
-            continue;
-        }
-        seen.push((idea.title.clone(), idea.hypothesis.clone()));
-        fresh.push(idea);
+    let mut fresh = fresh_ideas(ideas, &job.ctx.tried_pairs);
+    if fresh.is_empty() {
+        // One re-ask, naming what was already tried.
+        let tried: Vec<String> = job
+            .ctx
+            .tried_pairs
+            .iter()
+            .rev()
+            .take(MAX_TITLES_RESENT)
+            .map(|(t, _)| format!("- {t}"))
+            .collect();
+        messages.push(assistant(reply.clone()));
+        messages.push(user(format!(
+            "Every idea you proposed repeats one already tried. These were tried (newest first):\n{}\n\nPropose {} different ideas, in the same JSON shape.",
+            tried.join("\n"),
+            job.n_ideas
+        )));
+        let again = match job
+            .caller
+            .call(messages, "strategist", Some(&expert), &mut transcripts)
+        {
+            Ok(r) => r.text,
+            Err(e) => return fail(e.to_string(), transcripts, Some(&e)),
+        };
+        fresh = parse_ideas(&again)
+            .map(|ideas| fresh_ideas(ideas, &job.ctx.tried_pairs))
+            .unwrap_or_default();
     }
     if fresh.is_empty() {
         return fail(
-            "every idea repeated one already tried".into(),
+            "every idea repeated one already tried, also after a re-ask naming them".into(),
             transcripts,
             None,
         );

@@ -455,3 +455,96 @@ fn doctor_checks_the_llm_with_one_tiny_request() {
         "one request per --llm run with a key"
     );
 }
+
+const IDEAS_TWO: &str = r#"```json
+{"ideas": [{"title": "Raise the learning rate to 0.05", "hypothesis": "lr 0.0003 is far too small", "plan": "set lr to 0.05", "files": ["params.json"], "expected_effect": "lower val_loss", "risk": "low"},
+           {"title": "Widen the hidden layer to 48 units", "hypothesis": "24 units underfit the spirals", "plan": "set hidden to 48", "files": ["params.json"], "expected_effect": "lower val_loss", "risk": "low"}]}
+```"#;
+
+const EDIT_HIDDEN: &str = "params.json\n```json\n<<<<<<< SEARCH\n  \"hidden\": 24,\n=======\n  \"hidden\": 48,\n>>>>>>> REPLACE\n```\n";
+
+#[test]
+fn failed_ideations_never_pause_a_campaign_with_coded_work_waiting() {
+    if !python_or_skip() {
+        return;
+    }
+    let ideations = std::sync::atomic::AtomicU32::new(0);
+    let server = FakeServer::from_fn(move |r| {
+        if is_ideation(r) {
+            if ideations.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                openai(IDEAS_TWO)
+            } else {
+                openai("I cannot think of anything, sorry.")
+            }
+        } else if r.body.contains("Widen the hidden layer") {
+            openai(EDIT_HIDDEN)
+        } else {
+            openai(EDIT_LR)
+        }
+    });
+    let lab = spiral_lab(&format!(
+        "provider = \"openai\"\nmodel = \"gpt-4o-mini\"\nbase_url = \"{}\"\nideas_per_call = 2\nlessons = \"template\"\n",
+        server.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "10"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "a pause, resumable: {err}");
+    assert!(err.contains("ideations failed in a row"), "{err}");
+    let rows = lab.json(&["results", "--format", "json"]);
+    let titles: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"].is_string())
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Widen the hidden layer to 48 units"),
+        "the coded candidate ran before the pause: {titles:?}"
+    );
+}
+
+#[test]
+fn an_answer_of_nothing_but_repeats_is_reasked_with_the_titles_tried() {
+    if !python_or_skip() {
+        return;
+    }
+    let server = FakeServer::from_fn(|r| {
+        if r.body
+            .contains("Every idea you proposed repeats one already tried")
+        {
+            openai(
+                r#"{"ideas": [{"title": "Switch the activation to relu", "hypothesis": "relu trains faster here", "plan": "set activation to relu", "files": ["params.json"], "expected_effect": "lower val_loss", "risk": "low"}]}"#,
+            )
+        } else if is_ideation(r) {
+            openai(IDEA_LR)
+        } else if r.body.contains("Switch the activation") {
+            openai(
+                "params.json\n```json\n<<<<<<< SEARCH\n  \"activation\": \"tanh\",\n=======\n  \"activation\": \"relu\",\n>>>>>>> REPLACE\n```\n",
+            )
+        } else {
+            openai(EDIT_LR)
+        }
+    });
+    let lab = spiral_lab(&format!(
+        "provider = \"openai\"\nmodel = \"gpt-4o-mini\"\nbase_url = \"{}\"\nideas_per_call = 1\nlessons = \"template\"\n",
+        server.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let two = lab.json(&["show", "2", "--json"]);
+    assert_eq!(two["title"], "Switch the activation to relu", "{two}");
+    let reask = server
+        .requests()
+        .into_iter()
+        .find(|r| {
+            r.body
+                .contains("Every idea you proposed repeats one already tried")
+        })
+        .expect("a re-ask");
+    assert!(
+        reask.body.contains("- Raise the learning rate to 0.05"),
+        "the re-ask names the tried title: {}",
+        reask.body
+    );
+}
