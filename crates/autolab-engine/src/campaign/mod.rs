@@ -65,6 +65,8 @@ pub enum Report {
         experiment: Box<Experiment>,
         best: Option<f64>,
         primary: Option<f64>,
+        /// Seconds its runs took, all together.
+        run_secs: f64,
     },
     Note(String),
 }
@@ -581,10 +583,17 @@ impl Driver<'_> {
             .metrics
             .get(&self.lab.config.metrics.primary)
             .copied();
+        let run_secs = self
+            .ledger
+            .runs(row)?
+            .iter()
+            .filter_map(|r| r.ended_at.map(|end| (end - r.started_at).max(0.0)))
+            .sum();
         self.observer.report(Report::Verdict {
             experiment: Box::new(experiment),
             best,
             primary,
+            run_secs,
         });
         Ok(())
     }

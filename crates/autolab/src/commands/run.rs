@@ -1,6 +1,6 @@
 //! `autolab run`: run (or resume) a campaign.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -41,6 +41,12 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage("--parallel must be at least 1", None));
     }
     let lab = Lab::open(dir)?;
+    let spend_cap = lab.config.agent.as_ref().and_then(|a| a.max_usd);
+    if args.max_experiments.is_none() && args.max_hours.is_none() && spend_cap.is_none() {
+        eprintln!(
+            "note: no budget given (--max-experiments N, --max-hours H): the campaign runs until stopped (Ctrl-C stops it cleanly; the same command resumes)"
+        );
+    }
     let opts = RunOptions {
         tag: args.tag,
         max_experiments: args.max_experiments,
@@ -94,15 +100,21 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
 struct Progress {
     bar: Option<ProgressBar>,
     primary: String,
+    /// The campaign's experiment budget, when it has one.
+    target: Option<u32>,
+    /// Experiments with a verdict, in all.
+    judged: u32,
+    /// Experiments running now (number, since).
+    running: Vec<(u32, std::time::Instant)>,
 }
 
 impl Progress {
     fn new(primary: &str) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::new_spinner();
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {pos}/{len} eta {eta} {wide_msg}",
+            ) {
                 b.set_style(style);
             }
             b.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -111,13 +123,44 @@ impl Progress {
         Progress {
             bar,
             primary: primary.to_string(),
+            target: None,
+            judged: 0,
+            running: Vec::new(),
         }
+    }
+
+    /// `[n/N]`, or `[n]` without an experiment budget.
+    fn count(&self) -> String {
+        match self.target {
+            Some(t) => format!("[{}/{t}]", self.judged),
+            None => format!("[{}]", self.judged),
+        }
+    }
+
+    /// The bar's message: what runs now, and for how long.
+    fn show_running(&self) {
+        let Some(b) = &self.bar else {
+            return;
+        };
+        let now: Vec<String> = self
+            .running
+            .iter()
+            .map(|(n, since)| format!("#{n:04} {}s", since.elapsed().as_secs()))
+            .collect();
+        b.set_message(if now.is_empty() {
+            "waiting for the next candidate".to_string()
+        } else {
+            format!("running {}", now.join(", "))
+        });
     }
 
     fn line(&self, text: &str) {
         match &self.bar {
             Some(b) => b.println(text),
-            None => eprintln!("{text}"),
+            // A closed stderr (`autolab run 2>&1 | head`) must not stop the campaign.
+            None => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
         }
     }
 
@@ -140,6 +183,8 @@ impl Observer for Progress {
                 for note in &resumed {
                     self.line(&format!("resume: {note}"));
                 }
+                self.target = target;
+                self.judged = existing;
                 if let Some(b) = &self.bar {
                     b.set_length(u64::from(target.unwrap_or(existing.max(1))));
                     b.set_position(u64::from(existing));
@@ -152,16 +197,21 @@ impl Observer for Progress {
                     self.line(&format!("campaign `{tag}`: starting"));
                 }
             }
-            Report::RunStarted { number, title } => {
-                if let Some(b) = &self.bar {
-                    b.set_message(format!("running #{number:04} {title}"));
+            Report::RunStarted { number, .. } => {
+                if !self.running.iter().any(|(n, _)| *n == number) {
+                    self.running.push((number, std::time::Instant::now()));
                 }
+                self.show_running();
             }
             Report::Verdict {
                 experiment: e,
                 best,
                 primary,
+                run_secs,
             } => {
+                self.running.retain(|(n, _)| *n != e.number);
+                self.judged += 1;
+                self.show_running();
                 if let Some(b) = &self.bar {
                     if b.length().is_some_and(|l| u64::from(e.number) >= l) {
                         b.set_length(u64::from(e.number) + 1);
@@ -170,12 +220,14 @@ impl Observer for Progress {
                 }
                 let verdict = e.verdict.map(|v| v.as_str()).unwrap_or("?");
                 self.line(&format!(
-                    "#{:04} {:<9} {}={}  best={}  {}{}",
+                    "{} #{:04} {:<9} {}={}  best={}  {:.1}s  {}{}",
+                    self.count(),
                     e.number,
                     verdict,
                     self.primary,
                     fmt_score(primary),
                     fmt_score(best),
+                    run_secs,
                     e.title,
                     e.reason
                         .as_deref()

@@ -147,3 +147,48 @@ fn gains_are_kept_down_to_the_noise_at_each_level() {
         "the best level tried ({best_tried}) was not kept; kept levels: {kept:?}"
     );
 }
+
+#[test]
+fn each_verdict_line_counts_against_the_budget_and_times_its_runs() {
+    let lab = lab_with("echo 'val_loss: 0.5'\n", "echo 'val_loss: 0.25'\n", "");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("#0001"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.starts_with("[2/2] #0001 kept"), "{line}");
+    let secs = line
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix('s').and_then(|n| n.parse::<f64>().ok()));
+    assert!(secs.is_some_and(|s| s >= 0.0), "no run time in {line}");
+    assert!(!err.contains("no budget given"), "{err}");
+}
+
+#[test]
+fn a_campaign_without_a_budget_says_it_runs_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    let lab = lab_with("echo 'val_loss: 0.5'\n", "echo 'val_loss: 0.25'\n", "");
+    let mut child = lab
+        .cmd()
+        .args(["run", "--tag", "t"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    // Keep reading: a closed stderr is not what is tested here.
+    let drain = std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let status = child.wait().unwrap();
+    let _ = drain.join();
+    assert!(first.contains("no budget given"), "{first}");
+    assert!(first.contains("runs until stopped"), "{first}");
+    assert!(status.success(), "Ctrl-C stops cleanly: {status:?}");
+}
