@@ -60,7 +60,17 @@ impl Proposer for Optimizer {
         // (TPE's model; the random sampler ignores it), so a resumed campaign proposes exactly
         // what an uninterrupted one would from the same finished experiments.
         let mut rng = Rng::for_stream(self.seed, u64::from(number));
-        let values = self.sampler.suggest(&self.space.space, history, &mut rng);
+        let space = &self.space.space;
+        let tried = |v: &Map<String, Value>| history.iter().any(|t| &t.params == v);
+        // A point already tried is drawn again a few times before it is accepted (in a small
+        // finite space, once every point was tried, points repeat).
+        let mut values = self.sampler.suggest(space, history, &mut rng);
+        for _ in 0..REDRAWS {
+            if !tried(&values) {
+                break;
+            }
+            values = self.sampler.suggest(space, history, &mut rng);
+        }
         Some(Proposal {
             title: title_of(&values),
             proposer: "optimizer".into(),
@@ -68,6 +78,9 @@ impl Proposer for Optimizer {
         })
     }
 }
+
+/// Draws made to find an untried point before a tried one is proposed again.
+const REDRAWS: usize = 16;
 
 /// `lr=0.0123 hidden=37 activation=relu`
 pub fn title_of(values: &Map<String, Value>) -> String {

@@ -118,3 +118,38 @@ fn optimizer_wires_the_configured_sampler_startup_and_goal() {
         Value::Object(random)
     );
 }
+
+/// Ints 1..=3 and two choices: six points in all.
+fn finite() -> ParamsConfig {
+    let mut s = space();
+    s.space.retain(|p| p.name == "act");
+    s.space.push(ParamSpec {
+        name: "k".into(),
+        kind: ParamKind::Int { low: 1, high: 3 },
+        default: None,
+    });
+    s
+}
+
+#[test]
+fn a_finite_space_is_covered_before_any_point_repeats() {
+    for sampler in [SamplerKind::Random, SamplerKind::Tpe] {
+        let mut cfg = finite();
+        cfg.sampler = sampler;
+        let mut opt = Optimizer::new(cfg, 7, Goal::Minimize);
+        let mut history: Vec<Trial> = Vec::new();
+        for n in 1..=6u32 {
+            let p = opt.propose(n, &history).expect("points are left");
+            let params = p.params.unwrap().as_object().unwrap().clone();
+            history.push(Trial {
+                score: Some(f64::from(n)),
+                params,
+            });
+        }
+        let distinct: std::collections::BTreeSet<String> = history
+            .iter()
+            .map(|t| serde_json::to_string(&t.params).unwrap())
+            .collect();
+        assert_eq!(distinct.len(), 6, "{sampler:?}: {distinct:?}");
+    }
+}
