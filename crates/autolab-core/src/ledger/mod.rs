@@ -237,6 +237,19 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
+    /// When a campaign's events of one kind happened (seconds since the epoch), oldest first.
+    pub fn campaign_event_times(&self, campaign: i64, kind: &str) -> Result<Vec<f64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at FROM events WHERE campaign_id = ?1 AND kind = ?2 ORDER BY id")
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map(params![campaign, kind], |r| r.get::<_, f64>(0))
+            .map_err(wrap(&self.path))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(wrap(&self.path))
+    }
+
     /// The details of a campaign's events of one kind, oldest first.
     pub fn campaign_events(&self, campaign: i64, kind: &str) -> Result<Vec<serde_json::Value>> {
         let mut stmt = self

@@ -176,6 +176,17 @@ pub fn run_campaign_with(
     drift::warn_uncommitted(lab, observer);
     crate::lab_checks::params_file_keys(lab)?;
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
+    // What this invocation may spend: `status` reads it to say how much budget is left.
+    ledger.campaign_event(
+        campaign.id,
+        "run_started",
+        &serde_json::json!({
+            "max_experiments": opts.max_experiments,
+            "max_hours": opts.max_hours,
+            "parallel": opts.parallel.unwrap_or(lab.config.runner.parallel),
+            "pid": std::process::id(),
+        }),
+    )?;
 
     let proposer_plugged = parts.proposer.is_some();
     let proposer: Option<Box<dyn Proposer>> = parts.proposer.or_else(|| {

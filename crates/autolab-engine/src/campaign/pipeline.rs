@@ -207,7 +207,15 @@ impl Driver<'_> {
             self.checkout(exp.number, &commit)?;
         }
         let index = self.ledger.run_count(row)?;
-        let seed = self.campaign.seed + u64::from(index);
+        // A run that was cancelled or lost is re-run with its own seed: the seed counts only
+        // the runs that ended by themselves.
+        let ended = self
+            .ledger
+            .runs(row)?
+            .iter()
+            .filter(|r| !matches!(r.outcome, RunOutcome::Cancelled | RunOutcome::Lost))
+            .count() as u64;
+        let seed = self.campaign.seed + ended;
         let run_dir = self.lab.run_dir(&self.campaign.tag, exp.number, index);
         let (run, _) = self
             .ledger

@@ -1,4 +1,5 @@
-//! `autolab status`: each campaign's incumbent, verdict counts and running experiments.
+//! `autolab status`: each campaign's incumbent, verdict counts, budget, elapsed time and open
+//! experiments (what runs now, and for how long).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,6 +19,9 @@ pub struct Args {
     /// One campaign (default: the most recently active).
     #[arg(long)]
     pub tag: Option<String>,
+    /// Every campaign of the lab.
+    #[arg(long, conflicts_with = "tag")]
+    pub all: bool,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -25,17 +29,47 @@ pub struct Args {
 
 pub fn status(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let opened = open_ledger(dir)?;
-    let campaign = pick_campaign(&opened.ledger, args.tag.as_deref())?;
     let live = is_live(&opened.root);
-    let v = status_json(&opened.ledger, &campaign.tag, live)?;
+    let tags: Vec<String> = if args.all {
+        opened
+            .ledger
+            .campaigns()?
+            .into_iter()
+            .map(|c| c.tag)
+            .collect()
+    } else {
+        vec![pick_campaign(&opened.ledger, args.tag.as_deref())?.tag]
+    };
+    let latest = opened.ledger.latest_campaign()?.map(|c| c.tag);
+    let mut all = Vec::new();
+    for tag in &tags {
+        // The live run is the most recently active campaign's.
+        let this_live = live && latest.as_deref() == Some(tag.as_str());
+        all.push(status_json(&opened.ledger, tag, this_live)?);
+    }
     if args.json {
+        let v = if args.all {
+            Value::Array(all)
+        } else {
+            all.pop().unwrap_or(Value::Null)
+        };
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
+    for (i, v) in all.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        print_one(v);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_one(v: &Value) {
     let inc = &v["incumbent"];
     println!(
         "campaign   {}  ({})",
-        campaign.tag,
+        v["tag"].as_str().unwrap_or(""),
         v["orchestrator"].as_str().unwrap_or("")
     );
     if inc.is_null() {
@@ -53,25 +87,83 @@ pub fn status(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         .map(|m| m.iter().map(|(k, n)| format!("{k} {n}")).collect())
         .unwrap_or_default();
     println!("verdicts   {}", counts.join(", "));
-    let running: Vec<String> = v["running"]
-        .as_array()
-        .map(|a| a.iter().map(|n| format!("#{n}")).collect())
-        .unwrap_or_default();
     println!(
-        "open       {}",
-        if running.is_empty() {
-            "none".into()
-        } else {
-            running.join(" ")
-        }
+        "elapsed    {}",
+        duration(v["elapsed_secs"].as_f64().unwrap_or(0.0))
     );
-    Ok(ExitCode::SUCCESS)
+    println!("budget     {}", budget_line(&v["budget"]));
+    let open: Vec<String> = v["open"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| {
+                    let n = o["id"].as_u64().unwrap_or(0);
+                    let state = o["state"].as_str().unwrap_or("");
+                    match o["running_secs"].as_f64() {
+                        Some(s) => format!("#{n:04} {state} {}", duration(s)),
+                        None => format!("#{n:04} {state}"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let line = if open.is_empty() {
+        "none".to_string()
+    } else if v["orchestrator"] == "stale" {
+        format!(
+            "{} (interrupted: `autolab run --tag {}` resumes them)",
+            open.join(", "),
+            v["tag"].as_str().unwrap_or("")
+        )
+    } else {
+        open.join(", ")
+    };
+    println!("open       {line}");
+}
+
+fn budget_line(b: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(max) = b["max_experiments"].as_u64() {
+        parts.push(format!(
+            "{} of {max} experiments left",
+            b["experiments_left"].as_u64().unwrap_or(0)
+        ));
+    }
+    if let Some(h) = b["max_hours"].as_f64() {
+        parts.push(format!(
+            "{} of {} left",
+            duration(b["seconds_left"].as_f64().unwrap_or(0.0)),
+            duration(h * 3600.0)
+        ));
+    }
+    if parts.is_empty() {
+        "none given: runs until stopped".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `1h02m`, `3m05s`, `42s`.
+fn duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
 }
 
 /// Whether an `autolab run` holds the lab now.
 fn is_live(root: &Path) -> bool {
     let path = root.join(STATE_DIR).join("lock");
     LabLock::is_held(&path)
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliError> {
@@ -83,26 +175,56 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
             *counts.entry(v.as_str()).or_default() += 1;
         }
     }
+    let running_state =
+        |s: State| matches!(s, State::Running | State::Evaluating | State::Confirming);
     let running: Vec<u32> = experiments
         .iter()
-        .filter(|e| {
-            matches!(
-                e.state,
-                State::Running | State::Evaluating | State::Confirming
-            )
-        })
+        .filter(|e| running_state(e.state))
         .map(|e| e.number)
         .collect();
-    let open: Vec<u32> = experiments
-        .iter()
-        .filter(|e| !e.state.is_final())
-        .map(|e| e.number)
-        .collect();
+    let t = now();
+    let mut open = Vec::new();
+    for e in experiments.iter().filter(|e| !e.state.is_final()) {
+        // How long its current run has been going, while a live run holds the lab.
+        let running_secs = if live && running_state(e.state) {
+            ledger
+                .runs(e.row)?
+                .iter()
+                .rev()
+                .find(|r| r.ended_at.is_none())
+                .map(|r| (t - r.started_at).max(0.0))
+        } else {
+            None
+        };
+        open.push(json!({
+            "id": e.number,
+            "state": e.state.as_str(),
+            "title": e.title,
+            "running_secs": running_secs,
+        }));
+    }
     let incumbent = campaign
         .incumbent
         .and_then(|n| experiments.iter().find(|e| e.number == n))
         .map(|e| json!({"id": e.number, "commit": e.commit, "score": e.score}));
     let has_open = !open.is_empty();
+    let end = if live { t } else { campaign.heartbeat };
+    let started = ledger
+        .campaign_events(campaign.id, "run_started")?
+        .pop()
+        .unwrap_or(Value::Null);
+    let since_start = ledger
+        .campaign_event_times(campaign.id, "run_started")?
+        .pop()
+        .map(|at| (end - at).max(0.0));
+    let max_experiments = started["max_experiments"].as_u64();
+    let max_hours = started["max_hours"].as_f64();
+    let budget = json!({
+        "max_experiments": max_experiments,
+        "experiments_left": max_experiments.map(|m| m.saturating_sub(experiments.len() as u64)),
+        "max_hours": max_hours,
+        "seconds_left": max_hours.map(|h| (h * 3600.0 - since_start.unwrap_or(0.0)).max(0.0)),
+    });
     Ok(json!({
         "tag": campaign.tag,
         "incumbent": incumbent,
@@ -112,5 +234,7 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         "experiments": experiments.len(),
         "orchestrator": if live { "running" } else if has_open { "stale" } else { "idle" },
         "heartbeat": campaign.heartbeat,
+        "elapsed_secs": (end - campaign.created_at).max(0.0),
+        "budget": budget,
     }))
 }

@@ -45,6 +45,17 @@ pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         .truncate(args.replace)
         .open(&path)?;
     writeln!(f, "- {}", text.trim())?;
-    eprintln!("noted in {}; the next ideation reads it", path.display());
+    // Only the LLM's experts read steering notes; the optimizer does not.
+    let has_llm = autolab_core::config::Config::load_lab(&repo.root)
+        .map(|c| c.agent.is_some())
+        .unwrap_or(false);
+    if has_llm {
+        eprintln!("noted in {}; the next ideation reads it", path.display());
+    } else {
+        eprintln!(
+            "noted in {}, but nothing reads it now: this lab has no [agent] (LLM), and the optimizer does not read steering notes; add an [agent] section for experts that do",
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use super::common::*;
 
 /// A lab whose baseline blocks until the file `go` appears in the lab root.
-fn blocking_lab() -> TestLab {
+pub(super) fn blocking_lab() -> TestLab {
     let lab = TestLab::new();
     lab.write(
         "run.sh",

@@ -16,4 +16,5 @@ mod mlflow;
 mod outage;
 mod policies;
 mod resume;
+mod status;
 mod verdicts;
