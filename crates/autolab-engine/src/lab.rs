@@ -45,6 +45,11 @@ impl Lab {
         self.state_dir().join("lock")
     }
 
+    /// The lock every checkout of the repository shares: in the common git dir.
+    pub fn repo_lock_path(&self) -> PathBuf {
+        self.repo.git_dir.join("autolab.lock")
+    }
+
     pub fn worktree(&self, tag: &str, number: u32) -> PathBuf {
         self.state_dir()
             .join("worktrees")

@@ -202,9 +202,10 @@ impl Driver<'_> {
         }
         let old = exp.commit.clone().unwrap_or_default();
         let tag = self.campaign.tag.clone();
-        self.lab.repo.force_ref(
+        self.lab.repo.set_ref(
             &format!("{}-pre-{attempt}", git::archive_ref(&tag, exp.number)),
             &old,
+            git::Expect::Absent,
         )?;
         let worktree = self.lab.worktree(&tag, exp.number);
         self.checkout(exp.number, &onto)?;
@@ -217,7 +218,11 @@ impl Driver<'_> {
                 };
                 coder.implement(&p, &worktree)
             }
-            _ => git::run_in(&worktree, &["cherry-pick", "--no-commit", &old])
+            _ => self
+                .lab
+                .repo
+                .worktree(&worktree)
+                .and_then(|wt| wt.run(&["cherry-pick", "--no-commit", &old]))
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
         };
@@ -227,14 +232,11 @@ impl Driver<'_> {
                 format!("does not apply onto the newer incumbent #{onto_number}: {e}"),
             );
         }
-        let commit = git::commit_all(
-            &worktree,
-            &format!(
-                "{}\n\nautolab experiment {} (moved onto #{onto_number})\n",
-                exp.title,
-                self.experiment_name(exp.number)
-            ),
-        )?;
+        let commit = self.lab.repo.worktree(&worktree)?.commit_all(&format!(
+            "{}\n\nautolab experiment {} (moved onto #{onto_number})\n",
+            exp.title,
+            self.experiment_name(exp.number)
+        ))?;
         if let Some(reason) = self.rule_violation(&onto, &commit)? {
             let ch = Changes {
                 commit: Some(commit),
