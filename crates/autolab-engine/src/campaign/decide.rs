@@ -202,11 +202,7 @@ impl Driver<'_> {
         }
         let old = exp.commit.clone().unwrap_or_default();
         let tag = self.campaign.tag.clone();
-        self.lab.repo.set_ref(
-            &format!("{}-pre-{attempt}", git::archive_ref(&tag, exp.number)),
-            &old,
-            git::Expect::Absent,
-        )?;
+        self.archive_before_move(&git::archive_ref(&tag, exp.number), &old)?;
         let worktree = self.lab.worktree(&tag, exp.number);
         self.checkout(exp.number, &onto)?;
         let applied = match (&exp.params, &self.coder) {
@@ -263,6 +259,24 @@ impl Driver<'_> {
             &ch,
         )?;
         self.queue.push_front(Work::Run(row));
+        Ok(())
+    }
+}
+
+impl Driver<'_> {
+    /// Keeps `old` reachable under `<archive>-pre-<k>`, the first k that is free or holds it
+    /// already (the attempt counter starts again after a restart, so the name cannot come
+    /// from it); an existing ref is never overwritten.
+    fn archive_before_move(&self, archive: &str, old: &str) -> Result<(), EngineError> {
+        let repo = &self.lab.repo;
+        for k in 1.. {
+            let name = format!("{archive}-pre-{k}");
+            match repo.ref_target(&name) {
+                Some(now) if now == old => return Ok(()),
+                Some(_) => continue,
+                None => return Ok(repo.set_ref(&name, old, git::Expect::Absent)?),
+            }
+        }
         Ok(())
     }
 }
