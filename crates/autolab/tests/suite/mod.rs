@@ -9,6 +9,7 @@ mod compat;
 mod concurrency;
 mod faults;
 mod hostile;
+mod hostile_git;
 mod learning;
 mod mlflow;
 mod outage;
