@@ -3,6 +3,7 @@
 //! This crate depends on no other autolab crate.
 
 pub mod config;
+pub mod confine;
 pub mod experiment;
 pub mod git;
 pub mod ledger;

@@ -1,5 +1,7 @@
-//! One `autolab run` per lab: an exclusive lock on `.autolab/lock`, released by the OS when the
-//! holder dies, so a crashed run never blocks the next one.
+//! One `autolab run` per repository: an exclusive lock in the common git dir, which every
+//! checkout of the repository (linked worktrees included) shares, and one on the lab's
+//! `.autolab/lock`. The OS releases them when the holder dies, so a crashed run never blocks
+//! the next one.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -7,7 +9,7 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another `autolab run` is live on this lab ({holder})")]
+    #[error("another `autolab run` is live on this lab's repository ({holder})")]
     Held { holder: String },
     #[error("cannot open lock file {path}: {source}")]
     Io {

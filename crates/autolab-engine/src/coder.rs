@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use autolab_core::config::Apply;
+use autolab_core::confine::confine;
 use serde_json::{Map, Value};
 
 use crate::proposer::Proposal;
@@ -24,9 +25,12 @@ impl Coder for ParamsWriter {
         let Some(Value::Object(values)) = &proposal.params else {
             return Err("the proposal has no parameter values".into());
         };
+        // The params file is written where it resolves, which must be inside the worktree (a
+        // committed symlink could point anywhere).
+        let inside = |file: &str| confine(worktree, file).map_err(|e| format!("refused: {e}"));
         match &self.apply {
-            Apply::Json(file) => write_json(&worktree.join(file), values),
-            Apply::Toml(file) => write_toml(&worktree.join(file), values),
+            Apply::Json(file) => write_json(&inside(file)?, values),
+            Apply::Toml(file) => write_toml(&inside(file)?, values),
             // Values reach the run through its command line or environment; the commit is empty.
             Apply::Args(_) | Apply::Env(_) => Ok(()),
         }

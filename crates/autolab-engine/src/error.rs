@@ -27,6 +27,11 @@ pub enum EngineError {
         message: String,
         hint: Option<String>,
     },
+    #[error(
+        "tag `{tag}` already has git refs from a campaign this lab's ledger does not know: {}",
+        refs.join(", ")
+    )]
+    TagTaken { tag: String, refs: Vec<String> },
     #[error("the baseline (experiment #0) {verdict}: {reason}")]
     BaselineFailed {
         verdict: String,
@@ -59,10 +64,16 @@ impl EngineError {
             }
             EngineError::Git(GitError::NoCommit) => Some("commit your lab first: `git add -A && git commit -m init`".into()),
             EngineError::Git(GitError::NotInstalled(_)) => Some("install git (e.g. `apt-get install git`)".into()),
-            EngineError::Locked(LockError::Held { .. }) => {
-                Some("wait for it to finish, or stop it (Ctrl-C, or kill its pid); `autolab status` shows it".into())
-            }
             EngineError::Usage { hint, .. } => hint.clone(),
+            EngineError::TagTaken { tag, .. } => Some(format!(
+                "use a new tag (`autolab run --tag {tag}-2`); the campaign that made these refs ran in another checkout of this repository, or its `.autolab` was moved aside (move it back to resume it). autolab never overwrites them; to reuse the tag, delete them yourself with `git update-ref -d <ref>`"
+            )),
+            EngineError::Git(GitError::RefMismatch { .. }) => Some(
+                "another checkout of this repository (a linked worktree, or a moved `.autolab`) ran this tag and moved the ref; nothing was overwritten. Run that campaign from its own checkout, or start a new campaign with a new tag".into(),
+            ),
+            EngineError::Locked(LockError::Held { .. }) => {
+                Some("wait for it to finish, or stop it (Ctrl-C, or kill its pid); `autolab status` in that checkout shows it".into())
+            }
             EngineError::Ledger(LedgerError::Sqlite { path, .. }) => {
                 let dir = std::path::Path::new(path).parent().unwrap_or(std::path::Path::new("."));
                 match autolab_runner::free_bytes(dir) {
@@ -90,6 +101,7 @@ impl EngineError {
             self,
             EngineError::Config(_)
                 | EngineError::Usage { .. }
+                | EngineError::TagTaken { .. }
                 | EngineError::Git(GitError::NotARepo { .. })
         )
     }

@@ -45,6 +45,12 @@ impl Lab {
         self.state_dir().join("lock")
     }
 
+    /// The lock every checkout of the repository shares: in the common git dir (not named
+    /// `*.lock`, which git and autolab take for their own stale lock files).
+    pub fn repo_lock_path(&self) -> PathBuf {
+        self.repo.git_dir.join("autolab-run-lock")
+    }
+
     pub fn worktree(&self, tag: &str, number: u32) -> PathBuf {
         self.state_dir()
             .join("worktrees")

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use autolab_core::config::{Agent, CoderKind};
 use autolab_core::experiment::{State, Verdict};
-use autolab_core::git;
 use autolab_core::ledger::{Ledger, Transcript};
 use serde_json::json;
 
@@ -400,7 +399,10 @@ impl Driver<'_> {
             idea,
             expert: expert.clone(),
             goal: context::goal_text(&self.lab.root, &self.lab.config),
-            worktree: self.lab.worktree(&self.campaign.tag, exp.number),
+            worktree: self
+                .lab
+                .repo
+                .worktree(&self.lab.worktree(&self.campaign.tag, exp.number))?,
             editable: self.lab.config.task.editable.clone(),
             protected: self.lab.config.task.protected.clone(),
             fix: fix.clone(),
@@ -552,7 +554,7 @@ impl Driver<'_> {
             if fix { "fix" } else { "idea" },
             changed.join(", ")
         );
-        let commit = git::commit_all(&worktree, &message)?;
+        let commit = self.lab.repo.worktree(&worktree)?.commit_all(&message)?;
         let detail = json!({"commit": commit, "fix": fix});
         if self.queue_commit(&exp, commit, detail)? {
             self.queue.push_back(Work::Run(row));

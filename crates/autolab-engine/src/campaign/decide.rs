@@ -202,10 +202,7 @@ impl Driver<'_> {
         }
         let old = exp.commit.clone().unwrap_or_default();
         let tag = self.campaign.tag.clone();
-        self.lab.repo.force_ref(
-            &format!("{}-pre-{attempt}", git::archive_ref(&tag, exp.number)),
-            &old,
-        )?;
+        self.archive_before_move(&git::archive_ref(&tag, exp.number), &old)?;
         let worktree = self.lab.worktree(&tag, exp.number);
         self.checkout(exp.number, &onto)?;
         let applied = match (&exp.params, &self.coder) {
@@ -217,7 +214,11 @@ impl Driver<'_> {
                 };
                 coder.implement(&p, &worktree)
             }
-            _ => git::run_in(&worktree, &["cherry-pick", "--no-commit", &old])
+            _ => self
+                .lab
+                .repo
+                .worktree(&worktree)
+                .and_then(|wt| wt.run(&["cherry-pick", "--no-commit", &old]))
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
         };
@@ -227,14 +228,11 @@ impl Driver<'_> {
                 format!("does not apply onto the newer incumbent #{onto_number}: {e}"),
             );
         }
-        let commit = git::commit_all(
-            &worktree,
-            &format!(
-                "{}\n\nautolab experiment {} (moved onto #{onto_number})\n",
-                exp.title,
-                self.experiment_name(exp.number)
-            ),
-        )?;
+        let commit = self.lab.repo.worktree(&worktree)?.commit_all(&format!(
+            "{}\n\nautolab experiment {} (moved onto #{onto_number})\n",
+            exp.title,
+            self.experiment_name(exp.number)
+        ))?;
         if let Some(reason) = self.rule_violation(&onto, &commit)? {
             let ch = Changes {
                 commit: Some(commit),
@@ -261,6 +259,24 @@ impl Driver<'_> {
             &ch,
         )?;
         self.queue.push_front(Work::Run(row));
+        Ok(())
+    }
+}
+
+impl Driver<'_> {
+    /// Keeps `old` reachable under `<archive>-pre-<k>`, the first k that is free or holds it
+    /// already (the attempt counter starts again after a restart, so the name cannot come
+    /// from it); an existing ref is never overwritten.
+    fn archive_before_move(&self, archive: &str, old: &str) -> Result<(), EngineError> {
+        let repo = &self.lab.repo;
+        for k in 1.. {
+            let name = format!("{archive}-pre-{k}");
+            match repo.ref_target(&name) {
+                Some(now) if now == old => return Ok(()),
+                Some(_) => continue,
+                None => return Ok(repo.set_ref(&name, old, git::Expect::Absent)?),
+            }
+        }
         Ok(())
     }
 }

@@ -1,17 +1,19 @@
 //! What a slot thread does for one run: the lab's command, then the protected-file check, then
 //! (if configured) the evaluation command from pristine protected files.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use autolab_core::git;
+use autolab_core::git::{GitError, Repo, Worktree};
 use autolab_runner::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
 use indexmap::IndexMap;
 
 /// Everything a slot thread needs.
 pub(super) struct Job {
     pub runner: Arc<dyn Runner>,
+    /// The repository, to reach the worktree's git as autolab recorded it.
+    pub repo: Repo,
     pub spec: RunSpec,
     /// The evaluation command's spec, when `[task].evaluate` is set.
     pub evaluate: Option<RunSpec>,
@@ -29,8 +31,8 @@ pub(super) struct Job {
 
 pub(super) struct RunOutput {
     pub train: Result<Finished, RunnerError>,
-    /// Protected files the run changed while it ran.
-    pub tampered: Vec<String>,
+    /// What the run broke in its worktree while it ran.
+    pub tampered: Tampering,
     pub eval: Option<Result<Finished, RunnerError>>,
 }
 
@@ -48,10 +50,26 @@ pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
         None => job.runner.run(&job.spec, &job.cancel, started, job.watch),
     };
     let worktree = job.spec.workdir.clone();
-    let tampered = tampered(&worktree, &job.protected);
+    let opened = job.repo.worktree(&worktree);
+    let tampered = match &opened {
+        Err(GitError::WorktreeGone { .. }) => Tampering::WorktreeRemoved,
+        Err(e) => Tampering::GitUnusable(e.to_string()),
+        Ok(wt) => {
+            let mut files = tampered(wt, &job.protected);
+            if wt.git_file_rewritten {
+                files.insert(0, ".git".to_string());
+            }
+            if files.is_empty() {
+                Tampering::None
+            } else {
+                Tampering::Files(files)
+            }
+        }
+    };
     let ran_clean = matches!(&train, Ok(f) if f.exit == Exit::Code(0));
-    let eval = match job.evaluate {
-        Some(spec) if ran_clean && tampered.is_empty() => {
+    let untouched = tampered == Tampering::None;
+    let eval = match (job.evaluate, &opened) {
+        (Some(spec), Ok(wt)) if ran_clean && untouched => {
             let paths: Vec<&str> = job
                 .protected
                 .iter()
@@ -61,7 +79,7 @@ pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
             if !paths.is_empty() {
                 let mut args = vec!["checkout", job.base.as_str(), "--"];
                 args.extend(paths);
-                if let Err(e) = git::run_in(&worktree, &args) {
+                if let Err(e) = wt.run(&args) {
                     return RunOutput {
                         train,
                         tampered,
@@ -76,7 +94,7 @@ pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
         }
         _ => None,
     };
-    if let Some(spec) = job.after.filter(|_| ran_clean && tampered.is_empty()) {
+    if let Some(spec) = job.after.filter(|_| ran_clean && untouched) {
         let before = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
         if job
             .runner
@@ -127,29 +145,72 @@ fn keep_figures(worktree: &std::path::Path, dest: &std::path::Path, since: std::
     }
 }
 
-/// Protected files whose content in the worktree differs from the campaign start.
-fn tampered(
-    worktree: &std::path::Path,
-    protected: &IndexMap<String, Option<String>>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (path, blob) in protected {
-        let file: PathBuf = worktree.join(path);
-        match blob {
-            None => {
-                if file.exists() {
-                    out.push(path.clone());
-                }
-            }
-            Some(expected) => {
-                let p = file.to_string_lossy();
-                let actual = git::run_in(worktree, &["hash-object", "--no-filters", "--", &p])
-                    .map(|s| s.trim().to_string());
-                if actual.as_deref().ok() != Some(expected.as_str()) {
-                    out.push(path.clone());
-                }
+/// What a run broke in its worktree while it ran; anything but `None` makes it `invalid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Tampering {
+    None,
+    /// Protected files (and `.git`, when the run rewrote it) that differ from what they were.
+    Files(Vec<String>),
+    /// The worktree is gone.
+    WorktreeRemoved,
+    /// The worktree is there but git cannot use it.
+    GitUnusable(String),
+}
+
+impl Tampering {
+    /// Why the run is `invalid`, if it is.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Tampering::None => None,
+            Tampering::Files(files) => Some(format!(
+                "protected file(s) modified during the run: {}",
+                files.join(", ")
+            )),
+            Tampering::WorktreeRemoved => Some("worktree removed during the run".into()),
+            Tampering::GitUnusable(e) => {
+                Some(format!("the worktree's git is unusable after the run: {e}"))
             }
         }
     }
+}
+
+/// Protected paths that are not what they were at the campaign start: compared by type and
+/// content, so a regular file replaced by a symlink (even to identical content), or reached
+/// through a symlinked directory, is a modification; a path that had to stay absent and exists
+/// now (as anything, a dangling symlink included) is one too.
+fn tampered(wt: &Worktree, protected: &IndexMap<String, Option<String>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, blob) in protected {
+        let file = wt.path().join(path);
+        let same = match blob {
+            None => std::fs::symlink_metadata(&file).is_err(),
+            Some(expected) => {
+                regular_all_the_way(wt.path(), path)
+                    && wt
+                        .run(&["hash-object", "--no-filters", "--", &file.to_string_lossy()])
+                        .is_ok_and(|id| id.trim() == expected)
+            }
+        };
+        if !same {
+            out.push(path.clone());
+        }
+    }
     out
+}
+
+/// Whether every directory on the way to `rel` is a real directory and `rel` a regular file.
+fn regular_all_the_way(root: &Path, rel: &str) -> bool {
+    let mut here = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        here.push(part);
+        let Ok(meta) = std::fs::symlink_metadata(&here) else {
+            return false;
+        };
+        let last = i + 1 == parts.len();
+        if (last && !meta.file_type().is_file()) || (!last && !meta.file_type().is_dir()) {
+            return false;
+        }
+    }
+    !parts.is_empty()
 }

@@ -162,16 +162,27 @@ pub fn run_campaign_with(
     stop: &AtomicBool,
     parts: Parts,
 ) -> Result<Summary, EngineError> {
-    if !git::valid_tag(&opts.tag) {
+    let refused = git::refs_git_refuses(&opts.tag);
+    if !git::valid_tag(&opts.tag) || !refused.is_empty() {
         return Err(EngineError::usage(
-            format!("invalid tag `{}`", opts.tag),
+            if refused.is_empty() {
+                format!("invalid tag `{}`", opts.tag)
+            } else {
+                format!(
+                    "invalid tag `{}`: git refuses the ref name `{}`",
+                    opts.tag, refused[0]
+                )
+            },
             Some(
-                "a tag is letters, digits, `-`, `_` and `.` (e.g. `nov26`), at most 64 characters",
+                "a tag is letters, digits, `-`, `_` and `.` (e.g. `nov26`), at most 64 characters, \
+                 not starting with `.` or `-` and not ending with `.` or `.lock`",
             ),
         ));
     }
     lab.prepare_state_dir()?;
-    let _lock = LabLock::acquire(&lab.lock_path(), &format!("autolab run --tag {}", opts.tag))?;
+    let holder = format!("autolab run --tag {} in {}", opts.tag, lab.root.display());
+    let _repo_lock = LabLock::acquire(&lab.repo_lock_path(), &holder)?;
+    let _lock = LabLock::acquire(&lab.lock_path(), &holder)?;
     let mut ledger = Ledger::open(&lab.ledger_path())?;
     drift::warn_uncommitted(lab, observer);
     crate::lab_checks::params_file_keys(lab)?;
@@ -305,15 +316,17 @@ fn open_campaign(
         }
         return Ok(c);
     }
-    let branch = format!("refs/heads/{}", git::incumbent_branch(&opts.tag));
-    let base = match lab.repo.rev_parse(&branch) {
-        Some(existing) => existing,
-        None => {
-            let head = lab.repo.head()?;
-            lab.repo.update_ref(&branch, &head, None)?;
-            head
-        }
-    };
+    // A tag whose refs exist belongs to a campaign this ledger does not know (another
+    // checkout of the repository ran it, or `.autolab` was moved aside): reusing it would
+    // overwrite that campaign's refs.
+    let existing = lab.repo.refs_of_tag(&opts.tag)?;
+    if !existing.is_empty() {
+        return Err(EngineError::TagTaken {
+            tag: opts.tag.clone(),
+            refs: existing,
+        });
+    }
+    let base = lab.repo.head()?;
     let mut protected = IndexMap::new();
     let files = lab.repo.files_at(&base)?;
     for pattern in &lab.config.task.protected {
@@ -327,13 +340,18 @@ fn open_campaign(
             protected.insert(pattern.clone(), None);
         }
     }
-    Ok(ledger.create_campaign(
+    let campaign = ledger.create_campaign(
         &opts.tag,
         &base,
         opts.seed.unwrap_or(0),
         &protected,
         &lab.config_text,
-    )?)
+    )?;
+    // After the ledger has it: a crash in between leaves a campaign whose branch reconcile
+    // creates, never a branch no ledger knows.
+    let branch = format!("refs/heads/{}", git::incumbent_branch(&opts.tag));
+    lab.repo.set_ref(&branch, &base, git::Expect::Absent)?;
+    Ok(campaign)
 }
 
 struct Driver<'a> {

@@ -122,7 +122,7 @@ impl Driver<'_> {
             self.experiment_name(exp.number),
             exp.proposer
         );
-        let commit = git::commit_all(&worktree, &message)?;
+        let commit = self.lab.repo.worktree(&worktree)?.commit_all(&message)?;
         let detail = json!({"commit": commit});
         self.queue_commit(&exp, commit, detail)
     }
@@ -407,6 +407,7 @@ impl Driver<'_> {
             attach,
             after,
             runner: self.runner.clone(),
+            repo: self.lab.repo.clone(),
             spec,
             evaluate,
             protected: self.campaign.protected.clone(),
@@ -538,17 +539,13 @@ impl Driver<'_> {
             Exit::DiskExceeded => Some("disk budget exceeded".to_string()),
             _ => finished.stop_reason.clone(),
         };
-        let outcome = if output.tampered.is_empty() {
-            outcome
-        } else {
-            RunOutcome::Tampered
+        let outcome = match output.tampered.reason() {
+            None => outcome,
+            Some(reason) => {
+                note = Some(reason);
+                RunOutcome::Tampered
+            }
         };
-        if !output.tampered.is_empty() {
-            note = Some(format!(
-                "protected file(s) modified during the run: {}",
-                output.tampered.join(", ")
-            ));
-        }
         // What the stream reader saw counts only if it saw the whole output of the run that
         // produced the metrics.
         let streamed_whole = match &output.eval {
@@ -677,23 +674,47 @@ impl Driver<'_> {
 
     /// Carries out a final experiment's git effects, idempotently: the incumbent branch follows
     /// the ledger, a not-kept commit is archived, the worktree and branch go; then results.tsv.
+    /// Refs move by compare-and-swap: the incumbent branch from the kept commit's parent (the
+    /// incumbent it was built on), a new archive ref from nothing; a ref found elsewhere stops
+    /// the campaign and is left as it is.
     pub(super) fn finalize(&mut self, row: i64) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let tag = self.campaign.tag.clone();
         let repo = &self.lab.repo;
         if let Some(commit) = &exp.commit {
             if exp.state == State::Kept {
-                repo.force_ref(
-                    &format!("refs/heads/{}", git::incumbent_branch(&tag)),
-                    commit,
-                )?;
+                let branch = format!("refs/heads/{}", git::incumbent_branch(&tag));
+                // Done already when the branch holds the commit (a finalize run again).
+                let done = repo
+                    .ref_target(&branch)
+                    .is_some_and(|now| repo.is_ancestor(commit, &now));
+                if !done {
+                    repo.set_ref(&branch, commit, git::Expect::At(&exp.parent))?;
+                }
             } else if commit != &exp.parent {
-                repo.force_ref(&git::archive_ref(&tag, exp.number), commit)?;
+                repo.set_ref(
+                    &git::archive_ref(&tag, exp.number),
+                    commit,
+                    git::Expect::Absent,
+                )?;
             }
         }
         self.release(exp.number)?;
         let repo = &self.lab.repo;
-        repo.delete_branch(&git::experiment_branch(&tag, exp.number))?;
+        // The experiment branch goes if it holds what the ledger recorded for this experiment,
+        // or a commit autolab made on it before a crash let the ledger record it.
+        let branch = format!("refs/heads/{}", git::experiment_branch(&tag, exp.number));
+        let mut known = vec![exp.parent.clone()];
+        known.extend(exp.commit.clone());
+        if let Some(tip) = repo.ref_target(&branch)
+            && repo
+                .rev_parse(&format!("{tip}^"))
+                .is_some_and(|p| known.contains(&p))
+        {
+            known.push(tip);
+        }
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        repo.delete_ref_if(&branch, &known)?;
         self.ledger.mark_finalized(row)?;
         self.write_results()
     }

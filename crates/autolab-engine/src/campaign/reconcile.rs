@@ -26,6 +26,9 @@ impl Driver<'_> {
             notes.push(format!("removed stale git lock {}", lock.display()));
         }
         repo.run(&["worktree", "prune"])?;
+        if let Some(note) = self.incumbent_follows_ledger()? {
+            notes.push(note);
+        }
 
         let experiments = self.ledger.experiments(self.campaign.id)?;
         for exp in &experiments {
@@ -102,19 +105,6 @@ impl Driver<'_> {
             self.queue.push_back(work);
         }
 
-        // The incumbent branch follows the ledger.
-        let branch = format!("refs/heads/{}", git::incumbent_branch(&self.campaign.tag));
-        let want = self
-            .incumbent()?
-            .and_then(|e| e.commit)
-            .unwrap_or_else(|| self.campaign.base_commit.clone());
-        if self.lab.repo.rev_parse(&branch).as_deref() != Some(want.as_str()) {
-            self.lab.repo.force_ref(&branch, &want)?;
-            notes.push(format!(
-                "incumbent branch reset to {}",
-                &want[..want.len().min(7)]
-            ));
-        }
         // Worktrees of experiments the ledger does not know (a crash before `propose` landed).
         let dir = self
             .lab
@@ -151,5 +141,49 @@ impl Driver<'_> {
             resumed: notes,
         });
         Ok(())
+    }
+}
+
+impl Driver<'_> {
+    /// Brings the incumbent branch to the ledger's incumbent, before any other git effect: it
+    /// is created when missing and fast-forwarded when it is behind (a crash between the
+    /// ledger's verdict and the ref), and never moved otherwise. A branch that is ahead of the
+    /// ledger or on another line was moved by someone else (another checkout of the repository
+    /// ran this tag): the campaign stops and the branch stays as it is.
+    fn incumbent_follows_ledger(&self) -> Result<Option<String>, EngineError> {
+        let repo = &self.lab.repo;
+        let branch = format!("refs/heads/{}", git::incumbent_branch(&self.campaign.tag));
+        let mut want = self
+            .incumbent()?
+            .and_then(|e| e.commit)
+            .unwrap_or_else(|| self.campaign.base_commit.clone());
+        // A kept experiment not yet finalized is the incumbent the branch is about to reach.
+        for exp in self.ledger.experiments(self.campaign.id)? {
+            if exp.state == State::Kept
+                && !exp.finalized
+                && let Some(c) = exp.commit
+                && repo.is_ancestor(&want, &c)
+            {
+                want = c;
+            }
+        }
+        let short = &want[..want.len().min(7)];
+        match repo.ref_target(&branch) {
+            Some(now) if now == want => Ok(None),
+            None => {
+                repo.set_ref(&branch, &want, git::Expect::Absent)?;
+                Ok(Some(format!("incumbent branch re-created at {short}")))
+            }
+            Some(now) if repo.is_ancestor(&now, &want) => {
+                repo.set_ref(&branch, &want, git::Expect::At(&now))?;
+                Ok(Some(format!("incumbent branch moved forward to {short}")))
+            }
+            Some(now) => Err(git::GitError::RefMismatch {
+                name: branch,
+                expected: Some(want),
+                found: Some(now),
+            }
+            .into()),
+        }
     }
 }

@@ -58,7 +58,10 @@ impl Driver<'_> {
         // A spare keeps none of what its run wrote (a disk filler's files must not linger).
         if path.join(".git").exists()
             && self.spares().len() < self.parallel
-            && git::run_in(&path, &["clean", "-ffdxq"]).is_ok()
+            && repo
+                .worktree(&path)
+                .and_then(|w| w.run(&["clean", "-ffdxq"]))
+                .is_ok()
         {
             let spare = self
                 .spare_dir()

@@ -8,14 +8,15 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use autolab_core::git::{self, path_matches};
+use autolab_core::confine::confine;
+use autolab_core::git::{Worktree, path_matches};
 use autolab_core::ledger::Transcript;
 use serde::Serialize;
 
 use super::context::{FileView, summarize};
 use super::prompts::Templates;
 use super::{CallError, Caller, user};
-use crate::agent::edit_blocks::{apply_edit_blocks, parse_edit_blocks};
+use crate::agent::edit_blocks::{ApplyError, apply_edit_blocks, parse_edit_blocks};
 use crate::agent::ideas::Idea;
 
 /// What the coder is to fix: the crash's log tail and the change so far.
@@ -43,7 +44,8 @@ pub struct CodeJob {
     pub idea: Idea,
     pub expert: Option<String>,
     pub goal: String,
-    pub worktree: PathBuf,
+    /// The candidate's worktree, opened as autolab recorded it.
+    pub worktree: Worktree,
     pub editable: Vec<String>,
     pub protected: Vec<String>,
     pub fix: Option<Fix>,
@@ -83,16 +85,37 @@ pub fn implement(job: CodeJob) -> CodeOutcome {
     }
 }
 
-/// The worktree's editable files, path → content.
-fn editable_files(worktree: &Path, patterns: &[String]) -> BTreeMap<String, String> {
-    let listed = git::run_in(worktree, &["ls-files", "-z"]).unwrap_or_default();
+/// The worktree's editable files, path → content. A tracked symlink that leads out of the
+/// worktree is not read (its target is not the lab's to show).
+fn editable_files(worktree: &Worktree, patterns: &[String]) -> BTreeMap<String, String> {
+    let listed = worktree.run(&["ls-files", "-z"]).unwrap_or_default();
     listed
         .split('\0')
         .filter(|f| !f.is_empty() && patterns.iter().any(|p| path_matches(p, f)))
         .filter_map(|f| {
-            std::fs::read_to_string(worktree.join(f))
+            let file = confine(worktree.path(), f).ok()?;
+            std::fs::read_to_string(file)
                 .ok()
                 .map(|c| (f.to_string(), c))
+        })
+        .collect()
+}
+
+/// Blocks whose path leads out of the worktree once symlinks are followed.
+fn refused_paths(
+    worktree: &Worktree,
+    blocks: &[crate::agent::edit_blocks::EditBlock],
+) -> Vec<ApplyError> {
+    blocks
+        .iter()
+        .filter_map(|b| {
+            let path = b.path.trim();
+            confine(worktree.path(), path)
+                .err()
+                .map(|refused| ApplyError::Refused {
+                    path: path.to_string(),
+                    reason: refused.to_string(),
+                })
         })
         .collect()
 }
@@ -163,10 +186,25 @@ fn builtin(job: &CodeJob, caller: &Caller, templates: &Templates, attempts: u32)
             }
         };
         let mut trial = files.clone();
-        match apply_edit_blocks(&mut trial, &blocks, &editable) {
+        let applied = match refused_paths(&job.worktree, &blocks) {
+            refused if refused.is_empty() => apply_edit_blocks(&mut trial, &blocks, &editable),
+            refused => Err(refused),
+        };
+        match applied {
             Ok(changed) => {
                 for path in &changed {
-                    let full = job.worktree.join(path);
+                    // Checked again right before writing, against the resolved path.
+                    let full = match confine(job.worktree.path(), path) {
+                        Ok(f) => f,
+                        Err(refused) => {
+                            return CodeOutcome {
+                                result: Err(format!("refused to write: {refused}")),
+                                transcripts,
+                                out_of_budget: false,
+                                unavailable: false,
+                            };
+                        }
+                    };
                     if let Some(parent) = full.parent() {
                         let _ = std::fs::create_dir_all(parent);
                     }
@@ -242,9 +280,17 @@ fn external(job: &CodeJob, template: &str, timeout: Duration, scratch: &Path) ->
     let cmd = template
         .replace("{message}", &message_file.to_string_lossy())
         .replace("{files}", &files);
-    let result = run_with_timeout(&cmd, &job.worktree, timeout, &scratch.join("coder.log"));
+    let result = run_with_timeout(
+        &cmd,
+        job.worktree.path(),
+        timeout,
+        &scratch.join("coder.log"),
+    );
     let _ = std::fs::remove_file(&message_file);
-    let changed = git::run_in(&job.worktree, &["status", "--porcelain", "-z"])
+    // Not into nested repositories: git would run their own config's filters there.
+    let changed = job
+        .worktree
+        .run(&["status", "--porcelain", "-z", "--ignore-submodules=all"])
         .map(|s| {
             s.split('\0')
                 .filter(|l| l.len() > 3)

@@ -11,6 +11,7 @@ mod containment;
 mod drift;
 mod faults;
 mod hostile;
+mod hostile_git;
 mod learning;
 mod mlflow;
 mod outage;

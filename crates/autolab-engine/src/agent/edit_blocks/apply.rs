@@ -25,6 +25,9 @@ pub enum ApplyError {
     NotEditable { path: String },
     /// A non-empty SEARCH names a file that does not exist.
     Missing { path: String },
+    /// The path would lead out of the lab (absolute, `..`, into `.git`, or through a symlink
+    /// that points out); `reason` says which, naming the path.
+    Refused { path: String, reason: String },
 }
 
 /// How many SEARCH lines a NotFound message quotes.
@@ -71,6 +74,11 @@ impl fmt::Display for ApplyError {
                 "{path} may not be edited in this lab (it is not editable, or it is \
                  protected); leave it unchanged and make the change in an editable file."
             ),
+            ApplyError::Refused { reason, .. } => write!(
+                f,
+                "refused: {reason}. Nothing was written; edit only files inside the lab, by \
+                 their path relative to the lab root."
+            ),
             ApplyError::Missing { path } => write!(
                 f,
                 "{path} does not exist. To create it, use an empty SEARCH section; to edit an \
@@ -103,7 +111,8 @@ pub fn failure_report(errors: &[ApplyError]) -> String {
 /// All or nothing: if any block fails, `files` is left unchanged and every failure is
 /// returned (later blocks are still tried, so one reply gets all its failures at once).
 ///
-/// - A path for which `editable` is false fails with [`ApplyError::NotEditable`].
+/// - A path that is absolute, has a `..` segment or is inside `.git` fails with
+///   [`ApplyError::Refused`]; one for which `editable` is false with [`ApplyError::NotEditable`].
 /// - A SEARCH that is empty (or only whitespace) creates a missing file with the REPLACE
 ///   lines, fills an empty file, and appends the REPLACE lines to a non-empty file (as
 ///   aider does, so "add a function at the end" works); a non-empty SEARCH on a missing file
@@ -125,6 +134,13 @@ pub fn apply_edit_blocks(
     let mut errors = Vec::new();
     for block in blocks {
         let path = normalize_path(&block.path).to_string();
+        if let Err(refused) = autolab_core::confine::spelled(&path) {
+            errors.push(ApplyError::Refused {
+                path,
+                reason: refused.to_string(),
+            });
+            continue;
+        }
         if !editable(&path) {
             errors.push(ApplyError::NotEditable { path });
             continue;

@@ -1,11 +1,24 @@
 //! The git model (DESIGN.md "Git model"), through the git CLI.
 //!
-//! Every command runs with `-C <dir>`, a fixed identity for autolab's commits, no hooks and no
-//! prompts. The user's checkout (its HEAD, index and files) is never touched: autolab works only
-//! in its own worktrees and refs.
+//! autolab's git never trusts what a run could have written. Every command gets a fixed
+//! identity, no prompts, and [`HARDENING`]: no hooks, no fsmonitor, no signing, no submodule
+//! recursion. In an experiment's worktree git is pointed at the git dir and work tree autolab
+//! recorded ([`Worktree`]), never at the worktree's `.git` file, which a run can rewrite. The
+//! user's checkout (its HEAD, index and files) is never touched: autolab works only in its own
+//! worktrees and refs, and moves refs only by compare-and-swap ([`refs`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+mod pattern;
+pub mod refs;
+mod tag;
+mod worktree;
+
+pub use pattern::path_matches;
+pub use refs::Expect;
+pub use tag::{refs_git_refuses, valid_tag};
+pub use worktree::Worktree;
 
 /// A git failure: the command, and what git said.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +31,57 @@ pub enum GitError {
     NoCommit,
     #[error("`git {args}` failed: {stderr}")]
     Failed { args: String, stderr: String },
+    #[error("worktree {path} is gone")]
+    WorktreeGone { path: PathBuf },
+    #[error("{path} is not one of this repository's worktrees")]
+    NotAWorktree { path: PathBuf },
+    #[error("cannot restore the `.git` file of worktree {path}: {source}")]
+    GitFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "ref `{name}` is at {}, but the ledger expected {}; autolab does not overwrite it",
+        describe(found.as_deref()),
+        describe(expected.as_deref())
+    )]
+    RefMismatch {
+        name: String,
+        /// What the ledger recorded (None: the ref must not exist).
+        expected: Option<String>,
+        /// What the ref is now (None: it does not exist).
+        found: Option<String>,
+    },
 }
+
+fn describe(oid: Option<&str>) -> String {
+    match oid {
+        Some(o) => format!("commit {}", &o[..o.len().min(12)]),
+        None => "nothing (no such ref)".into(),
+    }
+}
+
+/// Config every git call of autolab runs with, over whatever the repository's config says.
+/// Command-line config is passed on to git's child processes too (`GIT_CONFIG_PARAMETERS`).
+pub const HARDENING: &[&str] = &[
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "tag.gpgsign=false",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "user.name=autolab",
+    "-c",
+    "user.email=autolab@localhost",
+];
 
 /// The incumbent line of a campaign.
 pub fn incumbent_branch(tag: &str) -> String {
@@ -36,18 +99,6 @@ pub fn archive_ref(tag: &str, number: u32) -> String {
     format!("refs/autolab/{tag}/archive/{number:04}")
 }
 
-/// Whether `tag` is usable in branch names and paths.
-pub fn valid_tag(tag: &str) -> bool {
-    !tag.is_empty()
-        && tag.len() <= 64
-        && !tag.starts_with(['.', '-'])
-        && !tag.ends_with(".lock")
-        && !tag.contains("..")
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 #[derive(Debug, Clone)]
 pub struct Repo {
     /// The top level of the user's checkout.
@@ -59,7 +110,10 @@ pub struct Repo {
 impl Repo {
     /// Finds the repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo, GitError> {
-        let out = git_raw(dir, &["rev-parse", "--show-toplevel", "--git-common-dir"])?;
+        let out = git_output(
+            &Location::Dir(dir),
+            &["rev-parse", "--show-toplevel", "--git-common-dir"],
+        )?;
         if !out.status.success() {
             return Err(GitError::NotARepo {
                 dir: dir.to_path_buf(),
@@ -79,7 +133,7 @@ impl Repo {
     }
 
     pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        run_in(&self.root, args)
+        run_at(&Location::Dir(&self.root), args)
     }
 
     pub fn head(&self) -> Result<String, GitError> {
@@ -112,26 +166,6 @@ impl Repo {
             .collect())
     }
 
-    /// Sets `name` (a full ref) to `new`, only if it is now `old` (None: must not exist yet).
-    pub fn update_ref(&self, name: &str, new: &str, old: Option<&str>) -> Result<(), GitError> {
-        let zero = "0000000000000000000000000000000000000000";
-        self.run(&[
-            "update-ref",
-            "-m",
-            "autolab",
-            name,
-            new,
-            old.unwrap_or(zero),
-        ])
-        .map(|_| ())
-    }
-
-    /// Points `name` at `new` whatever it was.
-    pub fn force_ref(&self, name: &str, new: &str) -> Result<(), GitError> {
-        self.run(&["update-ref", "-m", "autolab", name, new])
-            .map(|_| ())
-    }
-
     pub fn delete_ref(&self, name: &str) -> Result<(), GitError> {
         if self.rev_parse(name).is_some() {
             self.run(&["update-ref", "-d", name])?;
@@ -155,16 +189,18 @@ impl Repo {
     /// files exactly the commit's: changed files are rewritten, untracked and ignored ones go.
     /// Only the files that differ are touched, so this is fast in large repositories.
     pub fn reset_worktree(&self, path: &Path, branch: &str, commit: &str) -> Result<(), GitError> {
-        run_in(
-            path,
-            &["checkout", "--quiet", "--force", "-B", branch, commit],
-        )?;
-        run_in(path, &["clean", "-ffdxq"]).map(|_| ())
+        let wt = self.worktree(path)?;
+        wt.run(&["checkout", "--quiet", "--force", "-B", branch, commit])?;
+        wt.run(&["clean", "-ffdxq"]).map(|_| ())
     }
 
     /// Moves a worktree to `to` (its parent is created), detached from its branch.
     pub fn move_worktree(&self, from: &Path, to: &Path) -> Result<(), GitError> {
-        run_in(from, &["checkout", "--quiet", "--detach"])?;
+        // Detached by moving HEAD alone: the index and files (which the last run may have
+        // filled with anything) are not read.
+        let wt = self.worktree(from)?;
+        let head = wt.run(&["rev-parse", "--verify", "HEAD^{commit}"])?;
+        wt.run(&["update-ref", "--no-deref", "HEAD", head.trim()])?;
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(|e| GitError::Failed {
                 args: format!("mkdir {}", parent.display()),
@@ -227,7 +263,16 @@ impl Repo {
 
     /// Files changed between two commits.
     pub fn changed_files(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
-        let out = self.run(&["diff", "--name-only", "--no-renames", "-z", from, to])?;
+        let out = self.run(&[
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            from,
+            to,
+        ])?;
         Ok(out
             .split('\0')
             .filter(|s| !s.is_empty())
@@ -237,7 +282,15 @@ impl Repo {
 
     /// Lines added and removed between two commits.
     pub fn line_counts(&self, from: &str, to: &str) -> Result<(u64, u64), GitError> {
-        let out = self.run(&["diff", "--numstat", "--no-renames", from, to])?;
+        let out = self.run(&[
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--numstat",
+            "--no-renames",
+            from,
+            to,
+        ])?;
         let mut added = 0;
         let mut removed = 0;
         for line in out.lines() {
@@ -255,7 +308,14 @@ impl Repo {
     }
 
     pub fn diff(&self, from: &str, to: &str) -> Result<String, GitError> {
-        self.run(&["diff", "--no-color", from, to])
+        self.run(&[
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            from,
+            to,
+        ])
     }
 }
 
@@ -273,26 +333,20 @@ fn collect_locks(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Commits everything in a worktree as autolab; returns the new commit.
-pub fn commit_all(worktree: &Path, message: &str) -> Result<String, GitError> {
-    run_in(worktree, &["add", "-A"])?;
-    run_in(
-        worktree,
-        &[
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--allow-empty",
-            "-m",
-            message,
-        ],
-    )?;
-    Ok(run_in(worktree, &["rev-parse", "HEAD"])?.trim().to_string())
+/// Where git finds the repository for one command.
+enum Location<'a> {
+    /// Discovered from a directory of the user's checkout (never a worktree a run can write).
+    Dir(&'a Path),
+    /// Named outright: an experiment worktree's admin dir and its work tree.
+    Recorded {
+        git_dir: &'a Path,
+        work_tree: &'a Path,
+    },
 }
 
-/// Runs git in `dir` and returns stdout, or the failure with git's stderr.
-pub fn run_in(dir: &Path, args: &[&str]) -> Result<String, GitError> {
-    let out = git_raw(dir, args)?;
+/// Runs git at `at` and returns stdout, or the failure with git's stderr.
+fn run_at(at: &Location, args: &[&str]) -> Result<String, GitError> {
+    let out = git_output(at, args)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -303,93 +357,35 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     }
 }
 
-fn git_raw(dir: &Path, args: &[&str]) -> Result<std::process::Output, GitError> {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=autolab",
-            "-c",
-            "user.email=autolab@localhost",
-        ])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-        ])
+fn git_output(at: &Location, args: &[&str]) -> Result<std::process::Output, GitError> {
+    let mut cmd = Command::new("git");
+    match at {
+        Location::Dir(dir) => {
+            cmd.arg("-C").arg(dir);
+        }
+        Location::Recorded { git_dir, work_tree } => {
+            // `-C` only sets the directory relative paths are read from; with the git dir named,
+            // git does not look for (or read) a `.git` there.
+            cmd.arg("-C")
+                .arg(work_tree)
+                .arg("--git-dir")
+                .arg(git_dir)
+                .arg("--work-tree")
+                .arg(work_tree);
+        }
+    }
+    cmd.args(HARDENING)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_COMMON_DIR")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+        .env_remove("GIT_EXTERNAL_DIFF")
         .stdin(Stdio::null())
         .output()
         .map_err(GitError::NotInstalled)
-}
-
-/// Whether `path` matches a pattern: `*` and `?` within a segment, `**` across segments; a
-/// pattern naming a directory matches everything below it.
-pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
-    if pattern.is_empty() {
-        return false;
-    }
-    let pat: Vec<&str> = pattern.split('/').collect();
-    let segs: Vec<&str> = path.split('/').collect();
-    match_segments(&pat, &segs)
-        || (!pattern.contains('*') && path.starts_with(&format!("{pattern}/")))
-}
-
-fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
-    match (pat.first(), segs.first()) {
-        (None, None) => true,
-        (Some(&"**"), _) => {
-            match_segments(&pat[1..], segs) || (!segs.is_empty() && match_segments(pat, &segs[1..]))
-        }
-        (Some(p), Some(s)) => {
-            glob_segment(p.as_bytes(), s.as_bytes()) && match_segments(&pat[1..], &segs[1..])
-        }
-        _ => false,
-    }
-}
-
-fn glob_segment(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob_segment(&p[1..], s) || (!s.is_empty() && glob_segment(p, &s[1..])),
-        (Some(b'?'), Some(_)) => glob_segment(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => glob_segment(&p[1..], &s[1..]),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_match_paths() {
-        assert!(path_matches("train.py", "train.py"));
-        assert!(!path_matches("train.py", "src/train.py"));
-        assert!(path_matches("*.py", "model.py"));
-        assert!(!path_matches("*.py", "src/model.py"));
-        assert!(path_matches("src/**/*.py", "src/a/b/model.py"));
-        assert!(path_matches("src/**", "src/x"));
-        assert!(path_matches("src", "src/deep/file"));
-        assert!(path_matches("**/conf?.json", "a/conf1.json"));
-        assert!(!path_matches("", "x"));
-    }
-
-    #[test]
-    fn tags_are_checked() {
-        assert!(valid_tag("nov26"));
-        assert!(valid_tag("run-1.b_2"));
-        assert!(!valid_tag("a/b"));
-        assert!(!valid_tag("-x"));
-        assert!(!valid_tag("a..b"));
-        assert!(!valid_tag(""));
-    }
 }
