@@ -79,4 +79,47 @@ mod tests {
         let tsv = results_tsv("val\tloss\n", &[]);
         assert_eq!(tsv, "commit\tval loss \tmemory_gb\tstatus\tdescription\n");
     }
+
+    fn kept(metrics: &[(&str, f64)]) -> Experiment {
+        Experiment {
+            row: 1,
+            number: 1,
+            state: crate::experiment::State::Kept,
+            verdict: Some(crate::experiment::Verdict::Kept),
+            reason: None,
+            score: Some(0.9),
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            commit: Some("0123456789abcdef".into()),
+            parent: "0123456789abcdef".into(),
+            proposer: "optimizer".into(),
+            title: "wider".into(),
+            params: None,
+            lines_added: 0,
+            lines_removed: 0,
+            finalized: true,
+            created_at: 0.0,
+            updated_at: 0.0,
+            stats: None,
+        }
+    }
+
+    #[test]
+    fn the_memory_column_is_peak_vram_in_gigabytes_or_memory_gb() {
+        let row = |m: &[(&str, f64)]| {
+            results_tsv("val_bpb", &[kept(m)])
+                .lines()
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            row(&[("val_bpb", 0.99), ("other_mb", 999.0), ("peak_vram_mb", 45056.0)]),
+            "0123456\t0.990000\t44.0\tkeep\twider"
+        );
+        assert_eq!(
+            row(&[("val_bpb", 0.99), ("peak_vram_mb", 45056.0), ("memory_gb", 12.5)]),
+            "0123456\t0.990000\t12.5\tkeep\twider"
+        );
+        assert_eq!(row(&[("val_bpb", 0.99)]), "0123456\t0.990000\t0.0\tkeep\twider");
+    }
 }
