@@ -8,6 +8,7 @@ mod common;
 mod demo;
 mod doctor;
 mod init;
+mod preflight;
 mod results;
 mod run;
 mod show;

@@ -41,6 +41,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage("--parallel must be at least 1", None));
     }
     let lab = Lab::open(dir)?;
+    preflight(&lab)?;
     let opts = RunOptions {
         tag: args.tag,
         max_experiments: args.max_experiments,
@@ -56,6 +57,23 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a campaign whose command cannot start, before anything (ledger, branch) is created.
+fn preflight(lab: &Lab) -> Result<(), CliError> {
+    if let Err(missing) = super::preflight::check_lab_program(&lab.config, &lab.root) {
+        return Err(CliError::usage(
+            format!(
+                "the command's program `{}` is not found (looked in {}); task.command in {} is `{}`",
+                missing.program,
+                missing.looked_in,
+                lab.config.path.display(),
+                lab.config.task.command
+            ),
+            Some(&missing.hint()),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a campaign, reporting on stderr: a progress bar on a terminal, else a line per verdict.

@@ -9,6 +9,7 @@ mod compat;
 mod concurrency;
 mod containment;
 mod faults;
+mod first_contact;
 mod hostile;
 mod learning;
 mod mlflow;
