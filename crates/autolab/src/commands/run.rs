@@ -105,6 +105,11 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
             fmt_score(s.baseline_score),
             s.tag
         );
+        if inc.number > 0
+            && let Some(hint) = super::apply::adopt_hint(&lab.repo, &s.tag)
+        {
+            println!("{hint}");
+        }
     }
     println!("results: {}", lab.results_path().display());
 }

@@ -1,5 +1,6 @@
 mod common;
 
+mod adopt;
 mod agent;
 mod bad_config;
 mod bad_experiments;
