@@ -11,6 +11,7 @@ mod concurrency;
 mod containment;
 mod faults;
 mod first_contact;
+mod forks;
 mod hostile;
 mod learning;
 mod mlflow;
