@@ -113,13 +113,24 @@ mod tests {
                 .to_string()
         };
         assert_eq!(
-            row(&[("val_bpb", 0.99), ("other_mb", 999.0), ("peak_vram_mb", 45056.0)]),
+            row(&[
+                ("val_bpb", 0.99),
+                ("other_mb", 999.0),
+                ("peak_vram_mb", 45056.0)
+            ]),
             "0123456\t0.990000\t44.0\tkeep\twider"
         );
         assert_eq!(
-            row(&[("val_bpb", 0.99), ("peak_vram_mb", 45056.0), ("memory_gb", 12.5)]),
+            row(&[
+                ("val_bpb", 0.99),
+                ("peak_vram_mb", 45056.0),
+                ("memory_gb", 12.5)
+            ]),
             "0123456\t0.990000\t12.5\tkeep\twider"
         );
-        assert_eq!(row(&[("val_bpb", 0.99)]), "0123456\t0.990000\t0.0\tkeep\twider");
+        assert_eq!(
+            row(&[("val_bpb", 0.99)]),
+            "0123456\t0.990000\t0.0\tkeep\twider"
+        );
     }
 }

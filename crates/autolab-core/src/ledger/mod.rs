@@ -3,10 +3,12 @@
 //! Each lifecycle transition is one transaction that updates the experiment and appends its
 //! event, written before anything relies on it.
 
+mod forget;
 mod lessons;
 mod schema;
 mod transcripts;
 
+pub use forget::Forgotten;
 pub use lessons::Digest;
 pub use transcripts::{ExpertStats, Transcript};
 

@@ -345,7 +345,13 @@ fn values_are_rounded_like_the_random_sampler() {
 /// only the bad group can tell TPE where the crashes are.
 #[test]
 fn crashed_trials_weigh_in_the_bad_group() {
-    let space = [spec("x", ParamKind::Float { low: 0.0, high: 1.0 })];
+    let space = [spec(
+        "x",
+        ParamKind::Float {
+            low: 0.0,
+            high: 1.0,
+        },
+    )];
     let mut hist: Vec<Trial> = Vec::new();
     for i in 0..20 {
         // Interleaved, so the earliest (the good group on ties) cover the whole range too.
@@ -357,13 +363,20 @@ fn crashed_trials_weigh_in_the_bad_group() {
     }
     for i in 0..20 {
         hist.push(Trial {
-            params: [("x".to_string(), json!(f64::from(i) / 100.0))].into_iter().collect(),
+            params: [("x".to_string(), json!(f64::from(i) / 100.0))]
+                .into_iter()
+                .collect(),
             score: None,
         });
     }
     let tpe = TpeSampler::new(Goal::Minimize).with_startup(5);
     let in_crash_zone = (0..60u64)
-        .filter(|n| x_of(&tpe.suggest(&space, &hist, &mut Rng::for_stream(3, *n)), "x") < 0.2)
+        .filter(|n| {
+            x_of(
+                &tpe.suggest(&space, &hist, &mut Rng::for_stream(3, *n)),
+                "x",
+            ) < 0.2
+        })
         .count();
     assert!(
         in_crash_zone <= 4,

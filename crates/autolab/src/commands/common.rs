@@ -86,3 +86,19 @@ pub fn short(sha: Option<&str>) -> String {
     sha.map(|s| s.chars().take(7).collect())
         .unwrap_or_else(|| "-".into())
 }
+
+/// Asks a yes/no question on the terminal; false when stdin is not a terminal or on any
+/// answer but yes.
+pub fn confirm(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}

@@ -77,7 +77,7 @@ pub fn doctor(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
                         None,
                     );
                     sandbox = config.sandbox.clone();
-                    check_command(&config, &mut add);
+                    check_command(&config, &repo.root, &mut add);
                     check_files(&repo, &config, head.ok().as_deref(), &mut add);
                     check_params_file(&repo.root, &mut add);
                     check_cluster(&config, &mut add);
@@ -200,34 +200,24 @@ fn check_llm(config: &Config, call: bool, add: &mut impl FnMut(bool, String, Opt
     }
 }
 
-/// The program a shell command starts, skipping `VAR=value` assignments.
-pub fn interpreter(command: &str) -> Option<String> {
-    command
-        .split_whitespace()
-        .find(|w| !w.contains('=') || w.starts_with('-'))
-        .map(str::to_string)
-}
-
-fn check_command(config: &Config, add: &mut impl FnMut(bool, String, Option<String>)) {
-    let Some(program) = interpreter(&config.task.command) else {
-        return;
-    };
-    let builtin = [
-        "cd", "exec", "env", "true", "false", "echo", "test", "[", "sh", "bash",
-    ]
-    .contains(&program.as_str());
-    let found = builtin
-        || program.contains('/')
-        || std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(&program).is_file()))
-            .unwrap_or(false);
-    add(
-        found,
-        format!("the command's program `{program}` is on PATH"),
-        Some(format!(
-            "install `{program}` or change task.command in autolab.toml"
-        )),
-    );
+/// The command's program exists (the same check `run` makes before it starts).
+fn check_command(config: &Config, root: &Path, add: &mut impl FnMut(bool, String, Option<String>)) {
+    match super::preflight::check_lab_program(config, root) {
+        Ok(program) if program.is_empty() => {}
+        Ok(program) => add(
+            true,
+            format!("the command's program `{program}` is there"),
+            None,
+        ),
+        Err(missing) => add(
+            false,
+            format!(
+                "the command's program `{}` is not found (looked in {})",
+                missing.program, missing.looked_in
+            ),
+            Some(missing.hint()),
+        ),
+    }
 }
 
 fn check_files(

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with an `Args` struct and one entry function.
 
+mod apply;
 mod bench;
 mod bench_cluster;
 mod bench_duty;
@@ -7,7 +8,9 @@ mod bench_noise;
 mod common;
 mod demo;
 mod doctor;
+mod forget;
 mod init;
+mod preflight;
 mod results;
 mod run;
 mod show;
@@ -46,10 +49,14 @@ pub enum Command {
     Results(results::Args),
     /// Show one experiment: idea, diff, metrics, verdict, runs, log tail.
     Show(show::Args),
+    /// Bring the incumbent (or experiment N's change) into your branch, or --print it.
+    Apply(apply::Args),
     /// Tell the experts what to try (or avoid); read before the next ideation.
     Steer(steer::Args),
     /// Check that this machine and lab are ready, with a fix for each problem.
     Doctor(doctor::Args),
+    /// Forget a campaign: its ledger rows, branches and run logs (archive refs kept unless --purge).
+    Forget(forget::Args),
     /// Run a real campaign on the bundled spiral example in a fresh repository.
     Demo(demo::Args),
     /// Measure autolab itself.
@@ -68,7 +75,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Results(a) => results::results(&dir, a),
         Command::Show(a) => show::show(&dir, a),
         Command::Steer(a) => steer::steer(&dir, a),
+        Command::Apply(a) => apply::apply(&dir, a),
         Command::Doctor(a) => doctor::doctor(&dir, a),
+        Command::Forget(a) => forget::forget(&dir, a),
         Command::Demo(a) => demo::demo(a),
         Command::Bench(a) => bench::bench(a),
     }

@@ -41,6 +41,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage("--parallel must be at least 1", None));
     }
     let lab = Lab::open(dir)?;
+    preflight(&lab)?;
     let spend_cap = lab.config.agent.as_ref().and_then(|a| a.max_usd);
     if args.max_experiments.is_none() && args.max_hours.is_none() && spend_cap.is_none() {
         eprintln!(
@@ -62,6 +63,23 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a campaign whose command cannot start, before anything (ledger, branch) is created.
+fn preflight(lab: &Lab) -> Result<(), CliError> {
+    if let Err(missing) = super::preflight::check_lab_program(&lab.config, &lab.root) {
+        return Err(CliError::usage(
+            format!(
+                "the command's program `{}` is not found (looked in {}); task.command in {} is `{}`",
+                missing.program,
+                missing.looked_in,
+                lab.config.path.display(),
+                lab.config.task.command
+            ),
+            Some(&missing.hint()),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a campaign, reporting on stderr: a progress bar on a terminal, else a line per verdict.
@@ -93,6 +111,11 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
             fmt_score(s.baseline_score),
             s.tag
         );
+        if inc.number > 0
+            && let Some(hint) = super::apply::adopt_hint(&lab.repo, &s.tag)
+        {
+            println!("{hint}");
+        }
     }
     println!("results: {}", lab.results_path().display());
 }

@@ -14,10 +14,13 @@ fn candidate(mode: &str) -> (TestLab, serde_json::Value) {
     (lab, one)
 }
 
+/// A program missing from the command's first word is refused before the campaign starts
+/// (`first_contact::run_refuses_a_missing_program_before_creating_anything`); one the shell
+/// fails to find later still crashes the baseline, clearly.
 #[test]
 fn a_command_that_does_not_exist_fails_the_baseline_clearly() {
     let lab = TestLab::new();
-    lab.write("autolab.toml", "[task]\ncommand = \"no-such-program-xyz\"\n[metrics]\nscore = { l = { goal = \"minimize\" } }\n");
+    lab.write("autolab.toml", "[task]\ncommand = \"sh -c no-such-program-xyz\"\n[metrics]\nscore = { l = { goal = \"minimize\" } }\n");
     lab.commit("x");
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
     assert_eq!(out.status.code(), Some(1));

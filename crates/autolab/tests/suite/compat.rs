@@ -49,7 +49,11 @@ fn an_autoresearch_repo_runs_unchanged() {
     let lab = autoresearch_repo();
     let out = lab.autolab(&["init"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Autoresearch"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("preset autoresearch"),
+        "{}",
+        stderr(&out)
+    );
     let toml = lab.read("autolab.toml");
     assert!(toml.contains("command = \"uv run train.py\""));
     assert!(toml.contains("goal_file = \"program.md\""));

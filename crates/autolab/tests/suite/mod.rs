@@ -1,5 +1,6 @@
 mod common;
 
+mod adopt;
 mod agent;
 mod bad_config;
 mod bad_experiments;
@@ -10,6 +11,8 @@ mod concurrency;
 mod containment;
 mod drift;
 mod faults;
+mod first_contact;
+mod forks;
 mod hostile;
 mod hostile_git;
 mod learning;
