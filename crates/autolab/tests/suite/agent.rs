@@ -174,7 +174,7 @@ pub(super) fn shell_lab(agent_toml: &str) -> TestLab {
     lab.write(
         "autolab.toml",
         &format!(
-            "[task]\ngoal = \"Lower val_loss.\"\ncommand = \"sh run.sh\"\neditable = [\"val.txt\", \"run.sh\", \"prepare.sh\"]\nprotected = [\"prepare.sh\"]\n\
+            "[task]\ngoal = \"Lower val_loss.\"\ncommand = \"sh run.sh\"\neditable = [\"val.txt\", \"run.sh\"]\nprotected = [\"prepare.sh\"]\n\
              [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n[decide]\npolicy = \"strict\"\n\
              [agent]\n{agent_toml}\n"
         ),
