@@ -222,17 +222,15 @@ impl Config {
                 }
             }
         }
-        // A file both editable and protected would make every candidate that edits it invalid.
-        if let Some((p, e)) = t.protected.iter().find_map(|p| {
-            t.editable
-                .iter()
-                .find(|e| *e == p || (!p.contains('*') && crate::git::path_matches(e, p)))
-                .map(|e| (p, e))
-        }) {
+        // A path named in both lists would make every candidate that edits it invalid. (A glob
+        // in `editable` that also matches a protected file is a carve-out: protected wins.)
+        if let Some(p) = t.protected.iter().find(|p| t.editable.contains(p)) {
             return Err(at(
                 "task",
                 "protected",
-                format!("`{p}` is protected but also editable (through `{e}` in `task.editable`)"),
+                format!(
+                    "`{p}` is both protected and editable: every candidate that edits it would be invalid"
+                ),
                 Some(
                     "a file is either editable or protected: remove it from one of the two lists"
                         .into(),

@@ -7,6 +7,7 @@ mod decide;
 mod drift;
 mod execute;
 mod fixes;
+mod fresh_start;
 mod lessons;
 mod noise;
 mod outage;
@@ -306,7 +307,9 @@ fn open_campaign(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<Campaign, EngineError> {
-    if let Some(c) = ledger.campaign(&opts.tag)? {
+    if let Some(c) = ledger.campaign(&opts.tag)?
+        && !fresh_start::retry_failed_baseline(lab, ledger, &c, observer)?
+    {
         drift::check(lab, ledger, &c, observer)?;
         if let Some(seed) = opts.seed.filter(|s| *s != c.seed) {
             observer.report(Report::Note(format!(

@@ -64,7 +64,7 @@ fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {
     std::fs::write(root.join("prepare.sh"), "x\n").unwrap();
     std::fs::write(
         root.join("autolab.toml"),
-        "[task]\ncommand = \"sh train.sh\"\neditable = [\"train.sh\", \"prepare.sh\"]\nprotected = [\"prepare.sh\"]\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n",
+        "[task]\ncommand = \"sh train.sh\"\neditable = [\"*.sh\"]\nprotected = [\"prepare.sh\"]\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n",
     )
     .unwrap();
     git(root, &["init", "--quiet"]);

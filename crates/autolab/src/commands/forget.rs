@@ -30,6 +30,8 @@ struct Refs {
     incumbent: Option<String>,
     experiments: Vec<String>,
     archives: Vec<String>,
+    /// Archives of campaigns of this tag forgotten before.
+    forgotten: Vec<String>,
 }
 
 fn refs(repo: &Repo, tag: &str) -> Result<Refs, CliError> {
@@ -45,6 +47,7 @@ fn refs(repo: &Repo, tag: &str) -> Result<Refs, CliError> {
         incumbent: repo.rev_parse(&branch).map(|_| branch),
         experiments: list(&format!("refs/heads/autolab-exp/{tag}/"))?,
         archives: list(&format!("refs/autolab/{tag}/"))?,
+        forgotten: list(&format!("refs/autolab-forgotten/{tag}/"))?,
     })
 }
 
@@ -131,7 +134,7 @@ pub fn forget(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         format!("{} archive ref(s) deleted", found.archives.len())
     } else {
         format!(
-            "{} archive ref(s) kept under refs/autolab/{tag}/ (--purge deletes them)",
+            "{} archive ref(s) kept, moved to refs/autolab-forgotten/{tag}/ (--purge deletes them)",
             found.archives.len()
         )
     };
@@ -175,8 +178,27 @@ pub fn forget(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         repo.delete_ref(r)?;
     }
     if args.purge {
-        for r in &found.archives {
+        for r in found.archives.iter().chain(&found.forgotten) {
             repo.delete_ref(r)?;
+        }
+    } else {
+        // Kept, but out of the tag's way: a new campaign may reuse the tag, and a ref under it
+        // that no ledger knows would stop that campaign (autolab never overwrites one).
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        for r in &found.archives {
+            let kept = r.replacen(
+                &format!("refs/autolab/{tag}/"),
+                &format!("refs/autolab-forgotten/{tag}/{stamp}/"),
+                1,
+            );
+            let Some(commit) = repo.rev_parse(r) else {
+                continue;
+            };
+            repo.run(&["update-ref", &kept, &commit, ""])?;
+            repo.run(&["update-ref", "-d", r, &commit])?;
         }
     }
     let runs = state.join("runs").join(tag);

@@ -102,6 +102,15 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
         Ending::Spent => "stopped: the LLM budget ([agent].max_usd) is spent; raise it to go on",
     };
     eprintln!("campaign `{}`: {how}", s.tag);
+    if s.ending == Ending::Stopped {
+        let open = open_experiments(lab, &s.tag);
+        if !open.is_empty() {
+            eprintln!(
+                "cancelled and recorded (the same command resumes them): {}",
+                open.join(", ")
+            );
+        }
+    }
     if let Some(inc) = &s.incumbent {
         println!(
             "incumbent: #{:04} {} score {} (baseline {}) on branch autolab/{}",
@@ -118,6 +127,23 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
         }
     }
     println!("results: {}", lab.results_path().display());
+}
+
+/// The campaign's experiments without a verdict, as `#0003 running`.
+fn open_experiments(lab: &Lab, tag: &str) -> Vec<String> {
+    let Ok(ledger) = autolab_core::ledger::Ledger::open(&lab.ledger_path()) else {
+        return Vec::new();
+    };
+    let Ok(Some(c)) = ledger.campaign(tag) else {
+        return Vec::new();
+    };
+    ledger
+        .experiments(c.id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| !e.state.is_final())
+        .map(|e| format!("#{:04} {} ({})", e.number, e.state.as_str(), e.title))
+        .collect()
 }
 
 struct Progress {

@@ -199,7 +199,14 @@ fn forget_removes_a_campaigns_rows_and_branches_and_keeps_its_archive() {
             .trim()
             .is_empty()
     );
-    assert!(rev(&lab, "refs/autolab/gone/archive/0001").is_some());
+    // The archive is kept, out of the tag's way.
+    assert!(rev(&lab, "refs/autolab/gone/archive/0001").is_none());
+    let kept = lab.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/autolab-forgotten/gone/",
+    ]);
+    assert!(kept.trim().ends_with("/archive/0001"), "{kept}");
     assert!(!lab.path().join(".autolab/runs/gone").exists());
     // The other campaign is whole.
     assert_eq!(
@@ -224,6 +231,12 @@ fn forget_removes_a_campaigns_rows_and_branches_and_keeps_its_archive() {
     let out = lab.autolab(&["forget", "gone", "--yes", "--purge"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(rev(&lab, "refs/autolab/gone/archive/0001").is_none());
+    assert!(
+        lab.git(&["for-each-ref", "refs/autolab-forgotten/gone/"])
+            .trim()
+            .is_empty(),
+        "--purge also drops what an earlier forget kept"
+    );
     assert!(rev(&lab, "refs/autolab/other/archive/0001").is_some());
     // An unknown tag is a usage error that lists the campaigns.
     let out = lab.autolab(&["forget", "nope", "--yes"]);

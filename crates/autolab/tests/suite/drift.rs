@@ -85,3 +85,44 @@ fn an_uncommitted_or_untracked_config_is_warned_about() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_failed_baseline_is_retried_once_the_lab_changed() {
+    let lab = TestLab::new();
+    lab.write("run.sh", "echo 'training done'\n");
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\n\
+         [metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n[decide]\npolicy = \"strict\"\n",
+    );
+    lab.commit("lab");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("baseline"), "{}", stderr(&out));
+    // Nothing changed: the same failure, not a silent retry.
+    let again = lab.autolab(&["run", "--tag", "t", "--max-experiments", "1"]);
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("starts afresh"),
+        "{}",
+        stderr(&again)
+    );
+    // The fix is committed: the tag starts afresh and the baseline is kept.
+    lab.write("run.sh", "echo 'val_loss: 0.5'\n");
+    lab.commit("print the metric");
+    let fixed = lab.autolab(&["run", "--tag", "t", "--max-experiments", "1"]);
+    assert!(fixed.status.success(), "{}", stderr(&fixed));
+    assert!(
+        stderr(&fixed).contains("starts afresh"),
+        "{}",
+        stderr(&fixed)
+    );
+    let rows = lab.json(&["results", "--format", "json"]);
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["verdict"], "kept", "{rows}");
+    assert_eq!(
+        lab.git(&["rev-parse", "autolab/t"]).trim(),
+        lab.git(&["rev-parse", "HEAD"]).trim(),
+        "the incumbent line starts at the fixed commit"
+    );
+}

@@ -169,7 +169,12 @@ fn each_verdict_line_counts_against_the_budget_and_times_its_runs() {
 #[test]
 fn a_campaign_without_a_budget_says_it_runs_until_stopped() {
     use std::io::{BufRead, BufReader};
-    let lab = lab_with("echo 'val_loss: 0.5'\n", "echo 'val_loss: 0.25'\n", "");
+    // The baseline runs until the test stops the campaign.
+    let lab = lab_with(
+        "while :; do sleep 0.05; done\n",
+        "echo 'val_loss: 0.25'\n",
+        "",
+    );
     let mut child = lab
         .cmd()
         .args(["run", "--tag", "t"])
@@ -181,7 +186,20 @@ fn a_campaign_without_a_budget_says_it_runs_until_stopped() {
     let mut reader = BufReader::new(child.stderr.take().unwrap());
     reader.read_line(&mut first).unwrap();
     // Keep reading: a closed stderr is not what is tested here.
-    let drain = std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let drain_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = drain_text.clone();
+    let drain = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = std::io::Read::read_to_string(&mut reader, &mut all);
+        sink.lock().unwrap().push_str(&all);
+    });
+    // Ctrl-C once the campaign runs (before, it is a plain interrupt).
+    lab.wait_for("a running baseline", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
+        ) >= 1
+    });
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -191,4 +209,9 @@ fn a_campaign_without_a_budget_says_it_runs_until_stopped() {
     assert!(first.contains("no budget given"), "{first}");
     assert!(first.contains("runs until stopped"), "{first}");
     assert!(status.success(), "Ctrl-C stops cleanly: {status:?}");
+    let rest = drain_text.lock().unwrap().clone();
+    assert!(
+        rest.contains("cancelled and recorded (the same command resumes them): #0000"),
+        "the stop message lists what was cancelled: {rest}"
+    );
 }
