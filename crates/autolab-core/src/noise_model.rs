@@ -58,6 +58,11 @@ impl NoiseModel {
         }
     }
 
+    /// Whether every measured level is positive (so the noise can be read as relative).
+    pub fn positive(&self) -> bool {
+        self.groups.iter().all(|g| g.mean > 0.0)
+    }
+
     /// The noise at `level`, or None before any group was repeated.
     pub fn at(&self, level: f64) -> Option<NoiseAt> {
         let pooled = pooled_noise(&self.groups)?;

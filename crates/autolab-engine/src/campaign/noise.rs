@@ -13,7 +13,7 @@ use autolab_core::experiment::{Experiment, RunOutcome, State, Verdict};
 use autolab_core::ledger::Changes;
 use autolab_core::noise_model::{Basis, NoiseAt, NoiseModel};
 use autolab_core::score;
-use autolab_core::stats::{self, Comparison, Sample};
+use autolab_core::stats::{self, Comparison, Noise, Sample};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -73,8 +73,36 @@ pub fn call(
     let looks = f64::from(max_confirm + 1);
     let alpha = (1.0 - confidence) / looks;
     let (at_c, at_i) = (noise.at(candidate.mean), noise.at(incumbent.mean));
-    let borrowed = (at_c.map(NoiseAt::noise), at_i.map(NoiseAt::noise));
-    let cmp = stats::welch_sides(candidate, incumbent, borrowed, gain, min_delta);
+    // Positive scores are compared on a log scale: their noise is then about the same at
+    // every level (a relative error) and a gain is a ratio, so a baseline that scatters
+    // widely cannot hide a candidate fifty times better. `min_delta` stays on the raw gain.
+    let relative = candidate.mean > 0.0 && incumbent.mean > 0.0 && noise.positive();
+    let test = |sign: f64, delta: f64| -> Comparison {
+        if relative {
+            let ln_gain = sign
+                * match goal {
+                    Goal::Minimize => incumbent.mean.ln() - candidate.mean.ln(),
+                    Goal::Maximize => candidate.mean.ln() - incumbent.mean.ln(),
+                };
+            let borrowed = (
+                at_c.map(|a| relative_noise(a, candidate.mean)),
+                at_i.map(|a| relative_noise(a, incumbent.mean)),
+            );
+            let mut cmp = stats::welch_sides(
+                &logged(candidate),
+                &logged(incumbent),
+                borrowed,
+                ln_gain,
+                0.0,
+            );
+            cmp.gain = sign * gain;
+            cmp
+        } else {
+            let borrowed = (at_c.map(NoiseAt::noise), at_i.map(NoiseAt::noise));
+            stats::welch_sides(candidate, incumbent, borrowed, sign * gain, delta)
+        }
+    };
+    let cmp = test(1.0, min_delta);
     let looks_left = (candidate.n as u32) < max_confirm + 1;
     // A single run judged by noise scaled from another level is an extrapolation.
     let scaled =
@@ -86,7 +114,7 @@ pub fn call(
     } else if looks_left && gain > min_delta && (cmp.p < PROMISING_P || extrapolated || large) {
         Call::Confirm
     } else {
-        let worse = stats::welch_sides(candidate, incumbent, borrowed, -gain, 0.0);
+        let worse = test(-1.0, 0.0);
         if net_lines < 0 && worse.p >= 1.0 - confidence {
             Call::Simpler
         } else if gain <= min_delta {
@@ -101,6 +129,23 @@ pub fn call(
         }
     };
     (verdict, cmp, alpha)
+}
+
+/// A sample of positive values on the log scale (delta method: ln of the mean, sd relative).
+fn logged(s: &Sample) -> Sample {
+    Sample {
+        n: s.n,
+        mean: s.mean.ln(),
+        sd: s.sd / s.mean,
+    }
+}
+
+/// The noise at a level as a relative error (the sd of the log).
+fn relative_noise(at: NoiseAt, level: f64) -> Noise {
+    Noise {
+        sd: at.sd / level,
+        df: at.df,
+    }
 }
 
 impl Driver<'_> {
@@ -206,6 +251,8 @@ impl Driver<'_> {
         let stats = json!({
             "policy": "noise-aware",
             "test": "welch-one-sided",
+            // Positive scores are compared as logs (se and t are then relative).
+            "scale": if cand.mean > 0.0 && inc_sample.mean > 0.0 && noise.positive() { "log" } else { "linear" },
             "confidence": decide.confidence,
             "alpha_per_look": alpha,
             "candidate": cand,
@@ -529,5 +576,80 @@ mod tests {
         assert!((alpha - 0.05 / 3.0).abs() < 1e-12);
         assert!(cmp.p > alpha && cmp.p < 0.05, "p = {}", cmp.p);
         assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+    }
+
+    /// A newcomer's SGD lab: a badly started baseline scatters (4.58, 9.29, 3.23); a candidate
+    /// scores 0.100, 0.094, 0.099. On the raw scale no gain could ever pass (t ≤ 3.1 at
+    /// df ≈ 2); as a ratio the gain is plain.
+    #[test]
+    fn a_fifty_fold_gain_over_a_scattered_baseline_is_kept() {
+        let baseline = sample(3, 5.70, 3.18);
+        let measured = NoiseModel::new(&[baseline]);
+        let (c, cmp, alpha) = call(&sample(3, 0.0977, 0.0032), &baseline, &measured, RULES, 0);
+        assert_eq!(c, Call::Better, "{cmp:?}");
+        assert!(cmp.p < alpha, "{cmp:?}");
+        // The raw gain is reported, not its log.
+        assert!((cmp.gain - (5.70 - 0.0977)).abs() < 1e-9, "{cmp:?}");
+        // Scores of both signs are compared on the raw scale.
+        let mixed = NoiseModel::new(&[baseline, sample(3, -1.0, 0.1)]);
+        let (c, _, _) = call(&sample(3, 0.0977, 0.0032), &baseline, &mixed, RULES, 0);
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+    }
+
+    // Pinned after `cargo mutants` (each of these survived a mutation of `call`).
+
+    #[test]
+    fn a_worse_candidate_is_not_kept_when_maximizing() {
+        let max = Rules {
+            goal: Goal::Maximize,
+            ..RULES
+        };
+        let (c, _, _) = call(
+            &sample(3, 0.8, 0.02),
+            &sample(5, 1.0, 0.02),
+            &noise(),
+            max,
+            0,
+        );
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+    }
+
+    #[test]
+    fn a_second_look_is_still_a_look_left() {
+        let (c, cmp, _) = call(
+            &sample(2, 0.975, 0.02),
+            &sample(5, 1.0, 0.02),
+            &noise(),
+            RULES,
+            0,
+        );
+        assert_eq!(c, Call::Confirm, "{cmp:?}");
+    }
+
+    #[test]
+    fn a_gain_of_exactly_min_delta_is_not_a_gain() {
+        let flat = NoiseModel::new(&[sample(5, 1.0, 0.0)]);
+        let rules = Rules {
+            min_delta: 0.25,
+            ..RULES
+        };
+        let (c, _, _) = call(&sample(1, 0.75, 0.0), &sample(5, 1.0, 0.0), &flat, rules, 0);
+        match c {
+            Call::NotBetter(why) => {
+                assert!(why.starts_with("no gain beyond min_delta 0.25"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_large_gain_is_large_relative_to_the_incumbents_level() {
+        // At level 2, a gain of 0.1 is 5 %: not large, and far from significant.
+        let loud = NoiseModel::new(&[sample(3, 2.0, 1.0)]);
+        let (c, _, _) = call(&sample(1, 1.9, 0.0), &sample(3, 2.0, 1.0), &loud, RULES, 0);
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+        // A gain of 0.3 is 15 %: confirmed first.
+        let (c, _, _) = call(&sample(1, 1.7, 0.0), &sample(3, 2.0, 1.0), &loud, RULES, 0);
+        assert_eq!(c, Call::Confirm);
     }
 }
