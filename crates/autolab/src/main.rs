@@ -16,6 +16,14 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(code).unwrap_or(125));
     }
     let cli = commands::Cli::parse();
+    // Commands that print data die quietly when their reader goes away (`autolab show 3 |
+    // head`), as other command-line tools do; a campaign is never stopped by a closed pipe.
+    if !matches!(
+        cli.command,
+        commands::Command::Run(_) | commands::Command::Demo(_) | commands::Command::Bench(_)
+    ) {
+        signals::default_sigpipe();
+    }
     output::init_logging(cli.verbose);
     match commands::dispatch(cli) {
         Ok(code) => code,

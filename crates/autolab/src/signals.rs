@@ -24,3 +24,11 @@ pub fn install() {
         let _ = unsafe { sigaction(sig, &action) };
     }
 }
+
+/// Restores the default SIGPIPE (the Rust runtime ignores it, so a closed stdout would be a
+/// panic): a command whose reader went away ends quietly.
+pub fn default_sigpipe() {
+    let action = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring a default disposition.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &action) };
+}

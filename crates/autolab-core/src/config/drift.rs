@@ -9,7 +9,7 @@ use super::Config;
 /// One key that differs, rendered for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub key: &'static str,
+    pub key: String,
     pub was: String,
     pub now: String,
 }
@@ -27,51 +27,117 @@ pub struct Drift {
     pub allowed: Vec<Change>,
 }
 
-/// The keys that define a campaign's search, each rendered so that equal means unchanged.
-fn defining(c: &Config) -> Vec<(&'static str, String)> {
-    let params = c.params.as_ref();
-    vec![
-        ("task.command", format!("{:?}", c.task.command)),
-        ("task.evaluate", format!("{:?}", c.task.evaluate)),
-        ("task.editable", format!("{:?}", c.task.editable)),
-        ("task.protected", format!("{:?}", c.task.protected)),
-        ("metrics.score", format!("{:?}", c.metrics.score)),
-        ("metrics.primary", format!("{:?}", c.metrics.primary)),
-        ("metrics.sources", format!("{:?}", c.metrics.sources)),
-        ("params (space)", format!("{:?}", params.map(|p| &p.space))),
-        ("params.apply", format!("{:?}", params.map(|p| &p.apply))),
-        ("decide.policy", format!("{:?}", c.decide.policy)),
-    ]
+type Keyed = Vec<(String, String)>;
+
+/// A goal as written in autolab.toml.
+fn goal(g: super::Goal) -> &'static str {
+    match g {
+        super::Goal::Minimize => "minimize",
+        super::Goal::Maximize => "maximize",
+    }
+}
+
+/// A param's range as written in autolab.toml, e.g. `log_float [0.001, 0.1]`.
+fn kind(k: &super::ParamKind) -> String {
+    use super::ParamKind as K;
+    match k {
+        K::Float { low, high } => format!("float [{low}, {high}]"),
+        K::LogFloat { low, high } => format!("log_float [{low}, {high}]"),
+        K::Int { low, high } => format!("int [{low}, {high}]"),
+        K::Choice(v) => format!(
+            "choice [{}]",
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The keys that define a campaign's search, each rendered as the config would say it.
+fn defining(c: &Config) -> Keyed {
+    let mut out: Keyed = vec![
+        ("task.command".into(), format!("{:?}", c.task.command)),
+        ("task.evaluate".into(), format!("{:?}", c.task.evaluate)),
+        ("task.editable".into(), format!("{:?}", c.task.editable)),
+        ("task.protected".into(), format!("{:?}", c.task.protected)),
+        ("metrics.primary".into(), c.metrics.primary.clone()),
+        ("metrics.sources".into(), format!("{:?}", c.metrics.sources)),
+        (
+            "decide.policy".into(),
+            match c.decide.policy {
+                super::Policy::Strict => "strict".into(),
+                super::Policy::NoiseAware => "noise-aware".into(),
+            },
+        ),
+    ];
+    for (name, spec) in &c.metrics.score {
+        out.push((
+            format!("metrics.score.{name}"),
+            format!("goal {}, weight {}", goal(spec.goal), spec.weight),
+        ));
+    }
+    if let Some(p) = &c.params {
+        out.push(("params.apply".into(), format!("{:?}", p.apply)));
+        for spec in &p.space {
+            out.push((format!("params.{}", spec.name), kind(&spec.kind)));
+        }
+    }
+    out
 }
 
 /// The keys that may change, recorded when they do.
-fn operational(c: &Config) -> Vec<(&'static str, String)> {
+fn operational(c: &Config) -> Keyed {
     let params = c.params.as_ref();
     vec![
-        ("task.goal", format!("{:?}", c.task.goal)),
-        ("task.goal_file", format!("{:?}", c.task.goal_file)),
-        ("task.timeout", format!("{:?}", c.task.timeout)),
-        ("task.stall_timeout", format!("{:?}", c.task.stall_timeout)),
-        ("task.after", format!("{:?}", c.task.after)),
+        ("task.goal".into(), format!("{:?}", c.task.goal)),
+        ("task.goal_file".into(), format!("{:?}", c.task.goal_file)),
+        ("task.timeout".into(), format!("{:?}", c.task.timeout)),
         (
-            "params.sampler",
+            "task.stall_timeout".into(),
+            format!("{:?}", c.task.stall_timeout),
+        ),
+        ("task.after".into(), format!("{:?}", c.task.after)),
+        (
+            "params.sampler".into(),
             format!("{:?}", params.map(|p| &p.sampler)),
         ),
-        ("params.startup", format!("{:?}", params.map(|p| p.startup))),
-        ("decide", format!("{:?}", c.decide)),
-        ("runner", format!("{:?}", c.runner)),
-        ("sandbox", format!("{:?}", c.sandbox)),
-        ("agent", format!("{:?}", c.agent)),
-        ("early_stop", format!("{:?}", c.early_stop)),
+        (
+            "params.startup".into(),
+            format!("{:?}", params.map(|p| p.startup)),
+        ),
+        ("decide".into(), format!("{:?}", c.decide)),
+        ("runner".into(), format!("{:?}", c.runner)),
+        ("sandbox".into(), format!("{:?}", c.sandbox)),
+        ("agent".into(), format!("{:?}", c.agent)),
+        ("early_stop".into(), format!("{:?}", c.early_stop)),
     ]
 }
 
-fn changes(was: Vec<(&'static str, String)>, now: Vec<(&'static str, String)>) -> Vec<Change> {
-    was.into_iter()
-        .zip(now)
-        .filter(|((_, a), (_, b))| a != b)
-        .map(|((key, was), (_, now))| Change { key, was, now })
-        .collect()
+/// The keys whose values differ; a key on one side only is `absent` on the other.
+fn changes(was: Keyed, now: Keyed) -> Vec<Change> {
+    let absent = || "absent".to_string();
+    let mut out = Vec::new();
+    for (key, old) in &was {
+        let new = now.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        if new.as_ref() != Some(old) {
+            out.push(Change {
+                key: key.clone(),
+                was: old.clone(),
+                now: new.unwrap_or_else(absent),
+            });
+        }
+    }
+    for (key, new) in &now {
+        if !was.iter().any(|(k, _)| k == key) {
+            out.push(Change {
+                key: key.clone(),
+                was: absent(),
+                now: new.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// How `now` differs from `was`, the config the campaign started with.
@@ -108,9 +174,10 @@ mod tests {
         let now = BASE.replace("minimize", "maximize");
         let d = drift(&parse(BASE), &parse(&now));
         assert_eq!(d.refused.len(), 1, "{d:?}");
-        assert_eq!(d.refused[0].key, "metrics.score");
-        assert!(d.refused[0].was.contains("Minimize"), "{d:?}");
-        assert!(d.refused[0].now.contains("Maximize"), "{d:?}");
+        assert_eq!(
+            d.refused[0].to_string(),
+            "metrics.score.val_loss: was goal minimize, weight 1, now goal maximize, weight 1"
+        );
     }
 
     #[test]
@@ -124,7 +191,11 @@ mod tests {
             format!("{BASE}[params]\napply = {{ env = \"P_\" }}\nlr = {{ log_float = {range} }}\n")
         };
         let d = drift(&parse(&with("[1e-4, 1.0]")), &parse(&with("[1e-3, 1.0]")));
-        assert_eq!(d.refused[0].key, "params (space)", "{d:?}");
+        assert_eq!(
+            d.refused[0].to_string(),
+            "params.lr: was log_float [0.0001, 1], now log_float [0.001, 1]",
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -135,7 +206,7 @@ mod tests {
         ) + "[runner]\nparallel = 3\n";
         let d = drift(&parse(BASE), &parse(&now));
         assert!(d.refused.is_empty(), "{d:?}");
-        let keys: Vec<&str> = d.allowed.iter().map(|c| c.key).collect();
+        let keys: Vec<&str> = d.allowed.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(keys, ["task.timeout", "runner"]);
     }
 }

@@ -325,7 +325,7 @@ fn collect_locks(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             collect_locks(&p, out);
         } else if p.extension().is_some_and(|x| x == "lock") {
             out.push(p);

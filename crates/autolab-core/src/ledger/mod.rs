@@ -239,6 +239,17 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
+    /// When the campaign's newest event happened, if it has any.
+    pub fn campaign_last_event_at(&self, campaign: i64) -> Result<Option<f64>> {
+        self.conn
+            .query_row(
+                "SELECT MAX(at) FROM events WHERE campaign_id = ?1",
+                [campaign],
+                |r| r.get::<_, Option<f64>>(0),
+            )
+            .map_err(wrap(&self.path))
+    }
+
     /// When a campaign's events of one kind happened (seconds since the epoch), oldest first.
     pub fn campaign_event_times(&self, campaign: i64, kind: &str) -> Result<Vec<f64>> {
         let mut stmt = self

@@ -15,6 +15,16 @@ pub struct Streamed {
     pub lines: IndexMap<String, f64>,
     /// `regex`: each named pattern's last match.
     pub regex: IndexMap<String, f64>,
+    /// Scored metrics whose last mention was a line that is not a metric line (e.g.
+    /// `val_loss = 0.1`): the name and that line. Their value, if any, came from earlier.
+    pub ignored: Vec<(String, String)>,
+}
+
+/// Where a scored metric was last read, and last mentioned in a line that did not parse.
+#[derive(Debug, Default, Clone)]
+struct Sightings {
+    parsed: Option<u64>,
+    unparsed: Option<(u64, String)>,
 }
 
 /// Reads each line with the lab's text sources; safe to feed from two streams at once.
@@ -22,7 +32,9 @@ pub struct Streamed {
 pub struct StreamReader {
     lines: bool,
     patterns: Vec<(String, regex::Regex)>,
-    seen: Mutex<Streamed>,
+    /// Scored metric names whose mentions are watched.
+    watched: Vec<String>,
+    seen: Mutex<(Streamed, u64, IndexMap<String, Sightings>)>,
 }
 
 impl StreamReader {
@@ -41,8 +53,15 @@ impl StreamReader {
         (lines || !patterns.is_empty()).then(|| StreamReader {
             lines,
             patterns,
-            seen: Mutex::new(Streamed::default()),
+            watched: Vec::new(),
+            seen: Mutex::new(Default::default()),
         })
+    }
+
+    /// Also watches lines that mention these (scored) metrics without being metric lines.
+    pub fn watching(mut self, names: impl IntoIterator<Item = String>) -> StreamReader {
+        self.watched = names.into_iter().collect();
+        self
     }
 
     pub fn line(&self, line: &str) {
@@ -63,10 +82,24 @@ impl StreamReader {
                 Some((name, last))
             })
             .collect();
-        if parsed.is_empty() && matched.is_empty() {
+        let Ok(mut guard) = self.seen.lock() else {
             return;
+        };
+        let (seen, count, sightings) = &mut *guard;
+        *count += 1;
+        for name in &self.watched {
+            let read = parsed.contains_key(name) || matched.iter().any(|(n, _)| *n == name);
+            if read {
+                sightings.entry(name.clone()).or_default().parsed = Some(*count);
+            } else if line
+                .to_ascii_lowercase()
+                .contains(&name.to_ascii_lowercase())
+            {
+                sightings.entry(name.clone()).or_default().unparsed =
+                    Some((*count, line.chars().take(120).collect()));
+            }
         }
-        if let Ok(mut seen) = self.seen.lock() {
+        {
             for (k, v) in parsed {
                 // Re-inserted at the end: the order is that of the last sighting.
                 seen.lines.shift_remove(&k);
@@ -80,7 +113,21 @@ impl StreamReader {
 
     /// What was seen so far.
     pub fn seen(&self) -> Streamed {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        let Ok(guard) = self.seen.lock() else {
+            return Streamed::default();
+        };
+        let (seen, _, sightings) = &*guard;
+        let mut out = seen.clone();
+        out.ignored = sightings
+            .iter()
+            .filter_map(|(name, s)| match &s.unparsed {
+                Some((at, line)) if s.parsed.is_none_or(|p| p < *at) => {
+                    Some((name.clone(), line.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        out
     }
 }
 
@@ -127,5 +174,23 @@ mod tests {
             }])
             .is_none()
         );
+    }
+
+    #[test]
+    fn a_last_mention_that_is_no_metric_line_is_reported() {
+        let r = StreamReader::new(&[Source::Lines {}])
+            .unwrap()
+            .watching(["val_loss".to_string()]);
+        r.line("step: 500 val_loss: 0.105");
+        r.line("val_loss = 0.100654");
+        let seen = r.seen();
+        assert_eq!(seen.lines["val_loss"], 0.105);
+        assert_eq!(
+            seen.ignored,
+            [("val_loss".to_string(), "val_loss = 0.100654".to_string())]
+        );
+        // A metric line after it settles it.
+        r.line("val_loss: 0.1");
+        assert!(r.seen().ignored.is_empty());
     }
 }

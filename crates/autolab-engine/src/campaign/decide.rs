@@ -81,7 +81,20 @@ impl Driver<'_> {
         let scored = score::score(&r.metrics, specs);
         let (verdict, reason) = match (failure, scored) {
             (Some(f), _) => f,
-            (None, Err(e)) => crash(e.to_string()),
+            (None, Err(e)) => {
+                // Say what the run did print, so a misnamed metric is plain to see.
+                let printed: Vec<&str> = r
+                    .metrics
+                    .iter()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                crash(if printed.is_empty() {
+                    format!("{e}; the run printed no metric")
+                } else {
+                    format!("{e}; the run printed: {}", printed.join(", "))
+                })
+            }
             (None, Ok(s)) => {
                 let ch = Changes {
                     score: Some(s),

@@ -54,7 +54,7 @@ pub(super) fn check(
             "config changed since the last run (recorded): {}",
             d.allowed
                 .iter()
-                .map(|c| c.key)
+                .map(|c| c.key.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
@@ -84,5 +84,38 @@ pub(super) fn warn_uncommitted(lab: &Lab, observer: &mut dyn Observer) {
     observer.report(Report::Note(format!(
         "{name} {what}: this campaign runs under the file on disk, which no commit records; \
          commit it (`git add {name} && git commit -m 'autolab config'`) to make the campaign reproducible"
+    )));
+}
+
+/// Warns when tracked files other than the config have uncommitted changes: experiments start
+/// from the last commit, so those edits are not part of any run.
+pub(super) fn warn_dirty_code(lab: &Lab, observer: &mut dyn Observer) {
+    let Ok(status) = lab
+        .repo
+        .run(&["status", "--porcelain", "--untracked-files=no"])
+    else {
+        return;
+    };
+    let config = lab
+        .config
+        .path
+        .strip_prefix(&lab.root)
+        .unwrap_or(&lab.config.path)
+        .to_string_lossy()
+        .into_owned();
+    let dirty: Vec<String> = status
+        .lines()
+        .filter_map(|l| l.get(3..))
+        .map(str::to_string)
+        .filter(|f| *f != config)
+        .collect();
+    if dirty.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
+    observer.report(Report::Note(format!(
+        "uncommitted changes to {}{} are not part of any run: experiments start from the last commit (HEAD); commit them to include them",
+        shown.join(", "),
+        if dirty.len() > 5 { ", …" } else { "" }
     )));
 }

@@ -123,7 +123,15 @@ fn keep_figures(worktree: &std::path::Path, dest: &std::path::Path, since: std::
             if p.file_name().is_some_and(|n| n == ".git") {
                 continue;
             }
-            if p.is_dir() {
+            // Never through a symlink: a loop (`d/a -> ..`) would never end, and a link to a
+            // file outside would have autolab copy what the run cannot read.
+            let Ok(kind) = e.file_type() else {
+                continue;
+            };
+            if kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
                 stack.push(p);
                 continue;
             }

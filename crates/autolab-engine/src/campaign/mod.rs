@@ -55,6 +55,8 @@ pub enum Report {
     Ready {
         tag: String,
         existing: u32,
+        /// Of those, the ones with a verdict.
+        judged: u32,
         target: Option<u32>,
         resumed: Vec<String>,
     },
@@ -186,6 +188,12 @@ pub fn run_campaign_with(
     let _lock = LabLock::acquire(&lab.lock_path(), &holder)?;
     let mut ledger = Ledger::open(&lab.ledger_path())?;
     drift::warn_uncommitted(lab, observer);
+    drift::warn_dirty_code(lab, observer);
+    if lab.config.params.is_none() && lab.config.agent.is_none() && parts.proposer.is_none() {
+        observer.report(Report::Note(
+            "nothing proposes candidates: this lab has no [params] (the optimizer's space) and no [agent] (an LLM); only the baseline runs".into(),
+        ));
+    }
     crate::lab_checks::params_file_keys(lab)?;
     let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
     // What this invocation may spend: `status` reads it to say how much budget is left.
@@ -495,6 +503,12 @@ impl Driver<'_> {
         self.ledger.heartbeat(self.campaign.id)?;
         self.drop_spares()?;
         self.write_results()?;
+        // A clean end, so `status` can tell it from a crash.
+        self.ledger.campaign_event(
+            self.campaign.id,
+            "run_ended",
+            &serde_json::json!({ "ending": format!("{ending:?}").to_lowercase() }),
+        )?;
         let campaign = self
             .ledger
             .campaign(&self.campaign.tag)?

@@ -326,6 +326,12 @@ impl Driver<'_> {
         env.push(("AUTOLAB_EXPERIMENT".into(), name.clone()));
         env.push(("AUTOLAB_TAG".into(), self.campaign.tag.clone()));
         env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+        // Python writes stdout in blocks to a pipe: lines would arrive late (or after stderr's),
+        // hiding progress from stall detection and early stopping. Unbuffered unless the lab
+        // passes its own value through `env_allow`.
+        if !env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED") {
+            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        }
         env.extend(param_env(apply, exp.params.as_ref()));
         if attach.is_none() {
             let index = run_dir.file_name().unwrap_or_default().to_string_lossy();
@@ -365,6 +371,7 @@ impl Driver<'_> {
             .is_none()
             .then(|| autolab_core::metrics::StreamReader::new(&config.metrics.sources))
             .flatten()
+            .map(|r| r.watching(config.metrics.score.keys().cloned()))
             .map(Arc::new);
         let sink = stream
             .clone()
@@ -598,6 +605,15 @@ impl Driver<'_> {
             &mut collected,
         );
         drop_unusable(&mut collected, &self.lab.config.metrics.score);
+        for (name, line) in streamed.iter().flat_map(|s| &s.ignored) {
+            let used = match collected.values.get(name) {
+                Some(v) => format!("the value used, {v}, came from an earlier line"),
+                None => "no value was read".to_string(),
+            };
+            collected.problems.push(format!(
+                "the last line mentioning `{name}` is not a metric line and was not read: `{line}` ({used}); print `{name}: <value>`"
+            ));
+        }
         let mut tail = tail_lines(&train_log, TAIL_LINES);
         for p in &collected.problems {
             tail.push_str(&format!("\n[autolab: {p}]"));

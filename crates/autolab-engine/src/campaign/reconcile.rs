@@ -134,9 +134,16 @@ impl Driver<'_> {
         }
         self.write_results()?;
         let existing = self.ledger.next_number(self.campaign.id)?;
+        let judged = self
+            .ledger
+            .experiments(self.campaign.id)?
+            .iter()
+            .filter(|e| e.verdict.is_some())
+            .count() as u32;
         self.observer.report(Report::Ready {
             tag: self.campaign.tag.clone(),
             existing,
+            judged,
             target: self.opts.max_experiments,
             resumed: notes,
         });

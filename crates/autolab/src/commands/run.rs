@@ -226,6 +226,7 @@ impl Observer for Progress {
             Report::Ready {
                 tag,
                 existing,
+                judged,
                 target,
                 resumed,
             } => {
@@ -233,7 +234,7 @@ impl Observer for Progress {
                     self.line(&format!("resume: {note}"));
                 }
                 self.target = target;
-                self.judged = existing;
+                self.judged = judged;
                 if let Some(b) = &self.bar {
                     b.set_length(u64::from(target.unwrap_or(existing.max(1))));
                     b.set_position(u64::from(existing));

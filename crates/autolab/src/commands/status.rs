@@ -109,7 +109,7 @@ fn print_one(v: &Value) {
         .unwrap_or_default();
     let line = if open.is_empty() {
         "none".to_string()
-    } else if v["orchestrator"] == "stale" {
+    } else if v["orchestrator"] == "stale" || v["orchestrator"] == "stopped" {
         format!(
             "{} (interrupted: `autolab run --tag {}` resumes them)",
             open.join(", "),
@@ -208,7 +208,21 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         .and_then(|n| experiments.iter().find(|e| e.number == n))
         .map(|e| json!({"id": e.number, "commit": e.commit, "score": e.score}));
     let has_open = !open.is_empty();
-    let end = if live { t } else { campaign.heartbeat };
+    // Not live: the campaign's last sign of life (a heartbeat, or any event after it).
+    let last = ledger
+        .campaign_last_event_at(campaign.id)?
+        .unwrap_or(campaign.heartbeat)
+        .max(campaign.heartbeat);
+    let end = if live { t } else { last };
+    // An orchestrator that ended cleanly recorded it; one that did not was killed.
+    let started_at = ledger
+        .campaign_event_times(campaign.id, "run_started")?
+        .pop()
+        .unwrap_or(0.0);
+    let ended_cleanly = ledger
+        .campaign_event_times(campaign.id, "run_ended")?
+        .pop()
+        .is_some_and(|at| at >= started_at);
     let started = ledger
         .campaign_events(campaign.id, "run_started")?
         .pop()
@@ -232,7 +246,15 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         "running": if live { running } else { Vec::new() },
         "open": open,
         "experiments": experiments.len(),
-        "orchestrator": if live { "running" } else if has_open { "stale" } else { "idle" },
+        "orchestrator": if live {
+            "running"
+        } else if has_open && ended_cleanly {
+            "stopped"
+        } else if has_open {
+            "stale"
+        } else {
+            "idle"
+        },
         "heartbeat": campaign.heartbeat,
         "elapsed_secs": (end - campaign.created_at).max(0.0),
         "budget": budget,

@@ -99,7 +99,10 @@ fn a_background_child_is_killed_when_the_command_ends() {
 fn a_run_printing_no_metric_is_crashed() {
     let (_lab, one) = candidate("nometric");
     assert_eq!(one["verdict"], "crashed");
-    assert_eq!(one["reason"], "metric `val_loss` was not reported");
+    assert_eq!(
+        one["reason"],
+        "metric `val_loss` was not reported; the run printed no metric"
+    );
 }
 
 #[test]

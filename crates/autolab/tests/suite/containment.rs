@@ -312,3 +312,29 @@ fn children_of_a_timed_out_run_die_with_its_group_without_the_sandbox() {
     assert_eq!(one["verdict"], "timeout", "{one}");
     assert_eq!(leftovers(&lab), Vec::<i32>::new(), "a child survived");
 }
+
+#[test]
+fn a_symlink_loop_or_link_out_in_the_worktree_does_not_trap_or_feed_autolab() {
+    let secret = tempfile::tempdir().unwrap();
+    let outside = secret.path().join("secret.txt");
+    std::fs::write(&outside, "host secret\n").unwrap();
+    let lab = hostile_lab(
+        &format!(
+            "mkdir d; ln -s .. d/a; ln -s .. d/b; ln -s .. d/c\nln -s {} stolen.png\necho 'val_loss: 0.4'\n",
+            outside.display()
+        ),
+        "",
+    );
+    let toml = lab
+        .read("autolab.toml")
+        .replace("timeout = \"20s\"", "timeout = \"20s\"\nafter = \"true\"");
+    lab.write("autolab.toml", &toml);
+    lab.commit("after");
+    let one = run_candidate(&lab);
+    assert_eq!(one["verdict"], "kept", "{one}");
+    let figures = lab.path().join(".autolab/runs/t/0001/0/figures");
+    assert!(
+        !figures.join("stolen.png").exists(),
+        "autolab copied a file the run linked to"
+    );
+}

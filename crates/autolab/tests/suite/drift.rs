@@ -19,9 +19,10 @@ fn resuming_under_a_flipped_goal_is_refused_with_a_diff() {
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "4"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("metrics.score: was"), "{err}");
     assert!(
-        err.contains("Minimize") && err.contains("Maximize"),
+        err.contains(
+            "metrics.score.val_loss: was goal minimize, weight 1, now goal maximize, weight 1"
+        ),
         "{err}"
     );
     assert!(err.contains("--tag t-2"), "the hint names a new tag: {err}");

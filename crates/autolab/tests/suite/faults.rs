@@ -166,7 +166,10 @@ fn a_corrupt_metrics_file_is_a_crash_with_the_reason_kept() {
     assert!(out.status.success(), "{}", stderr(&out));
     let one = lab.json(&["show", "1", "--json"]);
     assert_eq!(one["verdict"], "crashed");
-    assert_eq!(one["reason"], "metric `loss` was not reported");
+    assert_eq!(
+        one["reason"],
+        "metric `loss` was not reported; the run printed no metric"
+    );
     let tail = one["run_list"][0]["log_tail"].as_str().unwrap();
     assert!(tail.contains("invalid JSON"), "{tail}");
 }

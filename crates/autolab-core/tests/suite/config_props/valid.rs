@@ -171,8 +171,12 @@ pub(super) fn task() -> impl Strategy<Value = TaskGen> {
         .prop_map(|(goal, command, editable, protected, timeout)| TaskGen {
             goal,
             command,
+            // A path named in both lists is refused; valid configs name it in one.
+            protected: protected
+                .into_iter()
+                .filter(|p| !editable.contains(p))
+                .collect(),
             editable,
-            protected,
             timeout,
         })
 }

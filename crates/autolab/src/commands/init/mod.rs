@@ -297,6 +297,30 @@ pub fn init(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
 
 /// The probe's metrics, offered: the configured score stays when the run reported it; else the
 /// score moves to a metric the run did report. Either way the config lists what it reported.
+/// The printed metric most worth scoring: held-out ones first (validation, then test or
+/// eval), then any that is not a training metric, then any with a known direction; never a
+/// counter (`step`, `epoch`).
+fn pick_score(names: &[&str]) -> Option<String> {
+    let known = |n: &str| program::name_goal(n).is_some();
+    let has = |n: &str, marks: &[&str]| {
+        let l = n.to_ascii_lowercase();
+        marks.iter().any(|m| l.contains(m))
+    };
+    let counter = |n: &str| ["step", "epoch", "iter"].contains(&n.to_ascii_lowercase().as_str());
+    names
+        .iter()
+        .find(|n| has(n, &["val"]) && known(n))
+        .or_else(|| {
+            names
+                .iter()
+                .find(|n| has(n, &["test", "eval", "dev"]) && known(n))
+        })
+        .or_else(|| names.iter().find(|n| !has(n, &["train"]) && known(n)))
+        .or_else(|| names.iter().find(|n| known(n)))
+        .or_else(|| names.iter().find(|n| !counter(n)))
+        .map(|n| n.to_string())
+}
+
 fn offer_probe(text: &str, config: &Config, p: &probe::Probe, notes: &mut Vec<String>) -> String {
     let shown: Vec<String> = p
         .metrics
@@ -322,12 +346,7 @@ fn offer_probe(text: &str, config: &Config, p: &probe::Probe, notes: &mut Vec<St
     let chosen = if names.is_empty() || names.contains(&primary.as_str()) {
         None
     } else {
-        let pick = names
-            .iter()
-            .find(|n| n.contains("val") && program::name_goal(n).is_some())
-            .or_else(|| names.iter().find(|n| program::name_goal(n).is_some()))
-            .or(names.first())
-            .map(|n| n.to_string());
+        let pick = pick_score(&names);
         pick.map(|n| {
             let goal = program::name_goal(&n).unwrap_or(Goal::Minimize);
             notes.push(format!(
@@ -557,4 +576,27 @@ parallel = 1                     # runs at once
         editable = list(&g.editable),
         protected = list(&g.protected),
     )
+}
+
+#[cfg(test)]
+mod pick_tests {
+    use super::pick_score;
+
+    #[test]
+    fn a_held_out_metric_is_scored_before_a_training_one() {
+        let printed = ["epoch", "train_loss", "test_accuracy", "test_loss"];
+        assert_eq!(pick_score(&printed).as_deref(), Some("test_accuracy"));
+        assert_eq!(
+            pick_score(&["epoch", "train_loss", "val_loss"]).as_deref(),
+            Some("val_loss")
+        );
+        assert_eq!(
+            pick_score(&["step", "train_loss"]).as_deref(),
+            Some("train_loss")
+        );
+        assert_eq!(
+            pick_score(&["epoch", "throughput"]).as_deref(),
+            Some("throughput")
+        );
+    }
 }
