@@ -315,7 +315,7 @@ pub(crate) fn collect(sources: &[Source], run_dir: &Path, succeeded: bool, c: &m
         return;
     };
     let path = run_dir.join(RECORD_FILE);
-    let record: Value = match std::fs::read_to_string(&path) {
+    let record: Value = match autolab_core::read_plain(&path, 1 << 20) {
         Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };

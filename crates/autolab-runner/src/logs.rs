@@ -3,7 +3,6 @@
 //! after a marker, so a run printing gigabytes never fills the disk or autolab's memory.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::mpsc;
@@ -46,7 +45,16 @@ pub fn spawn_pump<R: Read + Send + 'static>(
     ),
 ) -> Pump {
     let (tx, rx) = mpsc::channel();
-    let file = File::create(path);
+    // A new file, never through a symlink: the run dir is the run's to write in.
+    let _ = std::fs::remove_file(path);
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+    };
     std::thread::spawn(move || {
         let Ok(mut file) = file else {
             // Drain so the child never blocks on a full pipe.

@@ -90,7 +90,7 @@ pub fn collect_with(
                     None => c.problems.push(format!(
                         "JSON metrics file `{rendered}` not found in the run dir or worktree"
                     )),
-                    Some(path) => match std::fs::read_to_string(path) {
+                    Some(path) => match crate::read_plain(path, 64 << 20) {
                         Err(e) => c
                             .problems
                             .push(format!("cannot read {}: {e}", path.display())),

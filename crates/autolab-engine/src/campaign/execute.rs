@@ -50,6 +50,17 @@ pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
         None => job.runner.run(&job.spec, &job.cancel, started, job.watch),
     };
     let worktree = job.spec.workdir.clone();
+    // What the run left where autolab's own steps write (eval/, after/, figures/) goes first:
+    // a planted symlink or metrics file there must not steer autolab (no process of the run
+    // is alive any more).
+    for own in [&job.evaluate, &job.after]
+        .into_iter()
+        .flatten()
+        .map(|s| s.run_dir.clone())
+        .chain([job.spec.run_dir.join("figures")])
+    {
+        clear_own(&own);
+    }
     let opened = job.repo.worktree(&worktree);
     let tampered = match &opened {
         Err(GitError::WorktreeGone { .. }) => Tampering::WorktreeRemoved,
@@ -111,6 +122,37 @@ pub(super) fn execute(job: Job, started: &mut dyn FnMut(Handle)) -> RunOutput {
     }
 }
 
+/// Removes whatever is at `path` (a symlink is removed, never followed).
+fn clear_own(path: &std::path::Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Copies `from` (a regular file) to a new file `to`, never through a symlink at either end.
+fn copy_plain(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut src = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(from)?;
+    if !src.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(to)?;
+    std::io::copy(&mut src, &mut dst).map(|_| ())
+}
+
 /// Copies figures written in the worktree since `since` into `dest`.
 fn keep_figures(worktree: &std::path::Path, dest: &std::path::Path, since: std::time::SystemTime) {
     let mut stack = vec![worktree.to_path_buf()];
@@ -143,10 +185,11 @@ fn keep_figures(worktree: &std::path::Path, dest: &std::path::Path, since: std::
                 .metadata()
                 .and_then(|m| m.modified())
                 .is_ok_and(|m| m >= since);
-            if figure && fresh {
-                let _ = std::fs::create_dir_all(dest);
+            if figure && fresh && kind.is_file() {
+                // `dest` was cleared before: autolab makes it, so it is no planted link.
+                let _ = std::fs::create_dir(dest);
                 if let Some(name) = p.file_name() {
-                    let _ = std::fs::copy(&p, dest.join(name));
+                    let _ = copy_plain(&p, &dest.join(name));
                 }
             }
         }

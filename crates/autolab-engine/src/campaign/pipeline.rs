@@ -381,6 +381,7 @@ impl Driver<'_> {
             let eval_dir = run_dir.join("eval");
             RunSpec {
                 command: render_command(cmd, None, None, &run_dir, seed, &name),
+                disk_watch: vec![worktree.clone(), eval_dir.clone()],
                 run_dir: eval_dir,
                 stall_timeout: None,
                 line_sink: sink.clone(),
@@ -403,12 +404,16 @@ impl Driver<'_> {
                 stream,
             },
         );
-        let after = config.task.after.as_ref().map(|cmd| RunSpec {
-            command: render_command(cmd, None, None, &run_dir, seed, &name),
-            run_dir: run_dir.join("after"),
-            stall_timeout: None,
-            line_sink: None,
-            ..spec.clone()
+        let after = config.task.after.as_ref().map(|cmd| {
+            let after_dir = run_dir.join("after");
+            RunSpec {
+                command: render_command(cmd, None, None, &run_dir, seed, &name),
+                disk_watch: vec![worktree.clone(), after_dir.clone()],
+                run_dir: after_dir,
+                stall_timeout: None,
+                line_sink: None,
+                ..spec.clone()
+            }
         });
         let job = Job {
             attach,
@@ -665,7 +670,7 @@ impl Driver<'_> {
             // lies in /tmp; the worktree's `.git` is autolab's, not the run's.
             visible: vec![self.lab.root.clone()],
             read_only: vec![worktree.join(".git")],
-            private_tmp_bytes: sb.max_disk_bytes.or(sb.max_memory_bytes),
+            private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
         })
     }
 
@@ -754,7 +759,8 @@ fn join(files: &[&String]) -> String {
 /// The last `METRIC_READ_BYTES` of a log, as text.
 fn read_end(path: &std::path::Path) -> String {
     use std::io::{Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
+    // The run dir is the run's: a log replaced by a FIFO or a link to /dev/zero is no log.
+    let Ok(mut f) = autolab_core::open_plain(path) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);

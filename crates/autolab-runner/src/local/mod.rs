@@ -46,6 +46,15 @@ pub fn disk_usage(dir: &std::path::Path) -> u64 {
     total
 }
 
+/// Where the sandbox helper reports a run's layers: `<run dir>.sandbox.json`.
+pub fn sandbox_report_path(run_dir: &std::path::Path) -> std::path::PathBuf {
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    run_dir.with_file_name(format!("{name}.sandbox.json"))
+}
+
 /// The largest file a run may write: its own limit, and never more than the disk budget
 /// (one byte over it, so a file cut at the limit shows as over budget).
 fn file_limit(max_file: Option<u64>, max_disk: Option<u64>) -> Option<u64> {
@@ -98,7 +107,7 @@ impl DiskWatch {
 /// What a run that broke its disk budget wrote in its run dir goes; autolab's own records
 /// of the run (logs, sandbox report) stay.
 fn remove_outputs(run_dir: &std::path::Path) {
-    const KEEP: [&str; 3] = ["stdout.log", "stderr.log", "sandbox.json"];
+    const KEEP: [&str; 2] = ["stdout.log", "stderr.log"];
     let Ok(entries) = std::fs::read_dir(run_dir) else {
         return;
     };
@@ -136,7 +145,8 @@ impl Runner for LocalRunner {
         let stdout_path = spec.run_dir.join("stdout.log");
         let stderr_path = spec.run_dir.join("stderr.log");
 
-        let report = spec.run_dir.join("sandbox.json");
+        // Beside the run dir, not in it: the run cannot rewrite what its sandbox was.
+        let report = sandbox_report_path(&spec.run_dir);
         let _ = std::fs::remove_file(&report);
         let mut cgroup = None;
         let mut cmd = match &spec.sandbox {
@@ -184,6 +194,10 @@ impl Runner for LocalRunner {
             cmd.pre_exec(move || {
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+                // Descriptors inherited from whoever started autolab (not ours: ours are
+                // close-on-exec) close at exec; the sandbox's helper also closes its own.
+                // SAFETY: a plain syscall; CLOSE_RANGE_CLOEXEC only marks descriptors.
+                let _ = nix::libc::syscall(nix::libc::SYS_close_range, 3u32, u32::MAX, 4u32);
                 if let Some(b) = plain_file_limit {
                     nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, b, b)
                         .map_err(std::io::Error::from)?;

@@ -364,6 +364,8 @@ fn exec_command(
     private: &[PathBuf],
 ) -> ! {
     let spec = &h.spec;
+    // Opened now, written last: after Landlock the report's directory is not writable.
+    let report = std::fs::File::create(&h.report).ok();
     // Enter the working directory again by name: a directory bound back into the private
     // /tmp is a new mount, and read-only files are mounted on that one.
     if let Ok(cwd) = std::env::current_dir() {
@@ -424,10 +426,24 @@ fn exec_command(
         ),
         Err(e) => Layer::off("no-capabilities", e),
     });
-    let _ = std::fs::write(
-        &h.report,
-        serde_json::to_string(&layers).unwrap_or_default(),
-    );
+    if let Some(mut f) = report {
+        use std::io::Write;
+        let _ = f.write_all(
+            serde_json::to_string(&layers)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
+    // Only stdin, stdout and stderr reach the command: descriptors whoever started autolab
+    // left open (a file, a socket) would bypass every other layer.
+    // SAFETY: close_range on descriptors this process no longer needs.
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0;
+    if !closed {
+        for fd in 3..1024 {
+            // SAFETY: closing descriptors this process no longer needs.
+            unsafe { libc::close(fd) };
+        }
+    }
 
     let cargs: Vec<CString> = argv
         .iter()

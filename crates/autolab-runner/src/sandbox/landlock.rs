@@ -43,6 +43,29 @@ pub fn abi() -> Option<i64> {
     (v > 0).then_some(v)
 }
 
+/// The device files a run may write to: the harmless pseudo-devices, terminals, and GPUs
+/// (CUDA and ROCm talk to theirs by ioctl). Not disks, loop devices, `/dev/kmsg` or consoles.
+fn writable_devices() -> Vec<std::path::PathBuf> {
+    const PLAIN: [&str; 8] = [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts",
+    ];
+    const GPU_PREFIXES: [&str; 3] = ["nvidia", "dri", "kfd"];
+    let Ok(entries) = std::fs::read_dir("/dev") else {
+        return Vec::new();
+    };
+    let mut out: Vec<std::path::PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            PLAIN.contains(&name.as_ref()) || GPU_PREFIXES.iter().any(|p| name.starts_with(p))
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
 /// Restricts this process (and its future children) for good. Call in a single-threaded
 /// process right before exec.
 pub fn restrict_writes(writable: &[&Path]) -> Result<String, String> {
@@ -88,7 +111,8 @@ pub fn restrict_writes(writable: &[&Path]) -> Result<String, String> {
     let fd = fd as libc::c_int;
     let mut allowed = Vec::new();
     let mut rules: Vec<(&Path, u64)> = writable.iter().map(|p| (*p, handled)).collect();
-    rules.push((Path::new("/dev"), file_rights));
+    let devices = writable_devices();
+    rules.extend(devices.iter().map(|d| (d.as_path(), file_rights)));
     for (path, rights) in rules {
         let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
             continue;

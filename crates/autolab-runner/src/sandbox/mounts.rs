@@ -78,7 +78,7 @@ pub fn mask_shared_dirs(keep: &[PathBuf], size: Option<u64>) -> Result<Vec<Maske
             })
             .collect();
         let options = match size {
-            Some(b) => format!("mode=1777,size={b}"),
+            Some(b) => format!("mode=1777,size={b},nr_inodes={}", (b / 4096).max(1024)),
             None => "mode=1777".to_string(),
         };
         mount(

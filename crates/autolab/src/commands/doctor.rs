@@ -276,7 +276,7 @@ fn sandbox_layers(sb: &SandboxConfig) -> Vec<autolab_runner::Layer> {
             max_address_space: sb.max_memory_bytes,
             visible: Vec::new(),
             read_only: Vec::new(),
-            private_tmp_bytes: sb.max_disk_bytes.or(sb.max_memory_bytes),
+            private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
         }),
         stall_timeout: None,
         max_disk_bytes: sb.max_disk_bytes,

@@ -138,7 +138,7 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         .find_map(|r| r.log_tail.as_deref())
         .filter(|t| !t.is_empty())
     {
-        println!("\nlog tail:\n{tail}");
+        println!("\nlog tail:\n{}", printable(tail));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -192,4 +192,29 @@ fn print_stats(st: &serde_json::Value) {
             .map(|p| format!("{p:.4}"))
             .unwrap_or_default(),
     );
+}
+
+/// Text a run printed, safe for a terminal: control characters (escape sequences that could
+/// retitle, clear or recolour the reader's terminal) become `^[`-style marks.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => format!("^{}", char::from(((c as u32) & 0x1f) as u8 + b'@')),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn escape_sequences_in_a_log_never_reach_the_terminal() {
+        assert_eq!(
+            printable("loss: 1\n\x1b]0;pwned\x07\x1b[2Jdone\tok\r"),
+            "loss: 1\n^[]0;pwned^G^[[2Jdone\tok^M"
+        );
+    }
 }

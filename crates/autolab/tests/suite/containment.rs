@@ -338,3 +338,144 @@ fn a_symlink_loop_or_link_out_in_the_worktree_does_not_trap_or_feed_autolab() {
         "autolab copied a file the run linked to"
     );
 }
+
+/// A lab with an evaluation command and a `lines` metric; the candidate runs `hostile`.
+fn evaluated_lab(hostile: &str, extra_task: &str) -> TestLab {
+    let lab = hostile_lab(hostile, "");
+    lab.write("eval.sh", "echo 'val_loss: 0.9'\n");
+    let toml = lab.read("autolab.toml").replace(
+        "protected = [\"prepare.py\"]",
+        &format!(
+            "protected = [\"prepare.py\", \"eval.sh\"]\nevaluate = \"sh eval.sh\"\n{extra_task}"
+        ),
+    );
+    lab.write("autolab.toml", &toml);
+    lab.commit("evaluate");
+    lab
+}
+
+#[test]
+fn links_planted_where_autolab_writes_its_own_logs_and_figures_write_nothing_outside() {
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("target.txt");
+    std::fs::write(&victim, "ORIGINAL\n").unwrap();
+    let v = victim.display();
+    let lab = evaluated_lab(
+        &format!(
+            "for d in eval after figures; do mkdir -p \"$AUTOLAB_RUN_DIR/$d\"; done\n\
+             ln -s {v} \"$AUTOLAB_RUN_DIR/eval/stdout.log\"\n\
+             ln -s {v} \"$AUTOLAB_RUN_DIR/after/stderr.log\"\n\
+             ln -s {v} \"$AUTOLAB_RUN_DIR/figures/plot.png\"\n\
+             echo 'ssh-ed25519 AAAA attacker' > plot.png\n\
+             echo 'val_loss: 0.1'\n"
+        ),
+        "after = \"true\"",
+    );
+    let one = run_candidate(&lab);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "ORIGINAL\n",
+        "autolab wrote through a link the run planted: {one}"
+    );
+    assert_eq!(one["metrics"]["val_loss"], 0.9, "{one}");
+}
+
+#[test]
+fn a_metrics_file_planted_for_the_evaluation_is_not_read() {
+    let lab = evaluated_lab(
+        "mkdir -p \"$AUTOLAB_RUN_DIR/eval\"\necho '{\"val_loss\": 0.0001}' > \"$AUTOLAB_RUN_DIR/eval/final.json\"\necho 'val_loss: 0.1'\n",
+        "",
+    );
+    let toml = lab.read("autolab.toml").replace(
+        "[metrics]\n",
+        "[metrics]\nsources = [{ kind = \"lines\" }, { kind = \"json\", file = \"final.json\", pointer = \"\" }]\n",
+    );
+    lab.write("autolab.toml", &toml);
+    lab.commit("json source");
+    let one = run_candidate(&lab);
+    // The evaluation printed 0.9 and wrote no file: the planted one must not count.
+    assert_eq!(
+        one["metrics"]["val_loss"], 0.9,
+        "a forged score was read: {one}"
+    );
+}
+
+#[test]
+fn a_log_replaced_by_a_fifo_or_a_device_link_does_not_hang_autolab() {
+    let lab = hostile_lab(
+        "echo 'val_loss: 0.4'\nrm -f \"$AUTOLAB_RUN_DIR/stderr.log\"\nmkfifo \"$AUTOLAB_RUN_DIR/stderr.log\"\nrm -f \"$AUTOLAB_RUN_DIR/stdout.log\"\nln -s /dev/zero \"$AUTOLAB_RUN_DIR/stdout.log\"\n",
+        "",
+    );
+    let out = run_with_limit(&lab, std::time::Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn descriptors_left_open_by_whoever_started_autolab_do_not_reach_a_run() {
+    use std::os::unix::process::CommandExt;
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("fdsecret.txt");
+    std::fs::write(&secret, "hostsecret\n").unwrap();
+    for extra in ["", "[sandbox]\nenabled = false\n"] {
+        let lab = hostile_lab(
+            "cat <&7 2>/dev/null && echo 'fd 7 open' || echo 'fd 7 closed'\necho 'val_loss: 0.4'\n",
+            extra,
+        );
+        let file = std::fs::File::open(&secret).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        let mut cmd = lab.cmd();
+        cmd.args(["run", "--tag", "t", "--max-experiments", "2"]);
+        // SAFETY: dup2 between fork and exec, on descriptors this test owns.
+        unsafe {
+            cmd.pre_exec(move || {
+                if nix::libc::dup2(fd, 7) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let log = run_log(&lab, 1, "stdout");
+        assert!(!log.contains("hostsecret"), "{extra:?}: {log}");
+        assert!(log.contains("fd 7 closed"), "{extra:?}: {log}");
+    }
+}
+
+#[test]
+fn a_run_cannot_write_to_host_devices() {
+    let lab = hostile_lab(
+        "echo x > /dev/kmsg 2>/dev/null && echo 'kmsg: written' || echo 'kmsg: refused'\necho x > /dev/null && echo 'null: ok'\necho 'val_loss: 0.4'\n",
+        "",
+    );
+    run_candidate(&lab);
+    let log = run_log(&lab, 1, "stdout");
+    assert!(log.contains("kmsg: refused"), "{log}");
+    assert!(log.contains("null: ok"), "{log}");
+}
+
+/// Runs baseline + candidate, killing autolab if it takes longer than `limit`.
+fn run_with_limit(lab: &TestLab, limit: std::time::Duration) -> std::process::Output {
+    let child = lab
+        .cmd()
+        .args(["run", "--tag", "t", "--max-experiments", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(id as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("autolab hung on the run's files");
+        }
+    }
+}

@@ -101,7 +101,7 @@ fn run_once(
                 max_address_space: sb.max_memory_bytes,
                 visible: vec![repo.root.clone()],
                 read_only: vec![worktree.join(".git")],
-                private_tmp_bytes: sb.max_disk_bytes.or(sb.max_memory_bytes),
+                private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
             })
         }
         _ => None,
