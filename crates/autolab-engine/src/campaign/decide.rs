@@ -81,6 +81,7 @@ impl Driver<'_> {
         let scored = score::score(&r.metrics, specs);
         let (verdict, reason) = match (failure, scored) {
             (Some(f), _) => f,
+            (None, Err(e @ score::ScoreError::NotFinite(..))) => crash(e.to_string()),
             (None, Err(e)) => {
                 // Say what the run did print, so a misnamed metric is plain to see.
                 let printed: Vec<&str> = r
