@@ -201,10 +201,22 @@ fn a_lesson_drops_waiting_ideas_its_result_disproved() {
         "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\n",
         server.url()
     ));
-    // Runs that take a while: the lesson of #1 comes back while #2 runs and the first
-    // waiting idea is being implemented or queued (the look-ahead took it).
-    lab.write("run.sh", "sleep 2\necho \"val_loss: $(cat val.txt)\"\n");
-    lab.commit("slower runs");
+    // #2 and later end only once the lesson of #1 is in the ledger (read-only, from the
+    // lab root): it comes back while #2 runs and the first waiting idea is being implemented
+    // or queued (the look-ahead took it).
+    lab.write(
+        "gate.py",
+        "import os, sqlite3, time\n\
+         n = int(os.environ['AUTOLAB_EXPERIMENT'].rsplit('/', 1)[-1])\n\
+         db = sqlite3.connect('file:../../../../.autolab/ledger.db?mode=ro', uri=True)\n\
+         q = 'SELECT 1 FROM lessons l JOIN experiments e ON e.id = l.experiment_id WHERE e.number = 1'\n\
+         while n >= 2 and not db.execute(q).fetchone():\n    time.sleep(0.05)\n",
+    );
+    lab.write(
+        "run.sh",
+        "python3 gate.py\necho \"val_loss: $(cat val.txt)\"\n",
+    );
+    lab.commit("runs wait for the lesson of #1");
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "6"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lesson = server

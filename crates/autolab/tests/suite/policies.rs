@@ -93,7 +93,9 @@ fn noise_aware_rejects_a_change_that_only_moves_the_noise() {
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "6"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = lab.json(&["results", "--format", "json"]);
-    for r in &rows.as_array().unwrap()[1..] {
+    let candidates = &rows.as_array().unwrap()[1..];
+    assert_eq!(candidates.len(), 5, "the candidates ran: {rows}");
+    for r in candidates {
         assert_eq!(r["verdict"], "discarded", "{r}");
     }
 }
@@ -107,7 +109,9 @@ fn a_crash_only_campaign_keeps_nothing_and_divides_by_nothing() {
             .success()
     );
     let rows = lab.json(&["results", "--format", "json"]);
-    for r in &rows.as_array().unwrap()[1..] {
+    let candidates = &rows.as_array().unwrap()[1..];
+    assert!(!candidates.is_empty(), "candidates ran: {rows}");
+    for r in candidates {
         assert_eq!(r["verdict"], "crashed");
     }
 }
