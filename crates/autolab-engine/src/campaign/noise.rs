@@ -604,6 +604,18 @@ mod tests {
             goal: Goal::Maximize,
             ..RULES
         };
+        // A clear gain of 0.2 is not one beyond min_delta 0.3.
+        let (c, _, _) = call(
+            &sample(3, 1.2, 0.02),
+            &sample(5, 1.0, 0.02),
+            &noise(),
+            Rules {
+                min_delta: 0.3,
+                ..max
+            },
+            0,
+        );
+        assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
         let (c, _, _) = call(
             &sample(3, 0.8, 0.02),
             &sample(5, 1.0, 0.02),
