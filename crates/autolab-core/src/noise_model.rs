@@ -178,4 +178,18 @@ mod tests {
         let m = NoiseModel::new(&[group(3, 4.0, 0.2), group(2, 0.4, 0.5), group(2, 0.5, 0.5)]);
         assert_eq!(m.at(0.4).unwrap().basis, Basis::Measured);
     }
+
+    // Pinned after `cargo mutants`.
+    #[test]
+    fn positivity_non_finite_levels_and_signs_are_told_apart() {
+        assert!(NoiseModel::new(&[group(3, 4.0, 0.2), group(3, 0.5, 0.1)]).positive());
+        assert!(!NoiseModel::new(&[group(3, 4.0, 0.2), group(3, -0.5, 0.1)]).positive());
+        assert!(!NoiseModel::new(&[group(3, 0.0, 0.2)]).positive());
+        let m = NoiseModel::new(&[group(3, 4.0, 0.2)]);
+        assert_eq!(m.at(f64::NAN).unwrap().basis, Basis::Pooled);
+        assert_eq!(m.at(f64::INFINITY).unwrap().basis, Basis::Pooled);
+        assert!(!same_level(-4.0, 4.0));
+        assert!(!same_level(0.0, 0.0));
+        assert!(same_level(-4.0, -3.0));
+    }
 }

@@ -391,3 +391,11 @@ fn a_bare_name_equals_value_outside_a_metric_line_is_not_a_metric() {
     assert!(parse_lines("lr=0.001\nrunning with lr=0.1 for 3 epochs\n").is_empty());
     assert_eq!(parse_lines("METRIC lr=0.001\n")["lr"], 0.001);
 }
+
+#[test]
+fn infinite_values_are_read_as_infinite() {
+    let v = parse_lines("a: inf\nb: -Infinity\nc: +inf\n");
+    assert_eq!(v["a"], f64::INFINITY);
+    assert_eq!(v["b"], f64::NEG_INFINITY);
+    assert_eq!(v["c"], f64::INFINITY);
+}
