@@ -6,6 +6,7 @@ mod agent_flow;
 mod decide;
 mod drift;
 mod execute;
+mod finish;
 mod fixes;
 mod fresh_start;
 mod lessons;

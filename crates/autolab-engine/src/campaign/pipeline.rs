@@ -1,30 +1,24 @@
 //! The steps of one experiment: propose → implement (worktree, commit, rule check) → run →
-//! record the run → finalize (refs, archive, worktree removal, results.tsv).
+//! finalize (refs, archive, worktree removal, results.tsv).
 
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use autolab_core::config::Goal;
-use autolab_core::config::format_duration;
 use autolab_core::experiment::{RunOutcome, State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::Changes;
 use autolab_core::metrics::{self, RunOutputs};
 use autolab_core::results;
-use autolab_runner::{Exit, Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
+use autolab_runner::{Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
 use serde_json::json;
 
-use super::execute::{Job, RunOutput, execute};
+use super::execute::{Job, execute};
+use super::finish::read_end;
 use super::{Driver, Report, Slot, SlotMsg, Work};
 use crate::coder::{param_env, render_command};
 use crate::proposer::{Proposal, Trial};
 use crate::{EngineError, early_stop};
-
-/// How much of a run's output the ledger keeps as its tail.
-const TAIL_LINES: usize = 40;
-/// How much of each log is read to find metrics (its end, where summaries are).
-const METRIC_READ_BYTES: u64 = 4 << 20;
 
 impl Driver<'_> {
     /// Records the next idea as experiment `number`; the baseline when `number` is 0.
@@ -474,170 +468,6 @@ impl Driver<'_> {
         )
     }
 
-    /// Records how a run ended (outcome, metrics, log tail, sandbox), then queues its verdict.
-    pub(super) fn finish_run(
-        &mut self,
-        row: i64,
-        run: i64,
-        output: RunOutput,
-        stream: Option<Arc<autolab_core::metrics::StreamReader>>,
-    ) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
-        let finished = match output.train {
-            Ok(f) => f,
-            Err(e) => {
-                let empty = Default::default();
-                self.ledger.finish_run(
-                    run,
-                    RunOutcome::Failed,
-                    None,
-                    &empty,
-                    &e.to_string(),
-                    None,
-                )?;
-                self.queue.push_front(Work::Decide(row, run));
-                return Ok(());
-            }
-        };
-        if !finished.layers.is_empty() {
-            self.ledger.set_run_sandbox(
-                run,
-                &serde_json::to_value(&finished.layers).unwrap_or_default(),
-            )?;
-        }
-        if finished.exit == Exit::Cancelled {
-            self.ledger.finish_run(
-                run,
-                RunOutcome::Cancelled,
-                None,
-                &Default::default(),
-                "",
-                None,
-            )?;
-            let back = if exp.state == State::Confirming {
-                State::Confirming
-            } else {
-                State::Queued
-            };
-            self.ledger
-                .transition(&exp, back, json!({"cancelled": "campaign stopped"}))?;
-            return Ok(());
-        }
-        let train_log = format!(
-            "{}{}",
-            read_end(&finished.stdout),
-            read_end(&finished.stderr)
-        );
-        let run_dir = finished
-            .stdout
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default();
-        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
-        let (outcome, code) = match finished.exit {
-            Exit::Code(0) => (RunOutcome::Exited, Some(0)),
-            Exit::Code(c) => (RunOutcome::Failed, Some(c)),
-            Exit::Signal(s) => (RunOutcome::Failed, Some(128 + s)),
-            Exit::TimedOut | Exit::Stalled => (RunOutcome::Timeout, None),
-            Exit::Cancelled => (RunOutcome::Cancelled, None),
-            Exit::Stopped => (RunOutcome::Stopped, None),
-            Exit::DiskExceeded => (RunOutcome::OverBudget, None),
-        };
-        let mut note = match finished.exit {
-            Exit::Stalled => Some(format!(
-                "stalled: no output for {}",
-                format_duration(self.lab.config.task.stall_timeout.unwrap_or_default())
-            )),
-            Exit::DiskExceeded => Some("disk budget exceeded".to_string()),
-            _ => finished.stop_reason.clone(),
-        };
-        let outcome = match output.tampered.reason() {
-            None => outcome,
-            Some(reason) => {
-                note = Some(reason);
-                RunOutcome::Tampered
-            }
-        };
-        // What the stream reader saw counts only if it saw the whole output of the run that
-        // produced the metrics.
-        let streamed_whole = match &output.eval {
-            None => finished.streamed,
-            Some(Ok(ev)) => ev.streamed,
-            Some(Err(_)) => false,
-        };
-        let streamed = stream.filter(|_| streamed_whole).map(|r| r.seen());
-        // With an evaluation command, metrics come from its output only.
-        let (log, outcome, code, metric_dir) = match output.eval {
-            None => (train_log.clone(), outcome, code, run_dir.clone()),
-            Some(Ok(ev)) => {
-                let log = format!("{}{}", read_end(&ev.stdout), read_end(&ev.stderr));
-                let dir = ev
-                    .stdout
-                    .parent()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_default();
-                match ev.exit {
-                    Exit::Code(0) => (log, outcome, code, dir),
-                    other => {
-                        note = Some(format!("evaluation failed: {other:?}"));
-                        (log, RunOutcome::Failed, Some(1), dir)
-                    }
-                }
-            }
-            Some(Err(e)) => {
-                note = Some(format!("evaluation could not run: {e}"));
-                (
-                    train_log.clone(),
-                    RunOutcome::Failed,
-                    Some(1),
-                    run_dir.clone(),
-                )
-            }
-        };
-        let mut collected = metrics::collect_with(
-            &self.lab.config.metrics.sources,
-            &RunOutputs {
-                log: &log,
-                run_dir: &metric_dir,
-                worktree: &worktree,
-            },
-            streamed.as_ref(),
-        );
-        crate::mlflow::collect(
-            &self.lab.config.metrics.sources,
-            &run_dir,
-            outcome == RunOutcome::Exited,
-            &mut collected,
-        );
-        drop_unusable(&mut collected, &self.lab.config.metrics.score);
-        for (name, line) in streamed.iter().flat_map(|s| &s.ignored) {
-            let used = match collected.values.get(name) {
-                Some(v) => format!("the value used, {v}, came from an earlier line"),
-                None => "no value was read".to_string(),
-            };
-            collected.problems.push(format!(
-                "the last line mentioning `{name}` is not a metric line and was not read: `{line}` ({used}); print `{name}: <value>`"
-            ));
-        }
-        let mut tail = tail_lines(&train_log, TAIL_LINES);
-        for p in &collected.problems {
-            tail.push_str(&format!("\n[autolab: {p}]"));
-        }
-        if let Some(n) = &note {
-            tail.push_str(&format!("\n[autolab: {n}]"));
-        }
-        self.ledger.finish_run(
-            run,
-            outcome,
-            code,
-            &collected.values,
-            &tail,
-            note.as_deref(),
-        )?;
-        self.queue.push_front(Work::Decide(row, run));
-        Ok(())
-    }
-
     /// The sandbox for a run, when `[sandbox]` is on and a helper is known.
     fn sandbox_spec(
         &self,
@@ -754,49 +584,4 @@ fn join(files: &[&String]) -> String {
         .map(|f| f.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The last `METRIC_READ_BYTES` of a log, as text.
-fn read_end(path: &std::path::Path) -> String {
-    use std::io::{Seek, SeekFrom};
-    // The run dir is the run's: a log replaced by a FIFO or a link to /dev/zero is no log.
-    let Ok(mut f) = autolab_core::open_plain(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > METRIC_READ_BYTES {
-        let _ = f.seek(SeekFrom::Start(len - METRIC_READ_BYTES));
-    }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-pub(crate) fn tail_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Values that are not metrics of the run: a `step` key (it counts, it does not measure), and
-/// non-finite values of metrics that are not scored (recorded as missing for that metric
-/// only, with a note; a scored one stays, so the run is judged crashed for it).
-fn drop_unusable(
-    collected: &mut metrics::Collected,
-    score: &indexmap::IndexMap<String, autolab_core::config::ScoreSpec>,
-) {
-    let mut notes = Vec::new();
-    collected.values.retain(|name, value| {
-        if score.contains_key(name) {
-            return true;
-        }
-        if name == "step" {
-            return false;
-        }
-        if !value.is_finite() {
-            notes.push(format!("metric `{name}` was {value}: recorded as missing"));
-            return false;
-        }
-        true
-    });
-    collected.problems.extend(notes);
 }
