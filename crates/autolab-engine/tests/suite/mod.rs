@@ -1,2 +1,4 @@
+mod common;
+
 mod rules;
 mod stale;

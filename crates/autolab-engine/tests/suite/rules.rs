@@ -1,55 +1,12 @@
 //! A candidate that changes a file outside `editable` is `invalid` before anything runs.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
-use autolab_engine::coder::Coder;
-use autolab_engine::proposer::{Proposal, Proposer, Trial};
-use autolab_engine::{Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
+use autolab_engine::{Lab, Parts, RunOptions, run_campaign_with};
 
-struct Quiet;
-impl Observer for Quiet {
-    fn report(&mut self, _: Report) {}
-}
-
-/// Proposes "edit <file>" ideas in turn.
-struct Edits(Vec<&'static str>);
-impl Proposer for Edits {
-    fn propose(&mut self, number: u32, _: &[Trial]) -> Option<Proposal> {
-        let file = self.0.get(number as usize - 1)?;
-        Some(Proposal {
-            title: format!("edit {file}"),
-            proposer: "test".into(),
-            params: None,
-        })
-    }
-}
-
-/// Appends a line to the file the idea names.
-struct Appender;
-impl Coder for Appender {
-    fn implement(&self, p: &Proposal, worktree: &Path) -> Result<(), String> {
-        let file = p.title.trim_start_matches("edit ");
-        let path = worktree.join(file);
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.push_str("# changed\n");
-        std::fs::write(path, text).map_err(|e| e.to_string())
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
+use super::common::{Appender, Edits, Quiet, git};
 
 #[test]
 fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {

@@ -1,60 +1,13 @@
 //! Under `strict` with two slots, a candidate built on the old incumbent that beats the new
 //! one is moved onto it (its change on top of the kept one) before it is kept.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
-use autolab_engine::coder::Coder;
-use autolab_engine::proposer::{Proposal, Proposer, Trial};
-use autolab_engine::{Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
+use autolab_engine::{Lab, Parts, RunOptions, run_campaign_with};
 
-struct Quiet;
-impl Observer for Quiet {
-    fn report(&mut self, _: Report) {}
-}
-
-/// Proposes "edit a.txt", then "edit b.txt".
-struct Two;
-impl Proposer for Two {
-    fn propose(&mut self, number: u32, _: &[Trial]) -> Option<Proposal> {
-        let file = ["a.txt", "b.txt"].get(number as usize - 1)?;
-        Some(Proposal {
-            title: format!("edit {file}"),
-            proposer: "test".into(),
-            params: None,
-        })
-    }
-}
-
-/// Appends a line to the file the idea names.
-struct Appender;
-impl Coder for Appender {
-    fn implement(&self, p: &Proposal, worktree: &Path) -> Result<(), String> {
-        let path = worktree.join(p.title.trim_start_matches("edit "));
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.push_str("more\n");
-        std::fs::write(path, text).map_err(|e| e.to_string())
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use super::common::{Appender, Edits, Quiet, git};
 
 #[test]
 fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() {
@@ -90,7 +43,7 @@ fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() 
         ..RunOptions::default()
     };
     let parts = Parts {
-        proposer: Some(Box::new(Two)),
+        proposer: Some(Box::new(Edits(vec!["a.txt", "b.txt"]))),
         coder: Some(Box::new(Appender)),
     };
     run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts).unwrap();
@@ -104,8 +57,8 @@ fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() 
     let head = git(root, &["rev-parse", "autolab/t"]);
     let one = exps[1].commit.clone().unwrap();
     git(root, &["merge-base", "--is-ancestor", &one, &head]);
-    assert_eq!(git(root, &["show", "autolab/t:a.txt"]), "more");
-    assert_eq!(git(root, &["show", "autolab/t:b.txt"]), "more");
+    assert_eq!(git(root, &["show", "autolab/t:a.txt"]), "# changed");
+    assert_eq!(git(root, &["show", "autolab/t:b.txt"]), "# changed");
     // And the kept score is the one measured on top of #1 (0.7), not the stale 0.8.
     assert!((exps[2].score.unwrap() - 0.7).abs() < 1e-9, "{:?}", exps[2]);
 }

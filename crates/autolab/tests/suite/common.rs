@@ -204,3 +204,34 @@ pub fn skip(why: &str) {
     }
     eprintln!("skipped: {why}");
 }
+
+/// Waits (bounded) for a child to exit and returns its output.
+pub fn output_within(child: std::process::Child, limit: Duration) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &id.to_string()])
+                .status();
+            panic!("autolab did not exit within {limit:?}");
+        }
+    }
+}
+
+/// Starts `autolab` with `args` (stderr discarded) and returns once one of its runs is
+/// running (recorded with its pid).
+pub fn spawn_until_running(lab: &TestLab, args: &[&str]) -> std::process::Child {
+    let child = lab.cmd().args(args).stderr(Stdio::null()).spawn().unwrap();
+    lab.wait_for("a run to be running", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
+        ) >= 1
+    });
+    child
+}

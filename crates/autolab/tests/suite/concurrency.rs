@@ -1,7 +1,5 @@
 //! One `autolab run` per lab while it lives, and not after it died.
 
-use std::process::Stdio;
-
 use super::common::*;
 
 /// A lab whose baseline blocks until the file `go` appears in the lab root.
@@ -19,18 +17,7 @@ pub(super) fn blocking_lab() -> TestLab {
 #[test]
 fn a_second_run_is_refused_while_one_is_live_and_allowed_after_it_died() {
     let lab = blocking_lab();
-    let mut first = lab
-        .cmd()
-        .args(["run", "--tag", "t", "--max-experiments", "1"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    lab.wait_for("the baseline to run", |c| {
-        count(
-            c,
-            "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
-        ) == 1
-    });
+    let mut first = spawn_until_running(&lab, &["run", "--tag", "t", "--max-experiments", "1"]);
 
     let second = lab.autolab(&["run", "--tag", "t", "--max-experiments", "1"]);
     assert_eq!(second.status.code(), Some(1));
@@ -63,18 +50,7 @@ fn a_second_run_is_refused_while_one_is_live_and_allowed_after_it_died() {
 #[test]
 fn sigterm_stops_cleanly_recording_cancelled_runs() {
     let lab = blocking_lab();
-    let mut first = lab
-        .cmd()
-        .args(["run", "--tag", "t", "--max-experiments", "1"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    lab.wait_for("the baseline to run", |c| {
-        count(
-            c,
-            "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
-        ) == 1
-    });
+    let mut first = spawn_until_running(&lab, &["run", "--tag", "t", "--max-experiments", "1"]);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first.id() as i32),
         nix::sys::signal::Signal::SIGTERM,

@@ -463,19 +463,5 @@ fn run_with_limit(lab: &TestLab, limit: std::time::Duration) -> std::process::Ou
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(id as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            panic!("autolab hung on the run's files");
-        }
-    }
+    output_within(child, limit)
 }

@@ -7,6 +7,11 @@ use super::common::*;
 
 /// A lab whose baseline prints `val_loss: 0.5` and whose one candidate runs `hostile`.
 pub(super) fn hostile_lab(hostile: &str, extra_toml: &str) -> TestLab {
+    hostile_lab_protecting(hostile, "[\"prepare.py\"]", extra_toml)
+}
+
+/// [`hostile_lab`] with `protected` (a TOML list) as the protected files.
+pub(super) fn hostile_lab_protecting(hostile: &str, protected: &str, extra_toml: &str) -> TestLab {
     let lab = TestLab::new();
     lab.write("prepare.py", "# the evaluation\n");
     lab.write("candidate.sh", hostile);
@@ -17,7 +22,7 @@ pub(super) fn hostile_lab(hostile: &str, extra_toml: &str) -> TestLab {
     lab.write(
         "autolab.toml",
         &format!(
-            "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\nprotected = [\"prepare.py\"]\ntimeout = \"20s\"\n\
+            "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\nprotected = {protected}\ntimeout = \"20s\"\n\
              [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
              [params]\napply = {{ env = \"P_\" }}\nmode = {{ choice = [\"hostile\"] }}\n\
              [decide]\npolicy = \"strict\"\n[runner]\nkill_grace = \"300ms\"\n{extra_toml}"

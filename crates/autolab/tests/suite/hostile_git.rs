@@ -4,71 +4,20 @@
 //! the sandbox and no ref moved backwards or overwritten.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use autolab_llm::fake::FakeServer;
 
 use super::agent::{is_ideation, openai};
 use super::common::*;
+use super::hostile::{hostile_lab, hostile_lab_protecting, run_candidate};
 
 const NO_SANDBOX: &str = "[sandbox]\nenabled = false\n";
-
-/// A lab whose baseline prints `val_loss: 0.5` and whose one candidate runs `hostile`
-/// (the pattern of `hostile.rs`).
-fn hostile_lab(hostile: &str, extra_toml: &str) -> TestLab {
-    hostile_lab_protecting(hostile, "[\"prepare.py\"]", extra_toml)
-}
-
-fn hostile_lab_protecting(hostile: &str, protected: &str, extra_toml: &str) -> TestLab {
-    let lab = TestLab::new();
-    lab.write("prepare.py", "# the evaluation\n");
-    lab.write("candidate.sh", hostile);
-    lab.write(
-        "run.sh",
-        "if [ -n \"$P_MODE\" ]; then . ./candidate.sh; else echo 'val_loss: 0.5'; fi\n",
-    );
-    lab.write(
-        "autolab.toml",
-        &format!(
-            "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\nprotected = {protected}\ntimeout = \"20s\"\n\
-             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
-             [params]\napply = {{ env = \"P_\" }}\nmode = {{ choice = [\"hostile\"] }}\n\
-             [decide]\npolicy = \"strict\"\n[runner]\nkill_grace = \"300ms\"\n{extra_toml}"
-        ),
-    );
-    lab.commit("lab");
-    lab
-}
-
-/// Runs baseline + the hostile candidate; returns `show 1 --json`.
-fn run_candidate(lab: &TestLab) -> serde_json::Value {
-    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    lab.json(&["show", "1", "--json"])
-}
 
 /// Every ref of the repository with what it points at.
 fn refs(lab: &TestLab) -> String {
     lab.git(&["for-each-ref", "--format=%(refname) %(objectname)"])
-}
-
-/// Waits (bounded) for a child to exit and returns its output.
-fn output_within(child: Child, limit: Duration) -> Output {
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &id.to_string()])
-                .status();
-            panic!("autolab did not exit within {limit:?}");
-        }
-    }
 }
 
 /// A candidate that copies the repository's git dir into its run dir, sets `config` there

@@ -1,25 +1,12 @@
 //! `autolab status`: where a campaign stands, the same in words and in JSON.
 
-use std::process::Stdio;
-
 use super::common::*;
 use super::concurrency::blocking_lab;
 
 #[test]
 fn status_shows_elapsed_budget_and_open_experiments_alike_in_words_and_json() {
     let lab = blocking_lab();
-    let mut run = lab
-        .cmd()
-        .args(["run", "--tag", "t", "--max-experiments", "3"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    lab.wait_for("the baseline to run", |c| {
-        count(
-            c,
-            "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
-        ) == 1
-    });
+    let mut run = spawn_until_running(&lab, &["run", "--tag", "t", "--max-experiments", "3"]);
     let live = lab.json(&["status", "--json"]);
     assert_eq!(live["orchestrator"], "running", "{live}");
     assert_eq!(live["budget"]["max_experiments"], 3, "{live}");
@@ -85,18 +72,7 @@ fn status_all_lists_every_campaign() {
 #[test]
 fn a_run_lost_to_a_crash_is_rerun_with_its_own_seed() {
     let lab = blocking_lab();
-    let mut run = lab
-        .cmd()
-        .args(["run", "--tag", "t", "--max-experiments", "1"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    lab.wait_for("the baseline to run", |c| {
-        count(
-            c,
-            "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
-        ) == 1
-    });
+    let mut run = spawn_until_running(&lab, &["run", "--tag", "t", "--max-experiments", "1"]);
     run.kill().unwrap();
     run.wait().unwrap();
     lab.write("go", "");
