@@ -76,7 +76,7 @@ pub fn call(
     // Positive scores are compared on a log scale: their noise is then about the same at
     // every level (a relative error) and a gain is a ratio, so a baseline that scatters
     // widely cannot hide a candidate fifty times better. `min_delta` stays on the raw gain.
-    let relative = candidate.mean > 0.0 && incumbent.mean > 0.0 && noise.positive();
+    let relative = on_log_scale(candidate, incumbent, noise);
     let test = |sign: f64, delta: f64| -> Comparison {
         if relative {
             let ln_gain = sign
@@ -129,6 +129,11 @@ pub fn call(
         }
     };
     (verdict, cmp, alpha)
+}
+
+/// Whether the comparison is made on the log scale: every level involved is positive.
+fn on_log_scale(candidate: &Sample, incumbent: &Sample, noise: &NoiseModel) -> bool {
+    candidate.mean > 0.0 && incumbent.mean > 0.0 && noise.positive()
 }
 
 /// A sample of positive values on the log scale (delta method: ln of the mean, sd relative).
@@ -252,7 +257,7 @@ impl Driver<'_> {
             "policy": "noise-aware",
             "test": "welch-one-sided",
             // Positive scores are compared as logs (se and t are then relative).
-            "scale": if cand.mean > 0.0 && inc_sample.mean > 0.0 && noise.positive() { "log" } else { "linear" },
+            "scale": if on_log_scale(&cand, &inc_sample, &noise) { "log" } else { "linear" },
             "confidence": decide.confidence,
             "alpha_per_look": alpha,
             "candidate": cand,

@@ -215,10 +215,10 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         .max(campaign.heartbeat);
     let end = if live { t } else { last };
     // An orchestrator that ended cleanly recorded it; one that did not was killed.
-    let started_at = ledger
+    let last_start = ledger
         .campaign_event_times(campaign.id, "run_started")?
-        .pop()
-        .unwrap_or(0.0);
+        .pop();
+    let started_at = last_start.unwrap_or(0.0);
     let ended_cleanly = ledger
         .campaign_event_times(campaign.id, "run_ended")?
         .pop()
@@ -227,10 +227,7 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         .campaign_events(campaign.id, "run_started")?
         .pop()
         .unwrap_or(Value::Null);
-    let since_start = ledger
-        .campaign_event_times(campaign.id, "run_started")?
-        .pop()
-        .map(|at| (end - at).max(0.0));
+    let since_start = last_start.map(|at| (end - at).max(0.0));
     let max_experiments = started["max_experiments"].as_u64();
     let max_hours = started["max_hours"].as_f64();
     let budget = json!({
