@@ -1,4 +1,5 @@
 mod common;
 
+mod reconcile;
 mod rules;
 mod stale;
