@@ -18,10 +18,11 @@ pub enum State {
     Crashed,
     Timeout,
     Invalid,
+    Cancelled,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Proposed,
         State::Implementing,
         State::Queued,
@@ -33,6 +34,7 @@ impl State {
         State::Crashed,
         State::Timeout,
         State::Invalid,
+        State::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl State {
             State::Crashed => "crashed",
             State::Timeout => "timeout",
             State::Invalid => "invalid",
+            State::Cancelled => "cancelled",
         }
     }
 
@@ -63,6 +66,7 @@ impl State {
             State::Crashed => Some(Verdict::Crashed),
             State::Timeout => Some(Verdict::Timeout),
             State::Invalid => Some(Verdict::Invalid),
+            State::Cancelled => Some(Verdict::Cancelled),
             _ => None,
         }
     }
@@ -80,15 +84,18 @@ pub enum Verdict {
     Crashed,
     Timeout,
     Invalid,
+    /// Cancelled by somebody (`autolab cancel N`) before it was judged.
+    Cancelled,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 5] = [
+    pub const ALL: [Verdict; 6] = [
         Verdict::Kept,
         Verdict::Discarded,
         Verdict::Crashed,
         Verdict::Timeout,
         Verdict::Invalid,
+        Verdict::Cancelled,
     ];
 
     pub fn state(self) -> State {
@@ -98,6 +105,7 @@ impl Verdict {
             Verdict::Crashed => State::Crashed,
             Verdict::Timeout => State::Timeout,
             Verdict::Invalid => State::Invalid,
+            Verdict::Cancelled => State::Cancelled,
         }
     }
 
@@ -109,7 +117,7 @@ impl Verdict {
     pub fn tsv_status(self) -> &'static str {
         match self {
             Verdict::Kept => "keep",
-            Verdict::Discarded | Verdict::Invalid => "discard",
+            Verdict::Discarded | Verdict::Invalid | Verdict::Cancelled => "discard",
             Verdict::Crashed | Verdict::Timeout => "crash",
         }
     }

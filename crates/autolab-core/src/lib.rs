@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod confine;
+pub mod control;
 pub mod experiment;
 pub mod git;
 pub mod ledger;

@@ -61,6 +61,16 @@ impl LabLock {
         Ok(LabLock { _file: file })
     }
 
+    /// What the live process holding the lock at `path` wrote of itself, if one holds it.
+    pub fn holder(path: &Path) -> Option<String> {
+        if !LabLock::is_held(path) {
+            return None;
+        }
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
     /// Whether some live process holds the lock at `path` (without writing to it).
     pub fn is_held(path: &Path) -> bool {
         let Ok(file) = OpenOptions::new().read(true).write(true).open(path) else {

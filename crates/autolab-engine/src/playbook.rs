@@ -87,6 +87,8 @@ pub fn render(
             Verdict::Kept => works.push(line),
             Verdict::Discarded | Verdict::Crashed | Verdict::Timeout => failed.push(line),
             Verdict::Invalid => never.push(line),
+            // Somebody stopped it: it taught nothing.
+            Verdict::Cancelled => {}
         }
     }
     let mut out = String::from("# Playbook\n");

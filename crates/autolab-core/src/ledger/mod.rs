@@ -3,11 +3,13 @@
 //! Each lifecycle transition is one transaction that updates the experiment and appends its
 //! event, written before anything relies on it.
 
+mod controls;
 mod forget;
 mod lessons;
 mod schema;
 mod transcripts;
 
+pub use controls::Controls;
 pub use forget::Forgotten;
 pub use lessons::Digest;
 pub use transcripts::{ExpertStats, Transcript};
@@ -40,6 +42,12 @@ pub enum LedgerError {
     NoCampaign(String),
     #[error("no experiment #{1} in campaign `{0}`")]
     NoExperiment(String, u32),
+    #[error("ledger {path}: {row} cannot be read: {why}")]
+    BadRow {
+        path: String,
+        row: String,
+        why: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, LedgerError>;

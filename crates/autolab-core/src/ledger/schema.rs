@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -123,6 +123,19 @@ CREATE TABLE playbook_digests (
     text        TEXT NOT NULL,
     at          REAL NOT NULL
 );
+"#,
+    r#"
+CREATE TABLE controls (
+    id          INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    command     TEXT NOT NULL,
+    arg         TEXT,
+    by          TEXT NOT NULL,
+    at          REAL NOT NULL,
+    taken_at    REAL,
+    effect      TEXT
+);
+CREATE INDEX controls_waiting ON controls(campaign_id, taken_at);
 "#,
 ];
 

@@ -173,7 +173,7 @@ proptest! {
 
             let status = match verdict {
                 Verdict::Kept => "keep",
-                Verdict::Discarded | Verdict::Invalid => "discard",
+                Verdict::Discarded | Verdict::Invalid | Verdict::Cancelled => "discard",
                 Verdict::Crashed | Verdict::Timeout => "crash",
             };
             prop_assert_eq!(cols[3], status);

@@ -20,6 +20,10 @@ impl Driver<'_> {
         if exp.state.is_final() {
             return Ok(());
         }
+        // Its run ended on its own before the kill of a `cancel` reached it.
+        if self.conclude_cancelled(row)? {
+            return Ok(());
+        }
         let Some(r) = self.ledger.runs(row)?.into_iter().find(|r| r.row == run) else {
             self.queue.push_back(Work::Run(row));
             return Ok(());

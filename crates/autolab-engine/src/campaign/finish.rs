@@ -61,6 +61,9 @@ impl Driver<'_> {
                 "",
                 None,
             )?;
+            if self.conclude_cancelled(row)? {
+                return Ok(());
+            }
             let back = if exp.state == State::Confirming {
                 State::Confirming
             } else {

@@ -3,6 +3,7 @@
 
 mod agent_context;
 mod agent_flow;
+mod controls;
 mod decide;
 mod drift;
 mod execute;
@@ -187,6 +188,7 @@ pub fn run_campaign_with(
     let holder = format!("autolab run --tag {} in {}", opts.tag, lab.root.display());
     let _repo_lock = LabLock::acquire(&lab.repo_lock_path(), &holder)?;
     let _lock = LabLock::acquire(&lab.lock_path(), &holder)?;
+    let held_since = autolab_core::ledger::now();
     let mut ledger = Ledger::open(&lab.ledger_path())?;
     drift::warn_uncommitted(lab, observer);
     drift::warn_dirty_code(lab, observer);
@@ -252,8 +254,13 @@ pub fn run_campaign_with(
         agent,
         parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
         started: Instant::now(),
+        held_since,
+        user_pause: None,
+        stop_asked: false,
+        cancelling: HashMap::new(),
     };
     driver.reconcile()?;
+    driver.expire_old_controls()?;
     if let Some(base) = driver.ledger.experiment(driver.campaign.id, 0)?
         && base.state.is_final()
         && base.state != State::Kept
@@ -390,6 +397,14 @@ struct Driver<'a> {
     parallel: usize,
     /// When this invocation started (for the share of `max_hours` used).
     started: Instant,
+    /// When this invocation took the lab (ledger time): older commands were never for it.
+    held_since: f64,
+    /// Who paused the campaign (`autolab pause`), while it is paused.
+    user_pause: Option<String>,
+    /// A `stop` command was taken.
+    stop_asked: bool,
+    /// Experiments whose run is being killed for `cancel`, with the reason to record.
+    cancelling: HashMap<i64, String>,
 }
 
 impl Driver<'_> {
@@ -402,7 +417,8 @@ impl Driver<'_> {
         let mut ending = Ending::Budget;
         let mut last_beat = Instant::now();
         loop {
-            if stop.load(Ordering::SeqCst) {
+            self.take_controls()?;
+            if stop.load(Ordering::SeqCst) || self.stop_asked {
                 ending = Ending::Stopped;
                 for slot in self.slots.values() {
                     slot.cancel.store(true, Ordering::SeqCst);
@@ -435,7 +451,8 @@ impl Driver<'_> {
             if ending == Ending::Budget && self.agent.as_ref().is_some_and(|a| a.out_of_budget) {
                 ending = Ending::Spent;
             }
-            if ending == Ending::Budget {
+            let waiting_resume = ending == Ending::Budget && self.user_pause.is_some();
+            if ending == Ending::Budget && !waiting_resume {
                 self.fill_slots()?;
                 self.launch_prep()?;
             }
@@ -444,7 +461,7 @@ impl Driver<'_> {
                 .agent
                 .as_ref()
                 .map_or(0, |a| a.prep_in_flight + a.lessons_in_flight);
-            if self.slots.is_empty() && (prep == 0 || ending != Ending::Budget) {
+            if self.slots.is_empty() && (prep == 0 || ending != Ending::Budget) && !waiting_resume {
                 let runnable = self.queue.iter().any(|w| !matches!(w, Work::Decide(..)));
                 let waiting_llm = self.llm_pending()?;
                 let more =
@@ -618,8 +635,9 @@ impl Driver<'_> {
         };
         match experiment.verdict {
             Some(Verdict::Crashed | Verdict::Timeout) => self.consecutive_crashes += 1,
+            // Somebody's decision, not the code's: the streak neither grows nor ends.
+            Some(Verdict::Cancelled) | None => {}
             Some(_) => self.consecutive_crashes = 0,
-            None => {}
         }
         if self.consecutive_crashes >= self.lab.config.runner.max_consecutive_crashes {
             self.paused = true;

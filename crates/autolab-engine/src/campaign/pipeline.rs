@@ -56,7 +56,8 @@ impl Driver<'_> {
             .ledger
             .experiments(self.campaign.id)?
             .into_iter()
-            .filter(|e| e.state.is_final())
+            // A cancelled point was never measured: it tells the optimizer nothing.
+            .filter(|e| e.state.is_final() && e.state != State::Cancelled)
             .filter_map(|e| match e.params {
                 Some(serde_json::Value::Object(params)) => Some(Trial {
                     params,

@@ -5,17 +5,22 @@ mod bench;
 mod bench_cluster;
 mod bench_duty;
 mod bench_noise;
+mod cancel;
 mod common;
+mod control;
 mod demo;
 mod doctor;
 mod forget;
 mod init;
+mod pause;
 mod preflight;
 mod results;
+mod resume;
 mod run;
 mod show;
 mod status;
 mod steer;
+mod stop;
 
 use std::process::ExitCode;
 
@@ -53,6 +58,14 @@ pub enum Command {
     Apply(apply::Args),
     /// Tell the experts what to try (or avoid); read before the next ideation.
     Steer(steer::Args),
+    /// Pause the running campaign: running experiments finish, nothing new starts.
+    Pause(pause::Args),
+    /// Resume a paused running campaign.
+    Resume(resume::Args),
+    /// Stop the running campaign (as Ctrl-C in its terminal does).
+    Stop(stop::Args),
+    /// Cancel experiment N of the running campaign (its run is killed).
+    Cancel(cancel::Args),
     /// Check that this machine and lab are ready, with a fix for each problem.
     Doctor(doctor::Args),
     /// Forget a campaign: its ledger rows, branches and run logs (archive refs kept unless --purge).
@@ -75,6 +88,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Results(a) => results::results(&dir, a),
         Command::Show(a) => show::show(&dir, a),
         Command::Steer(a) => steer::steer(&dir, a),
+        Command::Pause(a) => pause::pause(&dir, a),
+        Command::Resume(a) => resume::resume(&dir, a),
+        Command::Stop(a) => stop::stop(&dir, a),
+        Command::Cancel(a) => cancel::cancel(&dir, a),
         Command::Apply(a) => apply::apply(&dir, a),
         Command::Doctor(a) => doctor::doctor(&dir, a),
         Command::Forget(a) => forget::forget(&dir, a),

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use autolab_core::STATE_DIR;
+use autolab_core::control::{Command, Control};
 use autolab_core::experiment::{State, Verdict};
 use autolab_core::ledger::Ledger;
-use autolab_core::lock::LabLock;
 use serde_json::{Value, json};
 
 use super::common::{fmt_score, open_ledger, pick_campaign, short};
@@ -29,7 +28,7 @@ pub struct Args {
 
 pub fn status(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let opened = open_ledger(dir)?;
-    let live = is_live(&opened.root);
+    let live = super::control::live_tag(&opened.root);
     let tags: Vec<String> = if args.all {
         opened
             .ledger
@@ -40,11 +39,9 @@ pub fn status(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     } else {
         vec![pick_campaign(&opened.ledger, args.tag.as_deref())?.tag]
     };
-    let latest = opened.ledger.latest_campaign()?.map(|c| c.tag);
     let mut all = Vec::new();
     for tag in &tags {
-        // The live run is the most recently active campaign's.
-        let this_live = live && latest.as_deref() == Some(tag.as_str());
+        let this_live = live.as_deref() == Some(tag.as_str());
         all.push(status_json(&opened.ledger, tag, this_live)?);
     }
     if args.json {
@@ -119,6 +116,43 @@ fn print_one(v: &Value) {
         open.join(", ")
     };
     println!("open       {line}");
+    if let Some(who) = v["paused_by"].as_str() {
+        println!(
+            "paused     by {who}: `autolab resume --tag {}` goes on",
+            v["tag"].as_str().unwrap_or("")
+        );
+    }
+    for c in v["controls"].as_array().into_iter().flatten().rev().take(3) {
+        let arg = c["arg"]
+            .as_str()
+            .map(|a| format!(" {a}"))
+            .unwrap_or_default();
+        println!(
+            "command    {}{arg} by {}: {}",
+            c["command"].as_str().unwrap_or(""),
+            c["by"].as_str().unwrap_or(""),
+            c["effect"].as_str().unwrap_or("waiting")
+        );
+    }
+}
+
+/// Who paused the campaign, when the newest pause or resume taken by its current run is a
+/// pause that took effect.
+fn paused_by(controls: &[Control], run_started: f64) -> Option<String> {
+    let effective = |c: &&Control| {
+        let effect = c.effect.as_deref().unwrap_or("");
+        match c.command {
+            Command::Pause => effect.starts_with("paused"),
+            Command::Resume => effect.starts_with("resumed"),
+            _ => false,
+        }
+    };
+    let last = controls
+        .iter()
+        .rev()
+        .filter(|c| c.taken_at.is_some_and(|t| t >= run_started))
+        .find(effective)?;
+    (last.command == Command::Pause).then(|| last.by.clone())
 }
 
 fn budget_line(b: &Value) -> String {
@@ -154,11 +188,6 @@ fn duration(secs: f64) -> String {
 }
 
 /// Whether an `autolab run` holds the lab now.
-fn is_live(root: &Path) -> bool {
-    let path = root.join(STATE_DIR).join("lock");
-    LabLock::is_held(&path)
-}
-
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -236,6 +265,11 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         "max_hours": max_hours,
         "seconds_left": max_hours.map(|h| (h * 3600.0 - since_start.unwrap_or(0.0)).max(0.0)),
     });
+    // A ledger from before the inbox has none (a read-only view does not add the table).
+    let controls = ledger
+        .controls()
+        .recent(campaign.id, 20)
+        .unwrap_or_default();
     Ok(json!({
         "tag": campaign.tag,
         "incumbent": incumbent,
@@ -243,7 +277,9 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         "running": if live { running } else { Vec::new() },
         "open": open,
         "experiments": experiments.len(),
-        "orchestrator": if live {
+        "orchestrator": if live && paused_by(&controls, started_at).is_some() {
+            "paused"
+        } else if live {
             "running"
         } else if has_open && ended_cleanly {
             "stopped"
@@ -252,6 +288,8 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         } else {
             "idle"
         },
+        "paused_by": if live { paused_by(&controls, started_at) } else { None },
+        "controls": controls,
         "heartbeat": campaign.heartbeat,
         "elapsed_secs": (end - campaign.created_at).max(0.0),
         "budget": budget,

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use autolab_core::STATE_DIR;
+use autolab_core::control::Command;
 use autolab_core::git::Repo;
+use autolab_core::ledger::Ledger;
 
 use crate::output::CliError;
 
@@ -45,6 +47,17 @@ pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         .truncate(args.replace)
         .open(&path)?;
     writeln!(f, "- {}", text.trim())?;
+    // A live campaign takes the note through its inbox (recorded with who and when).
+    if let Some(tag) = super::control::live_tag(&repo.root) {
+        let ledger = Ledger::open(&state.join("ledger.db"))?;
+        if let Some(c) = ledger.campaign(&tag)? {
+            let command = Command::Steer(text.trim().to_string());
+            if let Some(effect) = super::control::push_and_wait(&ledger, c.id, &command)? {
+                eprintln!("{tag}: {effect} ({})", path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
     // Only the LLM's experts read steering notes; the optimizer does not.
     let has_llm = autolab_core::config::Config::load_lab(&repo.root)
         .map(|c| c.agent.is_some())

@@ -9,6 +9,7 @@ mod cluster;
 mod compat;
 mod concurrency;
 mod containment;
+mod controls;
 mod drift;
 mod faults;
 mod first_contact;

@@ -1,0 +1,121 @@
+//! Commands from outside a campaign's process (another terminal, later the dashboard): written
+//! to the ledger's control inbox by anyone, read by the loop each turn, each one answered with
+//! the effect it had.
+
+use serde::Serialize;
+
+/// What somebody asked of a live campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "command", content = "arg", rename_all = "lowercase")]
+pub enum Command {
+    /// Start nothing new; running runs finish and are judged; the process waits for `Resume`.
+    Pause,
+    /// Go on after a `Pause`.
+    Resume,
+    /// End the campaign's invocation as Ctrl-C does: running runs are cancelled and run again
+    /// on the next `autolab run`.
+    Stop,
+    /// Experiment N gets the verdict `cancelled`; its run, if any, is killed.
+    Cancel(u32),
+    /// A note for the experts (the steering notes).
+    Steer(String),
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Pause => "pause",
+            Command::Resume => "resume",
+            Command::Stop => "stop",
+            Command::Cancel(_) => "cancel",
+            Command::Steer(_) => "steer",
+        }
+    }
+
+    /// The argument as the ledger stores it.
+    pub fn arg(&self) -> Option<String> {
+        match self {
+            Command::Cancel(n) => Some(n.to_string()),
+            Command::Steer(text) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    /// The command a ledger row holds; unknown names or arguments are an error that says what
+    /// was found.
+    pub fn parse(name: &str, arg: Option<&str>) -> Result<Command, String> {
+        let no_arg = |c: Command| match arg {
+            None => Ok(c),
+            Some(a) => Err(format!("`{name}` takes no argument, found `{a}`")),
+        };
+        match name {
+            "pause" => no_arg(Command::Pause),
+            "resume" => no_arg(Command::Resume),
+            "stop" => no_arg(Command::Stop),
+            "cancel" => arg
+                .and_then(|a| a.parse().ok())
+                .map(Command::Cancel)
+                .ok_or_else(|| format!("`cancel` needs an experiment number, found {arg:?}")),
+            "steer" => arg
+                .map(|a| Command::Steer(a.to_string()))
+                .ok_or_else(|| "`steer` needs its text".to_string()),
+            other => Err(format!("unknown command `{other}`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Cancel(n) => write!(f, "cancel #{n}"),
+            Command::Steer(text) => write!(f, "steer \"{text}\""),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// One row of the inbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct Control {
+    pub id: i64,
+    #[serde(flatten)]
+    pub command: Command,
+    /// Who wrote it (e.g. `alice via autolab pause`).
+    pub by: String,
+    pub at: f64,
+    /// When the loop read it; none while it waits.
+    pub taken_at: Option<f64>,
+    /// What it did, in words.
+    pub effect: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_reads_back_as_written() {
+        for c in [
+            Command::Pause,
+            Command::Resume,
+            Command::Stop,
+            Command::Cancel(7),
+            Command::Steer("smaller lr".into()),
+        ] {
+            assert_eq!(Command::parse(c.name(), c.arg().as_deref()), Ok(c));
+        }
+    }
+
+    #[test]
+    fn unknown_or_malformed_rows_are_errors() {
+        assert!(
+            Command::parse("reboot", None)
+                .unwrap_err()
+                .contains("reboot")
+        );
+        assert!(Command::parse("cancel", Some("x")).is_err());
+        assert!(Command::parse("cancel", None).is_err());
+        assert!(Command::parse("pause", Some("1")).is_err());
+        assert!(Command::parse("steer", None).is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The control inbox, read each turn of the loop: pause, resume, stop, cancel N and steering
+//! notes written by other processes (`autolab pause` … from another terminal, the dashboard).
+//! Each command is taken once and answered with the effect it had.
+
+use autolab_core::control::{Command, Control};
+use autolab_core::experiment::Verdict;
+use serde_json::json;
+
+use super::{Driver, Report, Work};
+use crate::EngineError;
+
+impl Driver<'_> {
+    /// Commands written before this invocation held the lab waited for a run that was not
+    /// there: they are answered as expired, never carried out late.
+    pub(super) fn expire_old_controls(&mut self) -> Result<(), EngineError> {
+        for c in self.ledger.controls().waiting(self.campaign.id)? {
+            if c.at < self.held_since {
+                let effect = "expired: no `autolab run` was live to take it";
+                self.ledger.controls().take(c.id, effect)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the waiting commands, oldest first.
+    pub(super) fn take_controls(&mut self) -> Result<(), EngineError> {
+        for c in self.ledger.controls().waiting(self.campaign.id)? {
+            let effect = self.carry_out(&c)?;
+            self.ledger.controls().take(c.id, &effect)?;
+            self.ledger.campaign_event(
+                self.campaign.id,
+                "control",
+                &json!({"id": c.id, "command": c.command, "by": c.by, "effect": effect}),
+            )?;
+            self.observer.report(Report::Note(format!(
+                "{} (by {}): {effect}",
+                c.command, c.by
+            )));
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, c: &Control) -> Result<String, EngineError> {
+        Ok(match &c.command {
+            Command::Pause if self.user_pause.is_some() => "already paused".into(),
+            Command::Pause => {
+                self.user_pause = Some(c.by.clone());
+                if self.slots.is_empty() {
+                    "paused: nothing starts until `autolab resume`".into()
+                } else {
+                    format!(
+                        "paused: {} running experiment(s) finish and are judged; nothing new starts until `autolab resume`",
+                        self.slots.len()
+                    )
+                }
+            }
+            Command::Resume => match self.user_pause.take() {
+                Some(_) => "resumed".into(),
+                None => "not paused: nothing to resume".into(),
+            },
+            Command::Stop => {
+                self.stop_asked = true;
+                "stopping: running runs are cancelled and run again on the next `autolab run`"
+                    .into()
+            }
+            Command::Cancel(n) => self.cancel(*n, &c.by)?,
+            Command::Steer(_) => match &self.agent {
+                Some(_) => "noted: the next ideation reads the steering notes".into(),
+                None => "noted, but nothing reads it: this lab has no [agent]".into(),
+            },
+        })
+    }
+
+    /// Experiment `number` ends with verdict `cancelled`: at once when nothing runs it, once
+    /// its run is killed otherwise. Nothing else is touched.
+    fn cancel(&mut self, number: u32, by: &str) -> Result<String, EngineError> {
+        if number == 0 {
+            return Ok("refused: the baseline is what every candidate is judged against; stop the campaign instead".into());
+        }
+        let Some(exp) = self.ledger.experiment(self.campaign.id, number)? else {
+            return Ok(format!("refused: no experiment #{number:04}"));
+        };
+        if let Some(v) = exp.state.verdict() {
+            return Ok(format!(
+                "refused: #{number:04} was judged already ({})",
+                v.as_str()
+            ));
+        }
+        let reason = format!("cancelled by {by}");
+        if let Some(slot) = self.slots.get(&exp.row) {
+            slot.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.cancelling.insert(exp.row, reason);
+            return Ok(format!("cancelling #{number:04}: its run is killed"));
+        }
+        self.queue.retain(|w| work_row(w) != exp.row);
+        self.verdict_without_run(exp.row, Verdict::Cancelled, &reason, None)?;
+        Ok(format!("cancelled #{number:04}"))
+    }
+
+    /// When experiment `row` was being cancelled, it gets its verdict now (its run ended,
+    /// killed or not); true if so.
+    pub(super) fn conclude_cancelled(&mut self, row: i64) -> Result<bool, EngineError> {
+        let Some(reason) = self.cancelling.remove(&row) else {
+            return Ok(false);
+        };
+        self.queue.retain(|w| work_row(w) != row);
+        self.verdict_without_run(row, Verdict::Cancelled, &reason, None)?;
+        Ok(true)
+    }
+}
+
+fn work_row(w: &Work) -> i64 {
+    match *w {
+        Work::Implement(r) | Work::Run(r) | Work::Decide(r, _) | Work::Attach(r, _) => r,
+    }
+}

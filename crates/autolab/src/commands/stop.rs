@@ -1,0 +1,20 @@
+//! `autolab stop`: the live campaign ends as with Ctrl-C: running runs are cancelled (and run again on the next `autolab run`).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use autolab_core::control::Command;
+
+use super::control::send;
+use crate::output::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The campaign (default: the one running).
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+pub fn stop(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
+    send(dir, args.tag.as_deref(), Command::Stop)
+}
