@@ -191,18 +191,21 @@ impl RunOutcome {
         )
     }
 
-    pub fn parse(s: &str) -> RunOutcome {
-        match s {
-            "exited" => RunOutcome::Exited,
-            "failed" => RunOutcome::Failed,
-            "timeout" => RunOutcome::Timeout,
-            "cancelled" => RunOutcome::Cancelled,
-            "lost" => RunOutcome::Lost,
-            "stopped" => RunOutcome::Stopped,
-            "over-budget" => RunOutcome::OverBudget,
-            "tampered" => RunOutcome::Tampered,
-            _ => RunOutcome::Running,
-        }
+    pub const ALL: [RunOutcome; 9] = [
+        RunOutcome::Running,
+        RunOutcome::Exited,
+        RunOutcome::Failed,
+        RunOutcome::Timeout,
+        RunOutcome::Cancelled,
+        RunOutcome::Lost,
+        RunOutcome::Stopped,
+        RunOutcome::OverBudget,
+        RunOutcome::Tampered,
+    ];
+
+    /// The outcome a ledger row holds; none for text no outcome has.
+    pub fn parse(s: &str) -> Option<RunOutcome> {
+        RunOutcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -226,6 +229,64 @@ pub struct Run {
     pub note: Option<String>,
     /// The sandbox layers of this run and whether each was active.
     pub sandbox: Option<serde_json::Value>,
-    /// The cluster job (`scheduler:id`) that ran it, if any.
-    pub job: Option<String>,
+    /// The cluster job that ran it, if any.
+    pub job: Option<JobRef>,
+}
+
+/// A cluster job: its scheduler (`slurm`, `lsf`) and its id there; stored as `scheduler:id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    pub scheduler: String,
+    pub id: String,
+}
+
+impl JobRef {
+    /// The job a ledger row holds (`scheduler:id`, both parts non-empty).
+    pub fn parse(s: &str) -> Option<JobRef> {
+        let (scheduler, id) = s.split_once(':')?;
+        let word = |p: &str| !p.is_empty() && !p.contains(char::is_whitespace);
+        (word(scheduler) && word(id)).then(|| JobRef {
+            scheduler: scheduler.to_string(),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for JobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.scheduler, self.id)
+    }
+}
+
+impl Serialize for JobRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_reads_back_as_stored_and_malformed_text_is_none() {
+        let j = JobRef::parse("slurm:123").unwrap();
+        assert_eq!((j.scheduler.as_str(), j.id.as_str()), ("slurm", "123"));
+        assert_eq!(j.to_string(), "slurm:123");
+        for bad in ["slurm", ":1", "lsf:", "sl urm:1", ""] {
+            assert_eq!(JobRef::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_state_and_outcome_reads_back_and_unknown_text_is_none() {
+        for st in State::ALL {
+            assert_eq!(State::parse(st.as_str()), Some(st));
+        }
+        for o in RunOutcome::ALL {
+            assert_eq!(RunOutcome::parse(o.as_str()), Some(o));
+        }
+        assert_eq!(State::parse("limbo"), None);
+        assert_eq!(RunOutcome::parse("exploded"), None);
+    }
 }

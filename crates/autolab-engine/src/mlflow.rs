@@ -51,7 +51,7 @@ impl Client {
             .http_status_as_error(false)
             .timeout_global(Some(TIMEOUT))
             .user_agent(concat!("autolab/", env!("CARGO_PKG_VERSION")));
-        if is_loopback(tracking_uri) {
+        if autolab_llm::is_loopback_url(tracking_uri) {
             config = config.proxy(None); // a proxy from the environment cannot reach loopback
         }
         Client {
@@ -454,16 +454,6 @@ fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
-fn is_loopback(uri: &str) -> bool {
-    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or(uri);
-    let host = rest.split('/').next().unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost" || host == "::1" || host.starts_with("127.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,10 +468,10 @@ mod tests {
         assert_eq!(pick(&pts, SeriesValue::Min), Some(0.3));
         assert_eq!(pick(&pts, SeriesValue::Max), Some(0.9));
         assert_eq!(pick(&[], SeriesValue::Max), None);
-        assert!(is_loopback("http://127.0.0.1:5000"));
-        assert!(is_loopback("http://localhost:5000/"));
-        assert!(is_loopback("http://[::1]:5000"));
-        assert!(!is_loopback("https://mlflow.example.org"));
+        assert!(autolab_llm::is_loopback_url("http://127.0.0.1:5000"));
+        assert!(autolab_llm::is_loopback_url("http://localhost:5000/"));
+        assert!(autolab_llm::is_loopback_url("http://[::1]:5000"));
+        assert!(!autolab_llm::is_loopback_url("https://mlflow.example.org"));
     }
 
     #[test]

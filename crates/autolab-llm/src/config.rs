@@ -160,8 +160,9 @@ pub fn client_with_key(
     Ok(Box::new(HttpClient::new(cfg, api_key.map(str::to_string))?))
 }
 
-/// Whether `url`'s host is this machine (`localhost`, `127.x.x.x`, `::1`).
-pub(crate) fn is_loopback_url(url: &str) -> bool {
+/// Whether `url`'s host is this machine (`localhost`, `*.localhost`, any loopback address);
+/// the one rule for every HTTP client of autolab (LLM providers, MLflow).
+pub fn is_loopback_url(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
         return false;
     };

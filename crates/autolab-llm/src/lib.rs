@@ -55,6 +55,7 @@ use std::time::Duration;
 
 pub use config::{
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Provider, ProviderConfig, client, client_with_key,
+    is_loopback_url,
 };
 pub use error::LlmError;
 pub use price::{Price, default_price};

@@ -29,7 +29,7 @@ pub use duration::{format_duration, parse_duration};
 pub use early_stop::EarlyStop;
 pub use error::ConfigError;
 pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
-pub use runner::{RunnerConfig, RunnerKind};
+pub use runner::{PARALLEL, RunnerConfig, RunnerKind, check_parallel};
 pub use sandbox::SandboxConfig;
 pub use sources::{MLFLOW_DEFAULT_EXPERIMENT, SeriesValue, Source, WandbFrom};
 

@@ -9,6 +9,22 @@ use super::parse_duration;
 
 type Problem = (String, String, Option<String>);
 
+/// How many runs may go at once: the one rule for `[runner].parallel` and `--parallel`.
+pub const PARALLEL: std::ops::RangeInclusive<i64> = 1..=256;
+
+/// `n` as a number of slots, or why it is not one (with the range it must be in).
+pub fn check_parallel(n: i64) -> Result<usize, String> {
+    if PARALLEL.contains(&n) {
+        Ok(n as usize)
+    } else {
+        Err(format!(
+            "{n} slots is out of range: use between {} and {}",
+            PARALLEL.start(),
+            PARALLEL.end()
+        ))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunnerKind {
     Local,
@@ -89,11 +105,11 @@ pub(super) fn validate(r: RawRunner) -> Result<RunnerConfig, Problem> {
         }
     };
     let parallel = r.parallel.unwrap_or(1);
-    if !(1..=256).contains(&parallel) {
+    if let Err(why) = check_parallel(parallel) {
         return Err((
             "parallel".into(),
             format!("`parallel = {parallel}` is out of range"),
-            Some("use a number of slots between 1 and 256".into()),
+            Some(why),
         ));
     }
     let kill_grace = match &r.kill_grace {

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::experiment::{Experiment, Run, RunOutcome, State, Verdict};
+use crate::experiment::{Experiment, JobRef, Run, RunOutcome, State, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -511,10 +511,13 @@ impl Ledger {
         Ok((id, index as u32))
     }
 
-    /// Records a run's cluster job (`scheduler:id`), so a restarted autolab can re-attach.
-    pub fn set_run_job(&self, run: i64, job: &str) -> Result<()> {
+    /// Records a run's cluster job, so a restarted autolab can re-attach.
+    pub fn set_run_job(&self, run: i64, job: &JobRef) -> Result<()> {
         self.conn
-            .execute("UPDATE runs SET job = ?1 WHERE id = ?2", params![job, run])
+            .execute(
+                "UPDATE runs SET job = ?1 WHERE id = ?2",
+                params![job.to_string(), run],
+            )
             .map(|_| ())
             .map_err(wrap(&self.path))
     }
@@ -573,7 +576,18 @@ impl Ledger {
                     row: r.get(0)?,
                     index: r.get::<_, i64>(1)? as u32,
                     seed: r.get::<_, i64>(2)? as u64,
-                    outcome: RunOutcome::parse(&r.get::<_, String>(3)?),
+                    outcome: {
+                        let text: String = r.get(3)?;
+                        RunOutcome::parse(&text).ok_or_else(|| {
+                            bad_row(
+                                3,
+                                format!(
+                                    "runs row {}: unknown outcome `{text}`",
+                                    r.get::<_, i64>(0).unwrap_or(0)
+                                ),
+                            )
+                        })?
+                    },
                     exit_code: r.get(4)?,
                     pid: r.get(5)?,
                     run_dir: r.get(6)?,
@@ -586,7 +600,18 @@ impl Ledger {
                     sandbox: r
                         .get::<_, Option<String>>(12)?
                         .and_then(|s| serde_json::from_str(&s).ok()),
-                    job: r.get(13)?,
+                    job: match r.get::<_, Option<String>>(13)? {
+                        None => None,
+                        Some(text) => Some(JobRef::parse(&text).ok_or_else(|| {
+                            bad_row(
+                                13,
+                                format!(
+                                    "runs row {}: malformed job `{text}`",
+                                    r.get::<_, i64>(0).unwrap_or(0)
+                                ),
+                            )
+                        })?),
+                    },
                 })
             })
             .map_err(wrap(&self.path))?
@@ -652,17 +677,24 @@ pub struct Event {
 const EXPERIMENT_SELECT: &str = "SELECT id, number, state, verdict, reason, score, metrics, commit_sha, parent, proposer, title, params, lines_added, lines_removed, finalized, created_at, updated_at, stats FROM experiments";
 
 fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
+    let id: i64 = r.get(0)?;
     let state: String = r.get(2)?;
     let metrics: Option<String> = r.get(6)?;
     let params: Option<String> = r.get(11)?;
+    let state = State::parse(&state)
+        .ok_or_else(|| bad_row(2, format!("experiments row {id}: unknown state `{state}`")))?;
+    let verdict =
+        match r.get::<_, Option<String>>(3)? {
+            None => None,
+            Some(v) => Some(State::parse(&v).and_then(State::verdict).ok_or_else(|| {
+                bad_row(3, format!("experiments row {id}: unknown verdict `{v}`"))
+            })?),
+        };
     Ok(Experiment {
-        row: r.get(0)?,
+        row: id,
         number: r.get::<_, i64>(1)? as u32,
-        state: State::parse(&state).unwrap_or(State::Proposed),
-        verdict: r
-            .get::<_, Option<String>>(3)?
-            .and_then(|v| State::parse(&v))
-            .and_then(State::verdict),
+        state,
+        verdict,
         reason: r.get(4)?,
         score: r.get(5)?,
         metrics: metrics
@@ -682,6 +714,11 @@ fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
             .get::<_, Option<String>>(17)?
             .and_then(|s| serde_json::from_str(&s).ok()),
     })
+}
+
+/// A stored value no domain type has: an error that names the row and the text found.
+fn bad_row(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
 }
 
 fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {

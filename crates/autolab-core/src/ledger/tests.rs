@@ -129,3 +129,46 @@ fn lessons_digests_and_fix_attempts_survive_a_reopen() {
         })
     );
 }
+
+#[test]
+fn stored_text_no_state_verdict_or_outcome_has_is_an_error_naming_the_row() {
+    let (_d, mut l) = ledger();
+    let c = l
+        .create_campaign("t", "abc", 7, &IndexMap::new(), "")
+        .unwrap();
+    let row = l
+        .propose(c.id, 0, "abc", "baseline", "baseline", None)
+        .unwrap();
+    let (run, _) = l.start_run(row, 7, "runs/x", "abc").unwrap();
+    assert_eq!(l.runs(row).unwrap()[0].outcome, RunOutcome::Running);
+
+    l.conn
+        .execute("UPDATE runs SET outcome = 'exploded' WHERE id = ?1", [run])
+        .unwrap();
+    let e = l.runs(row).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("runs row {run}")) && e.contains("exploded"),
+        "{e}"
+    );
+
+    l.conn
+        .execute(
+            "UPDATE experiments SET state = 'limbo' WHERE id = ?1",
+            [row],
+        )
+        .unwrap();
+    let e = l.experiment_by_row(row).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("experiments row {row}")) && e.contains("limbo"),
+        "{e}"
+    );
+
+    l.conn
+        .execute(
+            "UPDATE experiments SET state = 'kept', verdict = 'great' WHERE id = ?1",
+            [row],
+        )
+        .unwrap();
+    let e = l.experiments(c.id).unwrap_err().to_string();
+    assert!(e.contains("unknown verdict `great`"), "{e}");
+}

@@ -152,11 +152,13 @@ pub fn run_campaign(
     run_campaign_with(lab, opts, observer, stop, Parts::default())
 }
 
-/// Proposer and coder to use instead of the ones the config implies.
+/// Proposer, coder and runner to use instead of the ones the config implies.
 #[derive(Default)]
 pub struct Parts {
     pub proposer: Option<Box<dyn Proposer>>,
     pub coder: Option<Box<dyn Coder>>,
+    /// Where runs execute (tests plug in a scripted runner here).
+    pub runner: Option<Arc<dyn Runner>>,
 }
 
 /// [`run_campaign`] with chosen parts (other proposers and coders plug in here).
@@ -241,7 +243,10 @@ pub fn run_campaign_with(
         campaign,
         opts,
         observer,
-        runner: runner_for(&lab.config.runner.kind)?,
+        runner: match parts.runner {
+            Some(r) => r,
+            None => runner_for(&lab.config.runner.kind)?,
+        },
         proposer,
         coder,
         slots: HashMap::new(),
@@ -418,6 +423,17 @@ impl Driver<'_> {
         let mut last_beat = Instant::now();
         loop {
             self.take_controls()?;
+            // Decisions first: they may move the incumbent that new work starts from,
+            // or pause the campaign (a crash streak) before anything new starts.
+            while let Some(pos) = self
+                .queue
+                .iter()
+                .position(|w| matches!(w, Work::Decide(..)))
+            {
+                if let Some(Work::Decide(exp, run)) = self.queue.remove(pos) {
+                    self.decide(exp, run)?;
+                }
+            }
             if stop.load(Ordering::SeqCst) || self.stop_asked {
                 ending = Ending::Stopped;
                 for slot in self.slots.values() {
@@ -437,16 +453,6 @@ impl Driver<'_> {
                 self.observer.report(Report::Note(
                     "time budget reached: finishing running experiments".into(),
                 ));
-            }
-            // Decisions first: they may move the incumbent that new work starts from.
-            while let Some(pos) = self
-                .queue
-                .iter()
-                .position(|w| matches!(w, Work::Decide(..)))
-            {
-                if let Some(Work::Decide(exp, run)) = self.queue.remove(pos) {
-                    self.decide(exp, run)?;
-                }
             }
             if ending == Ending::Budget && self.agent.as_ref().is_some_and(|a| a.out_of_budget) {
                 ending = Ending::Spent;
@@ -496,9 +502,9 @@ impl Driver<'_> {
                     autolab_runner::Handle::Pid(pid) => {
                         self.ledger.set_run_pid(run, i64::from(pid))?
                     }
-                    autolab_runner::Handle::Job { scheduler, id } => {
-                        self.ledger.set_run_job(run, &format!("{scheduler}:{id}"))?
-                    }
+                    autolab_runner::Handle::Job { scheduler, id } => self
+                        .ledger
+                        .set_run_job(run, &autolab_core::experiment::JobRef { scheduler, id })?,
                 },
                 Ok(SlotMsg::Done { exp, run, output }) => {
                     let stream = self.slots.remove(&exp).and_then(|s| s.stream);
@@ -607,11 +613,11 @@ impl Driver<'_> {
                         .into_iter()
                         .find(|r| r.row == run)
                         .and_then(|r| r.job);
-                    match job.as_deref().and_then(|j| j.split_once(':')) {
-                        Some((scheduler, id)) => {
+                    match job {
+                        Some(j) => {
                             let handle = autolab_runner::Handle::Job {
-                                scheduler: scheduler.into(),
-                                id: id.into(),
+                                scheduler: j.scheduler,
+                                id: j.id,
                             };
                             self.reattach(exp, run, handle)?
                         }

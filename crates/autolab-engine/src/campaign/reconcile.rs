@@ -49,7 +49,7 @@ impl Driver<'_> {
                 notes.push(format!(
                     "#{:04}: re-attaching to job {}",
                     exp.number,
-                    r.job.as_deref().unwrap_or("")
+                    r.job.as_ref().map(|j| j.to_string()).unwrap_or_default()
                 ));
                 self.queue.push_back(Work::Attach(exp.row, r.row));
                 continue;

@@ -1,5 +1,7 @@
 mod common;
+mod fake_runner;
 
 mod reconcile;
 mod rules;
+mod scenarios;
 mod stale;

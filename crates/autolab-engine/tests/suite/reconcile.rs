@@ -42,6 +42,7 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
     let parts = || Parts {
         proposer: Some(Box::new(Edits(vec!["worse.txt"]))),
         coder: Some(Box::new(Appender)),
+        ..Parts::default()
     };
     run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
     let runs_log = root.join("runs.log");

@@ -41,6 +41,7 @@ fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {
             "train.sh",
         ]))),
         coder: Some(Box::new(Appender)),
+        ..Parts::default()
     };
     run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts).unwrap();
 

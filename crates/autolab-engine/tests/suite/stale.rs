@@ -45,6 +45,7 @@ fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() 
     let parts = Parts {
         proposer: Some(Box::new(Edits(vec!["a.txt", "b.txt"]))),
         coder: Some(Box::new(Appender)),
+        ..Parts::default()
     };
     run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts).unwrap();
 

@@ -37,8 +37,10 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             None,
         ));
     }
-    if args.parallel == Some(0) {
-        return Err(CliError::usage("--parallel must be at least 1", None));
+    if let Some(n) = args.parallel
+        && let Err(why) = autolab_core::config::check_parallel(n as i64)
+    {
+        return Err(CliError::usage(format!("--parallel {n}: {why}"), None));
     }
     let lab = Lab::open(dir)?;
     preflight(&lab)?;

@@ -162,3 +162,26 @@ fn a_param_the_params_file_does_not_have_is_refused_with_the_key_it_meant() {
         stdout(&doctor)
     );
 }
+
+#[test]
+fn parallel_out_of_range_is_refused_alike_on_the_command_line_and_in_the_config() {
+    let lab = TestLab::with_mode("better", "parallel = 1000\n");
+    let out = lab.autolab(&["run", "--tag", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("between 1 and 256"),
+        "{}",
+        stderr(&out)
+    );
+    let lab = TestLab::with_mode("better", "");
+    for n in ["0", "1000"] {
+        let out = lab.autolab(&["run", "--tag", "t", "--parallel", n]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("between 1 and 256"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!lab.path().join(".autolab/ledger.db").exists());
+}

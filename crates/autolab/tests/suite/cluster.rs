@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use super::common::*;
 
@@ -342,4 +343,80 @@ fn doctor_checks_a_slurm_profile_by_running_a_job() {
         text.contains("ok    a trivial job runs on this host (Slurm)"),
         "{text}"
     );
+}
+
+#[test]
+fn cancel_and_pause_from_another_terminal_reach_slurm_jobs() {
+    let Some(conf) = slurm() else { return };
+    let lab = TestLab::new();
+    // #1 holds until cancelled; the others end at once.
+    lab.write(
+        "run.sh",
+        "case \"$AUTOLAB_EXPERIMENT\" in */0001) sleep 300 ;; esac\necho 'val_loss: 0.5'\n",
+    );
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"sh run.sh\"\ntimeout = \"10m\"\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n\
+         [params]\napply = { env = \"P_\" }\nx = { float = [0.0, 1.0] }\n[decide]\npolicy = \"strict\"\n\
+         [runner]\nkind = \"slurm\"\nparallel = 1\npoll_interval = \"200ms\"\n",
+    );
+    lab.commit("lab");
+    let child = lab
+        .cmd()
+        .args(["run", "--tag", "ctl", "--max-experiments", "3"])
+        .env("SLURM_CONF", &conf)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for("#1's job", |c| {
+        count(c, "SELECT COUNT(*) FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 1 AND r.job IS NOT NULL AND r.outcome = 'running'") == 1
+    });
+    let job: String = lab
+        .ledger()
+        .query_row("SELECT r.job FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 1", [], |r| r.get(0))
+        .unwrap();
+    let id = job.trim_start_matches("slurm:").to_string();
+    let queued = |id: &str| {
+        let out = Command::new("squeue")
+            .env("SLURM_CONF", &conf)
+            .args(["--noheader", "--jobs", id, "--format", "%i"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == id
+    };
+    assert!(queued(&id), "job {id} is in the queue");
+    // Pause first: #1 keeps running; then cancel it.
+    let out = lab.autolab(&["pause"]);
+    assert!(
+        stdout(&out).contains("paused: 1 running"),
+        "{}",
+        stdout(&out)
+    );
+    let out = lab.autolab(&["cancel", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.wait_for("#1 cancelled", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM experiments WHERE number = 1 AND verdict = 'cancelled'",
+        ) == 1
+    });
+    assert!(!queued(&id), "job {id} was cancelled in SLURM");
+    // Still paused: nothing new was submitted.
+    let out = lab.autolab(&["pause"]);
+    assert!(stdout(&out).contains("already paused"), "{}", stdout(&out));
+    assert_eq!(count(&lab.ledger(), "SELECT COUNT(*) FROM experiments"), 2);
+    let out = lab.autolab(&["resume"]);
+    assert!(stdout(&out).contains("resumed"), "{}", stdout(&out));
+    let out = output_within(child, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exps = lab.json(&["results", "--format", "json"]);
+    let verdicts: Vec<&str> = exps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(verdicts.len(), 3, "{exps}");
+    assert_eq!(verdicts[1], "cancelled", "{exps}");
+    assert_ne!(verdicts[2], "cancelled", "{exps}");
 }

@@ -1,0 +1,195 @@
+//! The loop's decisions with a scripted in-process runner: crash streaks, how a failure is
+//! named, and commands from the control inbox arriving while a run is going.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use autolab_core::control::Command;
+use autolab_core::experiment::Verdict;
+use autolab_core::ledger::Ledger;
+use autolab_engine::proposer::{Proposal, Proposer, Trial};
+use autolab_engine::{Ending, Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
+
+use super::common::{Appender, Quiet, git};
+use super::fake_runner::{Act, Scripted, loss};
+
+/// Always proposes another line in a.txt.
+struct Again;
+impl Proposer for Again {
+    fn propose(&mut self, _: u32, _: &[Trial]) -> Option<Proposal> {
+        Some(Proposal {
+            title: "edit a.txt".into(),
+            proposer: "test".into(),
+            params: None,
+        })
+    }
+}
+
+/// A lab whose command the scripted runner never executes.
+fn lab(dir: &Path, extra: &str) -> Lab {
+    std::fs::write(dir.join("a.txt"), "").unwrap();
+    std::fs::write(
+        dir.join("autolab.toml"),
+        format!(
+            "[task]\ncommand = \"false\"\neditable = [\"a.txt\"]\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
+             [decide]\npolicy = \"strict\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    git(dir, &["init", "--quiet"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "--quiet", "-m", "lab"]);
+    Lab::open(dir).unwrap()
+}
+
+fn run(
+    lab: &Lab,
+    max: u32,
+    runner: Arc<Scripted>,
+    observer: &mut dyn Observer,
+) -> autolab_engine::Summary {
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(max),
+        ..RunOptions::default()
+    };
+    let parts = Parts {
+        proposer: Some(Box::new(Again)),
+        coder: Some(Box::new(Appender)),
+        runner: Some(runner),
+    };
+    run_campaign_with(lab, &opts, observer, &AtomicBool::new(false), parts).unwrap()
+}
+
+fn experiments(root: &Path) -> Vec<autolab_core::experiment::Experiment> {
+    let ledger = Ledger::open(&root.join(".autolab/ledger.db")).unwrap();
+    let c = ledger.campaign("t").unwrap().unwrap();
+    ledger.experiments(c.id).unwrap()
+}
+
+#[test]
+fn crashes_in_a_row_pause_the_campaign_and_the_next_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "[runner]\nmax_consecutive_crashes = 3\n");
+    // #1 dies of a signal, #2 exits 128 (not a signal), #3 exits 3: three in a row.
+    let crashing = Arc::new(Scripted::new(|n| match n {
+        0 => loss(1.0),
+        1 => Act::Signal(9),
+        2 => Act::Print("boom\n".into(), 128),
+        _ => Act::Print("boom\n".into(), 3),
+    }));
+    let summary = run(&lab, 10, crashing.clone(), &mut Quiet);
+    assert_eq!(summary.ending, Ending::Paused);
+    assert_eq!(crashing.ran(), [0, 1, 2, 3]);
+    let exps = experiments(dir.path());
+    let reasons: Vec<&str> = exps[1..]
+        .iter()
+        .map(|e| e.reason.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["killed by signal 9", "exit code 128", "exit code 3"]
+    );
+    assert!(
+        exps[1..]
+            .iter()
+            .all(|e| e.verdict == Some(Verdict::Crashed))
+    );
+
+    // Run again with code that works: the campaign goes on from #4 to its budget.
+    let fixed = Arc::new(Scripted::new(|_| loss(0.5)));
+    let summary = run(&lab, 6, fixed.clone(), &mut Quiet);
+    assert_eq!(summary.ending, Ending::Budget);
+    assert_eq!(fixed.ran(), [4, 5]);
+    assert_eq!(experiments(dir.path())[4].verdict, Some(Verdict::Kept));
+}
+
+#[test]
+fn a_cancelled_experiment_does_not_end_or_extend_a_crash_streak() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "[runner]\nmax_consecutive_crashes = 2\n");
+    let db = dir.path().join(".autolab/ledger.db");
+    // #1 crashes, #2 is cancelled while it runs, #3 crashes: two crashes in a row.
+    let runner = Arc::new(
+        Scripted::new(|n| match n {
+            0 => loss(1.0),
+            2 => Act::Hold,
+            _ => Act::Print("boom\n".into(), 1),
+        })
+        .on_start(move |n| {
+            if n == 2 {
+                let l = Ledger::open(&db).unwrap();
+                let c = l.campaign("t").unwrap().unwrap();
+                l.controls()
+                    .push(c.id, &Command::Cancel(2), "test")
+                    .unwrap();
+            }
+        }),
+    );
+    let summary = run(&lab, 10, runner.clone(), &mut Quiet);
+    assert_eq!(summary.ending, Ending::Paused);
+    assert_eq!(runner.ran(), [0, 1, 2, 3]);
+    let exps = experiments(dir.path());
+    assert_eq!(exps[2].verdict, Some(Verdict::Cancelled), "{:?}", exps[2]);
+    assert_eq!(exps[2].reason.as_deref(), Some("cancelled by test"));
+    assert_eq!(exps[3].verdict, Some(Verdict::Crashed));
+}
+
+/// Resumes the campaign as soon as it says it paused (another terminal would).
+struct Resumer(std::path::PathBuf, Vec<String>);
+impl Observer for Resumer {
+    fn report(&mut self, r: Report) {
+        if let Report::Note(note) = r {
+            if note.starts_with("pause") && note.contains("): paused") {
+                let l = Ledger::open(&self.0).unwrap();
+                let c = l.campaign("t").unwrap().unwrap();
+                l.controls()
+                    .push(c.id, &Command::Resume, "resumer")
+                    .unwrap();
+            }
+            self.1.push(note);
+        }
+    }
+}
+
+#[test]
+fn a_pause_arriving_mid_run_lets_the_run_finish_and_waits_for_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "");
+    let db = dir.path().join(".autolab/ledger.db");
+    let pusher = db.clone();
+    let runner = Arc::new(
+        Scripted::new(|n| loss(1.0 - 0.1 * f64::from(n))).on_start(move |n| {
+            if n == 1 {
+                let l = Ledger::open(&pusher).unwrap();
+                let c = l.campaign("t").unwrap().unwrap();
+                l.controls().push(c.id, &Command::Pause, "test").unwrap();
+            }
+        }),
+    );
+    let mut observer = Resumer(db.clone(), Vec::new());
+    let summary = run(&lab, 3, runner.clone(), &mut observer);
+    assert_eq!(summary.ending, Ending::Budget);
+    assert_eq!(runner.ran(), [0, 1, 2]);
+    // #1 was judged while paused; #2 started only after the resume.
+    let notes = observer.1.join("\n");
+    let paused = notes.find("): paused").expect(&notes);
+    let resumed = notes.find("): resumed").expect(&notes);
+    assert!(paused < resumed, "{notes}");
+    let ledger = Ledger::open(&db).unwrap();
+    let c = ledger.campaign("t").unwrap().unwrap();
+    let controls = ledger.controls().recent(c.id, 10).unwrap();
+    assert_eq!(controls.len(), 2);
+    assert!(controls.iter().all(|c| c.taken_at.is_some()));
+    let exps = experiments(dir.path());
+    assert_eq!(exps.len(), 3);
+    assert_eq!(exps[2].verdict, Some(Verdict::Kept));
+    let resumed_at = controls[1].taken_at.unwrap();
+    assert!(
+        exps[1].updated_at <= resumed_at,
+        "#1 judged before the resume"
+    );
+    assert!(exps[2].created_at >= resumed_at, "#2 proposed after it");
+}
