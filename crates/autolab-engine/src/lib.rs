@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod coder;
 pub mod early_stop;
 mod error;
+pub mod judge;
 pub mod lab;
 pub mod lab_checks;
 pub mod llm;

@@ -1,14 +1,19 @@
-//! Verdicts: from a finished run to `kept`, `discarded`, `crashed` or `timeout`.
+//! Verdicts: from a finished run to `kept`, `discarded`, `crashed` or `timeout`, by the
+//! judge's calls ([`crate::judge`]) applied to the ledger, git and `results.tsv`.
 
-use autolab_core::config::{Policy, format_duration};
-use autolab_core::experiment::{RunOutcome, State, Verdict};
+use autolab_core::config::Policy;
+use autolab_core::experiment::{State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::Changes;
-use autolab_core::score;
 use serde_json::json;
 
 use super::{Driver, Work};
 use crate::EngineError;
+use crate::judge::{
+    self,
+    run::RunCall,
+    strict::{Incumbent, StrictCall},
+};
 use crate::proposer::Proposal;
 
 /// How often one experiment may be moved onto a newer incumbent before it is discarded.
@@ -28,96 +33,36 @@ impl Driver<'_> {
             self.queue.push_back(Work::Run(row));
             return Ok(());
         };
-        let crash = |reason: String| (Verdict::Crashed, reason);
-        // The run's note, when autolab wrote one, is the most precise reason.
-        let noted = |default: String| r.note.clone().unwrap_or(default);
-        let failure = match r.outcome {
-            RunOutcome::Running | RunOutcome::Cancelled | RunOutcome::Lost => {
-                self.queue.push_back(Work::Run(row));
-                return Ok(());
-            }
-            RunOutcome::Tampered => {
-                let reason = noted("protected files modified during the run".into());
-                let ch = Changes {
-                    reason: Some(reason.clone()),
-                    ..Changes::default()
-                };
-                self.ledger
-                    .transition_with(row, State::Invalid, json!({"reason": reason}), &ch)?;
-                self.finalize(row)?;
-                return self.report_verdict(row);
-            }
-            RunOutcome::OverBudget => Some(crash(noted("disk budget exceeded".into()))),
-            RunOutcome::Timeout => Some((
-                Verdict::Timeout,
-                noted(format!(
-                    "timed out after {} (task.timeout)",
-                    format_duration(self.lab.config.task.timeout)
-                )),
-            )),
-            RunOutcome::Failed => Some(crash(noted(match r.exit_code {
-                Some(code) if code > 128 => format!("killed by signal {}", code - 128),
-                Some(code) => format!("exit code {code}"),
-                None => r
-                    .log_tail
-                    .clone()
-                    .unwrap_or_else(|| "could not start".into()),
-            }))),
-            RunOutcome::Stopped => {
-                let reason = noted("stopped early".into());
-                let ch = Changes {
-                    reason: Some(reason.clone()),
-                    metrics: Some(r.metrics.clone()),
-                    ..Changes::default()
-                };
-                self.ledger.transition_with(
-                    row,
-                    State::Discarded,
-                    json!({"reason": reason}),
-                    &ch,
-                )?;
-                self.finalize(row)?;
-                return self.report_verdict(row);
-            }
-            RunOutcome::Exited => None,
-        };
-        let specs = &self.lab.config.metrics.score;
-        let scored = score::score(&r.metrics, specs);
-        let (verdict, reason) = match (failure, scored) {
-            (Some(f), _) => f,
-            (None, Err(e @ score::ScoreError::NotFinite(..))) => crash(e.to_string()),
-            (None, Err(e)) => {
-                // Say what the run did print, so a misnamed metric is plain to see.
-                let printed: Vec<&str> = r
-                    .metrics
-                    .iter()
-                    .filter(|(_, v)| v.is_finite())
-                    .map(|(k, _)| k.as_str())
-                    .collect();
-                crash(if printed.is_empty() {
-                    format!("{e}; the run printed no metric")
-                } else {
-                    format!("{e}; the run printed: {}", printed.join(", "))
-                })
-            }
-            (None, Ok(s)) => {
-                let ch = Changes {
-                    score: Some(s),
-                    metrics: Some(r.metrics.clone()),
-                    ..Changes::default()
-                };
-                self.ledger.transition_with(
-                    row,
-                    State::Evaluating,
-                    json!({"run": r.index, "score": s}),
-                    &ch,
-                )?;
-                return match self.lab.config.decide.policy {
-                    Policy::Strict => self.judge(row, s),
-                    Policy::NoiseAware => self.judge_noise_aware(row),
-                };
-            }
-        };
+        let config = &self.lab.config;
+        let (verdict, reason, keep_metrics) =
+            match judge::run::call(&r, &config.metrics.score, config.task.timeout) {
+                RunCall::Rerun => {
+                    self.queue.push_back(Work::Run(row));
+                    return Ok(());
+                }
+                RunCall::Scored(s) => {
+                    let ch = Changes {
+                        score: Some(s),
+                        metrics: Some(r.metrics.clone()),
+                        ..Changes::default()
+                    };
+                    self.ledger.transition_with(
+                        row,
+                        State::Evaluating,
+                        json!({"run": r.index, "score": s}),
+                        &ch,
+                    )?;
+                    return match self.lab.config.decide.policy {
+                        Policy::Strict => self.judge(row, s),
+                        Policy::NoiseAware => self.judge_noise_aware(row),
+                    };
+                }
+                RunCall::Final {
+                    verdict,
+                    reason,
+                    keep_metrics,
+                } => (verdict, reason, keep_metrics),
+            };
         if verdict == Verdict::Crashed
             && exp.number > 0
             && self.try_fix(row, &reason, r.log_tail.as_deref().unwrap_or(""))?
@@ -125,15 +70,12 @@ impl Driver<'_> {
             return Ok(());
         }
         let ch = Changes {
-            reason: Some(reason.clone()),
-            metrics: Some(r.metrics.clone()),
+            metrics: keep_metrics.then(|| r.metrics.clone()),
             ..Changes::default()
         };
-        self.ledger
-            .transition_with(row, verdict.state(), json!({"reason": reason}), &ch)?;
-        self.finalize(row)?;
-        self.report_verdict(row)?;
-        if exp.number == 0 {
+        self.conclude(row, verdict, &reason, json!({}), ch)?;
+        // A baseline that crashed or timed out leaves nothing to compare with.
+        if exp.number == 0 && matches!(verdict, Verdict::Crashed | Verdict::Timeout) {
             return Err(EngineError::BaselineFailed {
                 verdict: verdict.as_str().into(),
                 reason,
@@ -143,52 +85,38 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// The `strict` policy: keep iff strictly better than the incumbent (by more than
-    /// `min_delta`); a better candidate built on an older incumbent is moved onto the current
-    /// one and confirmed by a fresh run first.
+    /// The `strict` policy ([`judge::strict`]) applied to experiment `row`, which scored `s`.
     fn judge(&mut self, row: i64, s: f64) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
-        let goal = self.lab.config.score_goal();
         let incumbent = self.incumbent()?;
-        let (verdict, reason, becomes_incumbent) = match &incumbent {
-            _ if exp.number == 0 => (Verdict::Kept, "baseline".to_string(), true),
-            None => (Verdict::Kept, "first scored experiment".to_string(), true),
-            Some(inc) => {
-                let best = inc.score.unwrap_or(f64::NAN);
-                if !score::strictly_better(s, best, goal, self.lab.config.decide.min_delta) {
-                    (
-                        Verdict::Discarded,
-                        format!(
-                            "score {s:.6} does not beat #{} ({best:.6}, {})",
-                            inc.number,
-                            goal.as_str()
-                        ),
-                        false,
-                    )
-                } else if inc.commit.as_deref() == Some(exp.parent.as_str()) {
-                    (
-                        Verdict::Kept,
-                        format!("score {s:.6} beats #{} ({best:.6})", inc.number),
-                        true,
-                    )
-                } else {
-                    return self.rebase(row, inc.commit.clone().unwrap_or_default(), inc.number);
-                }
+        let against = incumbent.as_ref().map(|inc| Incumbent {
+            number: inc.number,
+            score: inc.score,
+            commit: inc.commit.as_deref(),
+        });
+        let decide = &self.lab.config.decide;
+        let call = judge::strict::call(
+            exp.number,
+            s,
+            &exp.parent,
+            against,
+            self.lab.config.score_goal(),
+            decide.min_delta,
+        );
+        let (verdict, reason) = match (call, incumbent) {
+            (StrictCall::Keep(reason), _) => (Verdict::Kept, reason),
+            (StrictCall::Discard(reason), _) => (Verdict::Discarded, reason),
+            (StrictCall::MoveOnto, Some(inc)) => {
+                return self.rebase(row, inc.commit.clone().unwrap_or_default(), inc.number);
             }
+            // The call moves a candidate only onto an incumbent.
+            (StrictCall::MoveOnto, None) => (Verdict::Kept, "first scored experiment".into()),
         };
         let ch = Changes {
-            reason: Some(reason.clone()),
-            new_incumbent: becomes_incumbent.then_some(exp.number),
+            new_incumbent: (verdict == Verdict::Kept).then_some(exp.number),
             ..Changes::default()
         };
-        self.ledger.transition_with(
-            row,
-            verdict.state(),
-            json!({"reason": reason, "policy": "strict"}),
-            &ch,
-        )?;
-        self.finalize(row)?;
-        self.report_verdict(row)
+        self.conclude(row, verdict, &reason, json!({"policy": "strict"}), ch)
     }
 
     /// Moves a better candidate onto the current incumbent and queues a confirmation run.
@@ -203,14 +131,13 @@ impl Driver<'_> {
         *count += 1;
         let attempt = *count;
         let discard = |d: &mut Self, reason: String| -> Result<(), EngineError> {
-            let ch = Changes {
-                reason: Some(reason.clone()),
-                ..Changes::default()
-            };
-            d.ledger
-                .transition_with(row, State::Discarded, json!({"reason": reason}), &ch)?;
-            d.finalize(row)?;
-            d.report_verdict(row)
+            d.conclude(
+                row,
+                Verdict::Discarded,
+                &reason,
+                json!({}),
+                Changes::default(),
+            )
         };
         if attempt > MAX_REBASES {
             return discard(
@@ -255,13 +182,9 @@ impl Driver<'_> {
             let ch = Changes {
                 commit: Some(commit),
                 parent: Some(onto),
-                reason: Some(reason.clone()),
                 ..Changes::default()
             };
-            self.ledger
-                .transition_with(row, State::Invalid, json!({"reason": reason}), &ch)?;
-            self.finalize(row)?;
-            return self.report_verdict(row);
+            return self.conclude(row, Verdict::Invalid, &reason, json!({}), ch);
         }
         let lines = self.lab.repo.line_counts(&onto, &commit)?;
         let ch = Changes {

@@ -514,12 +514,29 @@ impl Driver<'_> {
         score: Option<f64>,
     ) -> Result<(), EngineError> {
         let ch = Changes {
-            reason: Some(reason.to_string()),
             score,
             ..Changes::default()
         };
+        self.conclude(row, verdict, reason, json!({}), ch)
+    }
+
+    /// Applies a verdict to experiment `row`, the one way every verdict lands: its state,
+    /// reason and `changes` with an event (`detail` and the reason) in one transaction, then
+    /// its git effects and results.tsv, then the report (crash streak, playbook, lessons).
+    pub(super) fn conclude(
+        &mut self,
+        row: i64,
+        verdict: Verdict,
+        reason: &str,
+        mut detail: serde_json::Value,
+        mut changes: Changes,
+    ) -> Result<(), EngineError> {
+        changes.reason = Some(reason.to_string());
+        if let serde_json::Value::Object(m) = &mut detail {
+            m.insert("reason".into(), json!(reason));
+        }
         self.ledger
-            .transition_with(row, verdict.state(), json!({"reason": reason}), &ch)?;
+            .transition_with(row, verdict.state(), detail, &changes)?;
         self.finalize(row)?;
         self.report_verdict(row)
     }
