@@ -123,6 +123,66 @@ impl Verdict {
     }
 }
 
+/// Who proposed an experiment (stored by name: `baseline`, `optimizer`, `llm`, or the name a
+/// plugged-in proposer gives itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProposerKind {
+    /// The campaign's first run: the code as it is.
+    Baseline,
+    /// The built-in optimizer over `[params]`.
+    Optimizer,
+    /// The LLM strategist's experts.
+    Llm,
+    /// A proposer plugged in through the engine's API, by its name.
+    Plugged(String),
+}
+
+impl ProposerKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ProposerKind::Baseline => "baseline",
+            ProposerKind::Optimizer => "optimizer",
+            ProposerKind::Llm => "llm",
+            ProposerKind::Plugged(name) => name,
+        }
+    }
+}
+
+impl From<&str> for ProposerKind {
+    fn from(name: &str) -> ProposerKind {
+        match name {
+            "baseline" => ProposerKind::Baseline,
+            "optimizer" => ProposerKind::Optimizer,
+            "llm" => ProposerKind::Llm,
+            other => ProposerKind::Plugged(other.to_string()),
+        }
+    }
+}
+
+impl From<&ProposerKind> for ProposerKind {
+    fn from(kind: &ProposerKind) -> ProposerKind {
+        kind.clone()
+    }
+}
+
+impl From<String> for ProposerKind {
+    fn from(name: String) -> ProposerKind {
+        ProposerKind::from(name.as_str())
+    }
+}
+
+impl std::fmt::Display for ProposerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ProposerKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One candidate of a campaign, as the ledger holds it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Experiment {
@@ -138,7 +198,7 @@ pub struct Experiment {
     pub metrics: IndexMap<String, f64>,
     pub commit: Option<String>,
     pub parent: String,
-    pub proposer: String,
+    pub proposer: ProposerKind,
     pub title: String,
     pub params: Option<serde_json::Value>,
     pub lines_added: u64,

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::experiment::{Experiment, JobRef, Run, RunOutcome, State, Verdict};
+use crate::experiment::{Experiment, JobRef, ProposerKind, Run, RunOutcome, State, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -323,22 +323,23 @@ impl Ledger {
         campaign: i64,
         number: u32,
         parent: &str,
-        proposer: &str,
+        proposer: impl Into<ProposerKind>,
         title: &str,
         params: Option<&serde_json::Value>,
     ) -> Result<i64> {
+        let proposer: ProposerKind = proposer.into();
         let t = now();
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
         tx.execute(
             "INSERT INTO experiments (campaign_id, number, state, parent, proposer, title, params, created_at, updated_at)
              VALUES (?1, ?2, 'proposed', ?3, ?4, ?5, ?6, ?7, ?7)",
-            params![campaign, number, parent, proposer, title, params.map(|p| p.to_string()), t],
+            params![campaign, number, parent, proposer.as_str(), title, params.map(|p| p.to_string()), t],
         )
         .map_err(wrap(&self.path))?;
         let id = tx.last_insert_rowid();
         tx.execute(
             "INSERT INTO events (campaign_id, experiment_id, at, kind, to_state, detail) VALUES (?1, ?2, ?3, 'transition', 'proposed', ?4)",
-            params![campaign, id, t, serde_json::json!({"proposer": proposer, "title": title}).to_string()],
+            params![campaign, id, t, serde_json::json!({"proposer": proposer.as_str(), "title": title}).to_string()],
         )
         .map_err(wrap(&self.path))?;
         tx.commit().map_err(wrap(&self.path))?;
@@ -702,7 +703,7 @@ fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
             .unwrap_or_default(),
         commit: r.get(7)?,
         parent: r.get(8)?,
-        proposer: r.get(9)?,
+        proposer: ProposerKind::from(r.get::<_, String>(9)?),
         title: r.get(10)?,
         params: params.and_then(|p| serde_json::from_str(&p).ok()),
         lines_added: r.get::<_, i64>(12)? as u64,

@@ -183,7 +183,7 @@ impl Driver<'_> {
                 ideas
                     .get(&e.row)
                     .and_then(|(_, x)| x.clone())
-                    .unwrap_or_else(|| e.proposer.clone())
+                    .unwrap_or_else(|| e.proposer.to_string())
             })
             .collect();
         Ok(PlaybookMaterial {

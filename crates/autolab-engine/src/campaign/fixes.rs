@@ -1,7 +1,7 @@
 //! The fix loop: a crashed LLM experiment goes back to the coder with its log tail and diff,
 //! a bounded number of times (counted in the ledger, so a restart grants no new attempts).
 
-use autolab_core::experiment::State;
+use autolab_core::experiment::{ProposerKind, State};
 use autolab_core::ledger::Changes;
 use serde_json::json;
 
@@ -63,7 +63,7 @@ impl Driver<'_> {
         *used += 1;
         let attempt = *used;
         let exp = self.ledger.experiment_by_row(row)?;
-        if exp.proposer != "llm" {
+        if exp.proposer != ProposerKind::Llm {
             return Ok(false);
         }
         let diff = match &exp.commit {

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use autolab_core::experiment::{State, Verdict};
+use autolab_core::experiment::{ProposerKind, State, Verdict};
 
 use super::{Driver, SlotMsg, Work};
 use crate::EngineError;
@@ -164,7 +164,9 @@ impl Driver<'_> {
         agent.backlog = kept.into();
         let mut cancelled = Vec::new();
         for e in self.ledger.experiments(self.campaign.id)? {
-            if !titles.contains(&e.title) || e.proposer != "llm" || self.slots.contains_key(&e.row)
+            if !titles.contains(&e.title)
+                || e.proposer != ProposerKind::Llm
+                || self.slots.contains_key(&e.row)
             {
                 continue;
             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use autolab_core::config::Goal;
-use autolab_core::experiment::{RunOutcome, State, Verdict};
+use autolab_core::experiment::{ProposerKind, RunOutcome, State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::Changes;
 use autolab_core::metrics::{self, RunOutputs};
@@ -72,7 +72,7 @@ impl Driver<'_> {
     /// checks the rules. Returns whether it is ready to run (else it got verdict `invalid`).
     pub(super) fn implement(&mut self, row: i64) -> Result<bool, EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
-        if exp.proposer == "llm" && self.agent.is_some() {
+        if exp.proposer == ProposerKind::Llm && self.agent.is_some() {
             // An LLM coder takes time: it runs as a job and the run is queued when it is done.
             self.implement_async(row, None)?;
             return Ok(false);

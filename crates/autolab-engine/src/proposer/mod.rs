@@ -16,7 +16,7 @@ pub use tpe::TpeSampler;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {
     pub title: String,
-    pub proposer: String,
+    pub proposer: autolab_core::experiment::ProposerKind,
     /// Parameter values, for proposers that tune declared params.
     pub params: Option<Value>,
 }
