@@ -193,3 +193,25 @@ fn a_pause_arriving_mid_run_lets_the_run_finish_and_waits_for_resume() {
     );
     assert!(exps[2].created_at >= resumed_at, "#2 proposed after it");
 }
+
+#[test]
+fn a_command_written_while_no_run_was_live_expires_instead_of_acting_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "");
+    let db = dir.path().join(".autolab/ledger.db");
+    let first = Arc::new(Scripted::new(|_| loss(1.0)));
+    run(&lab, 1, first, &mut Quiet);
+    // A stop written between runs (its `autolab run` had died) must not stop the next one.
+    let id = {
+        let l = Ledger::open(&db).unwrap();
+        let c = l.campaign("t").unwrap().unwrap();
+        l.controls().push(c.id, &Command::Stop, "late").unwrap()
+    };
+    let next = Arc::new(Scripted::new(|_| loss(0.5)));
+    let summary = run(&lab, 3, next.clone(), &mut Quiet);
+    assert_eq!(summary.ending, Ending::Budget);
+    assert_eq!(next.ran(), [1, 2]);
+    let l = Ledger::open(&db).unwrap();
+    let stop = l.controls().get(id).unwrap().unwrap();
+    assert!(stop.effect.unwrap().starts_with("expired"));
+}
