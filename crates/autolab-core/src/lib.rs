@@ -11,12 +11,12 @@ pub mod ledger;
 pub mod lock;
 pub mod metrics;
 pub mod noise_model;
+pub mod paths;
 pub mod results;
 pub mod score;
 pub mod stats;
 
-/// The directory autolab keeps its state in, at the lab root.
-pub const STATE_DIR: &str = ".autolab";
+pub use paths::{STATE_DIR, StatePaths};
 
 /// Opens a file a run could have written, for reading: never through a symlink, and only a
 /// regular file (a FIFO would block, a device never end).

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use autolab_core::STATE_DIR;
+use autolab_core::StatePaths;
 use autolab_core::config::Config;
 use autolab_core::git::Repo;
 
@@ -33,16 +33,21 @@ impl Lab {
         })
     }
 
+    /// Where autolab keeps its state in this lab.
+    pub fn paths(&self) -> StatePaths {
+        StatePaths::new(&self.root)
+    }
+
     pub fn state_dir(&self) -> PathBuf {
-        self.root.join(STATE_DIR)
+        self.paths().state_dir()
     }
 
     pub fn ledger_path(&self) -> PathBuf {
-        self.state_dir().join("ledger.db")
+        self.paths().ledger()
     }
 
     pub fn lock_path(&self) -> PathBuf {
-        self.state_dir().join("lock")
+        self.paths().lock()
     }
 
     /// The lock every checkout of the repository shares: in the common git dir (not named
@@ -52,22 +57,15 @@ impl Lab {
     }
 
     pub fn worktree(&self, tag: &str, number: u32) -> PathBuf {
-        self.state_dir()
-            .join("worktrees")
-            .join(tag)
-            .join(format!("{number:04}"))
+        self.paths().worktree(tag, number)
     }
 
     pub fn run_dir(&self, tag: &str, number: u32, run: u32) -> PathBuf {
-        self.state_dir()
-            .join("runs")
-            .join(tag)
-            .join(format!("{number:04}"))
-            .join(run.to_string())
+        self.paths().run_dir(tag, number, run)
     }
 
     pub fn results_path(&self) -> PathBuf {
-        self.root.join("results.tsv")
+        self.paths().results_tsv()
     }
 
     /// Creates `.autolab/` and git-ignores it and `results.tsv` through `.git/info/exclude`

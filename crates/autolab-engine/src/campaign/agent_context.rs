@@ -140,8 +140,7 @@ impl Driver<'_> {
             files: context::editable_files(&self.lab.repo, &incumbent, &config.task.editable),
             leaderboard,
             recent,
-            playbook: std::fs::read_to_string(self.lab.state_dir().join("playbook.md"))
-                .unwrap_or_default(),
+            playbook: std::fs::read_to_string(self.lab.paths().playbook()).unwrap_or_default(),
             steering: context::steering(&self.lab.root, &steering_file),
             tried,
             tried_pairs,
@@ -223,7 +222,7 @@ impl Driver<'_> {
             &guardrails,
             agent.cfg.playbook_chars as usize,
         );
-        let path = self.lab.state_dir().join("playbook.md");
+        let path = self.lab.paths().playbook();
         std::fs::write(&path, text).map_err(|e| EngineError::io(Path::new(&path), e))
     }
 }

@@ -44,7 +44,7 @@ pub(super) fn retry_failed_baseline(
         lab.repo.delete_ref_if(&r, &known)?;
     }
     let _ = lab.repo.remove_worktree(&lab.worktree(&campaign.tag, 0));
-    let _ = std::fs::remove_dir_all(lab.state_dir().join("runs").join(&campaign.tag));
+    let _ = std::fs::remove_dir_all(lab.paths().runs(&campaign.tag));
     ledger.forget_campaign(&campaign.tag)?;
     let changed = match (new_commit, new_config) {
         (true, true) => "the commit and the config",

@@ -106,11 +106,7 @@ impl Driver<'_> {
         }
 
         // Worktrees of experiments the ledger does not know (a crash before `propose` landed).
-        let dir = self
-            .lab
-            .state_dir()
-            .join("worktrees")
-            .join(&self.campaign.tag);
+        let dir = self.lab.paths().worktrees(&self.campaign.tag);
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
                 let known = e

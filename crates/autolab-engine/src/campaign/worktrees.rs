@@ -13,7 +13,7 @@ use crate::EngineError;
 
 impl Driver<'_> {
     fn spare_dir(&self) -> PathBuf {
-        self.lab.state_dir().join("worktrees").join(".spare")
+        self.lab.paths().spare_worktrees()
     }
 
     fn spares(&self) -> Vec<PathBuf> {

@@ -156,7 +156,7 @@ pub fn steering(root: &Path, steering_file: &str) -> Option<String> {
     let mut parts = Vec::new();
     for p in [
         root.join(steering_file),
-        root.join(".autolab").join("steering.md"),
+        autolab_core::StatePaths::new(root).steering(),
     ] {
         if let Ok(t) = std::fs::read_to_string(&p)
             && !t.trim().is_empty()

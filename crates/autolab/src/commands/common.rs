@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use autolab_core::STATE_DIR;
+use autolab_core::StatePaths;
 use autolab_core::experiment::Experiment;
 use autolab_core::git::Repo;
 use autolab_core::ledger::{Campaign, Ledger};
@@ -18,7 +18,7 @@ pub struct Opened {
 /// The ledger of the lab containing `dir`.
 pub fn open_ledger(dir: &Path) -> Result<Opened, CliError> {
     let repo = Repo::discover(dir)?;
-    let path = repo.root.join(STATE_DIR).join("ledger.db");
+    let path = StatePaths::new(&repo.root).ledger();
     if !path.exists() {
         return Err(CliError::usage(
             format!("no campaign has run in {} yet", repo.root.display()),

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use autolab_core::STATE_DIR;
+use autolab_core::StatePaths;
 use autolab_core::control::Command;
 use autolab_core::git::Repo;
 use autolab_core::ledger::Ledger;
@@ -20,7 +20,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(15);
 
 /// The tag of the campaign an `autolab run` is live on in the lab at `root`.
 pub fn live_tag(root: &Path) -> Option<String> {
-    let holder = LabLock::holder(&root.join(STATE_DIR).join("lock"))?;
+    let holder = LabLock::holder(&StatePaths::new(root).lock())?;
     let rest = holder.split_once("--tag ")?.1;
     Some(rest.split_whitespace().next()?.to_string())
 }
@@ -37,7 +37,7 @@ pub fn by(what: &str) -> String {
 /// Writes `command` for the live campaign (`tag`, or the one live) and prints its effect.
 pub fn send(dir: &Path, tag: Option<&str>, command: Command) -> Result<ExitCode, CliError> {
     let repo = Repo::discover(dir)?;
-    let path = repo.root.join(STATE_DIR).join("ledger.db");
+    let path = StatePaths::new(&repo.root).ledger();
     if !path.exists() {
         return Err(CliError::usage(
             format!("no campaign has run in {} yet", repo.root.display()),

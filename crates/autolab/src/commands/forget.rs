@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use autolab_core::STATE_DIR;
+use autolab_core::StatePaths;
 use autolab_core::git::{Repo, incumbent_branch, valid_tag};
 use autolab_core::ledger::Ledger;
 use autolab_core::lock::{LabLock, LockError};
@@ -60,12 +60,12 @@ pub fn forget(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     }
     let tag = args.tag.as_str();
     let repo = Repo::discover(dir)?;
-    let state = repo.root.join(STATE_DIR);
-    let ledger_path = state.join("ledger.db");
+    let paths = StatePaths::new(&repo.root);
+    let ledger_path = paths.ledger();
     // Hold the lab lock throughout: no `autolab run` can start (or be live) meanwhile.
-    let _lock = if state.is_dir() {
+    let _lock = if paths.state_dir().is_dir() {
         Some(
-            LabLock::acquire(&state.join("lock"), &format!("autolab forget {tag}")).map_err(
+            LabLock::acquire(&paths.lock(), &format!("autolab forget {tag}")).map_err(
                 |e| match e {
                     LockError::Held { holder } => CliError::failure(
                         format!(
@@ -166,7 +166,7 @@ pub fn forget(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         Some(l) => l.forget_campaign(tag)?,
         None => None,
     };
-    let worktrees = state.join("worktrees").join(tag);
+    let worktrees = paths.worktrees(tag);
     if let Ok(entries) = std::fs::read_dir(&worktrees) {
         for e in entries.flatten() {
             repo.remove_worktree(&e.path())?;
@@ -201,7 +201,7 @@ pub fn forget(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             repo.run(&["update-ref", "-d", r, &commit])?;
         }
     }
-    let runs = state.join("runs").join(tag);
+    let runs = paths.runs(tag);
     if runs.exists() {
         std::fs::remove_dir_all(&runs)?;
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use autolab_core::STATE_DIR;
+use autolab_core::StatePaths;
 use autolab_core::control::Command;
 use autolab_core::git::Repo;
 use autolab_core::ledger::Ledger;
@@ -25,9 +25,10 @@ pub struct Args {
 
 pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let repo = Repo::discover(dir)?;
-    let state = repo.root.join(STATE_DIR);
+    let paths = StatePaths::new(&repo.root);
+    let state = paths.state_dir();
     std::fs::create_dir_all(&state)?;
-    let path = state.join("steering.md");
+    let path = paths.steering();
     if args.clear {
         std::fs::write(&path, "")?;
         eprintln!("steering cleared ({})", path.display());
@@ -49,7 +50,7 @@ pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     writeln!(f, "- {}", text.trim())?;
     // A live campaign takes the note through its inbox (recorded with who and when).
     if let Some(tag) = super::control::live_tag(&repo.root) {
-        let ledger = Ledger::open(&state.join("ledger.db"))?;
+        let ledger = Ledger::open(&paths.ledger())?;
         if let Some(c) = ledger.campaign(&tag)? {
             let command = Command::Steer(text.trim().to_string());
             if let Some(effect) = super::control::push_and_wait(&ledger, c.id, &command)? {

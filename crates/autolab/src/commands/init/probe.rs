@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use autolab_core::STATE_DIR;
+use autolab_core::StatePaths;
 use autolab_core::config::Config;
 use autolab_core::git::Repo;
 use autolab_core::metrics::{self, RunOutputs};
@@ -48,7 +48,7 @@ pub fn probe(repo: &Repo, config: &Config) -> Result<Probe, CliError> {
             Some(&missing.hint()),
         ));
     }
-    let base = repo.root.join(STATE_DIR).join("probe");
+    let base = StatePaths::new(&repo.root).probes();
     let worktree = base.join("worktree");
     let run_dir = base.join("run");
     repo.remove_worktree(&worktree)?;
