@@ -2,9 +2,6 @@
 
 mod apply;
 mod bench;
-mod bench_cluster;
-mod bench_duty;
-mod bench_noise;
 mod cancel;
 mod common;
 mod control;

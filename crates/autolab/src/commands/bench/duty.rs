@@ -67,7 +67,7 @@ fn make_lab(dir: &Path, url: &str, run_secs: f64, parallel: usize) -> Result<(),
              [agent]\nprovider = \"openai\"\nmodel = \"fake\"\nbase_url = \"{url}\"\n"
         ),
     )?;
-    super::bench::commit_lab(dir)
+    super::commit_lab(dir)
 }
 
 struct Measured {

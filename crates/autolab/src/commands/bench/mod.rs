@@ -1,5 +1,5 @@
 //! `autolab bench overhead`: what autolab itself costs per experiment.
-//! `autolab bench optimizer`: see `bench_optimizer.rs`.
+//! `autolab bench optimizer`: see `optimizer/`.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -10,7 +10,9 @@ use autolab_engine::{Lab, Observer, Report, RunOptions, run_campaign};
 
 use crate::output::CliError;
 
-#[path = "bench_optimizer.rs"]
+mod cluster;
+mod duty;
+mod noise;
 mod optimizer;
 
 #[derive(Debug, clap::Args)]
@@ -71,18 +73,16 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
         What::Optimizer(args) => optimizer::bench_optimizer(args),
-        What::Cluster { jobs, seconds } => {
-            super::bench_cluster::cluster(jobs.max(1), seconds.max(1))
-        }
+        What::Cluster { jobs, seconds } => cluster::cluster(jobs.max(1), seconds.max(1)),
         What::Duty {
             experiments,
             llm_secs,
             run_secs,
-        } => super::bench_duty::duty(experiments.max(2), llm_secs, run_secs),
+        } => duty::duty(experiments.max(2), llm_secs, run_secs),
         What::Noise {
             candidates,
             campaigns,
-        } => super::bench_noise::noise(candidates, campaigns.max(1)),
+        } => noise::noise(candidates, campaigns.max(1)),
     }
 }
 

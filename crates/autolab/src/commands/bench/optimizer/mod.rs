@@ -1,7 +1,7 @@
 //! `autolab bench optimizer`: the built-in TPE against random search and Optuna's TPE.
 //!
 //! Every method proposes through its real code path (autolab's `Optimizer`, Optuna's
-//! `TPESampler` in a Python child speaking a line protocol, see `bench_optuna.py`) and every
+//! `TPESampler` in a Python child speaking a line protocol, see `optuna.py`) and every
 //! problem is evaluated here, by the same code for all methods: Branin (2-D), Hartmann-6
 //! (6-D), a noisy mixed problem (float, log-float, int and choice) and the spiral lab
 //! (`python3 train.py`, one network trained per trial).
@@ -22,12 +22,11 @@ use serde_json::{Map, Value, json};
 
 use crate::output::CliError;
 
-#[path = "bench_problems.rs"]
 mod problem;
 
 use problem::{Objective, Outcome, Problem, Spiral, problems};
 
-const OPTUNA_DRIVER: &str = include_str!("bench_optuna.py");
+const OPTUNA_DRIVER: &str = include_str!("optuna.py");
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -45,7 +45,7 @@ parallel = 2
 "#
         ),
     )?;
-    super::bench::commit_lab(dir)
+    super::commit_lab(dir)
 }
 
 /// (candidates, kept, runs) of one campaign.
