@@ -1,6 +1,7 @@
 //! The `autolab` command line.
 
 mod commands;
+mod hints;
 mod output;
 mod signals;
 

@@ -33,8 +33,8 @@ impl CliError {
 
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> CliError {
-        let code = if e.is_usage() { 2 } else { 1 };
-        let mut hint = e.hint();
+        let code = if crate::hints::is_usage(&e) { 2 } else { 1 };
+        let mut hint = crate::hints::hint(&e);
         if let EngineError::BaselineFailed { log: Some(log), .. } = &e {
             let tail: Vec<&str> = log
                 .lines()

@@ -15,7 +15,7 @@ impl Driver<'_> {
     pub(super) fn expire_old_controls(&mut self) -> Result<(), EngineError> {
         for c in self.ledger.controls().waiting(self.campaign.id)? {
             if c.at < self.held_since {
-                let effect = "expired: no `autolab run` was live to take it";
+                let effect = "expired: no run of the campaign was live to take it";
                 self.ledger.controls().take(c.id, effect)?;
             }
         }
@@ -46,10 +46,10 @@ impl Driver<'_> {
             Command::Pause => {
                 self.user_pause = Some(c.by.clone());
                 if self.slots.is_empty() {
-                    "paused: nothing starts until `autolab resume`".into()
+                    "paused: nothing new starts until it is resumed".into()
                 } else {
                     format!(
-                        "paused: {} running experiment(s) finish and are judged; nothing new starts until `autolab resume`",
+                        "paused: {} running experiment(s) finish and are judged; nothing new starts until it is resumed",
                         self.slots.len()
                     )
                 }
@@ -60,7 +60,7 @@ impl Driver<'_> {
             },
             Command::Stop => {
                 self.stop_asked = true;
-                "stopping: running runs are cancelled and run again on the next `autolab run`"
+                "stopping: running runs are cancelled and run again when the campaign is resumed"
                     .into()
             }
             Command::Cancel(n) => self.cancel(*n, &c.by)?,

@@ -171,20 +171,10 @@ pub fn run_campaign_with(
 ) -> Result<Summary, EngineError> {
     let refused = git::refs_git_refuses(&opts.tag);
     if !git::valid_tag(&opts.tag) || !refused.is_empty() {
-        return Err(EngineError::usage(
-            if refused.is_empty() {
-                format!("invalid tag `{}`", opts.tag)
-            } else {
-                format!(
-                    "invalid tag `{}`: git refuses the ref name `{}`",
-                    opts.tag, refused[0]
-                )
-            },
-            Some(
-                "a tag is letters, digits, `-`, `_` and `.` (e.g. `nov26`), at most 64 characters, \
-                 not starting with `.` or `-` and not ending with `.` or `.lock`",
-            ),
-        ));
+        return Err(EngineError::InvalidTag {
+            tag: opts.tag.clone(),
+            refused: refused.first().cloned(),
+        });
     }
     lab.prepare_state_dir()?;
     let holder = format!("autolab run --tag {} in {}", opts.tag, lab.root.display());
@@ -313,12 +303,8 @@ fn runner_for(kind: &autolab_core::config::RunnerKind) -> Result<Arc<dyn Runner>
     let Some(cfg) = cluster_config(kind) else {
         return Ok(Arc::new(LocalRunner));
     };
-    let runner = autolab_runner::ClusterRunner::new(cfg).map_err(|e| {
-        EngineError::usage(
-            format!("[runner]: {e}"),
-            Some("check that the scheduler's commands (sbatch/squeue or bsub/bjobs) work, and ssh if set; `autolab doctor` checks"),
-        )
-    })?;
+    let runner =
+        autolab_runner::ClusterRunner::new(cfg).map_err(|source| EngineError::Runner { source })?;
     Ok(Arc::new(runner))
 }
 

@@ -393,6 +393,6 @@ fn check_params_file(root: &Path, add: &mut impl FnMut(bool, String, Option<Stri
     };
     match autolab_engine::lab_checks::params_file_keys(&lab) {
         Ok(()) => {}
-        Err(e) => add(false, e.to_string(), e.hint()),
+        Err(e) => add(false, e.to_string(), crate::hints::hint(&e)),
     }
 }
