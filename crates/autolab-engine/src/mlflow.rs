@@ -47,15 +47,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(tracking_uri: &str) -> Client {
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(TIMEOUT))
-            .user_agent(concat!("autolab/", env!("CARGO_PKG_VERSION")));
-        if autolab_llm::is_loopback_url(tracking_uri) {
-            config = config.proxy(None); // a proxy from the environment cannot reach loopback
-        }
         Client {
-            agent: ureq::Agent::new_with_config(config.build()),
+            agent: autolab_llm::http_agent(tracking_uri, TIMEOUT),
             uri: tracking_uri.to_string(),
             base: tracking_uri.trim_end_matches('/').to_string(),
         }

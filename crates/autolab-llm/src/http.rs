@@ -22,7 +22,7 @@ const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// The `anthropic-version` header sent with every Anthropic request.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
-const USER_AGENT: &str = concat!("autolab-llm/", env!("CARGO_PKG_VERSION"));
+const USER_AGENT: &str = concat!("autolab/", env!("CARGO_PKG_VERSION"));
 
 /// A parsed reply, before accounting.
 #[derive(Debug, Default)]
@@ -115,15 +115,8 @@ impl HttpClient {
             Provider::OpenAi => format!("{base}/chat/completions"),
             Provider::Anthropic => format!("{}/v1/messages", base.trim_end_matches("/v1")),
         };
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(cfg.timeout))
-            .user_agent(USER_AGENT);
-        if is_loopback_url(base) {
-            config = config.proxy(None); // a proxy from the environment cannot reach our loopback
-        }
         Ok(HttpClient {
-            agent: ureq::Agent::new_with_config(config.build()),
+            agent: agent(base, cfg.timeout),
             provider: cfg.provider,
             model: cfg.model.clone(),
             url,
@@ -278,6 +271,20 @@ impl std::fmt::Debug for HttpClient {
             .field("max_retries", &self.max_retries)
             .finish_non_exhaustive()
     }
+}
+
+/// The HTTP agent every client of autolab uses (LLM providers, MLflow) for a server at `base`:
+/// statuses are answers, not errors; one deadline per call; our user agent; and no proxy for
+/// a loopback server (a proxy from the environment cannot reach it).
+pub fn agent(base: &str, timeout: std::time::Duration) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(USER_AGENT);
+    if is_loopback_url(base) {
+        config = config.proxy(None);
+    }
+    ureq::Agent::new_with_config(config.build())
 }
 
 /// Sorts a ureq error into retryable (the network) and fatal (everything else).

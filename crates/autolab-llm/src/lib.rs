@@ -58,6 +58,7 @@ pub use config::{
     is_loopback_url,
 };
 pub use error::LlmError;
+pub use http::agent as http_agent;
 pub use price::{Price, default_price};
 
 /// Who says a [`Message`].

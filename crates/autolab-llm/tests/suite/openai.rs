@@ -105,7 +105,7 @@ fn openai_sse_reply_is_assembled_with_usage() {
     assert_eq!(r.header("accept"), Some("text/event-stream"));
     assert!(
         r.header("user-agent")
-            .is_some_and(|ua| ua.starts_with("autolab-llm/"))
+            .is_some_and(|ua| ua.starts_with("autolab/"))
     );
 }
 
