@@ -13,7 +13,8 @@ pub enum Act {
     Print(String, i32),
     /// Dies of this signal.
     Signal(i32),
-    /// Runs until the loop cancels it.
+    /// Runs until the loop cancels it (at most [`HOLD_AT_MOST`], then it fails: a loop that
+    /// never cancels fails its test instead of hanging it).
     Hold,
 }
 
@@ -21,6 +22,9 @@ pub enum Act {
 pub fn loss(x: f64) -> Act {
     Act::Print(format!("val_loss: {x}\n"), 0)
 }
+
+/// How long a held run waits to be cancelled.
+pub const HOLD_AT_MOST: Duration = Duration::from_secs(20);
 
 type Script = Box<dyn Fn(u32) -> Act + Send + Sync>;
 type OnStart = Box<dyn Fn(u32) + Send + Sync>;
@@ -106,10 +110,15 @@ impl Runner for Scripted {
             }
             Act::Hold => {
                 std::fs::write(&stdout, "").unwrap();
-                while !cancel.load(Ordering::SeqCst) {
+                let held = std::time::Instant::now();
+                while !cancel.load(Ordering::SeqCst) && held.elapsed() < HOLD_AT_MOST {
                     std::thread::park_timeout(Duration::from_millis(5));
                 }
-                Exit::Cancelled
+                if cancel.load(Ordering::SeqCst) {
+                    Exit::Cancelled
+                } else {
+                    Exit::Code(99)
+                }
             }
         };
         Ok(Finished {

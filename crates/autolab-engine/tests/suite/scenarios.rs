@@ -12,7 +12,7 @@ use autolab_engine::proposer::{Proposal, Proposer, Trial};
 use autolab_engine::{Ending, Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
 
 use super::common::{Appender, Quiet, git};
-use super::fake_runner::{Act, Scripted, loss};
+use super::fake_runner::{Act, HOLD_AT_MOST, Scripted, loss};
 
 /// Always proposes another line in a.txt.
 struct Again;
@@ -53,6 +53,8 @@ fn run(
     let opts = RunOptions {
         tag: "t".into(),
         max_experiments: Some(max),
+        // A loop that waits for a command that never comes ends instead of hanging the test.
+        max_hours: Some(30.0 / 3600.0),
         ..RunOptions::default()
     };
     let parts = Parts {
@@ -137,19 +139,25 @@ fn a_cancelled_experiment_does_not_end_or_extend_a_crash_streak() {
     assert_eq!(exps[3].verdict, Some(Verdict::Crashed));
 }
 
-/// Resumes the campaign as soon as it says it paused (another terminal would).
-struct Resumer(std::path::PathBuf, Vec<String>);
+/// Pauses again, then resumes, once the campaign said it paused and judged #1 (another
+/// terminal would); keeps the notes.
+struct Resumer(std::path::PathBuf, Vec<String>, bool);
 impl Observer for Resumer {
     fn report(&mut self, r: Report) {
-        if let Report::Note(note) = r {
-            if note.starts_with("pause") && note.contains("): paused") {
+        match r {
+            Report::Note(note) => {
+                self.2 |= note.starts_with("pause") && note.contains("): paused");
+                self.1.push(note);
+            }
+            Report::Verdict { experiment, .. } if experiment.number == 1 && self.2 => {
                 let l = Ledger::open(&self.0).unwrap();
                 let c = l.campaign("t").unwrap().unwrap();
+                l.controls().push(c.id, &Command::Pause, "again").unwrap();
                 l.controls()
                     .push(c.id, &Command::Resume, "resumer")
                     .unwrap();
             }
-            self.1.push(note);
+            _ => {}
         }
     }
 }
@@ -165,11 +173,17 @@ fn a_pause_arriving_mid_run_lets_the_run_finish_and_waits_for_resume() {
             if n == 1 {
                 let l = Ledger::open(&pusher).unwrap();
                 let c = l.campaign("t").unwrap().unwrap();
-                l.controls().push(c.id, &Command::Pause, "test").unwrap();
+                let id = l.controls().push(c.id, &Command::Pause, "test").unwrap();
+                // #1 goes on until the loop has taken the pause.
+                let asked = std::time::Instant::now();
+                while l.controls().get(id).unwrap().unwrap().taken_at.is_none() {
+                    assert!(asked.elapsed() < HOLD_AT_MOST, "the pause was never taken");
+                    std::thread::park_timeout(std::time::Duration::from_millis(5));
+                }
             }
         }),
     );
-    let mut observer = Resumer(db.clone(), Vec::new());
+    let mut observer = Resumer(db.clone(), Vec::new(), false);
     let summary = run(&lab, 3, runner.clone(), &mut observer);
     assert_eq!(summary.ending, Ending::Budget);
     assert_eq!(runner.ran(), [0, 1, 2]);
@@ -181,12 +195,17 @@ fn a_pause_arriving_mid_run_lets_the_run_finish_and_waits_for_resume() {
     let ledger = Ledger::open(&db).unwrap();
     let c = ledger.campaign("t").unwrap().unwrap();
     let controls = ledger.controls().recent(c.id, 10).unwrap();
-    assert_eq!(controls.len(), 2);
-    assert!(controls.iter().all(|c| c.taken_at.is_some()));
+    let effects: Vec<&str> = controls
+        .iter()
+        .map(|c| c.effect.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(effects.len(), 3, "{effects:?}");
+    assert!(effects[0].starts_with("paused: 1 running"), "{effects:?}");
+    assert_eq!(effects[1..], ["already paused", "resumed"]);
     let exps = experiments(dir.path());
     assert_eq!(exps.len(), 3);
     assert_eq!(exps[2].verdict, Some(Verdict::Kept));
-    let resumed_at = controls[1].taken_at.unwrap();
+    let resumed_at = controls[2].taken_at.unwrap();
     assert!(
         exps[1].updated_at <= resumed_at,
         "#1 judged before the resume"
