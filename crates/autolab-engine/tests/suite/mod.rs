@@ -4,4 +4,5 @@ mod fake_runner;
 mod reconcile;
 mod rules;
 mod scenarios;
+mod scripted;
 mod stale;

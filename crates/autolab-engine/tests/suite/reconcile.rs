@@ -75,3 +75,136 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
     assert!((exps[1].score.unwrap() - 1.3).abs() < 1e-9, "{:?}", exps[1]);
     assert_eq!(ledger.runs(exps[1].row).unwrap().len(), 1);
 }
+
+mod after_a_crash {
+    //! What a restart finds after autolab died at some instant, set up in the ledger and git,
+    //! and what reconcile makes of it (with the scripted runner).
+
+    use std::sync::Arc;
+
+    use autolab_core::ledger::Ledger;
+
+    use super::super::common::{Quiet, git};
+    use super::super::fake_runner::{Scripted, loss};
+    use super::super::scripted::{experiments, lab, run, try_run};
+
+    /// A campaign of the baseline (1.0) and #1 (0.5, kept); returns #1's commit.
+    fn two(dir: &std::path::Path) -> (autolab_engine::Lab, String) {
+        let lab = lab(dir, "");
+        run(
+            &lab,
+            2,
+            Arc::new(Scripted::new(|n| loss(1.0 / f64::from(n + 1)))),
+            &mut Quiet,
+        );
+        let one = experiments(dir)[1].commit.clone().unwrap();
+        assert_eq!(git(dir, &["rev-parse", "autolab/t"]), one);
+        (lab, one)
+    }
+
+    fn sql(dir: &std::path::Path, q: &str) {
+        let c = rusqlite::Connection::open(dir.join(".autolab/ledger.db")).unwrap();
+        assert!(c.execute(q, []).unwrap() >= 1, "{q}");
+    }
+
+    #[test]
+    fn a_missing_incumbent_branch_is_made_again_at_the_incumbent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, one) = two(dir.path());
+        git(dir.path(), &["update-ref", "-d", "refs/heads/autolab/t"]);
+        run(&lab, 2, Arc::new(Scripted::new(|_| loss(0.1))), &mut Quiet);
+        assert_eq!(git(dir.path(), &["rev-parse", "autolab/t"]), one);
+    }
+
+    #[test]
+    fn a_branch_behind_a_kept_verdict_is_moved_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, one) = two(dir.path());
+        let base = experiments(dir.path())[0].commit.clone().unwrap();
+        // Died between #1's verdict and moving the branch.
+        git(dir.path(), &["update-ref", "refs/heads/autolab/t", &base]);
+        sql(
+            dir.path(),
+            "UPDATE experiments SET finalized = 0 WHERE number = 1",
+        );
+        run(&lab, 2, Arc::new(Scripted::new(|_| loss(0.1))), &mut Quiet);
+        assert_eq!(git(dir.path(), &["rev-parse", "autolab/t"]), one);
+    }
+
+    #[test]
+    fn a_branch_someone_else_moved_stops_the_campaign_and_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, _) = two(dir.path());
+        let other = git(
+            dir.path(),
+            &["commit-tree", "-m", "elsewhere", "HEAD^{tree}"],
+        );
+        git(dir.path(), &["update-ref", "refs/heads/autolab/t", &other]);
+        let Err(e) = try_run(&lab, 3, Arc::new(Scripted::new(|_| loss(0.1))), &mut Quiet) else {
+            panic!("a moved branch stops the campaign");
+        };
+        assert!(e.to_string().contains("autolab/t"), "{e}");
+        assert_eq!(git(dir.path(), &["rev-parse", "autolab/t"]), other);
+        assert_eq!(experiments(dir.path()).len(), 2, "nothing ran");
+    }
+
+    #[test]
+    fn a_worktree_the_ledger_does_not_know_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, _) = two(dir.path());
+        // Died after making #2's worktree and branch, before the ledger had #2.
+        let wt = dir.path().join(".autolab/worktrees/t/0002");
+        git(
+            dir.path(),
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                "autolab-exp/t/0002",
+                wt.to_str().unwrap(),
+                "HEAD",
+            ],
+        );
+        let runner = Arc::new(Scripted::new(|_| loss(0.1)));
+        run(&lab, 2, runner.clone(), &mut Quiet);
+        assert!(runner.ran().is_empty());
+        assert!(!wt.exists());
+        assert_eq!(
+            git(dir.path(), &["branch", "--list", "autolab-exp/t/0002"]),
+            ""
+        );
+    }
+
+    #[test]
+    fn queued_proposed_and_lost_experiments_run_again_and_judged_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, _) = two(dir.path());
+        let ledger = Ledger::open(&dir.path().join(".autolab/ledger.db")).unwrap();
+        let c = ledger.campaign("t").unwrap().unwrap();
+        let parent = experiments(dir.path())[1].commit.clone().unwrap();
+        drop(ledger);
+        let mut l = Ledger::open(&dir.path().join(".autolab/ledger.db")).unwrap();
+        // #2 proposed (its change never made), #3 proposed and left as it was.
+        for n in [2, 3] {
+            l.propose(c.id, n, &parent, "test", "edit a.txt", None)
+                .unwrap();
+        }
+        // #3 was running when autolab died: a run with no end.
+        let row3 = l.experiment(c.id, 3).unwrap().unwrap().row;
+        sql(
+            dir.path(),
+            &format!("UPDATE experiments SET state = 'running' WHERE id = {row3}"),
+        );
+        l.start_run(row3, 0, "runs/x", &parent).unwrap();
+        let runner = Arc::new(Scripted::new(|_| loss(0.4)));
+        run(&lab, 4, runner.clone(), &mut Quiet);
+        let mut ran = runner.ran();
+        ran.sort();
+        assert_eq!(ran, [2, 3], "the unjudged ones ran, #0 and #1 did not");
+        let exps = experiments(dir.path());
+        assert!(exps[2..].iter().all(|e| e.verdict.is_some()), "{exps:?}");
+        let runs3 = l.runs(row3).unwrap();
+        assert_eq!(runs3[0].outcome.as_str(), "lost");
+    }
+}

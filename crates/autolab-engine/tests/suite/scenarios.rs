@@ -1,75 +1,16 @@
 //! The loop's decisions with a scripted in-process runner: crash streaks, how a failure is
 //! named, and commands from the control inbox arriving while a run is going.
 
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use autolab_core::control::Command;
 use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
-use autolab_engine::proposer::{Proposal, Proposer, Trial};
-use autolab_engine::{Ending, Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
+use autolab_engine::{Ending, Observer, Report};
 
-use super::common::{Appender, Quiet, git};
+use super::common::Quiet;
 use super::fake_runner::{Act, HOLD_AT_MOST, Scripted, loss};
-
-/// Always proposes another line in a.txt.
-struct Again;
-impl Proposer for Again {
-    fn propose(&mut self, _: u32, _: &[Trial]) -> Option<Proposal> {
-        Some(Proposal {
-            title: "edit a.txt".into(),
-            proposer: "test".into(),
-            params: None,
-        })
-    }
-}
-
-/// A lab whose command the scripted runner never executes.
-fn lab(dir: &Path, extra: &str) -> Lab {
-    std::fs::write(dir.join("a.txt"), "").unwrap();
-    std::fs::write(
-        dir.join("autolab.toml"),
-        format!(
-            "[task]\ncommand = \"false\"\neditable = [\"a.txt\"]\n\
-             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
-             [decide]\npolicy = \"strict\"\n{extra}"
-        ),
-    )
-    .unwrap();
-    git(dir, &["init", "--quiet"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "--quiet", "-m", "lab"]);
-    Lab::open(dir).unwrap()
-}
-
-fn run(
-    lab: &Lab,
-    max: u32,
-    runner: Arc<Scripted>,
-    observer: &mut dyn Observer,
-) -> autolab_engine::Summary {
-    let opts = RunOptions {
-        tag: "t".into(),
-        max_experiments: Some(max),
-        // A loop that waits for a command that never comes ends instead of hanging the test.
-        max_hours: Some(30.0 / 3600.0),
-        ..RunOptions::default()
-    };
-    let parts = Parts {
-        proposer: Some(Box::new(Again)),
-        coder: Some(Box::new(Appender)),
-        runner: Some(runner),
-    };
-    run_campaign_with(lab, &opts, observer, &AtomicBool::new(false), parts).unwrap()
-}
-
-fn experiments(root: &Path) -> Vec<autolab_core::experiment::Experiment> {
-    let ledger = Ledger::open(&root.join(".autolab/ledger.db")).unwrap();
-    let c = ledger.campaign("t").unwrap().unwrap();
-    ledger.experiments(c.id).unwrap()
-}
+use super::scripted::{experiments, lab, run};
 
 #[test]
 fn crashes_in_a_row_pause_the_campaign_and_the_next_run_goes_on() {
