@@ -41,24 +41,29 @@ impl Command {
         }
     }
 
-    /// The command a ledger row holds; unknown names or arguments are an error that says what
-    /// was found.
+    /// The command a ledger row holds (the name in any case, spaces around it ignored);
+    /// unknown names or arguments are an error that says what was found.
     pub fn parse(name: &str, arg: Option<&str>) -> Result<Command, String> {
+        let name = name.trim().to_ascii_lowercase();
         let no_arg = |c: Command| match arg {
             None => Ok(c),
             Some(a) => Err(format!("`{name}` takes no argument, found `{a}`")),
         };
-        match name {
+        match name.as_str() {
             "pause" => no_arg(Command::Pause),
             "resume" => no_arg(Command::Resume),
             "stop" => no_arg(Command::Stop),
-            "cancel" => arg
-                .and_then(|a| a.parse().ok())
-                .map(Command::Cancel)
-                .ok_or_else(|| format!("`cancel` needs an experiment number, found {arg:?}")),
+            "cancel" => match arg {
+                Some(a) => a
+                    .trim()
+                    .parse()
+                    .map(Command::Cancel)
+                    .map_err(|_| format!("`cancel` needs an experiment number, found `{a}`")),
+                None => Err("`cancel` needs an experiment number, found none".into()),
+            },
             "steer" => arg
                 .map(|a| Command::Steer(a.to_string()))
-                .ok_or_else(|| "`steer` needs its text".to_string()),
+                .ok_or_else(|| "`steer` needs its text, found none".to_string()),
             other => Err(format!("unknown command `{other}`")),
         }
     }
@@ -68,7 +73,8 @@ impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Cancel(n) => write!(f, "cancel #{n}"),
-            Command::Steer(text) => write!(f, "steer \"{text}\""),
+            // Control characters (a newline, a terminal escape) shown escaped, never sent.
+            Command::Steer(text) => write!(f, "steer \"{}\"", text.escape_debug()),
             other => f.write_str(other.name()),
         }
     }
@@ -117,5 +123,20 @@ mod tests {
         assert!(Command::parse("cancel", None).is_err());
         assert!(Command::parse("pause", Some("1")).is_err());
         assert!(Command::parse("steer", None).is_err());
+        for bad in ["-3", "99999999999999999999999", "abc"] {
+            let e = Command::parse("cancel", Some(bad)).unwrap_err();
+            assert_eq!(
+                e,
+                format!("`cancel` needs an experiment number, found `{bad}`")
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_read_in_any_case_and_steer_text_is_shown_escaped() {
+        assert_eq!(Command::parse(" PAUSE ", None), Ok(Command::Pause));
+        assert_eq!(Command::parse("Cancel", Some(" 4")), Ok(Command::Cancel(4)));
+        let s = Command::Steer("a\nb\x1b[31mRED".into());
+        assert_eq!(s.to_string(), "steer \"a\\nb\\u{1b}[31mRED\"");
     }
 }

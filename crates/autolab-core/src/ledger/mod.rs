@@ -42,12 +42,6 @@ pub enum LedgerError {
     NoCampaign(String),
     #[error("no experiment #{1} in campaign `{0}`")]
     NoExperiment(String, u32),
-    #[error("ledger {path}: {row} cannot be read: {why}")]
-    BadRow {
-        path: String,
-        row: String,
-        why: String,
-    },
 }
 
 pub type Result<T> = std::result::Result<T, LedgerError>;

@@ -15,9 +15,39 @@ impl Driver<'_> {
     pub(super) fn expire_old_controls(&mut self) -> Result<(), EngineError> {
         for c in self.ledger.controls().waiting(self.campaign.id)? {
             if c.at < self.held_since {
-                let effect = "expired: no run of the campaign was live to take it";
+                let effect = match c.command {
+                    // `autolab steer` wrote the note itself: the next ideation reads it.
+                    Command::Steer(_) => "noted in the steering notes (no run was live)",
+                    _ => "expired: no run of the campaign was live to take it",
+                };
                 self.ledger.controls().take(c.id, effect)?;
             }
+        }
+        // A pause lasts as long as the run that took it: say so when that run ended paused.
+        let last = self
+            .ledger
+            .controls()
+            .recent(self.campaign.id, 50)?
+            .into_iter()
+            .rev()
+            .find(|c| {
+                let effect = c.effect.as_deref().unwrap_or("");
+                (c.command == Command::Pause && effect.starts_with("paused"))
+                    || (c.command == Command::Resume && effect.starts_with("resumed"))
+            });
+        // This run's start is the newest; the one before it is the run that may have ended paused.
+        let starts = self
+            .ledger
+            .campaign_event_times(self.campaign.id, "run_started")?;
+        let previous = starts.len().checked_sub(2).map(|i| starts[i]);
+        if let Some(c) = last.filter(|c| {
+            c.command == Command::Pause
+                && previous.is_some_and(|p| c.taken_at.is_some_and(|t| t >= p))
+        }) {
+            self.observer.report(Report::Note(format!(
+                "the campaign's last run ended paused (by {}); this run goes on",
+                c.by
+            )));
         }
         Ok(())
     }
@@ -60,8 +90,12 @@ impl Driver<'_> {
             },
             Command::Stop => {
                 self.stop_asked = true;
-                "stopping: running runs are cancelled and run again when the campaign is resumed"
-                    .into()
+                match self.slots.len() {
+                    0 => "stopping: nothing was running".into(),
+                    n => format!(
+                        "stopping: {n} running experiment(s) are cancelled and run again when the campaign is resumed"
+                    ),
+                }
             }
             Command::Cancel(n) => self.cancel(*n, &c.by)?,
             Command::Steer(_) => match &self.agent {

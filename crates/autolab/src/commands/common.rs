@@ -102,3 +102,21 @@ pub fn confirm(question: &str) -> bool {
     }
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
+
+/// Text a run (or another user) wrote, safe for a terminal: control characters (escape
+/// sequences that could retitle, clear or recolour the reader's terminal) become `^[`-style
+/// marks.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => format!("^{}", char::from(((c as u32) & 0x1f) as u8 + b'@')),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// [`printable`] on one line: line breaks and tabs become spaces.
+pub fn one_line(text: &str) -> String {
+    printable(&text.replace(['\n', '\t'], " "))
+}

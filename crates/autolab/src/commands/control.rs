@@ -17,6 +17,17 @@ use crate::output::CliError;
 /// How long the command waits for the campaign's answer (it reads its inbox every turn, a
 /// fraction of a second, unless busy recording a verdict).
 const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+/// How long a command waits for a run that has just started to write its campaign.
+const STARTING_WITHIN: Duration = Duration::from_secs(10);
+
+/// Whether the ledger at `path` has campaign `tag` (false while it cannot be read).
+fn campaign_exists(path: &Path, tag: &str) -> bool {
+    path.exists()
+        && Ledger::open_read_only(path)
+            .ok()
+            .and_then(|l| l.campaign(tag).ok().flatten())
+            .is_some()
+}
 
 /// The tag of the campaign an `autolab run` is live on in the lab at `root`.
 pub fn live_tag(root: &Path) -> Option<String> {
@@ -38,6 +49,15 @@ pub fn by(what: &str) -> String {
 pub fn send(dir: &Path, tag: Option<&str>, command: Command) -> Result<ExitCode, CliError> {
     let repo = Repo::discover(dir)?;
     let path = StatePaths::new(&repo.root).ledger();
+    let live = live_tag(&repo.root);
+    // A run that has just started may not have written its campaign yet.
+    let starting = Instant::now();
+    while let Some(t) = &live
+        && starting.elapsed() < STARTING_WITHIN
+        && !campaign_exists(&path, t)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     if !path.exists() {
         return Err(CliError::usage(
             format!("no campaign has run in {} yet", repo.root.display()),
@@ -45,21 +65,30 @@ pub fn send(dir: &Path, tag: Option<&str>, command: Command) -> Result<ExitCode,
         ));
     }
     let ledger = Ledger::open(&path)?;
-    let live = live_tag(&repo.root);
     let campaign = pick_campaign(&ledger, tag.or(live.as_deref()))?;
     if live.as_deref() != Some(campaign.tag.as_str()) {
-        let hint = format!(
-            "`autolab {}` acts on a running campaign; start it with `autolab run --tag {}`",
-            command.name(),
-            campaign.tag
-        );
-        return Err(CliError::failure(
-            match live {
-                Some(other) => format!("campaign `{}` is not running (`{other}` is)", campaign.tag),
-                None => format!("campaign `{}` is not running", campaign.tag),
-            },
-            Some(&hint),
-        ));
+        let name = command.name();
+        let (message, hint) = match (&live, &command) {
+            (Some(other), _) => (
+                format!("campaign `{}` is not running (`{other}` is)", campaign.tag),
+                format!("`autolab {name} --tag {other}` acts on the running one"),
+            ),
+            (None, Command::Stop) => (
+                format!(
+                    "campaign `{}` is not running: nothing to stop",
+                    campaign.tag
+                ),
+                "`autolab status` shows where it stands".to_string(),
+            ),
+            (None, _) => (
+                format!("campaign `{}` is not running", campaign.tag),
+                format!(
+                    "`autolab {name}` acts on a running campaign; `autolab run --tag {}` resumes it",
+                    campaign.tag
+                ),
+            ),
+        };
+        return Err(CliError::failure(message, Some(&hint)));
     }
     let effect = push_and_wait(&ledger, campaign.id, &command)?;
     match effect {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use autolab_core::git::Repo;
 use serde_json::json;
 
-use super::common::{experiment_json, fmt_score, open_ledger, pick_campaign, short};
+use super::common::{experiment_json, fmt_score, open_ledger, pick_campaign, printable, short};
 use crate::output::CliError;
 
 #[derive(Debug, clap::Args)]
@@ -194,21 +194,9 @@ fn print_stats(st: &serde_json::Value) {
     );
 }
 
-/// Text a run printed, safe for a terminal: control characters (escape sequences that could
-/// retitle, clear or recolour the reader's terminal) become `^[`-style marks.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\t' => c.to_string(),
-            c if c.is_control() => format!("^{}", char::from(((c as u32) & 0x1f) as u8 + b'@')),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::super::common::printable;
 
     #[test]
     fn escape_sequences_in_a_log_never_reach_the_terminal() {

@@ -10,7 +10,7 @@ use autolab_core::experiment::{State, Verdict};
 use autolab_core::ledger::Ledger;
 use serde_json::{Value, json};
 
-use super::common::{fmt_score, open_ledger, pick_campaign, short};
+use super::common::{fmt_score, one_line, open_ledger, pick_campaign, short};
 use crate::output::CliError;
 
 #[derive(Debug, clap::Args)]
@@ -118,7 +118,8 @@ fn print_one(v: &Value) {
     println!("open       {line}");
     if let Some(who) = v["paused_by"].as_str() {
         println!(
-            "paused     by {who}: `autolab resume --tag {}` goes on",
+            "paused     by {}: `autolab resume --tag {}` goes on",
+            one_line(who),
             v["tag"].as_str().unwrap_or("")
         );
     }
@@ -127,12 +128,13 @@ fn print_one(v: &Value) {
             .as_str()
             .map(|a| format!(" {a}"))
             .unwrap_or_default();
-        println!(
-            "command    {}{arg} by {}: {}",
+        let line = format!(
+            "{}{arg} by {}: {}",
             c["command"].as_str().unwrap_or(""),
             c["by"].as_str().unwrap_or(""),
             c["effect"].as_str().unwrap_or("waiting")
         );
+        println!("command    {}", one_line(&line));
     }
 }
 

@@ -178,9 +178,19 @@ fn stop_from_another_terminal_ends_the_run_and_the_next_run_goes_on() {
     let lab = gated_lab();
     let child = spawn_run(&lab, "s", "3");
     lab.wait_for("#1 running", |c| count(c, &running(1)) == 1);
+    // A row no command can be read from (written by hand) is refused; the run goes on.
+    lab.ledger()
+        .execute(
+            "INSERT INTO controls (campaign_id, command, arg, by, at) VALUES (1, 'cancel', 'abc', 'x', 1e12)",
+            [],
+        )
+        .unwrap();
+    lab.wait_for("the bad row refused", |c| {
+        count(c, "SELECT COUNT(*) FROM controls WHERE effect LIKE 'refused: unreadable: `cancel` needs an experiment number, found `abc`'") == 1
+    });
     let out = lab.autolab(&["stop", "--tag", "s"]);
     assert!(out.status.success(), "{}", said(&out));
-    assert!(said(&out).contains("stopping"), "{}", said(&out));
+    assert!(said(&out).contains("stopping: 1 running"), "{}", said(&out));
     let out = output_within(child, Duration::from_secs(60));
     assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
     // Stopped, not cancelled: #1 waits to run again.
@@ -192,6 +202,9 @@ fn stop_from_another_terminal_ends_the_run_and_the_next_run_goes_on() {
     assert!(!out.status.success());
     assert!(said(&out).contains("not running"), "{}", said(&out));
     assert!(said(&out).contains("autolab run --tag s"), "{}", said(&out));
+    let out = lab.autolab(&["stop"]);
+    assert!(!out.status.success());
+    assert!(said(&out).contains("nothing to stop"), "{}", said(&out));
     assert_eq!(
         count(
             &lab.ledger(),
