@@ -46,7 +46,13 @@ fn crashes_in_a_row_pause_the_campaign_and_the_next_run_goes_on() {
     let summary = run(&lab, 6, fixed.clone(), &mut Quiet);
     assert_eq!(summary.ending, Ending::Budget);
     assert_eq!(fixed.ran(), [4, 5]);
-    assert_eq!(experiments(dir.path())[4].verdict, Some(Verdict::Kept));
+    let four = &experiments(dir.path())[4];
+    assert_eq!(four.verdict, Some(Verdict::Kept));
+    assert_eq!(
+        four.metrics.get("val_loss"),
+        Some(&0.5),
+        "a scored run's metrics are kept"
+    );
 }
 
 #[test]
@@ -174,4 +180,42 @@ fn a_command_written_while_no_run_was_live_expires_instead_of_acting_late() {
     let l = Ledger::open(&db).unwrap();
     let stop = l.controls().get(id).unwrap().unwrap();
     assert!(stop.effect.unwrap().starts_with("expired"));
+}
+
+#[test]
+fn cancelling_a_queued_experiment_drops_its_work_and_touches_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "");
+    run(&lab, 2, Arc::new(Scripted::new(|_| loss(1.0))), &mut Quiet);
+    // #2 and #3 were proposed when autolab stopped: on resume both wait in the queue.
+    let db = dir.path().join(".autolab/ledger.db");
+    {
+        let mut l = Ledger::open(&db).unwrap();
+        let c = l.campaign("t").unwrap().unwrap();
+        let parent = l.experiment(c.id, 1).unwrap().unwrap().parent;
+        for n in [2, 3] {
+            l.propose(c.id, n, &parent, "test", "edit a.txt", None)
+                .unwrap();
+        }
+    }
+    // While #2 runs, #3 (queued) is cancelled, then #2 itself.
+    let pusher = db.clone();
+    let runner = Arc::new(
+        Scripted::new(|n| if n == 2 { Act::Hold } else { loss(0.5) }).on_start(move |n| {
+            if n == 2 {
+                let l = Ledger::open(&pusher).unwrap();
+                let c = l.campaign("t").unwrap().unwrap();
+                l.controls().push(c.id, &Command::Cancel(3), "t").unwrap();
+                l.controls().push(c.id, &Command::Cancel(2), "t").unwrap();
+            }
+        }),
+    );
+    let summary = run(&lab, 5, runner.clone(), &mut Quiet);
+    assert_eq!(summary.ending, Ending::Budget);
+    assert_eq!(runner.ran(), [2, 4], "#3 never ran; #4 came after");
+    let exps = experiments(dir.path());
+    assert_eq!(exps[2].verdict, Some(Verdict::Cancelled));
+    assert_eq!(exps[3].verdict, Some(Verdict::Cancelled));
+    assert_eq!(exps[3].commit, None, "#3 was never implemented");
+    assert_eq!(exps[4].verdict, Some(Verdict::Kept));
 }
