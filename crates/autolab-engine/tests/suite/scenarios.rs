@@ -6,9 +6,9 @@ use std::sync::Arc;
 use autolab_core::control::Command;
 use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
-use autolab_engine::{Ending, Observer, Report};
+use autolab_engine::{Ending, Lab, Observer, Report};
 
-use super::common::Quiet;
+use super::common::{Quiet, git};
 use super::fake_runner::{Act, HOLD_AT_MOST, Scripted, loss};
 use super::scripted::{experiments, lab, run};
 
@@ -218,4 +218,58 @@ fn cancelling_a_queued_experiment_drops_its_work_and_touches_no_other() {
     assert_eq!(exps[3].verdict, Some(Verdict::Cancelled));
     assert_eq!(exps[3].commit, None, "#3 was never implemented");
     assert_eq!(exps[4].verdict, Some(Verdict::Kept));
+}
+
+/// Scores each experiment's runs from its own list, in turn (the last repeats).
+fn runs_of(lists: Vec<Vec<f64>>) -> Scripted {
+    let calls: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(vec![0; lists.len()]);
+    Scripted::new(move |n| {
+        let n = n as usize;
+        let mut c = calls.lock().unwrap();
+        let list = &lists[n.min(lists.len() - 1)];
+        let i = c[n.min(lists.len() - 1)].min(list.len() - 1);
+        c[n.min(lists.len() - 1)] += 1;
+        loss(list[i])
+    })
+}
+
+#[test]
+fn noise_aware_confirms_an_uncertain_gain_before_keeping_it_and_discards_noise_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "");
+    std::fs::write(
+        dir.path().join("autolab.toml"),
+        std::fs::read_to_string(dir.path().join("autolab.toml"))
+            .unwrap()
+            .replace(
+                "policy = \"strict\"",
+                "policy = \"noise-aware\"\nmax_confirm = 3",
+            ),
+    )
+    .unwrap();
+    git(dir.path(), &["commit", "-qam", "noise-aware"]);
+    let lab = Lab::open(lab.root.as_path()).unwrap();
+    // The baseline's three runs measure the noise (sd 0.02 at 1.0); #1 gains a little more
+    // than the noise on its first run and keeps gaining; #2 is worse.
+    let runner = Arc::new(runs_of(vec![
+        vec![1.0, 1.02, 0.98],
+        vec![0.975, 0.9, 0.9, 0.9],
+        vec![1.01],
+    ]));
+    run(&lab, 3, runner.clone(), &mut Quiet);
+    let ran = runner.ran();
+    let count = |n| ran.iter().filter(|&&x| x == n).count();
+    assert_eq!(count(0), 3, "the baseline ran `repeats` times: {ran:?}");
+    assert!(count(1) >= 2, "#1 got a confirmation run: {ran:?}");
+    assert_eq!(count(2), 1, "#2, plainly not better, ran once: {ran:?}");
+    let exps = experiments(dir.path());
+    assert_eq!(exps[1].verdict, Some(Verdict::Kept), "{:?}", exps[1]);
+    assert_eq!(exps[2].verdict, Some(Verdict::Discarded), "{:?}", exps[2]);
+    let ledger = Ledger::open(&dir.path().join(".autolab/ledger.db")).unwrap();
+    let confirmed = ledger
+        .events(exps[1].row)
+        .unwrap()
+        .iter()
+        .any(|e| e.to.as_deref() == Some("confirming"));
+    assert!(confirmed, "#1 went through confirming");
 }
