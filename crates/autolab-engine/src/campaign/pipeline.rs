@@ -1,5 +1,5 @@
-//! The steps of one experiment: propose → implement (worktree, commit, rule check) → run →
-//! finalize (refs, archive, worktree removal, results.tsv).
+//! The steps of one experiment before its verdict: propose → implement (worktree, commit,
+//! rule check) → run. Its verdict lands through `conclude.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -9,7 +9,6 @@ use autolab_core::experiment::{ProposerKind, RunOutcome, State, Verdict};
 use autolab_core::git;
 use autolab_core::ledger::Changes;
 use autolab_core::metrics::{self, RunOutputs};
-use autolab_core::results;
 use autolab_runner::{Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
 use serde_json::json;
 
@@ -503,96 +502,6 @@ impl Driver<'_> {
             read_only: vec![worktree.join(".git")],
             private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
         })
-    }
-
-    /// A verdict reached before (or instead of) a run: invalid changes, failures to start.
-    pub(super) fn verdict_without_run(
-        &mut self,
-        row: i64,
-        verdict: Verdict,
-        reason: &str,
-        score: Option<f64>,
-    ) -> Result<(), EngineError> {
-        let ch = Changes {
-            score,
-            ..Changes::default()
-        };
-        self.conclude(row, verdict, reason, json!({}), ch)
-    }
-
-    /// Applies a verdict to experiment `row`, the one way every verdict lands: its state,
-    /// reason and `changes` with an event (`detail` and the reason) in one transaction, then
-    /// its git effects and results.tsv, then the report (crash streak, playbook, lessons).
-    pub(super) fn conclude(
-        &mut self,
-        row: i64,
-        verdict: Verdict,
-        reason: &str,
-        mut detail: serde_json::Value,
-        mut changes: Changes,
-    ) -> Result<(), EngineError> {
-        changes.reason = Some(reason.to_string());
-        if let serde_json::Value::Object(m) = &mut detail {
-            m.insert("reason".into(), json!(reason));
-        }
-        self.ledger
-            .transition_with(row, verdict.state(), detail, &changes)?;
-        self.finalize(row)?;
-        self.report_verdict(row)
-    }
-
-    /// Carries out a final experiment's git effects, idempotently: the incumbent branch follows
-    /// the ledger, a not-kept commit is archived, the worktree and branch go; then results.tsv.
-    /// Refs move by compare-and-swap: the incumbent branch from the kept commit's parent (the
-    /// incumbent it was built on), a new archive ref from nothing; a ref found elsewhere stops
-    /// the campaign and is left as it is.
-    pub(super) fn finalize(&mut self, row: i64) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
-        let tag = self.campaign.tag.clone();
-        let repo = &self.lab.repo;
-        if let Some(commit) = &exp.commit {
-            if exp.state == State::Kept {
-                let branch = format!("refs/heads/{}", git::incumbent_branch(&tag));
-                // Done already when the branch holds the commit (a finalize run again).
-                let done = repo
-                    .ref_target(&branch)
-                    .is_some_and(|now| repo.is_ancestor(commit, &now));
-                if !done {
-                    repo.set_ref(&branch, commit, git::Expect::At(&exp.parent))?;
-                }
-            } else if commit != &exp.parent {
-                repo.set_ref(
-                    &git::archive_ref(&tag, exp.number),
-                    commit,
-                    git::Expect::Absent,
-                )?;
-            }
-        }
-        self.release(exp.number)?;
-        let repo = &self.lab.repo;
-        // The experiment branch goes if it holds what the ledger recorded for this experiment,
-        // or a commit autolab made on it before a crash let the ledger record it.
-        let branch = format!("refs/heads/{}", git::experiment_branch(&tag, exp.number));
-        let mut known = vec![exp.parent.clone()];
-        known.extend(exp.commit.clone());
-        if let Some(tip) = repo.ref_target(&branch)
-            && repo
-                .rev_parse(&format!("{tip}^"))
-                .is_some_and(|p| known.contains(&p))
-        {
-            known.push(tip);
-        }
-        let known: Vec<&str> = known.iter().map(String::as_str).collect();
-        repo.delete_ref_if(&branch, &known)?;
-        self.ledger.mark_finalized(row)?;
-        self.write_results()
-    }
-
-    pub(super) fn write_results(&self) -> Result<(), EngineError> {
-        let experiments = self.ledger.experiments(self.campaign.id)?;
-        let text = results::results_tsv(&self.lab.config.metrics.primary, &experiments);
-        let path = self.lab.results_path();
-        results::write_atomic(&path, &text).map_err(|e| EngineError::io(&path, e))
     }
 }
 

@@ -1,0 +1,243 @@
+//! Starting a campaign: the locks, the parts (proposer, coder, runner: from the config or
+//! plugged in), the campaign row (created with its protected files and incumbent branch, or
+//! found and checked against the lab), reconciliation, then the loop.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use autolab_core::experiment::State;
+use autolab_core::git;
+use autolab_core::ledger::{Campaign, Ledger};
+use autolab_core::lock::LabLock;
+use autolab_runner::{LocalRunner, Runner};
+use indexmap::IndexMap;
+
+use super::{Driver, Observer, Report, RunOptions, Summary, agent_flow, drift, fresh_start};
+use crate::EngineError;
+use crate::coder::{Coder, ParamsWriter};
+use crate::lab::Lab;
+use crate::proposer::{Optimizer, Proposer};
+
+/// Runs (or resumes) the campaign `opts.tag` in `lab` until a budget ends or `stop` is set.
+pub fn run_campaign(
+    lab: &Lab,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+) -> Result<Summary, EngineError> {
+    run_campaign_with(lab, opts, observer, stop, Parts::default())
+}
+
+/// Proposer, coder and runner to use instead of the ones the config implies.
+#[derive(Default)]
+pub struct Parts {
+    pub proposer: Option<Box<dyn Proposer>>,
+    pub coder: Option<Box<dyn Coder>>,
+    /// Where runs execute (tests plug in a scripted runner here).
+    pub runner: Option<Arc<dyn Runner>>,
+}
+
+/// [`run_campaign`] with chosen parts (other proposers and coders plug in here).
+pub fn run_campaign_with(
+    lab: &Lab,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+    parts: Parts,
+) -> Result<Summary, EngineError> {
+    let refused = git::refs_git_refuses(&opts.tag);
+    if !git::valid_tag(&opts.tag) || !refused.is_empty() {
+        return Err(EngineError::InvalidTag {
+            tag: opts.tag.clone(),
+            refused: refused.first().cloned(),
+        });
+    }
+    lab.prepare_state_dir()?;
+    let holder = format!("autolab run --tag {} in {}", opts.tag, lab.root.display());
+    let _repo_lock = LabLock::acquire(&lab.repo_lock_path(), &holder)?;
+    let _lock = LabLock::acquire(&lab.lock_path(), &holder)?;
+    let held_since = autolab_core::ledger::now();
+    let mut ledger = Ledger::open(&lab.ledger_path())?;
+    drift::warn_uncommitted(lab, observer);
+    drift::warn_dirty_code(lab, observer);
+    if lab.config.params.is_none() && lab.config.agent.is_none() && parts.proposer.is_none() {
+        observer.report(Report::Note(
+            "nothing proposes candidates: this lab has no [params] (the optimizer's space) and no [agent] (an LLM); only the baseline runs".into(),
+        ));
+    }
+    crate::lab_checks::params_file_keys(lab)?;
+    let campaign = open_campaign(lab, &mut ledger, opts, observer)?;
+    // What this invocation may spend: `status` reads it to say how much budget is left.
+    ledger.campaign_event(
+        campaign.id,
+        "run_started",
+        &serde_json::json!({
+            "max_experiments": opts.max_experiments,
+            "max_hours": opts.max_hours,
+            "parallel": opts.parallel.unwrap_or(lab.config.runner.parallel),
+            "pid": std::process::id(),
+        }),
+    )?;
+
+    let proposer_plugged = parts.proposer.is_some();
+    let proposer: Option<Box<dyn Proposer>> = parts.proposer.or_else(|| {
+        lab.config.params.clone().map(|p| {
+            Box::new(Optimizer::new(p, campaign.seed, lab.config.score_goal())) as Box<dyn Proposer>
+        })
+    });
+    let coder: Option<Box<dyn Coder>> = parts.coder.or_else(|| {
+        lab.config.params.as_ref().map(|p| {
+            Box::new(ParamsWriter {
+                apply: p.apply.clone(),
+            }) as Box<dyn Coder>
+        })
+    });
+    let agent = match (&lab.config.agent, &proposer_plugged) {
+        (Some(cfg), false) => Some(agent_flow::AgentRuntime::new(
+            lab,
+            cfg,
+            &ledger,
+            campaign.id,
+            campaign.seed,
+        )?),
+        _ => None,
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut driver = Driver {
+        lab,
+        ledger,
+        campaign,
+        opts,
+        observer,
+        runner: match parts.runner {
+            Some(r) => r,
+            None => runner_for(&lab.config.runner.kind)?,
+        },
+        proposer,
+        coder,
+        slots: HashMap::new(),
+        queue: VecDeque::new(),
+        tx,
+        rx,
+        rebases: HashMap::new(),
+        consecutive_crashes: 0,
+        paused: false,
+        agent,
+        parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
+        started: Instant::now(),
+        held_since,
+        user_pause: None,
+        stop_asked: false,
+        cancelling: HashMap::new(),
+    };
+    driver.reconcile()?;
+    driver.expire_old_controls()?;
+    if let Some(base) = driver.ledger.experiment(driver.campaign.id, 0)?
+        && base.state.is_final()
+        && base.state != State::Kept
+    {
+        let log = driver
+            .ledger
+            .runs(base.row)?
+            .last()
+            .and_then(|r| r.log_tail.clone());
+        return Err(EngineError::BaselineFailed {
+            verdict: base.state.as_str().into(),
+            reason: base.reason.unwrap_or_default(),
+            log,
+        });
+    }
+    driver.main_loop(stop)
+}
+
+/// The cluster runner settings of `[runner]`, or none for `kind = "local"`.
+pub fn cluster_config(
+    kind: &autolab_core::config::RunnerKind,
+) -> Option<autolab_runner::ClusterConfig> {
+    use autolab_core::config::RunnerKind;
+    use autolab_runner::{ClusterConfig, Scheduler};
+    let (scheduler, s) = match kind {
+        RunnerKind::Local => return None,
+        RunnerKind::Slurm(s) => (Scheduler::Slurm, s),
+        RunnerKind::Lsf(s) => (Scheduler::Lsf, s),
+    };
+    let mut cfg = ClusterConfig::new(scheduler);
+    cfg.ssh = s.ssh.clone();
+    cfg.ssh_args = s.ssh_args.clone();
+    cfg.remote_dir = s.remote_dir.clone().map(std::path::PathBuf::from);
+    cfg.submit_args = s.submit_args.clone();
+    cfg.setup = s.setup.clone();
+    cfg.poll_interval = s.poll_interval;
+    cfg.max_jobs = s.max_jobs;
+    cfg.resubmit = s.resubmit;
+    cfg.script_template = s.script.clone();
+    Some(cfg)
+}
+
+/// The runner `[runner].kind` names.
+fn runner_for(kind: &autolab_core::config::RunnerKind) -> Result<Arc<dyn Runner>, EngineError> {
+    let Some(cfg) = cluster_config(kind) else {
+        return Ok(Arc::new(LocalRunner));
+    };
+    let runner =
+        autolab_runner::ClusterRunner::new(cfg).map_err(|source| EngineError::Runner { source })?;
+    Ok(Arc::new(runner))
+}
+
+fn open_campaign(
+    lab: &Lab,
+    ledger: &mut Ledger,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<Campaign, EngineError> {
+    if let Some(c) = ledger.campaign(&opts.tag)?
+        && !fresh_start::retry_failed_baseline(lab, ledger, &c, observer)?
+    {
+        drift::check(lab, ledger, &c, observer)?;
+        if let Some(seed) = opts.seed.filter(|s| *s != c.seed) {
+            observer.report(Report::Note(format!(
+                "campaign `{}` was started with seed {}; ignoring --seed {seed}",
+                c.tag, c.seed
+            )));
+        }
+        return Ok(c);
+    }
+    // A tag whose refs exist belongs to a campaign this ledger does not know (another
+    // checkout of the repository ran it, or `.autolab` was moved aside): reusing it would
+    // overwrite that campaign's refs.
+    let existing = lab.repo.refs_of_tag(&opts.tag)?;
+    if !existing.is_empty() {
+        return Err(EngineError::TagTaken {
+            tag: opts.tag.clone(),
+            refs: existing,
+        });
+    }
+    let base = lab.repo.head()?;
+    let mut protected = IndexMap::new();
+    let files = lab.repo.files_at(&base)?;
+    for pattern in &lab.config.task.protected {
+        let mut matched = false;
+        for f in files.iter().filter(|f| git::path_matches(pattern, f)) {
+            protected.insert(f.clone(), lab.repo.blob(&base, f));
+            matched = true;
+        }
+        if !matched && !pattern.contains('*') {
+            // A protected file that does not exist yet must stay absent.
+            protected.insert(pattern.clone(), None);
+        }
+    }
+    let campaign = ledger.create_campaign(
+        &opts.tag,
+        &base,
+        opts.seed.unwrap_or(0),
+        &protected,
+        &lab.config_text,
+    )?;
+    // After the ledger has it: a crash in between leaves a campaign whose branch reconcile
+    // creates, never a branch no ledger knows.
+    let branch = format!("refs/heads/{}", git::incumbent_branch(&opts.tag));
+    lab.repo.set_ref(&branch, &base, git::Expect::Absent)?;
+    Ok(campaign)
+}
