@@ -188,7 +188,7 @@ impl Serialize for ProposerKind {
 pub struct Experiment {
     /// The row id in the ledger.
     #[serde(skip)]
-    pub row: i64,
+    pub row: crate::ids::ExperimentId,
     /// 0 for the baseline, then 1, 2, … within the campaign.
     pub number: u32,
     pub state: State,
@@ -272,7 +272,7 @@ impl RunOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct Run {
     #[serde(skip)]
-    pub row: i64,
+    pub row: crate::ids::RunId,
     pub index: u32,
     pub seed: u64,
     pub outcome: RunOutcome,

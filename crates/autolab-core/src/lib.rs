@@ -7,6 +7,7 @@ pub mod confine;
 pub mod control;
 pub mod experiment;
 pub mod git;
+pub mod ids;
 pub mod ledger;
 pub mod lock;
 pub mod metrics;

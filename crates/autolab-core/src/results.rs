@@ -82,7 +82,7 @@ mod tests {
 
     fn kept(metrics: &[(&str, f64)]) -> Experiment {
         Experiment {
-            row: 1,
+            row: crate::ids::ExperimentId(1),
             number: 1,
             state: crate::experiment::State::Kept,
             verdict: Some(crate::experiment::Verdict::Kept),

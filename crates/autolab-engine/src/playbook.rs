@@ -145,7 +145,7 @@ mod tests {
 
     fn exp(number: u32, verdict: Verdict, title: &str, reason: &str) -> Experiment {
         Experiment {
-            row: i64::from(number),
+            row: autolab_core::ids::ExperimentId(i64::from(number)),
             number,
             state: verdict.state(),
             verdict: Some(verdict),

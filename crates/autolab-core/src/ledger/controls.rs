@@ -5,6 +5,7 @@ use rusqlite::types::Value;
 
 use super::{Ledger, Result, now, wrap};
 use crate::control::{Command, Control};
+use crate::ids::CampaignId;
 
 /// The inbox of the ledger's campaigns (`ledger.controls()`).
 pub struct Controls<'a>(&'a Ledger);
@@ -19,7 +20,7 @@ const COLUMNS: &str = "id, command, arg, by, at, taken_at, effect";
 
 impl Controls<'_> {
     /// Writes a command for `campaign`; its row id.
-    pub fn push(&self, campaign: i64, command: &Command, by: &str) -> Result<i64> {
+    pub fn push(&self, campaign: CampaignId, command: &Command, by: &str) -> Result<i64> {
         let l = self.0;
         l.conn
             .execute(
@@ -33,7 +34,7 @@ impl Controls<'_> {
     /// The commands not taken yet, oldest first. A row no command can be read from (written
     /// by hand, or by a newer autolab) is taken here and answered as refused, with why: it
     /// never stops the loop that reads the inbox.
-    pub fn waiting(&self, campaign: i64) -> Result<Vec<Control>> {
+    pub fn waiting(&self, campaign: CampaignId) -> Result<Vec<Control>> {
         let mut out = Vec::new();
         for row in self.select(
             "WHERE campaign_id = ?1 AND taken_at IS NULL ORDER BY id",
@@ -48,7 +49,7 @@ impl Controls<'_> {
     }
 
     /// The newest `limit` commands that can be read, taken or not, oldest first.
-    pub fn recent(&self, campaign: i64, limit: u32) -> Result<Vec<Control>> {
+    pub fn recent(&self, campaign: CampaignId, limit: u32) -> Result<Vec<Control>> {
         let mut all: Vec<Control> = self
             .select(
                 &format!("WHERE campaign_id = ?1 ORDER BY id DESC LIMIT {limit}"),
@@ -84,7 +85,7 @@ impl Controls<'_> {
     fn select(
         &self,
         filter: &str,
-        key: i64,
+        key: impl rusqlite::ToSql,
     ) -> Result<Vec<std::result::Result<Control, (i64, String)>>> {
         let l = self.0;
         let mut stmt = l
@@ -143,7 +144,7 @@ fn control(id: i64, v: &[Value]) -> std::result::Result<Control, String> {
 mod tests {
     use super::*;
 
-    fn ledger() -> (tempfile::TempDir, Ledger, i64) {
+    fn ledger() -> (tempfile::TempDir, Ledger, CampaignId) {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(&dir.path().join("l.db")).unwrap();
         let c = l

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Ledger, Result, now, wrap};
+use crate::ids::{CampaignId, ExperimentId};
 
 /// A compacted summary of a campaign's lessons up to experiment number `through`.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +17,7 @@ pub struct Digest {
 
 impl Ledger {
     /// Stores (or replaces) the lesson of an experiment.
-    pub fn set_lesson(&self, row: i64, text: &str, by_llm: bool) -> Result<()> {
+    pub fn set_lesson(&self, row: ExperimentId, text: &str, by_llm: bool) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO lessons (experiment_id, text, by_llm, at) VALUES (?1, ?2, ?3, ?4)
@@ -28,7 +29,7 @@ impl Ledger {
     }
 
     /// The lessons of a campaign's experiments, by experiment row: (text, written by the LLM).
-    pub fn lessons(&self, campaign: i64) -> Result<HashMap<i64, (String, bool)>> {
+    pub fn lessons(&self, campaign: CampaignId) -> Result<HashMap<ExperimentId, (String, bool)>> {
         let mut stmt = self
             .conn
             .prepare(
@@ -38,7 +39,7 @@ impl Ledger {
             .map_err(wrap(&self.path))?;
         let rows = stmt
             .query_map([campaign], |r| {
-                Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?)))
+                Ok((r.get::<_, ExperimentId>(0)?, (r.get(1)?, r.get(2)?)))
             })
             .map_err(wrap(&self.path))?;
         rows.collect::<std::result::Result<_, _>>()
@@ -46,7 +47,7 @@ impl Ledger {
     }
 
     /// The lesson of one experiment: (text, written by the LLM).
-    pub fn lesson(&self, row: i64) -> Result<Option<(String, bool)>> {
+    pub fn lesson(&self, row: ExperimentId) -> Result<Option<(String, bool)>> {
         self.conn
             .query_row(
                 "SELECT text, by_llm FROM lessons WHERE experiment_id = ?1",
@@ -58,7 +59,7 @@ impl Ledger {
     }
 
     /// Records a digest of the campaign's lessons up to experiment `through`.
-    pub fn add_digest(&self, campaign: i64, through: u32, text: &str) -> Result<()> {
+    pub fn add_digest(&self, campaign: CampaignId, through: u32, text: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO playbook_digests (campaign_id, through, text, at) VALUES (?1, ?2, ?3, ?4)",
@@ -69,7 +70,7 @@ impl Ledger {
     }
 
     /// The newest digest of a campaign's lessons.
-    pub fn digest(&self, campaign: i64) -> Result<Option<Digest>> {
+    pub fn digest(&self, campaign: CampaignId) -> Result<Option<Digest>> {
         self.conn
             .query_row(
                 "SELECT through, text FROM playbook_digests WHERE campaign_id = ?1
@@ -88,7 +89,7 @@ impl Ledger {
 
     /// How many fixes of its crashes an experiment has had (counted from its events, so a
     /// restarted orchestrator does not grant new ones).
-    pub fn fix_attempts(&self, row: i64) -> Result<u32> {
+    pub fn fix_attempts(&self, row: ExperimentId) -> Result<u32> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM events WHERE experiment_id = ?1

@@ -21,6 +21,7 @@ use indexmap::IndexMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::experiment::{Experiment, JobRef, ProposerKind, Run, RunOutcome, State, Verdict};
+use crate::ids::{CampaignId, ExperimentId, RunId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -49,7 +50,7 @@ pub type Result<T> = std::result::Result<T, LedgerError>;
 /// A campaign row.
 #[derive(Debug, Clone)]
 pub struct Campaign {
-    pub id: i64,
+    pub id: CampaignId,
     pub tag: String,
     pub base_commit: String,
     pub seed: u64,
@@ -194,7 +195,7 @@ impl Ledger {
     }
 
     /// The `autolab.toml` text the campaign runs under (as of its last start).
-    pub fn campaign_config(&self, campaign: i64) -> Result<String> {
+    pub fn campaign_config(&self, campaign: CampaignId) -> Result<String> {
         self.conn
             .query_row(
                 "SELECT config FROM campaigns WHERE id = ?1",
@@ -207,7 +208,7 @@ impl Ledger {
     /// Records a changed config: the new text, and an event with what changed, at once.
     pub fn change_campaign_config(
         &mut self,
-        campaign: i64,
+        campaign: CampaignId,
         text: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
@@ -228,7 +229,7 @@ impl Ledger {
     /// A campaign-level event (not tied to one experiment), e.g. a failed ideation.
     pub fn campaign_event(
         &self,
-        campaign: i64,
+        campaign: CampaignId,
         kind: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
@@ -242,7 +243,7 @@ impl Ledger {
     }
 
     /// When the campaign's newest event happened, if it has any.
-    pub fn campaign_last_event_at(&self, campaign: i64) -> Result<Option<f64>> {
+    pub fn campaign_last_event_at(&self, campaign: CampaignId) -> Result<Option<f64>> {
         self.conn
             .query_row(
                 "SELECT MAX(at) FROM events WHERE campaign_id = ?1",
@@ -253,7 +254,7 @@ impl Ledger {
     }
 
     /// When a campaign's events of one kind happened (seconds since the epoch), oldest first.
-    pub fn campaign_event_times(&self, campaign: i64, kind: &str) -> Result<Vec<f64>> {
+    pub fn campaign_event_times(&self, campaign: CampaignId, kind: &str) -> Result<Vec<f64>> {
         let mut stmt = self
             .conn
             .prepare("SELECT at FROM events WHERE campaign_id = ?1 AND kind = ?2 ORDER BY id")
@@ -266,7 +267,11 @@ impl Ledger {
     }
 
     /// The details of a campaign's events of one kind, oldest first.
-    pub fn campaign_events(&self, campaign: i64, kind: &str) -> Result<Vec<serde_json::Value>> {
+    pub fn campaign_events(
+        &self,
+        campaign: CampaignId,
+        kind: &str,
+    ) -> Result<Vec<serde_json::Value>> {
         let mut stmt = self
             .conn
             .prepare("SELECT detail FROM events WHERE campaign_id = ?1 AND kind = ?2 ORDER BY id")
@@ -286,7 +291,7 @@ impl Ledger {
         Ok(out)
     }
 
-    pub fn heartbeat(&self, campaign: i64) -> Result<()> {
+    pub fn heartbeat(&self, campaign: CampaignId) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE campaigns SET heartbeat = ?1 WHERE id = ?2",
@@ -299,7 +304,7 @@ impl Ledger {
     // ---- experiments --------------------------------------------------------------------
 
     /// The number the next experiment of a campaign gets.
-    pub fn next_number(&self, campaign: i64) -> Result<u32> {
+    pub fn next_number(&self, campaign: CampaignId) -> Result<u32> {
         let n: Option<i64> = self
             .conn
             .query_row(
@@ -314,13 +319,13 @@ impl Ledger {
     /// Records a new experiment in state `proposed`.
     pub fn propose(
         &mut self,
-        campaign: i64,
+        campaign: CampaignId,
         number: u32,
         parent: &str,
         proposer: impl Into<ProposerKind>,
         title: &str,
         params: Option<&serde_json::Value>,
-    ) -> Result<i64> {
+    ) -> Result<ExperimentId> {
         let proposer: ProposerKind = proposer.into();
         let t = now();
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
@@ -330,7 +335,7 @@ impl Ledger {
             params![campaign, number, parent, proposer.as_str(), title, params.map(|p| p.to_string()), t],
         )
         .map_err(wrap(&self.path))?;
-        let id = tx.last_insert_rowid();
+        let id = ExperimentId(tx.last_insert_rowid());
         tx.execute(
             "INSERT INTO events (campaign_id, experiment_id, at, kind, to_state, detail) VALUES (?1, ?2, ?3, 'transition', 'proposed', ?4)",
             params![campaign, id, t, serde_json::json!({"proposer": proposer.as_str(), "title": title}).to_string()],
@@ -353,7 +358,7 @@ impl Ledger {
     /// Like [`Ledger::transition`], also setting fields of the experiment.
     pub fn transition_with(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         to: State,
         detail: serde_json::Value,
         ch: &Changes,
@@ -413,14 +418,14 @@ impl Ledger {
     }
 
     /// Marks a final experiment's git effects (refs, worktree removal) as done.
-    pub fn mark_finalized(&mut self, row: i64) -> Result<()> {
+    pub fn mark_finalized(&mut self, row: ExperimentId) -> Result<()> {
         self.conn
             .execute("UPDATE experiments SET finalized = 1 WHERE id = ?1", [row])
             .map(|_| ())
             .map_err(wrap(&self.path))
     }
 
-    pub fn experiments(&self, campaign: i64) -> Result<Vec<Experiment>> {
+    pub fn experiments(&self, campaign: CampaignId) -> Result<Vec<Experiment>> {
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -434,7 +439,7 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
-    pub fn experiment(&self, campaign: i64, number: u32) -> Result<Option<Experiment>> {
+    pub fn experiment(&self, campaign: CampaignId, number: u32) -> Result<Option<Experiment>> {
         self.conn
             .query_row(
                 &format!("{EXPERIMENT_SELECT} WHERE campaign_id = ?1 AND number = ?2"),
@@ -445,7 +450,7 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
-    pub fn experiment_by_row(&self, row: i64) -> Result<Experiment> {
+    pub fn experiment_by_row(&self, row: ExperimentId) -> Result<Experiment> {
         self.conn
             .query_row(
                 &format!("{EXPERIMENT_SELECT} WHERE id = ?1"),
@@ -456,7 +461,7 @@ impl Ledger {
     }
 
     /// Events of one experiment: (time, kind, from, to, detail).
-    pub fn events(&self, row: i64) -> Result<Vec<Event>> {
+    pub fn events(&self, row: ExperimentId) -> Result<Vec<Event>> {
         let mut stmt = self
             .conn
             .prepare("SELECT at, kind, from_state, to_state, detail FROM events WHERE experiment_id = ?1 ORDER BY id")
@@ -482,11 +487,11 @@ impl Ledger {
 
     pub fn start_run(
         &mut self,
-        exp: i64,
+        exp: ExperimentId,
         seed: u64,
         run_dir: &str,
         commit: &str,
-    ) -> Result<(i64, u32)> {
+    ) -> Result<(RunId, u32)> {
         let tx = self.conn.transaction().map_err(wrap(&self.path))?;
         let index: i64 = tx
             .query_row(
@@ -501,13 +506,13 @@ impl Ledger {
             params![exp, index, seed as i64, dir, now(), commit],
         )
         .map_err(wrap(&self.path))?;
-        let id = tx.last_insert_rowid();
+        let id = RunId(tx.last_insert_rowid());
         tx.commit().map_err(wrap(&self.path))?;
         Ok((id, index as u32))
     }
 
     /// Records a run's cluster job, so a restarted autolab can re-attach.
-    pub fn set_run_job(&self, run: i64, job: &JobRef) -> Result<()> {
+    pub fn set_run_job(&self, run: RunId, job: &JobRef) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE runs SET job = ?1 WHERE id = ?2",
@@ -517,7 +522,7 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
-    pub fn set_run_pid(&self, run: i64, pid: i64) -> Result<()> {
+    pub fn set_run_pid(&self, run: RunId, pid: i64) -> Result<()> {
         self.conn
             .execute("UPDATE runs SET pid = ?1 WHERE id = ?2", params![pid, run])
             .map(|_| ())
@@ -526,7 +531,7 @@ impl Ledger {
 
     pub fn finish_run(
         &mut self,
-        run: i64,
+        run: RunId,
         outcome: RunOutcome,
         exit_code: Option<i32>,
         metrics: &IndexMap<String, f64>,
@@ -550,7 +555,7 @@ impl Ledger {
     }
 
     /// Records which sandbox layers were active for a run (JSON).
-    pub fn set_run_sandbox(&self, run: i64, layers: &serde_json::Value) -> Result<()> {
+    pub fn set_run_sandbox(&self, run: RunId, layers: &serde_json::Value) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE runs SET sandbox = ?1 WHERE id = ?2",
@@ -560,7 +565,7 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
-    pub fn runs(&self, exp: i64) -> Result<Vec<Run>> {
+    pub fn runs(&self, exp: ExperimentId) -> Result<Vec<Run>> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox, job FROM runs WHERE experiment_id = ?1 ORDER BY idx")
@@ -633,7 +638,7 @@ impl Ledger {
         Ok(runs)
     }
 
-    pub fn run_count(&self, exp: i64) -> Result<u32> {
+    pub fn run_count(&self, exp: ExperimentId) -> Result<u32> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1",
@@ -686,7 +691,7 @@ fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
             })?),
         };
     Ok(Experiment {
-        row: id,
+        row: ExperimentId(id),
         number: r.get::<_, i64>(1)? as u32,
         state,
         verdict,

@@ -4,11 +4,12 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Ledger, Result, now, wrap};
+use crate::ids::{CampaignId, ExperimentId};
 
 /// One LLM exchange as the ledger keeps it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Transcript {
-    pub experiment: Option<i64>,
+    pub experiment: Option<ExperimentId>,
     /// `strategist`, `coder`, `fixer`, …
     pub role: String,
     pub expert: Option<String>,
@@ -38,7 +39,7 @@ pub struct ExpertStats {
 }
 
 impl Ledger {
-    pub fn record_transcript(&mut self, campaign: i64, t: &Transcript) -> Result<()> {
+    pub fn record_transcript(&mut self, campaign: CampaignId, t: &Transcript) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO transcripts (campaign_id, experiment_id, at, role, expert, model, request, reply,
@@ -64,7 +65,7 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
-    pub fn transcripts(&self, experiment: i64) -> Result<Vec<Transcript>> {
+    pub fn transcripts(&self, experiment: ExperimentId) -> Result<Vec<Transcript>> {
         let mut stmt = self
             .conn
             .prepare(
@@ -95,7 +96,7 @@ impl Ledger {
     }
 
     /// USD spent on LLM calls in a campaign.
-    pub fn spent_usd(&self, campaign: i64) -> Result<f64> {
+    pub fn spent_usd(&self, campaign: CampaignId) -> Result<f64> {
         self.conn
             .query_row(
                 "SELECT COALESCE(SUM(cost_usd), 0) FROM transcripts WHERE campaign_id = ?1",
@@ -106,7 +107,7 @@ impl Ledger {
     }
 
     /// (prompt, completion) tokens spent in a campaign.
-    pub fn spent_tokens(&self, campaign: i64) -> Result<(u64, u64)> {
+    pub fn spent_tokens(&self, campaign: CampaignId) -> Result<(u64, u64)> {
         self.conn
             .query_row(
                 "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0) FROM transcripts WHERE campaign_id = ?1",
@@ -117,7 +118,12 @@ impl Ledger {
     }
 
     /// Records the idea (JSON) and expert behind an experiment.
-    pub fn set_idea(&self, row: i64, idea: &serde_json::Value, expert: Option<&str>) -> Result<()> {
+    pub fn set_idea(
+        &self,
+        row: ExperimentId,
+        idea: &serde_json::Value,
+        expert: Option<&str>,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE experiments SET idea = ?1, expert = ?2 WHERE id = ?3",
@@ -128,7 +134,7 @@ impl Ledger {
     }
 
     /// The idea (JSON) and expert of an experiment.
-    pub fn idea(&self, row: i64) -> Result<(Option<serde_json::Value>, Option<String>)> {
+    pub fn idea(&self, row: ExperimentId) -> Result<(Option<serde_json::Value>, Option<String>)> {
         self.conn
             .query_row(
                 "SELECT idea, expert FROM experiments WHERE id = ?1",
@@ -146,7 +152,10 @@ impl Ledger {
 
     /// The idea (JSON) and expert of every experiment of a campaign, by experiment row, in one
     /// query.
-    pub fn ideas(&self, campaign: i64) -> Result<std::collections::HashMap<i64, IdeaAndExpert>> {
+    pub fn ideas(
+        &self,
+        campaign: CampaignId,
+    ) -> Result<std::collections::HashMap<ExperimentId, IdeaAndExpert>> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, idea, expert FROM experiments WHERE campaign_id = ?1")
@@ -154,7 +163,7 @@ impl Ledger {
         let rows = stmt
             .query_map([campaign], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
+                    r.get::<_, ExperimentId>(0)?,
                     (
                         r.get::<_, Option<String>>(1)?
                             .and_then(|s| serde_json::from_str(&s).ok()),
@@ -168,7 +177,7 @@ impl Ledger {
     }
 
     /// Each expert's record in a campaign: experiments tried, kept and judged.
-    pub fn expert_stats(&self, campaign: i64) -> Result<Vec<ExpertStats>> {
+    pub fn expert_stats(&self, campaign: CampaignId) -> Result<Vec<ExpertStats>> {
         let mut stmt = self
             .conn
             .prepare(

@@ -70,7 +70,7 @@ fn experiment(primary: String) -> impl Strategy<Value = Experiment> {
                     metrics.insert("peak_vram_mb".to_string(), v);
                 }
                 Experiment {
-                    row: i64::from(number),
+                    row: autolab_core::ids::ExperimentId(i64::from(number)),
                     number,
                     state: verdict.map_or(State::Running, Verdict::state),
                     verdict,

@@ -1,5 +1,6 @@
 //! What the LLM path reads from the campaign: the strategist's context and the playbook file.
 
+use autolab_core::ids::ExperimentId;
 use std::path::Path;
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use crate::playbook::{self, Lesson};
 pub(super) struct PlaybookMaterial {
     pub exps: Vec<Experiment>,
     experts: Vec<String>,
-    pub stored: HashMap<i64, (String, bool)>,
+    pub stored: HashMap<ExperimentId, (String, bool)>,
     pub digest: Option<Digest>,
 }
 
@@ -55,7 +56,7 @@ impl Driver<'_> {
             }
         });
         let ideas = self.ledger.ideas(self.campaign.id)?;
-        let expert_of = |row: i64| ideas.get(&row).and_then(|(_, x)| x.clone());
+        let expert_of = |row: ExperimentId| ideas.get(&row).and_then(|(_, x)| x.clone());
         let row_of = |e: &autolab_core::experiment::Experiment, diff: bool| ResultRow {
             id: e.number,
             verdict: e

@@ -2,6 +2,7 @@
 //! thread and overlap with running experiments (look-ahead bounded by the slots); crashed runs
 //! go back to the coder with their log tail; every call is recorded and budgeted.
 
+use autolab_core::ids::{CampaignId, ExperimentId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,22 +49,22 @@ pub struct AgentRuntime {
     /// Ideation failed too often in a row: no more ideas are asked for; what is queued or
     /// being coded still runs, then the campaign pauses.
     pub ideas_exhausted: bool,
-    pub fix_attempts: std::collections::HashMap<i64, u32>,
+    pub fix_attempts: std::collections::HashMap<ExperimentId, u32>,
     pub out_of_budget: bool,
     /// Strategist transcripts waiting for the experiment their idea becomes.
     pub pending_transcripts: Vec<Transcript>,
     /// Lesson or compaction calls running (at most one).
     pub lessons_in_flight: u32,
     /// Experiments whose lesson call failed in this invocation (their lesson stays templated).
-    pub lessons_failed: std::collections::HashSet<i64>,
+    pub lessons_failed: std::collections::HashSet<ExperimentId>,
     /// The compaction that failed last, not retried until more lessons come.
     pub digest_failed_through: Option<u32>,
     /// Experiments being implemented that a finished one disproved: discarded on return.
-    pub disproven: std::collections::HashMap<i64, String>,
+    pub disproven: std::collections::HashMap<ExperimentId, String>,
     /// While the LLM cannot be reached: since when, and when to try again.
     pub outage: Option<Outage>,
     /// Implementations (true: fixes) that waited for the LLM to come back.
-    pub deferred: VecDeque<(i64, bool)>,
+    pub deferred: VecDeque<(ExperimentId, bool)>,
 }
 
 impl AgentRuntime {
@@ -73,7 +74,7 @@ impl AgentRuntime {
         lab: &Lab,
         cfg: &Agent,
         ledger: &Ledger,
-        campaign: i64,
+        campaign: CampaignId,
         seed: u64,
     ) -> Result<AgentRuntime, EngineError> {
         let client = autolab_llm::client(&crate::llm::provider_config(cfg)).map_err(|e| {
@@ -276,7 +277,12 @@ impl Driver<'_> {
         }
     }
 
-    fn propose_idea(&mut self, number: u32, idea: &Idea, expert: &str) -> Result<i64, EngineError> {
+    fn propose_idea(
+        &mut self,
+        number: u32,
+        idea: &Idea,
+        expert: &str,
+    ) -> Result<ExperimentId, EngineError> {
         let parent = self.incumbent_commit()?;
         let row =
             self.ledger
@@ -370,7 +376,7 @@ impl Driver<'_> {
     /// Checks out the experiment's parent and starts its coder (or a fix of its last crash).
     pub(super) fn implement_async(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         fix: Option<Fix>,
     ) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
@@ -482,7 +488,7 @@ impl Driver<'_> {
 
     pub(super) fn code_ready(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         outcome: CodeOutcome,
         fix: bool,
     ) -> Result<(), EngineError> {

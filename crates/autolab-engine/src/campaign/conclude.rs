@@ -4,6 +4,7 @@
 
 use autolab_core::experiment::{State, Verdict};
 use autolab_core::git;
+use autolab_core::ids::ExperimentId;
 use autolab_core::ledger::Changes;
 use autolab_core::results;
 use serde_json::json;
@@ -15,7 +16,7 @@ impl Driver<'_> {
     /// A verdict reached before (or instead of) a run: invalid changes, failures to start.
     pub(super) fn verdict_without_run(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         verdict: Verdict,
         reason: &str,
         score: Option<f64>,
@@ -32,7 +33,7 @@ impl Driver<'_> {
     /// its git effects and results.tsv, then the report (crash streak, playbook, lessons).
     pub(super) fn conclude(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         verdict: Verdict,
         reason: &str,
         mut detail: serde_json::Value,
@@ -53,7 +54,7 @@ impl Driver<'_> {
     /// Refs move by compare-and-swap: the incumbent branch from the kept commit's parent (the
     /// incumbent it was built on), a new archive ref from nothing; a ref found elsewhere stops
     /// the campaign and is left as it is.
-    pub(super) fn finalize(&mut self, row: i64) -> Result<(), EngineError> {
+    pub(super) fn finalize(&mut self, row: ExperimentId) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let tag = self.campaign.tag.clone();
         let repo = &self.lab.repo;

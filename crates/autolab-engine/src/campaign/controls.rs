@@ -4,6 +4,7 @@
 
 use autolab_core::control::{Command, Control};
 use autolab_core::experiment::Verdict;
+use autolab_core::ids::ExperimentId;
 use serde_json::json;
 
 use super::{Driver, Report, Work};
@@ -133,7 +134,7 @@ impl Driver<'_> {
 
     /// When experiment `row` was being cancelled, it gets its verdict now (its run ended,
     /// killed or not); true if so.
-    pub(super) fn conclude_cancelled(&mut self, row: i64) -> Result<bool, EngineError> {
+    pub(super) fn conclude_cancelled(&mut self, row: ExperimentId) -> Result<bool, EngineError> {
         let Some(reason) = self.cancelling.remove(&row) else {
             return Ok(false);
         };
@@ -143,7 +144,7 @@ impl Driver<'_> {
     }
 }
 
-fn work_row(w: &Work) -> i64 {
+fn work_row(w: &Work) -> ExperimentId {
     match *w {
         Work::Implement(r) | Work::Run(r) | Work::Decide(r, _) | Work::Attach(r, _) => r,
     }

@@ -4,6 +4,7 @@
 use autolab_core::config::Policy;
 use autolab_core::experiment::{State, Verdict};
 use autolab_core::git;
+use autolab_core::ids::{ExperimentId, RunId};
 use autolab_core::ledger::Changes;
 use serde_json::json;
 
@@ -20,7 +21,7 @@ use crate::proposer::Proposal;
 const MAX_REBASES: u32 = 3;
 
 impl Driver<'_> {
-    pub(super) fn decide(&mut self, row: i64, run: i64) -> Result<(), EngineError> {
+    pub(super) fn decide(&mut self, row: ExperimentId, run: RunId) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         if exp.state.is_final() {
             return Ok(());
@@ -86,7 +87,7 @@ impl Driver<'_> {
     }
 
     /// The `strict` policy ([`judge::strict`]) applied to experiment `row`, which scored `s`.
-    fn judge(&mut self, row: i64, s: f64) -> Result<(), EngineError> {
+    fn judge(&mut self, row: ExperimentId, s: f64) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let incumbent = self.incumbent()?;
         let against = incumbent.as_ref().map(|inc| Incumbent {
@@ -122,7 +123,7 @@ impl Driver<'_> {
     /// Moves a better candidate onto the current incumbent and queues a confirmation run.
     pub(super) fn rebase(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         onto: String,
         onto_number: u32,
     ) -> Result<(), EngineError> {

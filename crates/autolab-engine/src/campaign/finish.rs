@@ -2,6 +2,7 @@
 //! it was seen, else the end of its logs), its log tail and sandbox layers; then its verdict
 //! is queued.
 
+use autolab_core::ids::{ExperimentId, RunId};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -24,8 +25,8 @@ impl Driver<'_> {
     /// Records how a run ended (outcome, metrics, log tail, sandbox), then queues its verdict.
     pub(super) fn finish_run(
         &mut self,
-        row: i64,
-        run: i64,
+        row: ExperimentId,
+        run: RunId,
         output: RunOutput,
         stream: Option<Arc<autolab_core::metrics::StreamReader>>,
     ) -> Result<(), EngineError> {

@@ -2,6 +2,7 @@
 //! a bounded number of times (counted in the ledger, so a restart grants no new attempts).
 
 use autolab_core::experiment::{ProposerKind, State};
+use autolab_core::ids::ExperimentId;
 use autolab_core::ledger::Changes;
 use serde_json::json;
 
@@ -14,7 +15,7 @@ const FIX_LOG_CHARS: usize = 2000;
 
 impl Driver<'_> {
     /// The fix of an experiment's last crash, rebuilt from the ledger (its log tail and diff).
-    pub(super) fn fix_for(&self, row: i64) -> Result<Fix, EngineError> {
+    pub(super) fn fix_for(&self, row: ExperimentId) -> Result<Fix, EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let log_tail = self
             .ledger
@@ -36,7 +37,7 @@ impl Driver<'_> {
     /// times. Returns whether a fix was started (and the crash verdict is deferred).
     pub(super) fn try_fix(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         reason: &str,
         log_tail: &str,
     ) -> Result<bool, EngineError> {

@@ -4,6 +4,7 @@
 //! the ledger, so a restart writes only what is missing; a failed call leaves the templated
 //! lesson in place.
 
+use autolab_core::ids::ExperimentId;
 use serde_json::json;
 
 use autolab_core::experiment::{ProposerKind, State, Verdict};
@@ -115,7 +116,7 @@ impl Driver<'_> {
     /// A lesson call ended: its lesson is stored (or the templated one stays), the playbook is
     /// rewritten and the next lesson starts.
     pub(super) fn lesson_ready(&mut self, w: Written) -> Result<(), EngineError> {
-        let row = w.key;
+        let row = ExperimentId(w.key);
         for mut t in w.transcripts {
             t.experiment = Some(row);
             self.ledger.record_transcript(self.campaign.id, &t)?;
@@ -152,7 +153,7 @@ impl Driver<'_> {
     /// Drops the waiting ideas that experiment `row`'s result disproved, as its lesson said, and
     /// discards their experiments that have not started running (an implementation in flight
     /// is discarded when it returns).
-    fn drop_disproven(&mut self, row: i64, titles: &[String]) -> Result<(), EngineError> {
+    fn drop_disproven(&mut self, row: ExperimentId, titles: &[String]) -> Result<(), EngineError> {
         let number = self.ledger.experiment_by_row(row)?.number;
         let reason = format!("disproven by #{number:04} before it ran");
         let Some(agent) = self.agent.as_mut() else {
@@ -249,7 +250,7 @@ impl Driver<'_> {
     fn written(
         &mut self,
         out_of_budget: bool,
-        failed_lesson: Option<i64>,
+        failed_lesson: Option<ExperimentId>,
         failed_digest: Option<u32>,
     ) -> Result<(), EngineError> {
         if let Some(agent) = self.agent.as_mut() {

@@ -20,6 +20,7 @@ mod pipeline;
 mod reconcile;
 mod worktrees;
 
+use autolab_core::ids::{ExperimentId, RunId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -41,30 +42,30 @@ pub use open::{Parts, cluster_config, run_campaign, run_campaign_with};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Work {
     /// Implement (or re-implement) its change, then run it.
-    Implement(i64),
+    Implement(ExperimentId),
     /// Its commit is ready: run it.
-    Run(i64),
+    Run(ExperimentId),
     /// A finished run awaits its verdict.
-    Decide(i64, i64),
+    Decide(ExperimentId, RunId),
     /// A cluster run started before a restart: wait for it again (experiment, run).
-    Attach(i64, i64),
+    Attach(ExperimentId, RunId),
 }
 
 enum SlotMsg {
     Started {
-        run: i64,
+        run: RunId,
         handle: autolab_runner::Handle,
     },
     Done {
-        exp: i64,
-        run: i64,
+        exp: ExperimentId,
+        run: RunId,
         output: Box<execute::RunOutput>,
     },
     IdeaReady(Box<crate::llm::strategist::IdeaOutcome>),
     LessonReady(Box<crate::llm::lessons::Written>),
     DigestReady(Box<crate::llm::lessons::Written>),
     CodeReady {
-        exp: i64,
+        exp: ExperimentId,
         outcome: Box<crate::llm::coder::CodeOutcome>,
         fix: bool,
     },
@@ -86,12 +87,12 @@ struct Driver<'a> {
     proposer: Option<Box<dyn Proposer>>,
     coder: Option<Box<dyn Coder>>,
     /// Running experiments by ledger row.
-    slots: HashMap<i64, Slot>,
+    slots: HashMap<ExperimentId, Slot>,
     queue: VecDeque<Work>,
     tx: mpsc::Sender<SlotMsg>,
     rx: mpsc::Receiver<SlotMsg>,
     /// How often each experiment was moved onto a newer incumbent.
-    rebases: HashMap<i64, u32>,
+    rebases: HashMap<ExperimentId, u32>,
     /// Crashed or timed-out verdicts in a row, in this invocation.
     consecutive_crashes: u32,
     paused: bool,
@@ -107,7 +108,7 @@ struct Driver<'a> {
     /// A `stop` command was taken.
     stop_asked: bool,
     /// Experiments whose run is being killed for `cancel`, with the reason to record.
-    cancelling: HashMap<i64, String>,
+    cancelling: HashMap<ExperimentId, String>,
 }
 
 impl Driver<'_> {
@@ -327,7 +328,7 @@ impl Driver<'_> {
         Ok(())
     }
 
-    fn report_verdict(&mut self, row: i64) -> Result<(), EngineError> {
+    fn report_verdict(&mut self, row: ExperimentId) -> Result<(), EngineError> {
         let experiment = self.ledger.experiment_by_row(row)?;
         let campaign = self.ledger.campaign(&self.campaign.tag)?;
         let best = match campaign.and_then(|c| c.incumbent) {

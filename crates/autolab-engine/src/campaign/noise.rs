@@ -4,6 +4,7 @@
 
 use autolab_core::config::ScoreSpec;
 use autolab_core::experiment::{Experiment, RunOutcome, State, Verdict};
+use autolab_core::ids::ExperimentId;
 use autolab_core::ledger::Changes;
 use autolab_core::noise_model::NoiseModel;
 use autolab_core::score;
@@ -46,7 +47,7 @@ impl Driver<'_> {
 
     fn queue_confirmation(
         &mut self,
-        row: i64,
+        row: ExperimentId,
         detail: Value,
         stats: Value,
     ) -> Result<(), EngineError> {
@@ -60,7 +61,7 @@ impl Driver<'_> {
         Ok(())
     }
 
-    pub(super) fn judge_noise_aware(&mut self, row: i64) -> Result<(), EngineError> {
+    pub(super) fn judge_noise_aware(&mut self, row: ExperimentId) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let decide = self.lab.config.decide.clone();
         let runs = self.samples(&exp)?;

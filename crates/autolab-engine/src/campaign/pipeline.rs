@@ -1,6 +1,7 @@
 //! The steps of one experiment before its verdict: propose → implement (worktree, commit,
 //! rule check) → run. Its verdict lands through `conclude.rs`.
 
+use autolab_core::ids::{ExperimentId, RunId};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -21,7 +22,7 @@ use crate::{EngineError, early_stop};
 
 impl Driver<'_> {
     /// Records the next idea as experiment `number`; the baseline when `number` is 0.
-    pub(super) fn propose(&mut self, number: u32) -> Result<Option<i64>, EngineError> {
+    pub(super) fn propose(&mut self, number: u32) -> Result<Option<ExperimentId>, EngineError> {
         let parent = self.incumbent_commit()?;
         let proposal = if number == 0 {
             Proposal {
@@ -69,7 +70,7 @@ impl Driver<'_> {
 
     /// Creates the worktree from the experiment's parent, applies its change, commits it and
     /// checks the rules. Returns whether it is ready to run (else it got verdict `invalid`).
-    pub(super) fn implement(&mut self, row: i64) -> Result<bool, EngineError> {
+    pub(super) fn implement(&mut self, row: ExperimentId) -> Result<bool, EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         if exp.proposer == ProposerKind::Llm && self.agent.is_some() {
             // An LLM coder takes time: it runs as a job and the run is queued when it is done.
@@ -189,7 +190,7 @@ impl Driver<'_> {
     }
 
     /// Starts a run of the experiment's commit in a free slot.
-    pub(super) fn start_run(&mut self, row: i64) -> Result<(), EngineError> {
+    pub(super) fn start_run(&mut self, row: ExperimentId) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
         let Some(commit) = exp.commit.clone() else {
@@ -240,8 +241,8 @@ impl Driver<'_> {
     /// Takes the baseline's first run from results the repository already has (`run_0`).
     fn reuse_baseline(
         &mut self,
-        row: i64,
-        run: i64,
+        row: ExperimentId,
+        run: RunId,
         dir: &std::path::Path,
         run_dir: &std::path::Path,
     ) -> Result<(), EngineError> {
@@ -280,8 +281,8 @@ impl Driver<'_> {
     /// Re-attaches to a run a killed autolab left on a cluster (its job outlives autolab).
     pub(super) fn reattach(
         &mut self,
-        row: i64,
-        run: i64,
+        row: ExperimentId,
+        run: RunId,
         handle: Handle,
     ) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
@@ -297,7 +298,7 @@ impl Driver<'_> {
     fn launch(
         &mut self,
         exp: &autolab_core::experiment::Experiment,
-        run: i64,
+        run: RunId,
         seed: u64,
         run_dir: &std::path::Path,
         attach: Option<Handle>,

@@ -92,7 +92,7 @@ mod tests {
 
     fn run(outcome: RunOutcome, exit_code: Option<i32>, metrics: &[(&str, f64)]) -> Run {
         Run {
-            row: 1,
+            row: autolab_core::ids::RunId(1),
             index: 0,
             seed: 0,
             outcome,

@@ -2,6 +2,7 @@
 //! why), and a digest that compacts the older lessons when the playbook outgrows its budget.
 //! A reply that is not a lesson is refused; the playbook then keeps the templated one.
 
+use autolab_core::ids::ExperimentId;
 use std::sync::Arc;
 
 use autolab_core::ledger::Transcript;
@@ -36,7 +37,7 @@ pub struct LessonVars {
 pub struct LessonJob {
     pub caller: Caller,
     pub templates: Arc<Templates>,
-    pub row: i64,
+    pub row: ExperimentId,
     pub vars: LessonVars,
     /// The titles of `vars.waiting`, in order.
     pub waiting_titles: Vec<String>,
@@ -76,7 +77,7 @@ pub struct Written {
 }
 
 pub fn write_lesson(job: LessonJob) -> Written {
-    let written = ask(&job.caller, &job.templates, "lesson", &job.vars, job.row);
+    let written = ask(&job.caller, &job.templates, "lesson", &job.vars, job.row.0);
     let (text, drop) = match written.text {
         Ok(reply) => {
             let (rest, picked) = split_drop(&reply);

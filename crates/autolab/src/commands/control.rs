@@ -114,7 +114,7 @@ pub fn send(dir: &Path, tag: Option<&str>, command: Command) -> Result<ExitCode,
 /// (none if it did not within [`ANSWER_WITHIN`]).
 pub fn push_and_wait(
     ledger: &Ledger,
-    campaign: i64,
+    campaign: autolab_core::ids::CampaignId,
     command: &Command,
 ) -> Result<Option<String>, CliError> {
     let id = ledger
