@@ -1,5 +1,6 @@
 //! The loop's decisions with a scripted in-process runner: crash streaks, how a failure is
-//! named, and commands from the control inbox arriving while a run is going.
+//! named, commands from the control inbox arriving while a run is going, noise-aware
+//! confirmations, early stopping, and an LLM outage.
 
 use std::sync::Arc;
 
@@ -272,4 +273,72 @@ fn noise_aware_confirms_an_uncertain_gain_before_keeping_it_and_discards_noise_a
         .iter()
         .any(|e| e.to.as_deref() == Some("confirming"));
     assert!(confirmed, "#1 went through confirming");
+}
+
+/// A falling learning curve over 40 steps, `v(i)` at step i, then the final value.
+fn curve(v: impl Fn(f64) -> f64) -> Act {
+    let mut text = String::new();
+    for i in 1..=40 {
+        text.push_str(&format!("step: {i} val_loss: {:.4}\n", v(f64::from(i))));
+    }
+    text.push_str(&format!("val_loss: {:.4}\n", v(40.0)));
+    Act::Print(text, 0)
+}
+
+#[test]
+fn early_stopping_stops_a_clearly_worse_curve_and_spares_a_better_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "[early_stop]\nmargin = 0.2\npatience = 3\n");
+    // The baseline falls as 1/i; #1 far slower (stopped); #2 twice as fast (kept).
+    let runner = Arc::new(Scripted::new(|n| match n {
+        0 => curve(|i| 1.0 / i),
+        1 => curve(|i| 2.0 - i / 100.0),
+        _ => curve(|i| 0.5 / i),
+    }));
+    run(&lab, 3, runner, &mut Quiet);
+    let exps = experiments(dir.path());
+    assert_eq!(exps[1].verdict, Some(Verdict::Discarded), "{:?}", exps[1]);
+    let reason = exps[1].reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("early-stopped at step 3"), "{reason}");
+    assert_eq!(exps[2].verdict, Some(Verdict::Kept), "{:?}", exps[2]);
+}
+
+#[test]
+fn an_llm_down_past_max_outage_pauses_after_the_baseline() {
+    use autolab_llm::fake::{FakeReply, FakeServer};
+    let server = FakeServer::from_fn(|_| FakeReply::status(503, "{\"error\": \"down\"}"));
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(
+        dir.path(),
+        &format!(
+            "[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\n\
+             outage_retry = \"100ms\"\nmax_outage = \"1s\"\n",
+            server.url()
+        ),
+    );
+    let runner = Arc::new(Scripted::new(|_| loss(1.0)));
+    let opts = autolab_engine::RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(3),
+        max_hours: Some(30.0 / 3600.0),
+        ..autolab_engine::RunOptions::default()
+    };
+    // No proposer plugged in: the LLM's experts propose.
+    let parts = autolab_engine::Parts {
+        runner: Some(runner.clone()),
+        ..autolab_engine::Parts::default()
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let summary = autolab_engine::run_campaign_with(&lab, &opts, &mut Quiet, &stop, parts).unwrap();
+    assert_eq!(summary.ending, Ending::Paused);
+    assert_eq!(runner.ran(), [0], "only the baseline ran");
+    assert_eq!(
+        experiments(dir.path()).len(),
+        1,
+        "no experiment was lost to the outage"
+    );
+    assert!(
+        server.requests().len() >= 2,
+        "it tried again before pausing"
+    );
 }
