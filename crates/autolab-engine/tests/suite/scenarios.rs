@@ -124,8 +124,10 @@ fn a_pause_arriving_mid_run_lets_the_run_finish_and_waits_for_resume() {
                 let id = l.controls().push(c.id, &Command::Pause, "test").unwrap();
                 // #1 goes on until the loop has taken the pause.
                 let asked = std::time::Instant::now();
-                while l.controls().get(id).unwrap().unwrap().taken_at.is_none() {
-                    assert!(asked.elapsed() < HOLD_AT_MOST, "the pause was never taken");
+                // (Bounded: a loop that never takes it fails the assertions below.)
+                while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
+                    && asked.elapsed() < HOLD_AT_MOST
+                {
                     std::thread::park_timeout(std::time::Duration::from_millis(5));
                 }
             }
@@ -340,5 +342,53 @@ fn an_llm_down_past_max_outage_pauses_after_the_baseline() {
     assert!(
         server.requests().len() >= 2,
         "it tried again before pausing"
+    );
+}
+
+/// Collects notes; stops the campaign once it says it paused.
+struct StopWhenPaused(std::path::PathBuf, Vec<String>);
+impl Observer for StopWhenPaused {
+    fn report(&mut self, r: Report) {
+        if let Report::Note(note) = r {
+            if note.starts_with("pause") && note.contains("): paused") {
+                let l = Ledger::open(&self.0).unwrap();
+                let c = l.campaign("t").unwrap().unwrap();
+                l.controls().push(c.id, &Command::Stop, "t").unwrap();
+            }
+            self.1.push(note);
+        }
+    }
+}
+
+#[test]
+fn a_run_that_ended_paused_is_noted_once_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "");
+    let db = dir.path().join(".autolab/ledger.db");
+    let pusher = db.clone();
+    let first = Arc::new(Scripted::new(|_| loss(1.0)).on_start(move |n| {
+        if n == 0 {
+            let l = Ledger::open(&pusher).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            l.controls().push(c.id, &Command::Pause, "me").unwrap();
+        }
+    }));
+    let mut paused = StopWhenPaused(db.clone(), Vec::new());
+    assert_eq!(run(&lab, 3, first, &mut paused).ending, Ending::Stopped);
+    let ended_paused = |notes: &[String]| {
+        notes
+            .iter()
+            .any(|n| n.contains("last run ended paused (by me)"))
+    };
+    assert!(!ended_paused(&paused.1));
+    let mut second = StopWhenPaused(db.clone(), Vec::new());
+    run(&lab, 2, Arc::new(Scripted::new(|_| loss(0.5))), &mut second);
+    assert!(ended_paused(&second.1), "{:?}", second.1);
+    let mut third = StopWhenPaused(db, Vec::new());
+    run(&lab, 3, Arc::new(Scripted::new(|_| loss(0.4))), &mut third);
+    assert!(
+        !ended_paused(&third.1),
+        "only the run right after: {:?}",
+        third.1
     );
 }
