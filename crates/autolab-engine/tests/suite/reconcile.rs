@@ -149,6 +149,30 @@ mod after_a_crash {
     }
 
     #[test]
+    fn a_verdict_whose_git_effects_did_not_land_gets_them_on_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, _) = two(dir.path());
+        // #2 is discarded; autolab died before archiving its commit.
+        run(&lab, 3, Arc::new(Scripted::new(|_| loss(0.9))), &mut Quiet);
+        let two = experiments(dir.path())[2].clone();
+        assert!(two.verdict.is_some() && two.finalized);
+        let archive = "refs/autolab/t/archive/0002";
+        git(dir.path(), &["update-ref", "-d", archive]);
+        sql(
+            dir.path(),
+            "UPDATE experiments SET finalized = 0 WHERE number = 2",
+        );
+        let runner = Arc::new(Scripted::new(|_| loss(0.1)));
+        run(&lab, 3, runner.clone(), &mut Quiet);
+        assert!(runner.ran().is_empty());
+        assert_eq!(
+            git(dir.path(), &["rev-parse", archive]),
+            two.commit.unwrap()
+        );
+        assert!(experiments(dir.path())[2].finalized);
+    }
+
+    #[test]
     fn a_worktree_the_ledger_does_not_know_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         let (lab, _) = two(dir.path());

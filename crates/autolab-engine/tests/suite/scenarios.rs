@@ -22,7 +22,7 @@ fn crashes_in_a_row_pause_the_campaign_and_the_next_run_goes_on() {
         0 => loss(1.0),
         1 => Act::Signal(9),
         2 => Act::Print("boom\n".into(), 128),
-        _ => Act::Print("boom\n".into(), 3),
+        _ => Act::Print("val_loss: 0.25\nboom\n".into(), 3),
     }));
     let summary = run(&lab, 10, crashing.clone(), &mut Quiet);
     assert_eq!(summary.ending, Ending::Paused);
@@ -40,6 +40,13 @@ fn crashes_in_a_row_pause_the_campaign_and_the_next_run_goes_on() {
         exps[1..]
             .iter()
             .all(|e| e.verdict == Some(Verdict::Crashed))
+    );
+    // What a crashed run printed is kept (it may tell why).
+    assert_eq!(
+        exps[3].metrics.get("val_loss"),
+        Some(&0.25),
+        "{:?}",
+        exps[3]
     );
 
     // Run again with code that works: the campaign goes on from #4 to its budget.

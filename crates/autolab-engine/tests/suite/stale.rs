@@ -60,6 +60,22 @@ fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() 
     git(root, &["merge-base", "--is-ancestor", &one, &head]);
     assert_eq!(git(root, &["show", "autolab/t:a.txt"]), "# changed");
     assert_eq!(git(root, &["show", "autolab/t:b.txt"]), "# changed");
+    // The ledger records the move: #2's parent is #1, its commit the branch's head, its lines
+    // counted from #1; the commit it had before the move stays reachable.
+    assert_eq!(exps[2].parent, one);
+    assert_eq!(exps[2].commit.as_deref(), Some(head.as_str()));
+    assert_eq!((exps[2].lines_added, exps[2].lines_removed), (1, 0));
+    let before = git(root, &["rev-parse", "refs/autolab/t/archive/0002-pre-1"]);
+    assert_ne!(before, head);
+    git(
+        root,
+        &[
+            "merge-base",
+            "--is-ancestor",
+            &exps[0].commit.clone().unwrap(),
+            &before,
+        ],
+    );
     // And the kept score is the one measured on top of #1 (0.7), not the stale 0.8.
     assert!((exps[2].score.unwrap() - 0.7).abs() < 1e-9, "{:?}", exps[2]);
 }
