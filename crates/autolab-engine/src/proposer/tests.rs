@@ -153,3 +153,60 @@ fn a_finite_space_is_covered_before_any_point_repeats() {
         assert_eq!(distinct.len(), 6, "{sampler:?}: {distinct:?}");
     }
 }
+
+#[test]
+fn random_draws_spread_evenly_over_the_range_or_its_logarithm() {
+    let mut rng = Rng::new(7);
+    let n = 4000;
+    let float = ParamKind::Float {
+        low: 2.0,
+        high: 4.0,
+    };
+    let xs: Vec<f64> = (0..n)
+        .map(|_| sampler::draw(&float, &mut rng).as_f64().unwrap())
+        .collect();
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    assert!((mean - 3.0).abs() < 0.05, "uniform on [2, 4]: mean {mean}");
+    let low_quarter = xs.iter().filter(|&&x| x < 2.5).count() as f64 / n as f64;
+    assert!((low_quarter - 0.25).abs() < 0.03, "{low_quarter}");
+
+    let log = ParamKind::LogFloat {
+        low: 1e-4,
+        high: 1e-1,
+    };
+    let ls: Vec<f64> = (0..n)
+        .map(|_| sampler::draw(&log, &mut rng).as_f64().unwrap().log10())
+        .collect();
+    let mean = ls.iter().sum::<f64>() / n as f64;
+    assert!(
+        (mean + 2.5).abs() < 0.05,
+        "log-uniform over three decades: {mean}"
+    );
+    let first_decade = ls.iter().filter(|&&l| l < -3.0).count() as f64 / n as f64;
+    assert!((first_decade - 1.0 / 3.0).abs() < 0.03, "{first_decade}");
+}
+
+#[test]
+fn values_outside_a_domain_are_not_in_it() {
+    let float = ParamKind::Float {
+        low: 0.0,
+        high: 1.0,
+    };
+    assert!(in_domain(&float, &json!(0.0)) && in_domain(&float, &json!(1.0)));
+    assert!(!in_domain(&float, &json!(-0.1)) && !in_domain(&float, &json!(1.1)));
+    assert!(!in_domain(&float, &json!("0.5")));
+    let int = ParamKind::Int { low: 2, high: 5 };
+    assert!(in_domain(&int, &json!(2)) && in_domain(&int, &json!(5)));
+    assert!(!in_domain(&int, &json!(1)) && !in_domain(&int, &json!(6)));
+    let choice = ParamKind::Choice(vec![json!("relu"), json!("gelu")]);
+    assert!(in_domain(&choice, &json!("gelu")) && !in_domain(&choice, &json!("tanh")));
+}
+
+#[test]
+fn a_title_names_each_value() {
+    let values = json!({"lr": 0.01, "act": "relu", "layers": 3});
+    let Value::Object(map) = values else {
+        unreachable!()
+    };
+    assert_eq!(title_of(&map), "act=relu layers=3 lr=0.01");
+}
