@@ -272,3 +272,84 @@ impl Sampler for TpeSampler {
         first.unwrap_or_else(|| values_of(&candidates[0].1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The model's internals (the behaviour is tested in `tpe_tests.rs`).
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_good_group_weighs_by_rank_and_the_bad_group_by_recency() {
+        let w = rank_weights(3);
+        let want = [1.0, 0.75f64.powi(3), 0.5f64.powi(3)];
+        for (a, b) in w.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{w:?}");
+        }
+        assert_eq!(recency_weights(25), vec![1.0; 25]);
+        // 30 trials: the 25 newest weigh 1; the 5 oldest ramp from 1/30 up to 1.
+        let r = recency_weights(30);
+        assert!((r[0] - 1.0 / 30.0).abs() < 1e-12, "{r:?}");
+        assert!(
+            (r[2] - (1.0 / 30.0 + (29.0 / 30.0) * 0.5)).abs() < 1e-12,
+            "{r:?}"
+        );
+        assert!(r[4..].iter().all(|&x| x == 1.0), "{r:?}");
+        assert!(r.windows(2).all(|p| p[0] <= p[1]));
+        let one_old = recency_weights(26);
+        assert!((one_old[0] - 1.0 / 26.0).abs() < 1e-12 && one_old[1] == 1.0);
+    }
+
+    #[test]
+    fn a_range_with_one_value_is_fixed_and_values_outside_are_not_encoded() {
+        let fixed = |k: &ParamKind| matches!(coder(k), Coder::Fixed(_));
+        assert!(fixed(&ParamKind::Float {
+            low: 1.0,
+            high: 1.0
+        }));
+        assert!(fixed(&ParamKind::Float {
+            low: 0.0,
+            high: f64::INFINITY
+        }));
+        assert!(!fixed(&ParamKind::Float {
+            low: 0.0,
+            high: 1.0
+        }));
+        assert!(fixed(&ParamKind::LogFloat {
+            low: 0.0,
+            high: 1.0
+        }));
+        assert!(fixed(&ParamKind::LogFloat {
+            low: 1.0,
+            high: 1.0
+        }));
+        assert!(!fixed(&ParamKind::LogFloat {
+            low: 1e-3,
+            high: 1.0
+        }));
+        assert!(fixed(&ParamKind::Int { low: 3, high: 3 }));
+        assert!(!fixed(&ParamKind::Int { low: 3, high: 4 }));
+        assert!(fixed(&ParamKind::Choice(vec![json!("a")])));
+
+        let float = ParamKind::Float {
+            low: 0.0,
+            high: 1.0,
+        };
+        assert_eq!(encode(&float, &json!(0.5)), Some(0.5));
+        assert_eq!(encode(&float, &json!(1.5)), None);
+        assert_eq!(encode(&float, &json!(-0.5)), None);
+        let log = ParamKind::LogFloat {
+            low: 1e-3,
+            high: 1.0,
+        };
+        assert_eq!(encode(&log, &json!(1.0)), Some(0.0));
+        assert_eq!(encode(&log, &json!(2.0)), None);
+        assert_eq!(encode(&log, &json!(1e-4)), None);
+        let int = ParamKind::Int { low: 1, high: 4 };
+        assert_eq!(encode(&int, &json!(4)), Some(4.0));
+        assert_eq!(encode(&int, &json!(5)), None);
+        assert_eq!(encode(&int, &json!(0)), None);
+    }
+}

@@ -383,3 +383,69 @@ fn crashed_trials_weigh_in_the_bad_group() {
         "{in_crash_zone} of 60 suggestions went where every run crashed"
     );
 }
+
+#[test]
+fn an_untried_point_is_suggested_before_a_tried_one_repeats() {
+    let space = [spec(
+        "act",
+        ParamKind::Choice(vec![json!("relu"), json!("gelu"), json!("tanh")]),
+    )];
+    // relu and gelu tried (relu best); tanh never.
+    let mut h = Vec::new();
+    for (i, act) in ["relu", "gelu", "relu", "gelu", "relu", "gelu"]
+        .iter()
+        .enumerate()
+    {
+        let mut params = Map::new();
+        params.insert("act".into(), json!(act));
+        h.push(Trial {
+            params,
+            score: Some(if *act == "relu" { 0.1 } else { 0.9 } + i as f64 * 1e-3),
+        });
+    }
+    let tpe = TpeSampler::new(Goal::Minimize).with_startup(2);
+    for seed in 0..5 {
+        let s = tpe.suggest(&space, &h, &mut Rng::for_stream(seed, 0));
+        assert_eq!(s["act"], json!("tanh"), "seed {seed}");
+    }
+    // With every value tried, the best candidate repeats.
+    let mut full = h.clone();
+    let mut params = Map::new();
+    params.insert("act".into(), json!("tanh"));
+    full.push(Trial {
+        params,
+        score: Some(0.95),
+    });
+    let s = tpe.suggest(&space, &full, &mut Rng::for_stream(0, 0));
+    assert_ne!(s["act"], Value::Null);
+}
+
+#[test]
+fn the_model_takes_over_from_the_warm_up_at_n_startup_observations() {
+    let space = [spec(
+        "x",
+        ParamKind::Float {
+            low: 0.0,
+            high: 1.0,
+        },
+    )];
+    let tpe = TpeSampler::new(Goal::Minimize).with_startup(4);
+    let trial = |x: f64| {
+        let mut params = Map::new();
+        params.insert("x".into(), json!(x));
+        Trial {
+            params,
+            score: Some((x - 0.9).abs()),
+        }
+    };
+    let h: Vec<Trial> = [0.1, 0.2, 0.85, 0.3].into_iter().map(trial).collect();
+    // Three observations: still random, as the random sampler draws with the same stream.
+    let random = RandomSampler.suggest(&space, &h[..3], &mut Rng::for_stream(5, 0));
+    assert_eq!(
+        tpe.suggest(&space, &h[..3], &mut Rng::for_stream(5, 0)),
+        random
+    );
+    // Four: the model; it no longer matches the random draw of the same stream.
+    let random = RandomSampler.suggest(&space, &h, &mut Rng::for_stream(5, 0));
+    assert_ne!(tpe.suggest(&space, &h, &mut Rng::for_stream(5, 0)), random);
+}
