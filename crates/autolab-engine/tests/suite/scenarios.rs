@@ -181,6 +181,9 @@ fn a_command_written_while_no_run_was_live_expires_instead_of_acting_late() {
     let id = {
         let l = Ledger::open(&db).unwrap();
         let c = l.campaign("t").unwrap().unwrap();
+        l.controls()
+            .push(c.id, &Command::Steer("smaller steps".into()), "late")
+            .unwrap();
         l.controls().push(c.id, &Command::Stop, "late").unwrap()
     };
     let next = Arc::new(Scripted::new(|_| loss(0.5)));
@@ -190,6 +193,12 @@ fn a_command_written_while_no_run_was_live_expires_instead_of_acting_late() {
     let l = Ledger::open(&db).unwrap();
     let stop = l.controls().get(id).unwrap().unwrap();
     assert!(stop.effect.unwrap().starts_with("expired"));
+    // A steering note was written by `autolab steer` itself: it is not lost.
+    let steer = l.controls().get(id - 1).unwrap().unwrap();
+    assert_eq!(
+        steer.effect.as_deref(),
+        Some("noted in the steering notes (no run was live)")
+    );
 }
 
 #[test]
