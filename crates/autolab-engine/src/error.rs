@@ -47,6 +47,16 @@ pub enum EngineError {
         #[source]
         source: autolab_runner::RunnerError,
     },
+    /// What defines the campaign changed in the config since it started.
+    #[error(
+        "{path} changed since campaign `{tag}` started, so its verdicts would not compare:\n{}",
+        changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    ConfigChanged {
+        path: String,
+        tag: String,
+        changes: Vec<String>,
+    },
     #[error("the baseline (experiment #0) {verdict}: {reason}")]
     BaselineFailed {
         verdict: String,

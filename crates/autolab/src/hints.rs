@@ -16,6 +16,7 @@ pub fn is_usage(e: &EngineError) -> bool {
         EngineError::Config(_)
             | EngineError::Usage { .. }
             | EngineError::InvalidTag { .. }
+            | EngineError::ConfigChanged { .. }
             | EngineError::Runner { .. }
             | EngineError::TagTaken { .. }
             | EngineError::Git(GitError::NotARepo { .. })
@@ -42,6 +43,9 @@ pub fn hint(e: &EngineError) -> Option<String> {
              not starting with `.` or `-` and not ending with `.` or `.lock`"
                 .into(),
         ),
+        EngineError::ConfigChanged { tag, .. } => Some(format!(
+            "start a new campaign with another tag (`autolab run --tag {tag}-2`), or put the old values back to resume `{tag}`"
+        )),
         EngineError::Runner { .. } => Some(
             "check that the scheduler's commands (sbatch/squeue or bsub/bjobs) work, and ssh if set; `autolab doctor` checks"
                 .into(),

@@ -29,19 +29,11 @@ pub(super) fn check(
     };
     let d = drift(&was, &lab.config);
     if !d.refused.is_empty() {
-        let lines: Vec<String> = d.refused.iter().map(|c| format!("  {c}")).collect();
-        return Err(EngineError::usage(
-            format!(
-                "{} changed since campaign `{}` started, so its verdicts would not compare:\n{}",
-                lab.config.path.display(),
-                campaign.tag,
-                lines.join("\n")
-            ),
-            Some(&format!(
-                "start a new campaign with another tag (`autolab run --tag {}-2`), or put the old values back to resume `{}`",
-                campaign.tag, campaign.tag
-            )),
-        ));
+        return Err(EngineError::ConfigChanged {
+            path: lab.config.path.display().to_string(),
+            tag: campaign.tag.clone(),
+            changes: d.refused.iter().map(|c| c.to_string()).collect(),
+        });
     }
     let changed: Vec<String> = d.allowed.iter().map(|c| c.to_string()).collect();
     ledger.change_campaign_config(

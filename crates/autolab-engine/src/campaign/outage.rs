@@ -48,7 +48,7 @@ impl Driver<'_> {
         let note = if out_for >= agent.cfg.max_outage {
             self.paused = true;
             format!(
-                "the LLM has been unavailable for {} (max_outage): pausing; `autolab run` resumes. Last error: {why}",
+                "the LLM has been unavailable for {} (max_outage): pausing; running the campaign again resumes it. Last error: {why}",
                 autolab_core::config::format_duration(out_for)
             )
         } else {
