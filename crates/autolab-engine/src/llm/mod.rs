@@ -36,29 +36,18 @@ pub fn provider_config(cfg: &autolab_core::config::Agent) -> autolab_llm::Provid
 }
 
 /// Why a call was not answered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The campaign's `max_usd` is spent.
-    Budget {
-        spent: f64,
-        limit: f64,
-    },
+    #[error("the LLM budget is spent: ${spent:.4} of max_usd ${limit:.2}")]
+    Budget { spent: f64, limit: f64 },
     /// The provider could not be reached or was overloaded (transport error, 429 or 5xx)
     /// after the client's retries: worth trying again later.
-    Unavailable(String),
-    Llm(String),
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CallError::Budget { spent, limit } => write!(
-                f,
-                "the LLM budget is spent: ${spent:.4} of max_usd ${limit:.2}"
-            ),
-            CallError::Unavailable(e) | CallError::Llm(e) => write!(f, "{e}"),
-        }
-    }
+    #[error(transparent)]
+    Unavailable(autolab_llm::LlmError),
+    /// The provider answered with an error that trying again will not mend.
+    #[error(transparent)]
+    Llm(autolab_llm::LlmError),
 }
 
 /// The client, the budget, and who is calling: every call is checked and recorded.
@@ -158,9 +147,9 @@ impl Caller {
                     _ => false,
                 };
                 Err(if unavailable {
-                    CallError::Unavailable(e.to_string())
+                    CallError::Unavailable(e)
                 } else {
-                    CallError::Llm(e.to_string())
+                    CallError::Llm(e)
                 })
             }
         }
