@@ -396,7 +396,7 @@ impl Driver<'_> {
         };
         self.ledger
             .transition(&exp, State::Implementing, json!({"fix": fix.is_some()}))?;
-        self.checkout(exp.number, &start)?;
+        self.worktrees().checkout(exp.number, &start)?;
         let Some(agent) = self.agent.as_mut() else {
             return Ok(());
         };

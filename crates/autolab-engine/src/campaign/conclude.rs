@@ -76,7 +76,7 @@ impl Driver<'_> {
                 )?;
             }
         }
-        self.release(exp.number)?;
+        self.worktrees().release(exp.number)?;
         let repo = &self.lab.repo;
         // The experiment branch goes if it holds what the ledger recorded for this experiment,
         // or a commit autolab made on it before a crash let the ledger record it.

@@ -150,7 +150,7 @@ impl Driver<'_> {
         let tag = self.campaign.tag.clone();
         self.archive_before_move(&git::archive_ref(&tag, exp.number), &old)?;
         let worktree = self.lab.worktree(&tag, exp.number);
-        self.checkout(exp.number, &onto)?;
+        self.worktrees().checkout(exp.number, &onto)?;
         let applied = match (&exp.params, &self.coder) {
             (Some(_), Some(coder)) => {
                 let p = Proposal {

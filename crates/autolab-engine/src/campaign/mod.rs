@@ -224,7 +224,7 @@ impl Driver<'_> {
             }
         }
         self.ledger.heartbeat(self.campaign.id)?;
-        self.drop_spares()?;
+        self.worktrees().drop_spares()?;
         self.write_results()?;
         // A clean end, so `status` can tell it from a crash.
         self.ledger.campaign_event(
@@ -382,6 +382,15 @@ impl Driver<'_> {
             .incumbent()?
             .and_then(|e| e.commit)
             .unwrap_or_else(|| self.campaign.base_commit.clone()))
+    }
+
+    /// The campaign's worktrees, one spare kept per slot.
+    fn worktrees(&self) -> worktrees::Worktrees<'_> {
+        worktrees::Worktrees {
+            lab: self.lab,
+            tag: self.campaign.tag.clone(),
+            keep: self.parallel,
+        }
     }
 
     fn experiment_name(&self, number: u32) -> String {

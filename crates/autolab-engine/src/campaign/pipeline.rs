@@ -80,7 +80,7 @@ impl Driver<'_> {
         self.ledger
             .transition(&exp, State::Implementing, json!({}))?;
         let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
-        self.checkout(exp.number, &exp.parent)?;
+        self.worktrees().checkout(exp.number, &exp.parent)?;
 
         if exp.number == 0 {
             // The baseline is the incumbent as it is.
@@ -199,7 +199,7 @@ impl Driver<'_> {
         };
         if !worktree.join(".git").exists() {
             // Removed by hand, or never made before a restart: re-create it at the commit.
-            self.checkout(exp.number, &commit)?;
+            self.worktrees().checkout(exp.number, &commit)?;
         }
         let index = self.ledger.run_count(row)?;
         // A run that was cancelled or lost is re-run with its own seed: the seed counts only

@@ -8,10 +8,18 @@ use std::path::PathBuf;
 
 use autolab_core::git;
 
-use super::Driver;
 use crate::EngineError;
+use crate::lab::Lab;
 
-impl Driver<'_> {
+/// A campaign's experiment worktrees and their spare pool (one part of the loop, with one job).
+pub(super) struct Worktrees<'a> {
+    pub lab: &'a Lab,
+    pub tag: String,
+    /// How many spares to keep: one per slot.
+    pub keep: usize,
+}
+
+impl Worktrees<'_> {
     fn spare_dir(&self) -> PathBuf {
         self.lab.paths().spare_worktrees()
     }
@@ -30,9 +38,9 @@ impl Driver<'_> {
     }
 
     /// Gives experiment `number` a worktree at its path with `commit` checked out on its branch.
-    pub(super) fn checkout(&mut self, number: u32, commit: &str) -> Result<(), EngineError> {
-        let path = self.lab.worktree(&self.campaign.tag, number);
-        let branch = git::experiment_branch(&self.campaign.tag, number);
+    pub(super) fn checkout(&self, number: u32, commit: &str) -> Result<(), EngineError> {
+        let path = self.lab.worktree(&self.tag, number);
+        let branch = git::experiment_branch(&self.tag, number);
         let repo = &self.lab.repo;
         if path.join(".git").exists() && repo.reset_worktree(&path, &branch, commit).is_ok() {
             return Ok(());
@@ -52,20 +60,18 @@ impl Driver<'_> {
 
     /// Takes experiment `number`'s worktree away from its path: into the spare pool when it has
     /// room, else removed.
-    pub(super) fn release(&mut self, number: u32) -> Result<(), EngineError> {
-        let path = self.lab.worktree(&self.campaign.tag, number);
+    pub(super) fn release(&self, number: u32) -> Result<(), EngineError> {
+        let path = self.lab.worktree(&self.tag, number);
         let repo = &self.lab.repo;
         // A spare keeps none of what its run wrote (a disk filler's files must not linger).
         if path.join(".git").exists()
-            && self.spares().len() < self.parallel
+            && self.spares().len() < self.keep
             && repo
                 .worktree(&path)
                 .and_then(|w| w.run(&["clean", "-ffdxq"]))
                 .is_ok()
         {
-            let spare = self
-                .spare_dir()
-                .join(format!("{}-{number:04}", self.campaign.tag));
+            let spare = self.spare_dir().join(format!("{}-{number:04}", self.tag));
             if repo.move_worktree(&path, &spare).is_ok() {
                 return Ok(());
             }
@@ -74,7 +80,7 @@ impl Driver<'_> {
     }
 
     /// Removes the spare pool.
-    pub(super) fn drop_spares(&mut self) -> Result<(), EngineError> {
+    pub(super) fn drop_spares(&self) -> Result<(), EngineError> {
         for spare in self.spares() {
             self.lab.repo.remove_worktree(&spare)?;
         }
