@@ -6,6 +6,8 @@
 mod controls;
 mod forget;
 mod lessons;
+mod rows;
+mod runs;
 mod schema;
 mod transcripts;
 
@@ -20,8 +22,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::experiment::{Experiment, JobRef, ProposerKind, Run, RunOutcome, State, Verdict};
-use crate::ids::{CampaignId, ExperimentId, RunId};
+use crate::experiment::{Experiment, ProposerKind, State, Verdict};
+use crate::ids::{CampaignId, ExperimentId};
+use rows::{EXPERIMENT_SELECT, campaign_row, experiment_row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -482,172 +485,6 @@ impl Ledger {
         rows.collect::<std::result::Result<_, _>>()
             .map_err(wrap(&self.path))
     }
-
-    // ---- runs ---------------------------------------------------------------------------
-
-    pub fn start_run(
-        &mut self,
-        exp: ExperimentId,
-        seed: u64,
-        run_dir: &str,
-        commit: &str,
-    ) -> Result<(RunId, u32)> {
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
-        let index: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1",
-                [exp],
-                |r| r.get(0),
-            )
-            .map_err(wrap(&self.path))?;
-        let dir = run_dir.replace("{run}", &index.to_string());
-        tx.execute(
-            "INSERT INTO runs (experiment_id, idx, seed, outcome, run_dir, started_at, commit_sha) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
-            params![exp, index, seed as i64, dir, now(), commit],
-        )
-        .map_err(wrap(&self.path))?;
-        let id = RunId(tx.last_insert_rowid());
-        tx.commit().map_err(wrap(&self.path))?;
-        Ok((id, index as u32))
-    }
-
-    /// Records a run's cluster job, so a restarted autolab can re-attach.
-    pub fn set_run_job(&self, run: RunId, job: &JobRef) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET job = ?1 WHERE id = ?2",
-                params![job.to_string(), run],
-            )
-            .map(|_| ())
-            .map_err(wrap(&self.path))
-    }
-
-    pub fn set_run_pid(&self, run: RunId, pid: i64) -> Result<()> {
-        self.conn
-            .execute("UPDATE runs SET pid = ?1 WHERE id = ?2", params![pid, run])
-            .map(|_| ())
-            .map_err(wrap(&self.path))
-    }
-
-    pub fn finish_run(
-        &mut self,
-        run: RunId,
-        outcome: RunOutcome,
-        exit_code: Option<i32>,
-        metrics: &IndexMap<String, f64>,
-        log_tail: &str,
-        note: Option<&str>,
-    ) -> Result<()> {
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
-        tx.execute(
-            "UPDATE runs SET outcome = ?1, exit_code = ?2, ended_at = ?3, log_tail = ?4, note = ?5 WHERE id = ?6",
-            params![outcome.as_str(), exit_code, now(), log_tail, note, run],
-        )
-        .map_err(wrap(&self.path))?;
-        for (name, value) in metrics {
-            tx.execute(
-                "INSERT OR REPLACE INTO metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
-                params![run, name, if value.is_nan() { None } else { Some(*value) }],
-            )
-            .map_err(wrap(&self.path))?;
-        }
-        tx.commit().map_err(wrap(&self.path))
-    }
-
-    /// Records which sandbox layers were active for a run (JSON).
-    pub fn set_run_sandbox(&self, run: RunId, layers: &serde_json::Value) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET sandbox = ?1 WHERE id = ?2",
-                params![layers.to_string(), run],
-            )
-            .map(|_| ())
-            .map_err(wrap(&self.path))
-    }
-
-    pub fn runs(&self, exp: ExperimentId) -> Result<Vec<Run>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox, job FROM runs WHERE experiment_id = ?1 ORDER BY idx")
-            .map_err(wrap(&self.path))?;
-        let mut runs: Vec<Run> = stmt
-            .query_map([exp], |r| {
-                Ok(Run {
-                    row: r.get(0)?,
-                    index: r.get::<_, i64>(1)? as u32,
-                    seed: r.get::<_, i64>(2)? as u64,
-                    outcome: {
-                        let text: String = r.get(3)?;
-                        RunOutcome::parse(&text).ok_or_else(|| {
-                            bad_row(
-                                3,
-                                format!(
-                                    "runs row {}: unknown outcome `{text}`",
-                                    r.get::<_, i64>(0).unwrap_or(0)
-                                ),
-                            )
-                        })?
-                    },
-                    exit_code: r.get(4)?,
-                    pid: r.get(5)?,
-                    run_dir: r.get(6)?,
-                    started_at: r.get(7)?,
-                    ended_at: r.get(8)?,
-                    metrics: IndexMap::new(),
-                    log_tail: r.get(9)?,
-                    commit: r.get(10)?,
-                    note: r.get(11)?,
-                    sandbox: r
-                        .get::<_, Option<String>>(12)?
-                        .and_then(|s| serde_json::from_str(&s).ok()),
-                    job: match r.get::<_, Option<String>>(13)? {
-                        None => None,
-                        Some(text) => Some(JobRef::parse(&text).ok_or_else(|| {
-                            bad_row(
-                                13,
-                                format!(
-                                    "runs row {}: malformed job `{text}`",
-                                    r.get::<_, i64>(0).unwrap_or(0)
-                                ),
-                            )
-                        })?),
-                    },
-                })
-            })
-            .map_err(wrap(&self.path))?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(wrap(&self.path))?;
-        let mut mstmt = self
-            .conn
-            .prepare("SELECT name, value FROM metrics WHERE run_id = ?1 ORDER BY rowid")
-            .map_err(wrap(&self.path))?;
-        for run in &mut runs {
-            let values = mstmt
-                .query_map([run.row], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
-                    ))
-                })
-                .map_err(wrap(&self.path))?;
-            for v in values {
-                let (k, x) = v.map_err(wrap(&self.path))?;
-                run.metrics.insert(k, x);
-            }
-        }
-        Ok(runs)
-    }
-
-    pub fn run_count(&self, exp: ExperimentId) -> Result<u32> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1",
-                [exp],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u32)
-            .map_err(wrap(&self.path))
-    }
 }
 
 /// Fields a transition may set alongside the state.
@@ -672,67 +509,6 @@ pub struct Event {
     pub from: Option<String>,
     pub to: Option<String>,
     pub detail: Option<serde_json::Value>,
-}
-
-const EXPERIMENT_SELECT: &str = "SELECT id, number, state, verdict, reason, score, metrics, commit_sha, parent, proposer, title, params, lines_added, lines_removed, finalized, created_at, updated_at, stats FROM experiments";
-
-fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Experiment> {
-    let id: i64 = r.get(0)?;
-    let state: String = r.get(2)?;
-    let metrics: Option<String> = r.get(6)?;
-    let params: Option<String> = r.get(11)?;
-    let state = State::parse(&state)
-        .ok_or_else(|| bad_row(2, format!("experiments row {id}: unknown state `{state}`")))?;
-    let verdict =
-        match r.get::<_, Option<String>>(3)? {
-            None => None,
-            Some(v) => Some(State::parse(&v).and_then(State::verdict).ok_or_else(|| {
-                bad_row(3, format!("experiments row {id}: unknown verdict `{v}`"))
-            })?),
-        };
-    Ok(Experiment {
-        row: ExperimentId(id),
-        number: r.get::<_, i64>(1)? as u32,
-        state,
-        verdict,
-        reason: r.get(4)?,
-        score: r.get(5)?,
-        metrics: metrics
-            .and_then(|m| serde_json::from_str(&m).ok())
-            .unwrap_or_default(),
-        commit: r.get(7)?,
-        parent: r.get(8)?,
-        proposer: ProposerKind::from(r.get::<_, String>(9)?),
-        title: r.get(10)?,
-        params: params.and_then(|p| serde_json::from_str(&p).ok()),
-        lines_added: r.get::<_, i64>(12)? as u64,
-        lines_removed: r.get::<_, i64>(13)? as u64,
-        finalized: r.get::<_, i64>(14)? != 0,
-        created_at: r.get(15)?,
-        updated_at: r.get(16)?,
-        stats: r
-            .get::<_, Option<String>>(17)?
-            .and_then(|s| serde_json::from_str(&s).ok()),
-    })
-}
-
-/// A stored value no domain type has: an error that names the row and the text found.
-fn bad_row(column: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
-}
-
-fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
-    let protected: String = r.get(4)?;
-    Ok(Campaign {
-        id: r.get(0)?,
-        tag: r.get(1)?,
-        base_commit: r.get(2)?,
-        seed: r.get::<_, i64>(3)? as u64,
-        protected: serde_json::from_str(&protected).unwrap_or_default(),
-        incumbent: r.get::<_, Option<i64>>(5)?.map(|n| n as u32),
-        created_at: r.get(6)?,
-        heartbeat: r.get(7)?,
-    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::experiment::RunOutcome;
 
 fn ledger() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
