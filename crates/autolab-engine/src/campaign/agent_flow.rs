@@ -65,6 +65,8 @@ pub struct AgentRuntime {
     pub outage: Option<Outage>,
     /// Implementations (true: fixes) that waited for the LLM to come back.
     pub deferred: VecDeque<(ExperimentId, bool)>,
+    /// Experiments whose code a coder is writing now (in their worktree).
+    pub coding: std::collections::HashSet<ExperimentId>,
 }
 
 impl AgentRuntime {
@@ -180,6 +182,7 @@ impl AgentRuntime {
             disproven: Default::default(),
             outage: None,
             deferred: VecDeque::new(),
+            coding: std::collections::HashSet::new(),
         })
     }
 }
@@ -414,6 +417,7 @@ impl Driver<'_> {
             fix: fix.clone(),
         };
         agent.prep_in_flight += 1;
+        agent.coding.insert(row);
         let tx = self.tx.clone();
         let fixing = fix.is_some();
         std::thread::spawn(move || {
@@ -494,6 +498,7 @@ impl Driver<'_> {
     ) -> Result<(), EngineError> {
         if let Some(agent) = self.agent.as_mut() {
             agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
+            agent.coding.remove(&row);
         }
         let answered = outcome.transcripts.iter().any(|t| t.reply.is_some());
         for mut t in outcome.transcripts {
@@ -508,6 +513,10 @@ impl Driver<'_> {
         }
         let exp = self.ledger.experiment_by_row(row)?;
         if exp.state.is_final() {
+            return Ok(());
+        }
+        // Cancelled while its code was being written: the verdict waited for the coder.
+        if self.conclude_cancelled(row)? {
             return Ok(());
         }
         if let Some(reason) = self.agent.as_mut().and_then(|a| a.disproven.remove(&row)) {

@@ -127,6 +127,18 @@ impl Driver<'_> {
             self.cancelling.insert(exp.row, reason);
             return Ok(format!("cancelling #{number:04}: its run is killed"));
         }
+        if let Some(agent) = self.agent.as_mut() {
+            // Waiting for the LLM to come back: it is not implemented later.
+            agent.deferred.retain(|(r, _)| *r != exp.row);
+            // A coder is writing in its worktree: the verdict (and the worktree's release)
+            // wait until it is done.
+            if agent.coding.contains(&exp.row) {
+                self.cancelling.insert(exp.row, reason);
+                return Ok(format!(
+                    "cancelling #{number:04}: its code is being written; cancelled once the coder stops"
+                ));
+            }
+        }
         self.queue.retain(|w| work_row(w) != exp.row);
         self.verdict_without_run(exp.row, Verdict::Cancelled, &reason, None)?;
         Ok(format!("cancelled #{number:04}"))

@@ -213,3 +213,72 @@ fn stop_from_another_terminal_ends_the_run_and_the_next_run_goes_on() {
         0
     );
 }
+
+#[test]
+fn cancel_while_the_llm_writes_the_code_waits_for_the_coder_and_never_runs_it() {
+    use autolab_llm::fake::FakeServer;
+
+    use super::agent::{EDIT_VAL, is_ideation, is_lesson, openai, shell_lab};
+    use super::learning::distinct_idea;
+
+    let db = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
+    let seen = db.clone();
+    let codings = std::sync::atomic::AtomicUsize::new(0);
+    let ideations = std::sync::atomic::AtomicUsize::new(0);
+    let server = FakeServer::from_fn(move |r| {
+        use std::sync::atomic::Ordering;
+        if is_ideation(r) {
+            return openai(&distinct_idea(ideations.fetch_add(1, Ordering::SeqCst) + 1));
+        }
+        if is_lesson(r) {
+            return openai("A lesson.");
+        }
+        // The first coding call: #1 is cancelled while its code is being written, and the
+        // coder answers only once the campaign has taken the command.
+        if codings.fetch_add(1, Ordering::SeqCst) == 0
+            && let Some(path) = seen.lock().unwrap().clone()
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute(
+                "INSERT INTO controls (campaign_id, command, arg, by, at) VALUES (1, 'cancel', '1', 'test', strftime('%s','now') + 0.0 + 1e9)",
+                [],
+            )
+            .unwrap();
+            while count(
+                &conn,
+                "SELECT COUNT(*) FROM controls WHERE taken_at IS NOT NULL",
+            ) == 0
+            {
+                std::thread::park_timeout(Duration::from_millis(20));
+            }
+        }
+        openai(EDIT_VAL)
+    });
+    let lab = shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\n",
+        server.url()
+    ));
+    *db.lock().unwrap() = Some(lab.path().join(".autolab/ledger.db"));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    let effect: String = conn
+        .query_row("SELECT effect FROM controls", [], |r| r.get(0))
+        .unwrap();
+    assert!(effect.contains("its code is being written"), "{effect}");
+    let one = lab.json(&["show", "1", "--json"]);
+    assert_eq!(one["verdict"], "cancelled", "{one}");
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM runs r JOIN experiments e ON r.experiment_id = e.id WHERE e.number = 1"
+        ),
+        0,
+        "the cancelled experiment never ran"
+    );
+    assert!(
+        lab.extra_worktrees().is_empty(),
+        "{:?}",
+        lab.extra_worktrees()
+    );
+}
