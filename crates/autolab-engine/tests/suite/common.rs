@@ -54,3 +54,10 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Makes `dir` a git repository with everything in it committed.
+pub fn commit_all(dir: &Path) {
+    git(dir, &["init", "--quiet"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "--quiet", "-m", "lab"]);
+}

@@ -7,7 +7,7 @@ use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
 use autolab_engine::{Lab, Parts, RunOptions, run_campaign_with};
 
-use super::common::{Appender, Edits, Quiet, git};
+use super::common::{Appender, Edits, Quiet, commit_all};
 
 #[test]
 fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
@@ -29,9 +29,7 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
     )
     .unwrap();
     std::fs::write(root.join(".gitignore"), "runs.log\n").unwrap();
-    git(root, &["init", "--quiet"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "--quiet", "-m", "lab"]);
+    commit_all(root);
 
     let lab = Lab::open(root).unwrap();
     let opts = RunOptions {

@@ -6,7 +6,7 @@ use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
 use autolab_engine::{Lab, Parts, RunOptions, run_campaign_with};
 
-use super::common::{Appender, Edits, Quiet, git};
+use super::common::{Appender, Edits, Quiet, commit_all};
 
 #[test]
 fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {
@@ -24,9 +24,7 @@ fn changes_outside_editable_or_to_protected_files_are_invalid_and_never_run() {
         "[task]\ncommand = \"sh train.sh\"\neditable = [\"*.sh\"]\nprotected = [\"prepare.sh\"]\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n",
     )
     .unwrap();
-    git(root, &["init", "--quiet"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "--quiet", "-m", "lab"]);
+    commit_all(root);
 
     let lab = Lab::open(root).unwrap();
     let opts = RunOptions {

@@ -9,7 +9,7 @@ use autolab_core::ledger::Ledger;
 use autolab_engine::proposer::{Proposal, Proposer, Trial};
 use autolab_engine::{Lab, Observer, Parts, RunOptions, run_campaign_with};
 
-use super::common::{Appender, git};
+use super::common::{Appender, commit_all};
 use super::fake_runner::Scripted;
 
 /// Always proposes another line in a.txt.
@@ -36,9 +36,7 @@ pub fn lab(dir: &Path, extra: &str) -> Lab {
         ),
     )
     .unwrap();
-    git(dir, &["init", "--quiet"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "--quiet", "-m", "lab"]);
+    commit_all(dir);
     Lab::open(dir).unwrap()
 }
 

@@ -7,7 +7,7 @@ use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
 use autolab_engine::{Lab, Parts, RunOptions, run_campaign_with};
 
-use super::common::{Appender, Edits, Quiet, git};
+use super::common::{Appender, Edits, Quiet, commit_all, git};
 
 #[test]
 fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() {
@@ -32,9 +32,7 @@ fn a_stale_better_candidate_is_moved_onto_the_new_incumbent_before_it_is_kept() 
          [runner]\nparallel = 2\n",
     )
     .unwrap();
-    git(root, &["init", "--quiet"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "--quiet", "-m", "lab"]);
+    commit_all(root);
 
     let lab = Lab::open(root).unwrap();
     let opts = RunOptions {

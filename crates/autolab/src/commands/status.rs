@@ -272,6 +272,11 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         .controls()
         .recent(campaign.id, 20)
         .unwrap_or_default();
+    let paused = if live {
+        paused_by(&controls, started_at)
+    } else {
+        None
+    };
     Ok(json!({
         "tag": campaign.tag,
         "incumbent": incumbent,
@@ -279,7 +284,7 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         "running": if live { running } else { Vec::new() },
         "open": open,
         "experiments": experiments.len(),
-        "orchestrator": if live && paused_by(&controls, started_at).is_some() {
+        "orchestrator": if paused.is_some() {
             "paused"
         } else if live {
             "running"
@@ -290,7 +295,7 @@ pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliE
         } else {
             "idle"
         },
-        "paused_by": if live { paused_by(&controls, started_at) } else { None },
+        "paused_by": paused,
         "controls": controls,
         "heartbeat": campaign.heartbeat,
         "elapsed_secs": (end - campaign.created_at).max(0.0),
