@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use autolab_core::experiment::{Experiment, Verdict};
 use autolab_core::ledger::Digest;
 
-use super::Driver;
+use super::agent_flow::AgentRuntime;
+use super::books::Books;
 use crate::EngineError;
 use crate::llm::context::{self, IdeaContext, ResultRow};
 use crate::playbook::{self, Lesson};
@@ -36,9 +37,9 @@ impl PlaybookMaterial {
     }
 }
 
-impl Driver<'_> {
+impl Books<'_> {
     /// What the strategist is told.
-    pub(super) fn idea_context(&self) -> Result<IdeaContext, EngineError> {
+    pub fn idea_context(&self, agent: &AgentRuntime) -> Result<IdeaContext, EngineError> {
         let config = &self.lab.config;
         let exps = self.ledger.experiments(self.campaign.id)?;
         let incumbent = self.incumbent_commit()?;
@@ -100,10 +101,8 @@ impl Driver<'_> {
             });
             tried_pairs.push((e.title.clone(), hyp));
         }
-        if let Some(agent) = &self.agent {
-            for (i, _) in &agent.backlog {
-                tried_pairs.push((i.title.clone(), i.hypothesis.clone()));
-            }
+        for (i, _) in &agent.backlog {
+            tried_pairs.push((i.title.clone(), i.hypothesis.clone()));
         }
         // Ideas a result disproved before they were tried count as tried.
         for event in self
@@ -120,11 +119,7 @@ impl Driver<'_> {
                 tried_pairs.push((title, hyp));
             }
         }
-        let steering_file = self
-            .agent
-            .as_ref()
-            .map(|a| a.cfg.steering_file.clone())
-            .unwrap_or_else(|| "user_prompt.md".into());
+        let steering_file = agent.cfg.steering_file.clone();
         Ok(IdeaContext {
             goal: context::goal_text(&self.lab.root, config),
             metric: config.metrics.primary.clone(),
@@ -153,7 +148,7 @@ impl Driver<'_> {
     /// The share (0 to 1) of the tightest budget used when experiment `position` starts:
     /// experiments of `--max-experiments`, hours of `--max-hours`, USD of `max_usd`. None when
     /// the campaign has no budget.
-    pub(super) fn budget_used(&self, position: u32) -> Option<f64> {
+    pub fn budget_used(&self, agent: &AgentRuntime, position: u32) -> Option<f64> {
         let experiments = self
             .opts
             .max_experiments
@@ -162,10 +157,7 @@ impl Driver<'_> {
             .opts
             .max_hours
             .map(|h| self.started.elapsed().as_secs_f64() / (h * 3600.0));
-        let usd = self
-            .agent
-            .as_ref()
-            .and_then(|a| a.cfg.max_usd.map(|max| a.caller.spent() / max));
+        let usd = agent.cfg.max_usd.map(|max| agent.caller.spent() / max);
         [experiments, hours, usd]
             .into_iter()
             .flatten()
@@ -174,7 +166,7 @@ impl Driver<'_> {
     }
 
     /// The playbook's material, read from the ledger.
-    pub(super) fn playbook_material(&self) -> Result<PlaybookMaterial, EngineError> {
+    pub fn playbook_material(&self) -> Result<PlaybookMaterial, EngineError> {
         let exps = self.ledger.experiments(self.campaign.id)?;
         let ideas = self.ledger.ideas(self.campaign.id)?;
         let experts = exps
@@ -196,10 +188,7 @@ impl Driver<'_> {
 
     /// Rewrites `.autolab/playbook.md` from the ledger (the LLM path reads it; the optimizer
     /// does not, so it is not written then).
-    pub(super) fn write_playbook(&self) -> Result<(), EngineError> {
-        let Some(agent) = self.agent.as_ref() else {
-            return Ok(());
-        };
+    pub fn write_playbook(&self, agent: &AgentRuntime) -> Result<(), EngineError> {
         let material = self.playbook_material()?;
         let lessons = material.lessons();
         let task = &self.lab.config.task;

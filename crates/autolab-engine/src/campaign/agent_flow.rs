@@ -1,6 +1,7 @@
 //! The LLM-driven path of a campaign: ideation and implementation run as jobs off the main
 //! thread and overlap with running experiments (look-ahead bounded by the slots); crashed runs
-//! go back to the coder with their log tail; every call is recorded and budgeted.
+//! go back to the coder with their log tail (`coding.rs`); lessons are written after each
+//! verdict (`lessons.rs`); every call is recorded and budgeted, outages are waited out.
 
 use autolab_core::ids::{CampaignId, ExperimentId};
 use std::collections::VecDeque;
@@ -8,19 +9,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use autolab_core::config::{Agent, CoderKind};
-use autolab_core::experiment::{State, Verdict};
 use autolab_core::ledger::{Ledger, Transcript};
 use serde_json::json;
 
-use super::outage::Outage;
-use super::{Driver, Report, SlotMsg, Work};
+use super::Report;
+use super::books::Books;
+use super::jobs::{Jobs, SlotMsg};
+use super::outage::{Outage, OutageStep};
 use crate::EngineError;
 use crate::agent::bandit::{ExpertRecord, pick_expert};
 use crate::agent::experts::{Expert, default_experts, parse_experts};
 use crate::agent::ideas::{Idea, seed_ideas_from_ai_scientist};
 use crate::lab::Lab;
-use crate::llm::coder::{CodeJob, CodeOutcome, CoderSpec, Fix, implement};
-use crate::llm::context::{self, Phase};
+use crate::llm::coder::CoderSpec;
+use crate::llm::context::Phase;
 use crate::llm::prompts::Templates;
 use crate::llm::strategist::{IdeaJob, IdeaOutcome, ideate};
 use crate::llm::{CallError, Caller};
@@ -67,6 +69,8 @@ pub struct AgentRuntime {
     pub deferred: VecDeque<(ExperimentId, bool)>,
     /// Experiments whose code a coder is writing now (in their worktree).
     pub coding: std::collections::HashSet<ExperimentId>,
+    /// The LLM has been out for longer than `max_outage`: the loop pauses the campaign.
+    pub pause_asked: bool,
 }
 
 impl AgentRuntime {
@@ -183,97 +187,88 @@ impl AgentRuntime {
             outage: None,
             deferred: VecDeque::new(),
             coding: std::collections::HashSet::new(),
+            pause_asked: false,
         })
     }
 }
 
-impl Driver<'_> {
+impl AgentRuntime {
     /// Starts ideation and implementation jobs while the look-ahead allows.
-    pub(super) fn launch_prep(&mut self) -> Result<(), EngineError> {
+    pub fn launch_prep(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+        paused: bool,
+    ) -> Result<(), EngineError> {
         // Ideas and code for the first candidates are prepared while the baseline runs.
-        if self.agent.is_none() || self.ledger.next_number(self.campaign.id)? == 0 {
+        if books.ledger.next_number(books.campaign.id)? == 0 {
             return Ok(());
         }
         loop {
-            let ready = self
-                .queue
-                .iter()
-                .filter(|w| matches!(w, Work::Run(_)))
-                .count() as u32;
-            let Some(agent) = self.agent.as_ref() else {
-                return Ok(());
-            };
-            if agent.out_of_budget || self.paused {
+            let ready = jobs.ready() as u32;
+            if self.out_of_budget || paused {
                 return Ok(());
             }
             // While the LLM is unreachable, nothing goes out before the next try, and then a
             // single call probes it.
-            if let Some(o) = agent.outage
-                && (Instant::now() < o.retry_at || agent.prep_in_flight > 0)
+            if let Some(o) = self.outage
+                && (Instant::now() < o.retry_at || self.prep_in_flight > 0)
             {
                 return Ok(());
             }
-            if let Some(e) = agent.caller.exhausted() {
-                self.out_of_budget(e);
+            if let Some(e) = self.caller.exhausted() {
+                self.out_of_budget(books, e);
                 return Ok(());
             }
-            let next = self.ledger.next_number(self.campaign.id)?;
-            let max = self.opts.max_experiments.unwrap_or(u32::MAX);
-            let coding = agent.prep_in_flight - agent.ideas_in_flight;
-            let slots = self.parallel as u32;
+            let next = books.ledger.next_number(books.campaign.id)?;
+            let max = books.opts.max_experiments.unwrap_or(u32::MAX);
+            let coding = self.prep_in_flight - self.ideas_in_flight;
+            let slots = jobs.parallel as u32;
             // Look-ahead: implement at most one candidate per slot ahead of the runs. Serial
             // (for comparison) works only when nothing else is in the pipeline.
-            let (may_code, may_ideate) = if self.opts.serial_agent {
-                let idle = agent.prep_in_flight + ready + self.slots.len() as u32 == 0;
+            let (may_code, may_ideate) = if books.opts.serial_agent {
+                let idle = self.prep_in_flight + ready + jobs.slots.len() as u32 == 0;
                 (idle, idle)
             } else {
-                let backlog = agent.backlog.len() as u32;
-                let coming = agent.ideas_in_flight * agent.cfg.ideas_per_call;
+                let backlog = self.backlog.len() as u32;
+                let coming = self.ideas_in_flight * self.cfg.ideas_per_call;
                 // Ideation runs ahead on its own, keeping a reserve of ideas for two rounds of
                 // slots, with as many calls at once as one round needs.
-                let per_call = agent.cfg.ideas_per_call.max(1);
+                let per_call = self.cfg.ideas_per_call.max(1);
                 let calls_at_once = slots.div_ceil(per_call);
                 (
                     coding + ready < slots,
-                    agent.ideas_in_flight < calls_at_once && backlog + coming < 2 * slots,
+                    self.ideas_in_flight < calls_at_once && backlog + coming < 2 * slots,
                 )
             };
-            if may_code
-                && let Some((row, fixing)) =
-                    self.agent.as_mut().and_then(|a| a.deferred.pop_front())
-            {
+            if may_code && let Some((row, fixing)) = self.deferred.pop_front() {
                 let fix = if fixing {
-                    Some(self.fix_for(row)?)
+                    Some(self.fix_for(books, row)?)
                 } else {
                     None
                 };
-                self.implement_async(row, fix)?;
+                self.implement_async(books, jobs, row, fix)?;
                 continue;
             }
-            let Some(agent) = self.agent.as_ref() else {
-                return Ok(());
-            };
-            let has_backlog = !agent.backlog.is_empty();
-            let exhausted = agent.ideas_exhausted;
+            let has_backlog = !self.backlog.is_empty();
             let wanted = u64::from(next)
-                + agent.backlog.len() as u64
-                + u64::from(agent.ideas_in_flight * agent.cfg.ideas_per_call);
+                + self.backlog.len() as u64
+                + u64::from(self.ideas_in_flight * self.cfg.ideas_per_call);
             if may_code
                 && next < max
                 && has_backlog
-                && let Some((idea, expert)) =
-                    self.agent.as_mut().and_then(|a| a.backlog.pop_front())
+                && let Some((idea, expert)) = self.backlog.pop_front()
             {
-                let row = self.propose_idea(next, &idea, &expert)?;
-                self.implement_async(row, None)?;
+                let row = self.propose_idea(books, next, &idea, &expert)?;
+                self.implement_async(books, jobs, row, None)?;
                 continue;
             }
             if may_ideate
-                && !exhausted
+                && !self.ideas_exhausted
                 && wanted < u64::from(max)
-                && (!has_backlog || !self.opts.serial_agent)
+                && (!has_backlog || !books.opts.serial_agent)
             {
-                self.spawn_ideation()?;
+                self.spawn_ideation(books, jobs)?;
                 continue;
             }
             return Ok(());
@@ -282,48 +277,45 @@ impl Driver<'_> {
 
     fn propose_idea(
         &mut self,
+        books: &mut Books<'_>,
         number: u32,
         idea: &Idea,
         expert: &str,
     ) -> Result<ExperimentId, EngineError> {
-        let parent = self.incumbent_commit()?;
+        let parent = books.incumbent_commit()?;
         let row =
-            self.ledger
-                .propose(self.campaign.id, number, &parent, "llm", &idea.title, None)?;
-        self.ledger.set_idea(
+            books
+                .ledger
+                .propose(books.campaign.id, number, &parent, "llm", &idea.title, None)?;
+        books.ledger.set_idea(
             row,
             &serde_json::to_value(idea).unwrap_or_default(),
             Some(expert),
         )?;
-        let pending = self
-            .agent
-            .as_mut()
-            .map(|a| std::mem::take(&mut a.pending_transcripts))
-            .unwrap_or_default();
-        for mut t in pending {
+        for mut t in std::mem::take(&mut self.pending_transcripts) {
             t.experiment = Some(row);
-            self.ledger.record_transcript(self.campaign.id, &t)?;
+            books.ledger.record_transcript(books.campaign.id, &t)?;
         }
         Ok(row)
     }
 
-    fn spawn_ideation(&mut self) -> Result<(), EngineError> {
-        let mut ctx = self.idea_context()?;
-        let stats = self.ledger.expert_stats(self.campaign.id)?;
+    fn spawn_ideation(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+    ) -> Result<(), EngineError> {
+        let mut ctx = books.idea_context(self)?;
+        let stats = books.ledger.expert_stats(books.campaign.id)?;
         // The ideas of this call become the experiments after those already coming.
-        let position = self.ledger.next_number(self.campaign.id)?
-            + self.agent.as_ref().map_or(0, |a| {
-                a.backlog.len() as u32 + a.ideas_in_flight * a.cfg.ideas_per_call
-            });
-        if let Some(used) = self.budget_used(position) {
+        let position = books.ledger.next_number(books.campaign.id)?
+            + self.backlog.len() as u32
+            + self.ideas_in_flight * self.cfg.ideas_per_call;
+        if let Some(used) = books.budget_used(self, position) {
             ctx.phase = Some(Phase::at(used));
             ctx.budget_used = Some((used * 100.0).round() as u32);
         }
         let refine = ctx.phase == Some(Phase::Refine);
-        let Some(agent) = self.agent.as_mut() else {
-            return Ok(());
-        };
-        let records: Vec<ExpertRecord> = agent
+        let records: Vec<ExpertRecord> = self
             .experts
             .iter()
             .map(|e| {
@@ -336,14 +328,14 @@ impl Driver<'_> {
                 }
             })
             .collect();
-        let weights: Vec<(String, f64)> = agent
+        let weights: Vec<(String, f64)> = self
             .experts
             .iter()
             .map(|e| {
-                let w = if agent.cfg.disable.contains(&e.name) {
+                let w = if self.cfg.disable.contains(&e.name) {
                     0.0
                 } else {
-                    agent.cfg.weights.get(&e.name).copied().unwrap_or(1.0)
+                    self.cfg.weights.get(&e.name).copied().unwrap_or(1.0)
                 };
                 // Near the end of the budget, long shots give way to refinements.
                 let w = if refine && e.name == HIGH_RISK_EXPERT {
@@ -354,129 +346,75 @@ impl Driver<'_> {
                 (e.name.clone(), w)
             })
             .collect();
-        let Some(i) = pick_expert(&records, &weights, &mut agent.rng) else {
+        let Some(i) = pick_expert(&records, &weights, &mut self.rng) else {
             return Err(EngineError::usage(
                 "every expert is disabled",
                 Some("enable at least one in [agent].disable / weights"),
             ));
         };
         let job = IdeaJob {
-            caller: agent.caller.clone(),
-            templates: agent.templates.clone(),
+            caller: self.caller.clone(),
+            templates: self.templates.clone(),
             ctx,
-            expert: agent.experts[i].clone(),
-            n_ideas: agent.cfg.ideas_per_call,
+            expert: self.experts[i].clone(),
+            n_ideas: self.cfg.ideas_per_call,
         };
-        agent.ideas_in_flight += 1;
-        agent.prep_in_flight += 1;
-        let tx = self.tx.clone();
+        self.ideas_in_flight += 1;
+        self.prep_in_flight += 1;
+        let tx = jobs.tx.clone();
         std::thread::spawn(move || {
             let _ = tx.send(SlotMsg::IdeaReady(Box::new(ideate(job))));
         });
         Ok(())
     }
 
-    /// Checks out the experiment's parent and starts its coder (or a fix of its last crash).
-    pub(super) fn implement_async(
+    pub fn idea_ready(
         &mut self,
-        row: ExperimentId,
-        fix: Option<Fix>,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+        outcome: IdeaOutcome,
     ) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
-        let (idea, expert) = self.ledger.idea(row)?;
-        let Some(idea) = idea.and_then(|v| serde_json::from_value::<Idea>(v).ok()) else {
-            return self.verdict_without_run(
-                row,
-                Verdict::Invalid,
-                "the experiment's idea is missing",
-                None,
-            );
-        };
-        let start = if fix.is_some() {
-            exp.commit.clone().unwrap_or(exp.parent.clone())
-        } else {
-            exp.parent.clone()
-        };
-        self.ledger
-            .transition(&exp, State::Implementing, json!({"fix": fix.is_some()}))?;
-        self.worktrees().checkout(exp.number, &start)?;
-        let Some(agent) = self.agent.as_mut() else {
-            return Ok(());
-        };
-        let job = CodeJob {
-            coder: agent.coder.clone(),
-            idea,
-            expert: expert.clone(),
-            goal: context::goal_text(&self.lab.root, &self.lab.config),
-            worktree: self
-                .lab
-                .repo
-                .worktree(&self.lab.worktree(&self.campaign.tag, exp.number))?,
-            editable: self.lab.config.task.editable.clone(),
-            protected: self.lab.config.task.protected.clone(),
-            fix: fix.clone(),
-        };
-        agent.prep_in_flight += 1;
-        agent.coding.insert(row);
-        let tx = self.tx.clone();
-        let fixing = fix.is_some();
-        std::thread::spawn(move || {
-            let outcome = implement(job);
-            let _ = tx.send(SlotMsg::CodeReady {
-                exp: row,
-                outcome: Box::new(outcome),
-                fix: fixing,
-            });
-        });
-        Ok(())
-    }
-
-    pub(super) fn idea_ready(&mut self, outcome: IdeaOutcome) -> Result<(), EngineError> {
-        let Some(agent) = self.agent.as_mut() else {
-            return Ok(());
-        };
-        agent.ideas_in_flight = agent.ideas_in_flight.saturating_sub(1);
-        agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
+        self.ideas_in_flight = self.ideas_in_flight.saturating_sub(1);
+        self.prep_in_flight = self.prep_in_flight.saturating_sub(1);
         let answered = outcome.transcripts.iter().any(|t| t.reply.is_some());
         match outcome.ideas {
             Ok(ideas) => {
-                agent.failed_ideations = 0;
-                agent.pending_transcripts.extend(outcome.transcripts);
-                agent
-                    .backlog
+                self.failed_ideations = 0;
+                self.pending_transcripts.extend(outcome.transcripts);
+                self.backlog
                     .extend(ideas.into_iter().map(|i| (i, outcome.expert.clone())));
             }
             Err(why) => {
                 if !outcome.unavailable {
-                    agent.failed_ideations += 1;
+                    self.failed_ideations += 1;
                 }
-                let failures = agent.failed_ideations;
+                let failures = self.failed_ideations;
                 for t in &outcome.transcripts {
-                    self.ledger.record_transcript(self.campaign.id, t)?;
+                    books.ledger.record_transcript(books.campaign.id, t)?;
                 }
-                self.ledger.campaign_event(
-                    self.campaign.id,
+                books.ledger.campaign_event(
+                    books.campaign.id,
                     "ideation-failed",
                     &json!({"expert": outcome.expert, "why": why}),
                 )?;
                 if outcome.out_of_budget {
-                    self.out_of_budget(CallError::Budget {
-                        spent: 0.0,
-                        limit: 0.0,
-                    });
+                    self.out_of_budget(
+                        books,
+                        CallError::Budget {
+                            spent: 0.0,
+                            limit: 0.0,
+                        },
+                    );
                 } else if outcome.unavailable {
-                    self.llm_unavailable(&why);
+                    self.llm_unavailable(books, &why);
                 } else {
-                    self.observer.report(Report::Note(format!(
+                    books.observer.report(Report::Note(format!(
                         "ideation by {} failed: {why}",
                         outcome.expert
                     )));
-                    if failures >= MAX_FAILED_IDEATIONS
-                        && let Some(agent) = self.agent.as_mut()
-                        && !agent.ideas_exhausted
-                    {
-                        agent.ideas_exhausted = true;
-                        self.observer.report(Report::Note(format!(
+                    if failures >= MAX_FAILED_IDEATIONS && !self.ideas_exhausted {
+                        self.ideas_exhausted = true;
+                        books.observer.report(Report::Note(format!(
                             "{failures} ideations failed in a row: asking for no more ideas; \
                              the queued and coded candidates still run, then the campaign pauses"
                         )));
@@ -485,95 +423,60 @@ impl Driver<'_> {
             }
         }
         if answered {
-            self.llm_back()?;
+            self.llm_back(books, jobs)?;
         }
         Ok(())
     }
 
-    pub(super) fn code_ready(
-        &mut self,
-        row: ExperimentId,
-        outcome: CodeOutcome,
-        fix: bool,
-    ) -> Result<(), EngineError> {
-        if let Some(agent) = self.agent.as_mut() {
-            agent.prep_in_flight = agent.prep_in_flight.saturating_sub(1);
-            agent.coding.remove(&row);
-        }
-        let answered = outcome.transcripts.iter().any(|t| t.reply.is_some());
-        for mut t in outcome.transcripts {
-            t.experiment = Some(row);
-            self.ledger.record_transcript(self.campaign.id, &t)?;
-        }
-        if outcome.out_of_budget {
-            self.out_of_budget(CallError::Budget {
-                spent: 0.0,
-                limit: 0.0,
-            });
-        }
-        let exp = self.ledger.experiment_by_row(row)?;
-        if exp.state.is_final() {
-            return Ok(());
-        }
-        // Cancelled while its code was being written: the verdict waited for the coder.
-        if self.conclude_cancelled(row)? {
-            return Ok(());
-        }
-        if let Some(reason) = self.agent.as_mut().and_then(|a| a.disproven.remove(&row)) {
-            return self.verdict_without_run(row, Verdict::Discarded, &reason, None);
-        }
-        if outcome.unavailable {
-            // Not the idea's fault: it waits for the LLM to come back, keeping its number.
-            if let Err(why) = &outcome.result {
-                if !fix {
-                    self.ledger.transition(
-                        &exp,
-                        State::Proposed,
-                        json!({"deferred": "the LLM is unavailable"}),
-                    )?;
-                }
-                if let Some(a) = self.agent.as_mut() {
-                    a.deferred.push_back((row, fix));
-                }
-                self.llm_unavailable(why);
-                return Ok(());
+    /// A call found the LLM unreachable: wait before the next one, and ask the loop to pause
+    /// once it has been out for `max_outage` ([`Outage::failed`]).
+    pub fn llm_unavailable(&mut self, books: &mut Books<'_>, why: &str) {
+        let now = Instant::now();
+        let (retry, max_outage) = (self.cfg.outage_retry, self.cfg.max_outage);
+        let step = self
+            .outage
+            .get_or_insert(Outage::new(now))
+            .failed(now, retry, max_outage);
+        let note = match step {
+            OutageStep::Counted => return,
+            OutageStep::Pause(out_for) => {
+                self.pause_asked = true;
+                format!(
+                    "the LLM has been unavailable for {} (max_outage): pausing; running the campaign again resumes it. Last error: {why}",
+                    autolab_core::config::format_duration(out_for)
+                )
             }
-        } else if answered {
-            self.llm_back()?;
-        }
-        let changed = match outcome.result {
-            Ok(c) => c,
-            Err(why) if fix => {
-                let reason = format!(
-                    "{}; the fix failed: {why}",
-                    exp.reason.clone().unwrap_or_else(|| "crashed".into())
-                );
-                return self.verdict_without_run(row, Verdict::Crashed, &reason, None);
-            }
-            Err(why) => {
-                return self.verdict_without_run(
-                    row,
-                    Verdict::Invalid,
-                    &format!("could not implement: {why}"),
-                    None,
-                );
-            }
+            OutageStep::Wait(wait) => format!(
+                "the LLM is unavailable ({why}); trying again in {}",
+                autolab_core::config::format_duration(wait)
+            ),
         };
-        let (_, expert) = self.ledger.idea(row)?;
-        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
-        let message = format!(
-            "{}\n\nautolab experiment {} by {} ({})\nfiles: {}\n",
-            exp.title,
-            self.experiment_name(exp.number),
-            expert.as_deref().unwrap_or("llm"),
-            if fix { "fix" } else { "idea" },
-            changed.join(", ")
-        );
-        let commit = self.lab.repo.worktree(&worktree)?.commit_all(&message)?;
-        let detail = json!({"commit": commit, "fix": fix});
-        if self.queue_commit(&exp, commit, detail)? {
-            self.queue.push_back(Work::Run(row));
+        books.observer.report(Report::Note(note));
+    }
+
+    /// The LLM answered: an outage is over, and lessons it held up are written now.
+    pub fn llm_back(&mut self, books: &mut Books<'_>, jobs: &mut Jobs) -> Result<(), EngineError> {
+        if self.outage.take().is_some() {
+            self.launch_lessons(books, jobs)?;
         }
         Ok(())
+    }
+
+    /// Whether the campaign should wait for the LLM to come back: implementations wait for
+    /// it, or it is out while new experiments may still be proposed.
+    pub fn llm_pending(&self, books: &Books<'_>) -> Result<bool, EngineError> {
+        if !self.deferred.is_empty() {
+            return Ok(true);
+        }
+        Ok(self.outage.is_some() && books.under_budget()?)
+    }
+
+    pub fn out_of_budget(&mut self, books: &mut Books<'_>, e: CallError) {
+        if !self.out_of_budget {
+            self.out_of_budget = true;
+            books.observer.report(Report::Note(format!(
+                "{e}: running experiments finish, then the campaign stops"
+            )));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! How every verdict lands: `conclude()` records it (state, reason, changes, event in one
 //! transaction), carries out its git effects idempotently (`finalize`), rewrites results.tsv
-//! and reports it.
+//! and leaves it in `concluded` for the loop to report.
 
 use autolab_core::experiment::{State, Verdict};
 use autolab_core::git;
@@ -9,12 +9,12 @@ use autolab_core::ledger::Changes;
 use autolab_core::results;
 use serde_json::json;
 
-use super::Driver;
+use super::books::Books;
 use crate::EngineError;
 
-impl Driver<'_> {
+impl Books<'_> {
     /// A verdict reached before (or instead of) a run: invalid changes, failures to start.
-    pub(super) fn verdict_without_run(
+    pub fn verdict_without_run(
         &mut self,
         row: ExperimentId,
         verdict: Verdict,
@@ -30,8 +30,8 @@ impl Driver<'_> {
 
     /// Applies a verdict to experiment `row`, the one way every verdict lands: its state,
     /// reason and `changes` with an event (`detail` and the reason) in one transaction, then
-    /// its git effects and results.tsv, then the report (crash streak, playbook, lessons).
-    pub(super) fn conclude(
+    /// its git effects and results.tsv, then waits in `concluded` for the loop's report (crash streak, playbook, lessons).
+    pub fn conclude(
         &mut self,
         row: ExperimentId,
         verdict: Verdict,
@@ -46,7 +46,8 @@ impl Driver<'_> {
         self.ledger
             .transition_with(row, verdict.state(), detail, &changes)?;
         self.finalize(row)?;
-        self.report_verdict(row)
+        self.concluded.push(row);
+        Ok(())
     }
 
     /// Carries out a final experiment's git effects, idempotently: the incumbent branch follows
@@ -54,7 +55,7 @@ impl Driver<'_> {
     /// Refs move by compare-and-swap: the incumbent branch from the kept commit's parent (the
     /// incumbent it was built on), a new archive ref from nothing; a ref found elsewhere stops
     /// the campaign and is left as it is.
-    pub(super) fn finalize(&mut self, row: ExperimentId) -> Result<(), EngineError> {
+    pub fn finalize(&mut self, row: ExperimentId) -> Result<(), EngineError> {
         let exp = self.ledger.experiment_by_row(row)?;
         let tag = self.campaign.tag.clone();
         let repo = &self.lab.repo;
@@ -96,7 +97,7 @@ impl Driver<'_> {
         self.write_results()
     }
 
-    pub(super) fn write_results(&self) -> Result<(), EngineError> {
+    pub fn write_results(&self) -> Result<(), EngineError> {
         let experiments = self.ledger.experiments(self.campaign.id)?;
         let text = results::results_tsv(&self.lab.config.metrics.primary, &experiments);
         let path = self.lab.results_path();

@@ -4,31 +4,36 @@
 
 use autolab_core::control::{Command, Control};
 use autolab_core::experiment::Verdict;
-use autolab_core::ids::ExperimentId;
 use serde_json::json;
 
-use super::{Driver, Report, Work};
+use super::{Driver, Report};
 use crate::EngineError;
 
 impl Driver<'_> {
     /// Commands written before this invocation held the lab waited for a run that was not
     /// there: they are answered as expired, never carried out late.
     pub(super) fn expire_old_controls(&mut self) -> Result<(), EngineError> {
-        for c in self.ledger.controls().waiting(self.campaign.id)? {
-            if c.at < self.held_since {
+        for c in self
+            .books
+            .ledger
+            .controls()
+            .waiting(self.books.campaign.id)?
+        {
+            if c.at < self.books.held_since {
                 let effect = match c.command {
                     // `autolab steer` wrote the note itself: the next ideation reads it.
                     Command::Steer(_) => "noted in the steering notes (no run was live)",
                     _ => "expired: no run of the campaign was live to take it",
                 };
-                self.ledger.controls().take(c.id, effect)?;
+                self.books.ledger.controls().take(c.id, effect)?;
             }
         }
         // A pause lasts as long as the run that took it: say so when that run ended paused.
         let last = self
+            .books
             .ledger
             .controls()
-            .recent(self.campaign.id, 50)?
+            .recent(self.books.campaign.id, 50)?
             .into_iter()
             .rev()
             .find(|c| {
@@ -38,14 +43,15 @@ impl Driver<'_> {
             });
         // This run's start is the newest; the one before it is the run that may have ended paused.
         let starts = self
+            .books
             .ledger
-            .campaign_event_times(self.campaign.id, "run_started")?;
+            .campaign_event_times(self.books.campaign.id, "run_started")?;
         let previous = starts.len().checked_sub(2).map(|i| starts[i]);
         if let Some(c) = last.filter(|c| {
             c.command == Command::Pause
                 && previous.is_some_and(|p| c.taken_at.is_some_and(|t| t >= p))
         }) {
-            self.observer.report(Report::Note(format!(
+            self.books.observer.report(Report::Note(format!(
                 "the campaign's last run ended paused (by {}); this run goes on",
                 c.by
             )));
@@ -55,15 +61,20 @@ impl Driver<'_> {
 
     /// Takes the waiting commands, oldest first.
     pub(super) fn take_controls(&mut self) -> Result<(), EngineError> {
-        for c in self.ledger.controls().waiting(self.campaign.id)? {
+        for c in self
+            .books
+            .ledger
+            .controls()
+            .waiting(self.books.campaign.id)?
+        {
             let effect = self.carry_out(&c)?;
-            self.ledger.controls().take(c.id, &effect)?;
-            self.ledger.campaign_event(
-                self.campaign.id,
+            self.books.ledger.controls().take(c.id, &effect)?;
+            self.books.ledger.campaign_event(
+                self.books.campaign.id,
                 "control",
                 &json!({"id": c.id, "command": c.command, "by": c.by, "effect": effect}),
             )?;
-            self.observer.report(Report::Note(format!(
+            self.books.observer.report(Report::Note(format!(
                 "{} (by {}): {effect}",
                 c.command, c.by
             )));
@@ -76,12 +87,12 @@ impl Driver<'_> {
             Command::Pause if self.user_pause.is_some() => "already paused".into(),
             Command::Pause => {
                 self.user_pause = Some(c.by.clone());
-                if self.slots.is_empty() {
+                if self.jobs.slots.is_empty() {
                     "paused: nothing new starts until it is resumed".into()
                 } else {
                     format!(
                         "paused: {} running experiment(s) finish and are judged; nothing new starts until it is resumed",
-                        self.slots.len()
+                        self.jobs.slots.len()
                     )
                 }
             }
@@ -91,7 +102,7 @@ impl Driver<'_> {
             },
             Command::Stop => {
                 self.stop_asked = true;
-                match self.slots.len() {
+                match self.jobs.slots.len() {
                     0 => "stopping: nothing was running".into(),
                     n => format!(
                         "stopping: {n} running experiment(s) are cancelled and run again when the campaign is resumed"
@@ -112,7 +123,11 @@ impl Driver<'_> {
         if number == 0 {
             return Ok("refused: the baseline is what every candidate is judged against; stop the campaign instead".into());
         }
-        let Some(exp) = self.ledger.experiment(self.campaign.id, number)? else {
+        let Some(exp) = self
+            .books
+            .ledger
+            .experiment(self.books.campaign.id, number)?
+        else {
             return Ok(format!("refused: no experiment #{number:04}"));
         };
         if let Some(v) = exp.state.verdict() {
@@ -122,9 +137,9 @@ impl Driver<'_> {
             ));
         }
         let reason = format!("cancelled by {by}");
-        if let Some(slot) = self.slots.get(&exp.row) {
+        if let Some(slot) = self.jobs.slots.get(&exp.row) {
             slot.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-            self.cancelling.insert(exp.row, reason);
+            self.jobs.cancelling.insert(exp.row, reason);
             return Ok(format!("cancelling #{number:04}: its run is killed"));
         }
         if let Some(agent) = self.agent.as_mut() {
@@ -133,31 +148,15 @@ impl Driver<'_> {
             // A coder is writing in its worktree: the verdict (and the worktree's release)
             // wait until it is done.
             if agent.coding.contains(&exp.row) {
-                self.cancelling.insert(exp.row, reason);
+                self.jobs.cancelling.insert(exp.row, reason);
                 return Ok(format!(
                     "cancelling #{number:04}: its code is being written; cancelled once the coder stops"
                 ));
             }
         }
-        self.queue.retain(|w| work_row(w) != exp.row);
-        self.verdict_without_run(exp.row, Verdict::Cancelled, &reason, None)?;
+        self.jobs.drop_work(exp.row);
+        self.books
+            .verdict_without_run(exp.row, Verdict::Cancelled, &reason, None)?;
         Ok(format!("cancelled #{number:04}"))
-    }
-
-    /// When experiment `row` was being cancelled, it gets its verdict now (its run ended,
-    /// killed or not); true if so.
-    pub(super) fn conclude_cancelled(&mut self, row: ExperimentId) -> Result<bool, EngineError> {
-        let Some(reason) = self.cancelling.remove(&row) else {
-            return Ok(false);
-        };
-        self.queue.retain(|w| work_row(w) != row);
-        self.verdict_without_run(row, Verdict::Cancelled, &reason, None)?;
-        Ok(true)
-    }
-}
-
-fn work_row(w: &Work) -> ExperimentId {
-    match *w {
-        Work::Implement(r) | Work::Run(r) | Work::Decide(r, _) | Work::Attach(r, _) => r,
     }
 }

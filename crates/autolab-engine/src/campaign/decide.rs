@@ -8,37 +8,58 @@ use autolab_core::ids::{ExperimentId, RunId};
 use autolab_core::ledger::Changes;
 use serde_json::json;
 
-use super::{Driver, Work};
+use super::agent_flow::AgentRuntime;
+use super::books::Books;
+use super::jobs::{Jobs, Work};
+use super::pipeline::Sources;
 use crate::EngineError;
 use crate::judge::{
     self,
     run::RunCall,
     strict::{Incumbent, StrictCall},
 };
-use crate::proposer::Proposal;
+use std::collections::HashMap;
 
 /// How often one experiment may be moved onto a newer incumbent before it is discarded.
 const MAX_REBASES: u32 = 3;
 
-impl Driver<'_> {
-    pub(super) fn decide(&mut self, row: ExperimentId, run: RunId) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
+/// What reaching a verdict touches: the books (where it lands), the queue (confirmation runs,
+/// reruns), the count of moves onto newer incumbents, the coder (to apply a moved change
+/// again) and the LLM's fix loop (a crashed LLM experiment goes back to its coder first).
+pub(super) struct Verdicts<'d, 'a> {
+    pub books: &'d mut Books<'a>,
+    pub jobs: &'d mut Jobs,
+    /// How often each experiment was moved onto a newer incumbent.
+    pub rebases: &'d mut HashMap<ExperimentId, u32>,
+    pub sources: &'d Sources,
+    pub agent: Option<&'d mut AgentRuntime>,
+}
+
+impl Verdicts<'_, '_> {
+    pub fn decide(&mut self, row: ExperimentId, run: RunId) -> Result<(), EngineError> {
+        let exp = self.books.ledger.experiment_by_row(row)?;
         if exp.state.is_final() {
             return Ok(());
         }
         // Its run ended on its own before the kill of a `cancel` reached it.
-        if self.conclude_cancelled(row)? {
+        if self.jobs.conclude_cancelled(self.books, row)? {
             return Ok(());
         }
-        let Some(r) = self.ledger.runs(row)?.into_iter().find(|r| r.row == run) else {
-            self.queue.push_back(Work::Run(row));
+        let Some(r) = self
+            .books
+            .ledger
+            .runs(row)?
+            .into_iter()
+            .find(|r| r.row == run)
+        else {
+            self.jobs.queue.push_back(Work::Run(row));
             return Ok(());
         };
-        let config = &self.lab.config;
+        let config = &self.books.lab.config;
         let (verdict, reason, keep_metrics) =
             match judge::run::call(&r, &config.metrics.score, config.task.timeout) {
                 RunCall::Rerun => {
-                    self.queue.push_back(Work::Run(row));
+                    self.jobs.queue.push_back(Work::Run(row));
                     return Ok(());
                 }
                 RunCall::Scored(s) => {
@@ -47,13 +68,13 @@ impl Driver<'_> {
                         metrics: Some(r.metrics.clone()),
                         ..Changes::default()
                     };
-                    self.ledger.transition_with(
+                    self.books.ledger.transition_with(
                         row,
                         State::Evaluating,
                         json!({"run": r.index, "score": s}),
                         &ch,
                     )?;
-                    return match self.lab.config.decide.policy {
+                    return match self.books.lab.config.decide.policy {
                         Policy::Strict => self.judge(row, s),
                         Policy::NoiseAware => self.judge_noise_aware(row),
                     };
@@ -66,7 +87,14 @@ impl Driver<'_> {
             };
         if verdict == Verdict::Crashed
             && exp.number > 0
-            && self.try_fix(row, &reason, r.log_tail.as_deref().unwrap_or(""))?
+            && let Some(agent) = self.agent.as_deref_mut()
+            && agent.try_fix(
+                self.books,
+                self.jobs,
+                row,
+                &reason,
+                r.log_tail.as_deref().unwrap_or(""),
+            )?
         {
             return Ok(());
         }
@@ -74,7 +102,7 @@ impl Driver<'_> {
             metrics: keep_metrics.then(|| r.metrics.clone()),
             ..Changes::default()
         };
-        self.conclude(row, verdict, &reason, json!({}), ch)?;
+        self.books.conclude(row, verdict, &reason, json!({}), ch)?;
         // A baseline that crashed or timed out leaves nothing to compare with.
         if exp.number == 0 && matches!(verdict, Verdict::Crashed | Verdict::Timeout) {
             return Err(EngineError::BaselineFailed {
@@ -88,20 +116,20 @@ impl Driver<'_> {
 
     /// The `strict` policy ([`judge::strict`]) applied to experiment `row`, which scored `s`.
     fn judge(&mut self, row: ExperimentId, s: f64) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
-        let incumbent = self.incumbent()?;
+        let exp = self.books.ledger.experiment_by_row(row)?;
+        let incumbent = self.books.incumbent()?;
         let against = incumbent.as_ref().map(|inc| Incumbent {
             number: inc.number,
             score: inc.score,
             commit: inc.commit.as_deref(),
         });
-        let decide = &self.lab.config.decide;
+        let decide = &self.books.lab.config.decide;
         let call = judge::strict::call(
             exp.number,
             s,
             &exp.parent,
             against,
-            self.lab.config.score_goal(),
+            self.books.lab.config.score_goal(),
             decide.min_delta,
         );
         let (verdict, reason) = match (call, incumbent) {
@@ -117,22 +145,23 @@ impl Driver<'_> {
             new_incumbent: (verdict == Verdict::Kept).then_some(exp.number),
             ..Changes::default()
         };
-        self.conclude(row, verdict, &reason, json!({"policy": "strict"}), ch)
+        self.books
+            .conclude(row, verdict, &reason, json!({"policy": "strict"}), ch)
     }
 
     /// Moves a better candidate onto the current incumbent and queues a confirmation run.
-    pub(super) fn rebase(
+    pub fn rebase(
         &mut self,
         row: ExperimentId,
         onto: String,
         onto_number: u32,
     ) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
+        let exp = self.books.ledger.experiment_by_row(row)?;
         let count = self.rebases.entry(row).or_insert(0);
         *count += 1;
         let attempt = *count;
         let discard = |d: &mut Self, reason: String| -> Result<(), EngineError> {
-            d.conclude(
+            d.books.conclude(
                 row,
                 Verdict::Discarded,
                 &reason,
@@ -147,20 +176,14 @@ impl Driver<'_> {
             );
         }
         let old = exp.commit.clone().unwrap_or_default();
-        let tag = self.campaign.tag.clone();
+        let tag = self.books.campaign.tag.clone();
         self.archive_before_move(&git::archive_ref(&tag, exp.number), &old)?;
-        let worktree = self.lab.worktree(&tag, exp.number);
-        self.worktrees().checkout(exp.number, &onto)?;
-        let applied = match (&exp.params, &self.coder) {
-            (Some(_), Some(coder)) => {
-                let p = Proposal {
-                    title: exp.title.clone(),
-                    proposer: exp.proposer.clone(),
-                    params: exp.params.clone(),
-                };
-                coder.implement(&p, &worktree)
-            }
-            _ => self
+        let worktree = self.books.lab.worktree(&tag, exp.number);
+        self.books.worktrees().checkout(exp.number, &onto)?;
+        let applied = match self.sources.reapply(&exp, &worktree) {
+            Some(applied) => applied,
+            None => self
+                .books
                 .lab
                 .repo
                 .worktree(&worktree)
@@ -174,43 +197,50 @@ impl Driver<'_> {
                 format!("does not apply onto the newer incumbent #{onto_number}: {e}"),
             );
         }
-        let commit = self.lab.repo.worktree(&worktree)?.commit_all(&format!(
-            "{}\n\nautolab experiment {} (moved onto #{onto_number})\n",
-            exp.title,
-            self.experiment_name(exp.number)
-        ))?;
-        if let Some(reason) = self.rule_violation(&onto, &commit)? {
+        let commit = self
+            .books
+            .lab
+            .repo
+            .worktree(&worktree)?
+            .commit_all(&format!(
+                "{}\n\nautolab experiment {} (moved onto #{onto_number})\n",
+                exp.title,
+                self.books.experiment_name(exp.number)
+            ))?;
+        if let Some(reason) = self.books.rule_violation(&onto, &commit)? {
             let ch = Changes {
                 commit: Some(commit),
                 parent: Some(onto),
                 ..Changes::default()
             };
-            return self.conclude(row, Verdict::Invalid, &reason, json!({}), ch);
+            return self
+                .books
+                .conclude(row, Verdict::Invalid, &reason, json!({}), ch);
         }
-        let lines = self.lab.repo.line_counts(&onto, &commit)?;
+        let lines = self.books.lab.repo.line_counts(&onto, &commit)?;
         let ch = Changes {
             commit: Some(commit.clone()),
             parent: Some(onto),
             lines: Some(lines),
             ..Changes::default()
         };
-        self.ledger.transition_with(
+        self.books.ledger.transition_with(
             row,
             State::Confirming,
             json!({"moved_from": old, "onto": onto_number, "commit": commit}),
             &ch,
         )?;
-        self.queue.push_front(Work::Run(row));
+        self.jobs.queue.push_front(Work::Run(row));
         Ok(())
     }
 }
 
-impl Driver<'_> {
+impl Verdicts<'_, '_> {
     /// Keeps `old` reachable under `<archive>-pre-<k>`, the first k that is free or holds it
     /// already (the attempt counter starts again after a restart, so the name cannot come
     /// from it); an existing ref is never overwritten.
     fn archive_before_move(&self, archive: &str, old: &str) -> Result<(), EngineError> {
-        let repo = &self.lab.repo;
+        let repo = &self.books.lab.repo;
         for k in 1.. {
             let name = format!("{archive}-pre-{k}");
             match repo.ref_target(&name) {

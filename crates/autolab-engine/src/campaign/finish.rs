@@ -4,7 +4,6 @@
 
 use autolab_core::ids::{ExperimentId, RunId};
 use std::io::Read;
-use std::sync::Arc;
 
 use autolab_core::config::format_duration;
 use autolab_core::experiment::{RunOutcome, State};
@@ -12,8 +11,9 @@ use autolab_core::metrics::{self, RunOutputs};
 use autolab_runner::Exit;
 use serde_json::json;
 
+use super::books::Books;
 use super::execute::RunOutput;
-use super::{Driver, Work};
+use super::jobs::{Jobs, Work};
 use crate::EngineError;
 
 /// How much of a run's output the ledger keeps as its tail.
@@ -21,21 +21,22 @@ const TAIL_LINES: usize = 40;
 /// How much of each log is read to find metrics (its end, where summaries are).
 const METRIC_READ_BYTES: u64 = 4 << 20;
 
-impl Driver<'_> {
+impl Jobs {
     /// Records how a run ended (outcome, metrics, log tail, sandbox), then queues its verdict.
-    pub(super) fn finish_run(
+    pub fn finish_run(
         &mut self,
+        books: &mut Books<'_>,
         row: ExperimentId,
         run: RunId,
         output: RunOutput,
-        stream: Option<Arc<autolab_core::metrics::StreamReader>>,
     ) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
+        let stream = self.slots.remove(&row).and_then(|s| s.stream);
+        let exp = books.ledger.experiment_by_row(row)?;
         let finished = match output.train {
             Ok(f) => f,
             Err(e) => {
                 let empty = Default::default();
-                self.ledger.finish_run(
+                books.ledger.finish_run(
                     run,
                     RunOutcome::Failed,
                     None,
@@ -48,13 +49,13 @@ impl Driver<'_> {
             }
         };
         if !finished.layers.is_empty() {
-            self.ledger.set_run_sandbox(
+            books.ledger.set_run_sandbox(
                 run,
                 &serde_json::to_value(&finished.layers).unwrap_or_default(),
             )?;
         }
         if finished.exit == Exit::Cancelled {
-            self.ledger.finish_run(
+            books.ledger.finish_run(
                 run,
                 RunOutcome::Cancelled,
                 None,
@@ -62,7 +63,7 @@ impl Driver<'_> {
                 "",
                 None,
             )?;
-            if self.conclude_cancelled(row)? {
+            if self.conclude_cancelled(books, row)? {
                 return Ok(());
             }
             let back = if exp.state == State::Confirming {
@@ -70,7 +71,8 @@ impl Driver<'_> {
             } else {
                 State::Queued
             };
-            self.ledger
+            books
+                .ledger
                 .transition(&exp, back, json!({"cancelled": "campaign stopped"}))?;
             return Ok(());
         }
@@ -84,7 +86,7 @@ impl Driver<'_> {
             .parent()
             .map(|p| p.to_path_buf())
             .unwrap_or_default();
-        let worktree = self.lab.worktree(&self.campaign.tag, exp.number);
+        let worktree = books.lab.worktree(&books.campaign.tag, exp.number);
         let (outcome, code) = match finished.exit {
             Exit::Code(0) => (RunOutcome::Exited, Some(0)),
             Exit::Code(c) => (RunOutcome::Failed, Some(c)),
@@ -97,7 +99,7 @@ impl Driver<'_> {
         let mut note = match finished.exit {
             Exit::Stalled => Some(format!(
                 "stalled: no output for {}",
-                format_duration(self.lab.config.task.stall_timeout.unwrap_or_default())
+                format_duration(books.lab.config.task.stall_timeout.unwrap_or_default())
             )),
             Exit::DiskExceeded => Some("disk budget exceeded".to_string()),
             _ => finished.stop_reason.clone(),
@@ -146,7 +148,7 @@ impl Driver<'_> {
             }
         };
         let mut collected = metrics::collect_with(
-            &self.lab.config.metrics.sources,
+            &books.lab.config.metrics.sources,
             &RunOutputs {
                 log: &log,
                 run_dir: &metric_dir,
@@ -155,12 +157,12 @@ impl Driver<'_> {
             streamed.as_ref(),
         );
         crate::mlflow::collect(
-            &self.lab.config.metrics.sources,
+            &books.lab.config.metrics.sources,
             &run_dir,
             outcome == RunOutcome::Exited,
             &mut collected,
         );
-        drop_unusable(&mut collected, &self.lab.config.metrics.score);
+        drop_unusable(&mut collected, &books.lab.config.metrics.score);
         for (name, line) in streamed.iter().flat_map(|s| &s.ignored) {
             let used = match collected.values.get(name) {
                 Some(v) => format!("the value used, {v}, came from an earlier line"),
@@ -177,7 +179,7 @@ impl Driver<'_> {
         if let Some(n) = &note {
             tail.push_str(&format!("\n[autolab: {n}]"));
         }
-        self.ledger.finish_run(
+        books.ledger.finish_run(
             run,
             outcome,
             code,

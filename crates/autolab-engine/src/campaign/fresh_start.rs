@@ -45,7 +45,7 @@ pub(super) fn retry_failed_baseline(
     }
     let _ = lab.repo.remove_worktree(&lab.worktree(&campaign.tag, 0));
     let _ = std::fs::remove_dir_all(lab.paths().runs(&campaign.tag));
-    ledger.forget_campaign(&campaign.tag)?;
+    autolab_core::ledger::forget_campaign(ledger, &campaign.tag)?;
     let changed = match (new_commit, new_config) {
         (true, true) => "the commit and the config",
         (true, false) => "the commit",

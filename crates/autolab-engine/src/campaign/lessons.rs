@@ -9,7 +9,9 @@ use serde_json::json;
 
 use autolab_core::experiment::{ProposerKind, State, Verdict};
 
-use super::{Driver, SlotMsg, Work};
+use super::agent_flow::AgentRuntime;
+use super::books::Books;
+use super::jobs::{Jobs, SlotMsg, Work};
 use crate::EngineError;
 use crate::llm::context;
 use crate::llm::lessons::{
@@ -27,13 +29,15 @@ const LESSON_WINDOW: u32 = 16;
 /// Bullet points a digest may have.
 const DIGEST_ITEMS: usize = 12;
 
-impl Driver<'_> {
+impl AgentRuntime {
     /// Starts the next lesson (the oldest judged experiment without one) or, when none is
     /// missing, a compaction that is due. One such call runs at a time.
-    pub(super) fn launch_lessons(&mut self) -> Result<(), EngineError> {
-        let Some(agent) = self.agent.as_ref() else {
-            return Ok(());
-        };
+    pub fn launch_lessons(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+    ) -> Result<(), EngineError> {
+        let agent = &*self;
         if !agent.cfg.llm_lessons
             || agent.lessons_in_flight > 0
             || agent.out_of_budget
@@ -44,7 +48,7 @@ impl Driver<'_> {
         {
             return Ok(());
         }
-        let material = self.playbook_material()?;
+        let material = books.playbook_material()?;
         // Only recent experiments get an LLM lesson: a campaign resumed from an older ledger
         // does not pay for hundreds of them at once.
         let newest = material.exps.iter().map(|e| e.number).max().unwrap_or(0);
@@ -56,10 +60,8 @@ impl Driver<'_> {
                 && !agent.lessons_failed.contains(&e.row)
         });
         if let Some(e) = missing {
-            let vars = self.lesson_vars(e)?;
-            let Some(agent) = self.agent.as_mut() else {
-                return Ok(());
-            };
+            let vars = lesson_vars(books, e)?;
+            let agent = &mut *self;
             let waiting: Vec<_> = agent.backlog.iter().map(|(i, _)| i).collect();
             let job = LessonJob {
                 caller: agent.caller.clone(),
@@ -75,7 +77,7 @@ impl Driver<'_> {
                 waiting_titles: waiting.iter().map(|i| i.title.clone()).collect(),
             };
             agent.lessons_in_flight += 1;
-            let tx = self.tx.clone();
+            let tx = jobs.tx.clone();
             std::thread::spawn(move || {
                 let _ = tx.send(SlotMsg::LessonReady(Box::new(write_lesson(job))));
             });
@@ -96,17 +98,15 @@ impl Driver<'_> {
             templates: agent.templates.clone(),
             through,
             vars: DigestVars {
-                goal: context::goal_text(&self.lab.root, &self.lab.config),
+                goal: context::goal_text(&books.lab.root, &books.lab.config),
                 previous: material.digest.as_ref().map(|d| d.text.clone()),
                 lessons: old,
                 max_items: DIGEST_ITEMS,
                 max_chars: budget / 3,
             },
         };
-        if let Some(agent) = self.agent.as_mut() {
-            agent.lessons_in_flight += 1;
-        }
-        let tx = self.tx.clone();
+        self.lessons_in_flight += 1;
+        let tx = jobs.tx.clone();
         std::thread::spawn(move || {
             let _ = tx.send(SlotMsg::DigestReady(Box::new(compact(job))));
         });
@@ -115,87 +115,95 @@ impl Driver<'_> {
 
     /// A lesson call ended: its lesson is stored (or the templated one stays), the playbook is
     /// rewritten and the next lesson starts.
-    pub(super) fn lesson_ready(&mut self, w: Written) -> Result<(), EngineError> {
+    pub fn lesson_ready(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+        w: Written,
+    ) -> Result<(), EngineError> {
         let row = ExperimentId(w.key);
         for mut t in w.transcripts {
             t.experiment = Some(row);
-            self.ledger.record_transcript(self.campaign.id, &t)?;
+            books.ledger.record_transcript(books.campaign.id, &t)?;
         }
         if !w.drop.is_empty() {
-            self.drop_disproven(row, &w.drop)?;
+            self.drop_disproven(books, jobs, row, &w.drop)?;
         }
         let answered = w.transcripts_answered;
         match &w.text {
-            Ok(text) => self.ledger.set_lesson(row, text, true)?,
+            Ok(text) => books.ledger.set_lesson(row, text, true)?,
             Err(why) if w.unavailable => {
                 // Written once the LLM is back.
-                if let Some(a) = self.agent.as_mut() {
-                    a.lessons_in_flight = a.lessons_in_flight.saturating_sub(1);
-                }
-                self.llm_unavailable(why);
+                self.lessons_in_flight = self.lessons_in_flight.saturating_sub(1);
+                self.llm_unavailable(books, why);
                 return Ok(());
             }
             Err(why) => {
                 tracing::warn!("the lesson of experiment row {row} was not written: {why}");
-                self.ledger.campaign_event(
-                    self.campaign.id,
+                books.ledger.campaign_event(
+                    books.campaign.id,
                     "lesson-failed",
                     &json!({"experiment": row, "why": why}),
                 )?;
             }
         }
         if answered {
-            self.llm_back()?;
+            self.llm_back(books, jobs)?;
         }
-        self.written(w.out_of_budget, w.text.is_err().then_some(row), None)
+        self.written(
+            books,
+            jobs,
+            w.out_of_budget,
+            w.text.is_err().then_some(row),
+            None,
+        )
     }
 
     /// Drops the waiting ideas that experiment `row`'s result disproved, as its lesson said, and
     /// discards their experiments that have not started running (an implementation in flight
     /// is discarded when it returns).
-    fn drop_disproven(&mut self, row: ExperimentId, titles: &[String]) -> Result<(), EngineError> {
-        let number = self.ledger.experiment_by_row(row)?.number;
+    fn drop_disproven(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+        row: ExperimentId,
+        titles: &[String],
+    ) -> Result<(), EngineError> {
+        let number = books.ledger.experiment_by_row(row)?.number;
         let reason = format!("disproven by #{number:04} before it ran");
-        let Some(agent) = self.agent.as_mut() else {
-            return Ok(());
-        };
-        let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut agent.backlog)
+        let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.backlog)
             .into_iter()
             .partition(|(i, _)| titles.contains(&i.title));
-        agent.backlog = kept.into();
+        self.backlog = kept.into();
         let mut cancelled = Vec::new();
-        for e in self.ledger.experiments(self.campaign.id)? {
+        for e in books.ledger.experiments(books.campaign.id)? {
             if !titles.contains(&e.title)
                 || e.proposer != ProposerKind::Llm
-                || self.slots.contains_key(&e.row)
+                || jobs.slots.contains_key(&e.row)
             {
                 continue;
             }
-            if self.ledger.run_count(e.row)? > 0 {
+            if books.ledger.run_count(e.row)? > 0 {
                 continue; // it ran (and is being fixed): its own result decides
             }
             // After a restart an experiment left implementing waits in the queue, no coder at
             // work on it.
             let idle =
-                e.state == State::Implementing && self.queue.contains(&Work::Implement(e.row));
+                e.state == State::Implementing && jobs.queue.contains(&Work::Implement(e.row));
             match e.state {
                 State::Queued | State::Proposed | State::Implementing
                     if e.state != State::Implementing || idle =>
                 {
                     // Waiting in the queue, or for the LLM to come back.
-                    self.queue
+                    jobs.queue
                         .retain(|w| *w != Work::Run(e.row) && *w != Work::Implement(e.row));
-                    if let Some(agent) = self.agent.as_mut() {
-                        agent.deferred.retain(|(r, _)| *r != e.row);
-                    }
-                    self.verdict_without_run(e.row, Verdict::Discarded, &reason, None)?;
+                    self.deferred.retain(|(r, _)| *r != e.row);
+                    books.verdict_without_run(e.row, Verdict::Discarded, &reason, None)?;
                     cancelled.push(e.number);
                 }
                 State::Implementing => {
                     // The coder is at work: discarded when it returns.
-                    if let Some(agent) = self.agent.as_mut() {
-                        agent.disproven.insert(e.row, reason.clone());
-                    }
+                    self.disproven.insert(e.row, reason.clone());
                     cancelled.push(e.number);
                 }
                 _ => {}
@@ -208,12 +216,12 @@ impl Driver<'_> {
             .iter()
             .map(|(i, _)| json!({"title": i.title, "hypothesis": i.hypothesis}))
             .collect();
-        self.ledger.campaign_event(
-            self.campaign.id,
+        books.ledger.campaign_event(
+            books.campaign.id,
             DROPPED_EVENT,
             &json!({"by": number, "ideas": ideas, "cancelled": cancelled}),
         )?;
-        self.observer.report(super::Report::Note(format!(
+        books.observer.report(super::Report::Note(format!(
             "#{number:04} disproved waiting idea(s), not tried: {}",
             titles.join("; ")
         )));
@@ -221,121 +229,127 @@ impl Driver<'_> {
     }
 
     /// A compaction call ended: its digest is stored (or old lessons keep being dropped).
-    pub(super) fn digest_ready(&mut self, w: Written) -> Result<(), EngineError> {
+    pub fn digest_ready(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+        w: Written,
+    ) -> Result<(), EngineError> {
         let through = w.key as u32;
         for t in &w.transcripts {
-            self.ledger.record_transcript(self.campaign.id, t)?;
+            books.ledger.record_transcript(books.campaign.id, t)?;
         }
         if w.transcripts_answered {
-            self.llm_back()?;
+            self.llm_back(books, jobs)?;
         }
         match &w.text {
-            Ok(text) => self.ledger.add_digest(self.campaign.id, through, text)?,
+            Ok(text) => books.ledger.add_digest(books.campaign.id, through, text)?,
             Err(why) if w.unavailable => {
-                if let Some(a) = self.agent.as_mut() {
-                    a.lessons_in_flight = a.lessons_in_flight.saturating_sub(1);
-                }
-                self.llm_unavailable(why);
+                self.lessons_in_flight = self.lessons_in_flight.saturating_sub(1);
+                self.llm_unavailable(books, why);
                 return Ok(());
             }
-            Err(why) => self.ledger.campaign_event(
-                self.campaign.id,
+            Err(why) => books.ledger.campaign_event(
+                books.campaign.id,
                 "compaction-failed",
                 &json!({"through": through, "why": why}),
             )?,
         }
-        self.written(w.out_of_budget, None, w.text.is_err().then_some(through))
+        self.written(
+            books,
+            jobs,
+            w.out_of_budget,
+            None,
+            w.text.is_err().then_some(through),
+        )
     }
 
     fn written(
         &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
         out_of_budget: bool,
         failed_lesson: Option<ExperimentId>,
         failed_digest: Option<u32>,
     ) -> Result<(), EngineError> {
-        if let Some(agent) = self.agent.as_mut() {
-            agent.lessons_in_flight = agent.lessons_in_flight.saturating_sub(1);
-            agent.lessons_failed.extend(failed_lesson);
-            if failed_digest.is_some() {
-                agent.digest_failed_through = failed_digest;
-            }
+        self.lessons_in_flight = self.lessons_in_flight.saturating_sub(1);
+        self.lessons_failed.extend(failed_lesson);
+        if failed_digest.is_some() {
+            self.digest_failed_through = failed_digest;
         }
         if out_of_budget {
-            self.out_of_budget(CallError::Budget {
-                spent: self.agent.as_ref().map_or(0.0, |a| a.caller.spent()),
-                limit: self
-                    .agent
-                    .as_ref()
-                    .and_then(|a| a.cfg.max_usd)
-                    .unwrap_or(0.0),
-            });
+            let e = CallError::Budget {
+                spent: self.caller.spent(),
+                limit: self.cfg.max_usd.unwrap_or(0.0),
+            };
+            self.out_of_budget(books, e);
         }
-        self.write_playbook()?;
-        self.launch_lessons()
+        books.write_playbook(self)?;
+        self.launch_lessons(books, jobs)
     }
+}
 
-    /// What the lesson prompt is told about experiment `e`.
-    fn lesson_vars(
-        &self,
-        e: &autolab_core::experiment::Experiment,
-    ) -> Result<LessonVars, EngineError> {
-        let config = &self.lab.config;
-        let primary = &config.metrics.primary;
-        let (idea, expert) = self.ledger.idea(e.row)?;
-        let best = self
-            .incumbent()?
-            .and_then(|i| i.metrics.get(primary).copied())
-            .map_or_else(|| "none".to_string(), |v| format!("{v}"));
-        let crashed = matches!(
-            e.verdict,
-            Some(
-                autolab_core::experiment::Verdict::Crashed
-                    | autolab_core::experiment::Verdict::Timeout
-            )
-        );
-        let log_tail = if crashed {
-            self.ledger
-                .runs(e.row)?
-                .last()
-                .and_then(|r| r.log_tail.clone())
-                .map(|t| {
-                    let start = t.len().saturating_sub(LESSON_LOG_CHARS);
-                    let start = (start..t.len())
-                        .find(|i| t.is_char_boundary(*i))
-                        .unwrap_or(t.len());
-                    t[start..].to_string()
-                })
-        } else {
-            None
-        };
-        Ok(LessonVars {
-            goal: cap(&context::goal_text(&self.lab.root, config), 2000),
-            number: e.number,
-            title: e.title.clone(),
-            expert,
-            hypothesis: idea
-                .as_ref()
-                .and_then(|v| v["hypothesis"].as_str().map(str::to_string)),
-            verdict: e
-                .verdict
-                .map(|v| v.as_str().to_string())
-                .unwrap_or_default(),
-            reason: e.reason.clone(),
-            metric: primary.clone(),
-            value: e
-                .metrics
-                .get(primary)
-                .map_or_else(|| "not reported".to_string(), |v| format!("{v}")),
-            best,
-            stats: e.stats.as_ref().map(|s| s.to_string()),
-            diff: e
-                .commit
-                .as_ref()
-                .filter(|c| **c != e.parent)
-                .and_then(|c| self.lab.repo.diff(&e.parent, c).ok())
-                .map(|d| context::short_diff(&d)),
-            log_tail,
-            waiting: Vec::new(),
-        })
-    }
+/// What the lesson prompt is told about experiment `e`.
+fn lesson_vars(
+    books: &Books<'_>,
+    e: &autolab_core::experiment::Experiment,
+) -> Result<LessonVars, EngineError> {
+    let config = &books.lab.config;
+    let primary = &config.metrics.primary;
+    let (idea, expert) = books.ledger.idea(e.row)?;
+    let best = books
+        .incumbent()?
+        .and_then(|i| i.metrics.get(primary).copied())
+        .map_or_else(|| "none".to_string(), |v| format!("{v}"));
+    let crashed = matches!(
+        e.verdict,
+        Some(
+            autolab_core::experiment::Verdict::Crashed | autolab_core::experiment::Verdict::Timeout
+        )
+    );
+    let log_tail = if crashed {
+        books
+            .ledger
+            .runs(e.row)?
+            .last()
+            .and_then(|r| r.log_tail.clone())
+            .map(|t| {
+                let start = t.len().saturating_sub(LESSON_LOG_CHARS);
+                let start = (start..t.len())
+                    .find(|i| t.is_char_boundary(*i))
+                    .unwrap_or(t.len());
+                t[start..].to_string()
+            })
+    } else {
+        None
+    };
+    Ok(LessonVars {
+        goal: cap(&context::goal_text(&books.lab.root, config), 2000),
+        number: e.number,
+        title: e.title.clone(),
+        expert,
+        hypothesis: idea
+            .as_ref()
+            .and_then(|v| v["hypothesis"].as_str().map(str::to_string)),
+        verdict: e
+            .verdict
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default(),
+        reason: e.reason.clone(),
+        metric: primary.clone(),
+        value: e
+            .metrics
+            .get(primary)
+            .map_or_else(|| "not reported".to_string(), |v| format!("{v}")),
+        best,
+        stats: e.stats.as_ref().map(|s| s.to_string()),
+        diff: e
+            .commit
+            .as_ref()
+            .filter(|c| **c != e.parent)
+            .and_then(|c| books.lab.repo.diff(&e.parent, c).ok())
+            .map(|d| context::short_diff(&d)),
+        log_tail,
+        waiting: Vec::new(),
+    })
 }

@@ -12,18 +12,20 @@ use autolab_core::stats::Sample;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
-use super::{Driver, Work};
+use super::decide::Verdicts;
+use super::jobs::Work;
 use crate::EngineError;
 use crate::judge::noise::{Call, Rules, call, on_log_scale};
 
 /// A run's score and its metrics.
 type Scored = (f64, IndexMap<String, f64>);
 
-impl Driver<'_> {
+impl Verdicts<'_, '_> {
     /// Scores (and metrics) of an experiment's successful runs of its current commit.
     fn samples(&self, exp: &Experiment) -> Result<Vec<Scored>, EngineError> {
-        let specs: &IndexMap<String, ScoreSpec> = &self.lab.config.metrics.score;
+        let specs: &IndexMap<String, ScoreSpec> = &self.books.lab.config.metrics.score;
         Ok(self
+            .books
             .ledger
             .runs(exp.row)?
             .into_iter()
@@ -36,7 +38,7 @@ impl Driver<'_> {
     /// The run-to-run noise, from every experiment with repeated runs, by level.
     fn noise(&self) -> Result<NoiseModel, EngineError> {
         let mut samples = Vec::new();
-        for e in self.ledger.experiments(self.campaign.id)? {
+        for e in self.books.ledger.experiments(self.books.campaign.id)? {
             let scores: Vec<f64> = self.samples(&e)?.into_iter().map(|(s, _)| s).collect();
             if let Some(s) = Sample::of(&scores) {
                 samples.push(s);
@@ -55,22 +57,23 @@ impl Driver<'_> {
             stats: Some(stats),
             ..Changes::default()
         };
-        self.ledger
+        self.books
+            .ledger
             .transition_with(row, State::Confirming, detail, &ch)?;
-        self.queue.push_front(Work::Run(row));
+        self.jobs.queue.push_front(Work::Run(row));
         Ok(())
     }
 
-    pub(super) fn judge_noise_aware(&mut self, row: ExperimentId) -> Result<(), EngineError> {
-        let exp = self.ledger.experiment_by_row(row)?;
-        let decide = self.lab.config.decide.clone();
+    pub fn judge_noise_aware(&mut self, row: ExperimentId) -> Result<(), EngineError> {
+        let exp = self.books.ledger.experiment_by_row(row)?;
+        let decide = self.books.lab.config.decide.clone();
         let runs = self.samples(&exp)?;
         let scores: Vec<f64> = runs.iter().map(|(s, _)| *s).collect();
         let Some(cand) = Sample::of(&scores) else {
             return Ok(());
         };
         let metrics = mean_metrics(&runs);
-        let incumbent = self.incumbent()?;
+        let incumbent = self.books.incumbent()?;
 
         // The baseline (or a first scored experiment) measures the noise floor.
         let Some(inc) = incumbent.filter(|_| exp.number != 0) else {
@@ -90,7 +93,7 @@ impl Driver<'_> {
                 ..Changes::default()
             };
             let detail = json!({"policy": "noise-aware"});
-            return self.conclude(row, Verdict::Kept, &reason, detail, ch);
+            return self.books.conclude(row, Verdict::Kept, &reason, detail, ch);
         };
 
         let inc_scores: Vec<f64> = self.samples(&inc)?.into_iter().map(|(s, _)| s).collect();
@@ -108,7 +111,7 @@ impl Driver<'_> {
                 sd: 0.0,
             });
         let noise = self.noise()?;
-        let goal = self.lab.config.score_goal();
+        let goal = self.books.lab.config.score_goal();
         let net = exp.lines_added as i64 - exp.lines_removed as i64;
         let rules = Rules {
             goal,
@@ -145,7 +148,7 @@ impl Driver<'_> {
                     stats: Some(stats),
                     ..Changes::default()
                 };
-                self.ledger.transition_with(
+                self.books.ledger.transition_with(
                     row,
                     State::Evaluating,
                     json!({"call": "better, stale parent"}),
@@ -180,7 +183,7 @@ impl Driver<'_> {
             ..Changes::default()
         };
         let detail = json!({"policy": "noise-aware"});
-        self.conclude(row, verdict, &reason, detail, ch)
+        self.books.conclude(row, verdict, &reason, detail, ch)
     }
 }
 

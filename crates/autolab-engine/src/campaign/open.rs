@@ -2,9 +2,9 @@
 //! plugged in), the campaign row (created with its protected files and incumbent branch, or
 //! found and checked against the lab), reconciliation, then the loop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use autolab_core::experiment::State;
@@ -14,6 +14,9 @@ use autolab_core::lock::LabLock;
 use autolab_runner::{LocalRunner, Runner};
 use indexmap::IndexMap;
 
+use super::books::Books;
+use super::jobs::Jobs;
+use super::pipeline::Sources;
 use super::{Driver, Observer, Report, RunOptions, Summary, agent_flow, drift, fresh_start};
 use crate::EngineError;
 use crate::coder::{Coder, ParamsWriter};
@@ -104,41 +107,41 @@ pub fn run_campaign_with(
         )?),
         _ => None,
     };
-    let (tx, rx) = mpsc::channel();
+    let runner = match parts.runner {
+        Some(r) => r,
+        None => runner_for(&lab.config.runner.kind)?,
+    };
+    let parallel = opts.parallel.unwrap_or(lab.config.runner.parallel).max(1);
     let mut driver = Driver {
-        lab,
-        ledger,
-        campaign,
-        opts,
-        observer,
-        runner: match parts.runner {
-            Some(r) => r,
-            None => runner_for(&lab.config.runner.kind)?,
+        books: Books {
+            lab,
+            ledger,
+            campaign,
+            opts,
+            observer,
+            started: Instant::now(),
+            held_since,
+            spares: parallel,
+            concluded: Vec::new(),
         },
-        proposer,
-        coder,
-        slots: HashMap::new(),
-        queue: VecDeque::new(),
-        tx,
-        rx,
+        jobs: Jobs::new(runner, parallel),
+        sources: Sources { proposer, coder },
+        agent,
         rebases: HashMap::new(),
         consecutive_crashes: 0,
         paused: false,
-        agent,
-        parallel: opts.parallel.unwrap_or(lab.config.runner.parallel).max(1),
-        started: Instant::now(),
-        held_since,
         user_pause: None,
         stop_asked: false,
-        cancelling: HashMap::new(),
+        disconnected: false,
     };
     driver.reconcile()?;
     driver.expire_old_controls()?;
-    if let Some(base) = driver.ledger.experiment(driver.campaign.id, 0)?
+    let books = &driver.books;
+    if let Some(base) = books.ledger.experiment(books.campaign.id, 0)?
         && base.state.is_final()
         && base.state != State::Kept
     {
-        let log = driver
+        let log = books
             .ledger
             .runs(base.row)?
             .last()

@@ -15,12 +15,13 @@ use autolab_core::git;
 use autolab_runner::kill_run_processes;
 use serde_json::json;
 
-use super::{Driver, Report, Work};
+use super::jobs::Work;
+use super::{Driver, Report};
 use crate::EngineError;
 
 impl Driver<'_> {
     pub(super) fn reconcile(&mut self) -> Result<(), EngineError> {
-        let repo = &self.lab.repo;
+        let repo = &self.books.lab.repo;
         let mut notes = Vec::new();
         for lock in repo.remove_stale_locks() {
             notes.push(format!("removed stale git lock {}", lock.display()));
@@ -30,17 +31,23 @@ impl Driver<'_> {
             notes.push(note);
         }
 
-        let experiments = self.ledger.experiments(self.campaign.id)?;
+        let experiments = self.books.ledger.experiments(self.books.campaign.id)?;
         for exp in &experiments {
             if exp.state.is_final() {
-                if !exp.finalized || self.lab.worktree(&self.campaign.tag, exp.number).exists() {
-                    self.finalize(exp.row)?;
+                if !exp.finalized
+                    || self
+                        .books
+                        .lab
+                        .worktree(&self.books.campaign.tag, exp.number)
+                        .exists()
+                {
+                    self.books.finalize(exp.row)?;
                 }
                 continue;
             }
-            let runs = self.ledger.runs(exp.row)?;
+            let runs = self.books.ledger.runs(exp.row)?;
             // Cluster jobs outlive autolab: wait for them again instead of running anew.
-            if self.runner.name() != "local"
+            if self.jobs.runner.name() != "local"
                 && let Some(r) = runs
                     .iter()
                     .rev()
@@ -51,12 +58,12 @@ impl Driver<'_> {
                     exp.number,
                     r.job.as_ref().map(|j| j.to_string()).unwrap_or_default()
                 ));
-                self.queue.push_back(Work::Attach(exp.row, r.row));
+                self.jobs.queue.push_back(Work::Attach(exp.row, r.row));
                 continue;
             }
             for r in runs.iter().filter(|r| r.outcome == RunOutcome::Running) {
                 let killed = kill_run_processes(Path::new(&r.run_dir));
-                self.ledger.finish_run(
+                self.books.ledger.finish_run(
                     r.row,
                     RunOutcome::Lost,
                     None,
@@ -78,9 +85,12 @@ impl Driver<'_> {
             let last_finished = runs.iter().rev().find(|r| r.outcome.is_recorded_end());
             let work = match exp.state {
                 State::Proposed | State::Implementing => {
-                    self.lab
-                        .repo
-                        .remove_worktree(&self.lab.worktree(&self.campaign.tag, exp.number))?;
+                    self.books.lab.repo.remove_worktree(
+                        &self
+                            .books
+                            .lab
+                            .worktree(&self.books.campaign.tag, exp.number),
+                    )?;
                     Work::Implement(exp.row)
                 }
                 State::Queued => Work::Run(exp.row),
@@ -90,7 +100,7 @@ impl Driver<'_> {
                         (Some(f), Some(last)) if f.row == last.row => Work::Decide(exp.row, f.row),
                         _ => {
                             if exp.state != State::Confirming {
-                                self.ledger.transition(
+                                self.books.ledger.transition(
                                     exp,
                                     State::Queued,
                                     json!({"reconciled": "run lost"}),
@@ -102,11 +112,11 @@ impl Driver<'_> {
                 }
                 _ => continue,
             };
-            self.queue.push_back(work);
+            self.jobs.queue.push_back(work);
         }
 
         // Worktrees of experiments the ledger does not know (a crash before `propose` landed).
-        let dir = self.lab.paths().worktrees(&self.campaign.tag);
+        let dir = self.books.lab.paths().worktrees(&self.books.campaign.tag);
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
                 let known = e
@@ -119,28 +129,30 @@ impl Driver<'_> {
                             .any(|x| x.number == n && !x.state.is_final())
                     });
                 if !known {
-                    self.lab.repo.remove_worktree(&e.path())?;
+                    self.books.lab.repo.remove_worktree(&e.path())?;
                     if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
-                        self.lab
+                        self.books
+                            .lab
                             .repo
-                            .delete_branch(&git::experiment_branch(&self.campaign.tag, n))?;
+                            .delete_branch(&git::experiment_branch(&self.books.campaign.tag, n))?;
                     }
                 }
             }
         }
-        self.write_results()?;
-        let existing = self.ledger.next_number(self.campaign.id)?;
+        self.books.write_results()?;
+        let existing = self.books.ledger.next_number(self.books.campaign.id)?;
         let judged = self
+            .books
             .ledger
-            .experiments(self.campaign.id)?
+            .experiments(self.books.campaign.id)?
             .iter()
             .filter(|e| e.verdict.is_some())
             .count() as u32;
-        self.observer.report(Report::Ready {
-            tag: self.campaign.tag.clone(),
+        self.books.observer.report(Report::Ready {
+            tag: self.books.campaign.tag.clone(),
             existing,
             judged,
-            target: self.opts.max_experiments,
+            target: self.books.opts.max_experiments,
             resumed: notes,
         });
         Ok(())
@@ -154,14 +166,18 @@ impl Driver<'_> {
     /// ledger or on another line was moved by someone else (another checkout of the repository
     /// ran this tag): the campaign stops and the branch stays as it is.
     fn incumbent_follows_ledger(&self) -> Result<Option<String>, EngineError> {
-        let repo = &self.lab.repo;
-        let branch = format!("refs/heads/{}", git::incumbent_branch(&self.campaign.tag));
+        let repo = &self.books.lab.repo;
+        let branch = format!(
+            "refs/heads/{}",
+            git::incumbent_branch(&self.books.campaign.tag)
+        );
         let mut want = self
+            .books
             .incumbent()?
             .and_then(|e| e.commit)
-            .unwrap_or_else(|| self.campaign.base_commit.clone());
+            .unwrap_or_else(|| self.books.campaign.base_commit.clone());
         // A kept experiment not yet finalized is the incumbent the branch is about to reach.
-        for exp in self.ledger.experiments(self.campaign.id)? {
+        for exp in self.books.ledger.experiments(self.books.campaign.id)? {
             if exp.state == State::Kept
                 && !exp.finalized
                 && let Some(c) = exp.commit

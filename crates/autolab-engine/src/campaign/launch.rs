@@ -1,0 +1,347 @@
+//! Starting runs: a free slot gets the experiment's commit checked out, a run row, its
+//! environment, sandbox and early-stopping watcher, and a thread that runs it
+//! ([`super::execute`]); a cluster job left by a killed autolab is waited for again.
+
+use autolab_core::ids::{ExperimentId, RunId};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use autolab_core::config::Goal;
+use autolab_core::experiment::{Experiment, RunOutcome, State};
+use autolab_core::metrics::{self, RunOutputs};
+use autolab_runner::{Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
+use serde_json::json;
+
+use super::Report;
+use super::books::Books;
+use super::execute::{Job, execute};
+use super::finish::read_end;
+use super::jobs::{Jobs, Slot, SlotMsg, Work};
+use crate::coder::{param_env, render_command};
+use crate::{EngineError, early_stop};
+
+impl Jobs {
+    /// Starts a run of the experiment's commit in a free slot.
+    pub fn start_run(
+        &mut self,
+        books: &mut Books<'_>,
+        row: ExperimentId,
+    ) -> Result<(), EngineError> {
+        let exp = books.ledger.experiment_by_row(row)?;
+        let worktree = books.lab.worktree(&books.campaign.tag, exp.number);
+        let Some(commit) = exp.commit.clone() else {
+            self.queue.push_front(Work::Implement(row));
+            return Ok(());
+        };
+        if !worktree.join(".git").exists() {
+            // Removed by hand, or never made before a restart: re-create it at the commit.
+            books.worktrees().checkout(exp.number, &commit)?;
+        }
+        let index = books.ledger.run_count(row)?;
+        // A run that was cancelled or lost is re-run with its own seed: the seed counts only
+        // the runs that ended by themselves.
+        let ended = books
+            .ledger
+            .runs(row)?
+            .iter()
+            .filter(|r| !matches!(r.outcome, RunOutcome::Cancelled | RunOutcome::Lost))
+            .count() as u64;
+        let seed = books.campaign.seed + ended;
+        let run_dir = books.lab.run_dir(&books.campaign.tag, exp.number, index);
+        let (run, _) = books
+            .ledger
+            .start_run(row, seed, &run_dir.to_string_lossy(), &commit)?;
+        let next_state = if exp.state == State::Confirming {
+            State::Confirming
+        } else {
+            State::Running
+        };
+        books
+            .ledger
+            .transition(&exp, next_state, json!({"run": index, "seed": seed}))?;
+        if exp.number == 0
+            && index == 0
+            && let Some(dir) = books
+                .lab
+                .config
+                .task
+                .baseline_dir
+                .as_deref()
+                .map(|d| worktree.join(d))
+                .filter(|d| d.is_dir())
+        {
+            return self.reuse_baseline(books, row, run, &dir, &run_dir);
+        }
+        self.launch(books, &exp, run, seed, &run_dir, None)
+    }
+
+    /// Takes the baseline's first run from results the repository already has (`run_0`).
+    fn reuse_baseline(
+        &mut self,
+        books: &mut Books<'_>,
+        row: ExperimentId,
+        run: RunId,
+        dir: &std::path::Path,
+        run_dir: &std::path::Path,
+    ) -> Result<(), EngineError> {
+        let _ = std::fs::create_dir_all(run_dir);
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten().filter(|e| e.path().is_file()) {
+                let _ = std::fs::copy(e.path(), run_dir.join(e.file_name()));
+            }
+        }
+        let worktree = books.lab.worktree(&books.campaign.tag, 0);
+        let collected = metrics::collect(
+            &books.lab.config.metrics.sources,
+            &RunOutputs {
+                log: "",
+                run_dir,
+                worktree: &worktree,
+            },
+        );
+        let note = format!("results reused from {}", dir.display());
+        let mut tail = format!("[autolab: {note}]");
+        for p in &collected.problems {
+            tail.push_str(&format!("\n[autolab: {p}]"));
+        }
+        books.ledger.finish_run(
+            run,
+            RunOutcome::Exited,
+            Some(0),
+            &collected.values,
+            &tail,
+            Some(&note),
+        )?;
+        self.queue.push_front(Work::Decide(row, run));
+        Ok(())
+    }
+
+    /// Re-attaches to a run a killed autolab left on a cluster (its job outlives autolab).
+    pub fn reattach(
+        &mut self,
+        books: &mut Books<'_>,
+        row: ExperimentId,
+        run: RunId,
+        handle: Handle,
+    ) -> Result<(), EngineError> {
+        let exp = books.ledger.experiment_by_row(row)?;
+        let Some(r) = books.ledger.runs(row)?.into_iter().find(|r| r.row == run) else {
+            self.queue.push_back(Work::Run(row));
+            return Ok(());
+        };
+        let run_dir = std::path::PathBuf::from(&r.run_dir);
+        self.launch(books, &exp, run, r.seed, &run_dir, Some(handle))
+    }
+
+    /// Starts (or re-attaches to) one run in a slot thread.
+    fn launch(
+        &mut self,
+        books: &mut Books<'_>,
+        exp: &Experiment,
+        run: RunId,
+        seed: u64,
+        run_dir: &std::path::Path,
+        attach: Option<Handle>,
+    ) -> Result<(), EngineError> {
+        let row = exp.row;
+        let worktree = books.lab.worktree(&books.campaign.tag, exp.number);
+        let run_dir = run_dir.to_path_buf();
+
+        let config = &books.lab.config;
+        let apply = config.params.as_ref().map(|p| &p.apply);
+        let name = books.experiment_name(exp.number);
+        let tmp = run_dir.join("tmp");
+        let _ = std::fs::create_dir_all(&tmp);
+        let mut env = allowed_env(&config.runner.env_allow);
+        env.push(("AUTOLAB_SEED".into(), seed.to_string()));
+        env.push((
+            "AUTOLAB_RUN_DIR".into(),
+            run_dir.to_string_lossy().into_owned(),
+        ));
+        env.push(("AUTOLAB_EXPERIMENT".into(), name.clone()));
+        env.push(("AUTOLAB_TAG".into(), books.campaign.tag.clone()));
+        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+        // Python writes stdout in blocks to a pipe: lines would arrive late (or after stderr's),
+        // hiding progress from stall detection and early stopping. Unbuffered unless the lab
+        // passes its own value through `env_allow`.
+        if !env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED") {
+            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        }
+        env.extend(param_env(apply, exp.params.as_ref()));
+        if attach.is_none() {
+            let index = run_dir.file_name().unwrap_or_default().to_string_lossy();
+            env.extend(crate::mlflow::prepare_run(
+                &config.metrics.sources,
+                &run_dir,
+                &books.campaign.tag,
+                exp.number,
+                &index,
+            ));
+        }
+        let sandbox = sandbox_spec(books, &worktree, &run_dir);
+        let spec = RunSpec {
+            command: render_command(
+                &config.task.command,
+                apply,
+                exp.params.as_ref(),
+                &run_dir,
+                seed,
+                &name,
+            ),
+            workdir: worktree.clone(),
+            run_dir: run_dir.clone(),
+            env: env.clone(),
+            timeout: config.task.timeout,
+            kill_grace: config.runner.kill_grace,
+            max_log_bytes: config.runner.max_log_bytes,
+            sandbox: sandbox.clone(),
+            stall_timeout: config.task.stall_timeout,
+            max_disk_bytes: config.sandbox.max_disk_bytes,
+            disk_watch: vec![worktree.clone(), run_dir.clone()],
+            line_sink: None,
+        };
+        // Metrics come from the whole output of the run that produces them, not the capped log
+        // (a re-attached run's output was not seen from its start: its log is read instead).
+        let stream = attach
+            .is_none()
+            .then(|| autolab_core::metrics::StreamReader::new(&config.metrics.sources))
+            .flatten()
+            .map(|r| r.watching(config.metrics.score.keys().cloned()))
+            .map(Arc::new);
+        let sink = stream
+            .clone()
+            .map(|r| autolab_runner::LineSink(Arc::new(move |line: &str| r.line(line))));
+        let mut spec = spec;
+        let evaluate = config.task.evaluate.as_ref().map(|cmd| {
+            let eval_dir = run_dir.join("eval");
+            RunSpec {
+                command: render_command(cmd, None, None, &run_dir, seed, &name),
+                disk_watch: vec![worktree.clone(), eval_dir.clone()],
+                run_dir: eval_dir,
+                stall_timeout: None,
+                line_sink: sink.clone(),
+                ..spec.clone()
+            }
+        });
+        if evaluate.is_none() {
+            spec.line_sink = sink;
+        }
+        let watch = if exp.number == 0 {
+            None
+        } else {
+            early_stop_watch(books)?
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.slots.insert(
+            row,
+            Slot {
+                cancel: cancel.clone(),
+                stream,
+            },
+        );
+        let after = config.task.after.as_ref().map(|cmd| {
+            let after_dir = run_dir.join("after");
+            RunSpec {
+                command: render_command(cmd, None, None, &run_dir, seed, &name),
+                disk_watch: vec![worktree.clone(), after_dir.clone()],
+                run_dir: after_dir,
+                stall_timeout: None,
+                line_sink: None,
+                ..spec.clone()
+            }
+        });
+        let job = Job {
+            attach,
+            after,
+            runner: self.runner.clone(),
+            repo: books.lab.repo.clone(),
+            spec,
+            evaluate,
+            protected: books.campaign.protected.clone(),
+            base: books.campaign.base_commit.clone(),
+            cancel,
+            watch,
+        };
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let started = tx.clone();
+            let output = execute(job, &mut |handle| {
+                let _ = started.send(SlotMsg::Started { run, handle });
+            });
+            let _ = tx.send(SlotMsg::Done {
+                exp: row,
+                run,
+                output: Box::new(output),
+            });
+        });
+        books.observer.report(Report::RunStarted {
+            number: exp.number,
+            title: exp.title.clone(),
+        });
+        Ok(())
+    }
+}
+
+/// An early-stopping watcher against the incumbent's curve, when `[early_stop]` is set.
+fn early_stop_watch(books: &Books<'_>) -> Result<Option<LineWatch>, EngineError> {
+    let Some(rule) = books.lab.config.early_stop.clone() else {
+        return Ok(None);
+    };
+    let Some(inc) = books.incumbent()? else {
+        return Ok(None);
+    };
+    let Some(reference) = books.ledger.runs(inc.row)?.into_iter().find(|r| {
+        r.outcome == RunOutcome::Exited && (r.commit.is_none() || r.commit == inc.commit)
+    }) else {
+        return Ok(None);
+    };
+    let log = read_end(&std::path::Path::new(&reference.run_dir).join("stdout.log"));
+    let goal = books
+        .lab
+        .config
+        .metrics
+        .score
+        .get(&rule.metric)
+        .map(|s| s.goal)
+        .unwrap_or(Goal::Minimize);
+    Ok(
+        early_stop::Watcher::new(early_stop::curve(&log, &rule), rule, goal)
+            .map(|mut w| Box::new(move |line: &str| w.line(line)) as LineWatch),
+    )
+}
+
+/// The sandbox for a run, when `[sandbox]` is on and a helper is known.
+fn sandbox_spec(
+    books: &Books<'_>,
+    worktree: &std::path::Path,
+    run_dir: &std::path::Path,
+) -> Option<SandboxSpec> {
+    let sb = &books.lab.config.sandbox;
+    let helper = books.opts.sandbox_helper.clone()?;
+    if !sb.enabled {
+        return None;
+    }
+    let mut writable = vec![worktree.to_path_buf(), run_dir.to_path_buf()];
+    for w in &sb.writable {
+        let p = std::path::Path::new(w);
+        writable.push(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            books.lab.root.join(p)
+        });
+    }
+    Some(SandboxSpec {
+        helper,
+        landlock: sb.landlock,
+        writable,
+        network_none: sb.network_none,
+        max_procs: Some(sb.max_procs),
+        max_file_bytes: Some(sb.max_file_bytes),
+        max_address_space: sb.max_memory_bytes,
+        // The lab's own files (data, code outside the worktree) stay readable if the lab
+        // lies in /tmp; the worktree's `.git` is autolab's, not the run's.
+        visible: vec![books.lab.root.clone()],
+        read_only: vec![worktree.join(".git")],
+        private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
+    })
+}
