@@ -1,3 +1,7 @@
+//! Tests of the config: a good config, then each rule broken in turn.
+//! Longer than most files (~570 lines): each case is a whole config in text, kept next to
+//! the error it must give.
+
 use std::path::Path;
 
 use super::*;

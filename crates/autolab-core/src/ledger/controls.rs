@@ -8,13 +8,7 @@ use crate::control::{Command, Control};
 use crate::ids::CampaignId;
 
 /// The inbox of the ledger's campaigns (`ledger.controls()`).
-pub struct Controls<'a>(&'a Ledger);
-
-impl Ledger {
-    pub fn controls(&self) -> Controls<'_> {
-        Controls(self)
-    }
-}
+pub struct Controls<'a>(pub(super) &'a Ledger);
 
 const COLUMNS: &str = "id, command, arg, by, at, taken_at, effect";
 

@@ -11,41 +11,39 @@ pub struct Forgotten {
     pub runs: u64,
 }
 
-impl Ledger {
-    /// Deletes campaign `tag` and everything recorded under it (experiments, runs, metrics,
-    /// events, lessons, digests, transcripts) in one transaction. None: no such campaign.
-    pub fn forget_campaign(&mut self, tag: &str) -> Result<Option<Forgotten>> {
-        let Some(campaign) = self.campaign(tag)? else {
-            return Ok(None);
-        };
-        let id = campaign.id;
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
-        let exps = "SELECT id FROM experiments WHERE campaign_id = ?1";
-        let runs = format!("SELECT id FROM runs WHERE experiment_id IN ({exps})");
-        let counted = |sql: &str| -> rusqlite::Result<u64> {
-            tx.query_row(sql, params![id], |r| r.get::<_, i64>(0))
-                .map(|n| n.max(0) as u64)
-        };
-        let forgotten = Forgotten {
-            experiments: counted("SELECT COUNT(*) FROM experiments WHERE campaign_id = ?1")
-                .map_err(wrap(&self.path))?,
-            runs: counted(&format!("SELECT COUNT(*) FROM ({runs})")).map_err(wrap(&self.path))?,
-        };
-        for sql in [
-            format!("DELETE FROM metrics WHERE run_id IN ({runs})"),
-            format!("DELETE FROM runs WHERE experiment_id IN ({exps})"),
-            format!("DELETE FROM lessons WHERE experiment_id IN ({exps})"),
-            "DELETE FROM transcripts WHERE campaign_id = ?1".to_string(),
-            "DELETE FROM events WHERE campaign_id = ?1".to_string(),
-            "DELETE FROM playbook_digests WHERE campaign_id = ?1".to_string(),
-            "DELETE FROM experiments WHERE campaign_id = ?1".to_string(),
-            "DELETE FROM campaigns WHERE id = ?1".to_string(),
-        ] {
-            tx.execute(&sql, params![id]).map_err(wrap(&self.path))?;
-        }
-        tx.commit().map_err(wrap(&self.path))?;
-        Ok(Some(forgotten))
+/// Deletes campaign `tag` and everything recorded under it (experiments, runs, metrics,
+/// events, lessons, digests, transcripts) in one transaction. None: no such campaign.
+pub fn forget_campaign(ledger: &mut Ledger, tag: &str) -> Result<Option<Forgotten>> {
+    let Some(campaign) = ledger.campaign(tag)? else {
+        return Ok(None);
+    };
+    let id = campaign.id;
+    let tx = ledger.conn.transaction().map_err(wrap(&ledger.path))?;
+    let exps = "SELECT id FROM experiments WHERE campaign_id = ?1";
+    let runs = format!("SELECT id FROM runs WHERE experiment_id IN ({exps})");
+    let counted = |sql: &str| -> rusqlite::Result<u64> {
+        tx.query_row(sql, params![id], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+    };
+    let forgotten = Forgotten {
+        experiments: counted("SELECT COUNT(*) FROM experiments WHERE campaign_id = ?1")
+            .map_err(wrap(&ledger.path))?,
+        runs: counted(&format!("SELECT COUNT(*) FROM ({runs})")).map_err(wrap(&ledger.path))?,
+    };
+    for sql in [
+        format!("DELETE FROM metrics WHERE run_id IN ({runs})"),
+        format!("DELETE FROM runs WHERE experiment_id IN ({exps})"),
+        format!("DELETE FROM lessons WHERE experiment_id IN ({exps})"),
+        "DELETE FROM transcripts WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM events WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM playbook_digests WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM experiments WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM campaigns WHERE id = ?1".to_string(),
+    ] {
+        tx.execute(&sql, params![id]).map_err(wrap(&ledger.path))?;
     }
+    tx.commit().map_err(wrap(&ledger.path))?;
+    Ok(Some(forgotten))
 }
 
 #[cfg(test)]
@@ -74,7 +72,7 @@ mod tests {
             l.campaign_event(c.id, "note", &serde_json::json!({}))
                 .unwrap();
         }
-        let f = l.forget_campaign("gone").unwrap().unwrap();
+        let f = forget_campaign(&mut l, "gone").unwrap().unwrap();
         assert_eq!(
             f,
             Forgotten {
@@ -99,6 +97,6 @@ mod tests {
             ),
             0
         );
-        assert!(l.forget_campaign("gone").unwrap().is_none());
+        assert!(forget_campaign(&mut l, "gone").unwrap().is_none());
     }
 }

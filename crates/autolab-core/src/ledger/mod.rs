@@ -2,19 +2,21 @@
 //!
 //! Each lifecycle transition is one transaction that updates the experiment and appends its
 //! event, written before anything relies on it.
+//!
+//! Longer than most files (~520 lines): opening, campaigns (with their events) and experiments
+//! (with their transitions) are one transaction boundary and stay together; runs (`runs.rs`),
+//! what the LLM path records (`llm.rs`), the control inbox and forgetting are apart.
 
 mod controls;
 mod forget;
-mod lessons;
+mod llm;
 mod rows;
 mod runs;
 mod schema;
-mod transcripts;
 
 pub use controls::Controls;
-pub use forget::Forgotten;
-pub use lessons::Digest;
-pub use transcripts::{ExpertStats, Transcript};
+pub use forget::{Forgotten, forget_campaign};
+pub use llm::{Digest, ExpertStats, Transcript};
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -136,6 +138,11 @@ impl Ledger {
                 source,
             })?;
         Ok(Ledger { conn, path: p })
+    }
+
+    /// The control inbox of the ledger's campaigns.
+    pub fn controls(&self) -> Controls<'_> {
+        Controls(self)
     }
 
     // ---- campaigns ----------------------------------------------------------------------

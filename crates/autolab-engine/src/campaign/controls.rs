@@ -6,6 +6,7 @@ use autolab_core::control::{Command, Control};
 use autolab_core::experiment::Verdict;
 use serde_json::json;
 
+use super::jobs::Work;
 use super::{Driver, Report};
 use crate::EngineError;
 
@@ -141,6 +142,21 @@ impl Driver<'_> {
             slot.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
             self.jobs.cancelling.insert(exp.row, reason);
             return Ok(format!("cancelling #{number:04}: its run is killed"));
+        }
+        // A cluster job left by an earlier run, not waited for yet: the job is still out
+        // there, so it is re-attached first (next free slot) and killed.
+        if let Some(pos) = self
+            .jobs
+            .queue
+            .iter()
+            .position(|w| matches!(w, Work::Attach(r, _) if *r == exp.row))
+            && let Some(attach) = self.jobs.queue.remove(pos)
+        {
+            self.jobs.queue.push_front(attach);
+            self.jobs.cancelling.insert(exp.row, reason);
+            return Ok(format!(
+                "cancelling #{number:04}: its cluster job is killed once it is waited for again"
+            ));
         }
         if let Some(agent) = self.agent.as_mut() {
             // Waiting for the LLM to come back: it is not implemented later.

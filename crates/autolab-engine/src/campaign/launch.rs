@@ -231,7 +231,8 @@ impl Jobs {
         } else {
             early_stop_watch(books)?
         };
-        let cancel = Arc::new(AtomicBool::new(false));
+        // Cancelled before its slot came (a re-attached cluster job): killed at once.
+        let cancel = Arc::new(AtomicBool::new(self.cancelling.contains_key(&row)));
         self.slots.insert(
             row,
             Slot {

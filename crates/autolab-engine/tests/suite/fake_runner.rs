@@ -34,6 +34,10 @@ pub struct Scripted {
     script: Script,
     on_start: Option<OnStart>,
     pub ran: Mutex<Vec<u32>>,
+    /// Runs as cluster jobs (job id = the experiment's number) that outlive the loop.
+    cluster: bool,
+    /// Jobs waited for again, with whether the loop had cancelled them already.
+    pub attached: Mutex<Vec<(u32, bool)>>,
 }
 
 impl Scripted {
@@ -42,7 +46,16 @@ impl Scripted {
             script: Box::new(script),
             on_start: None,
             ran: Mutex::new(Vec::new()),
+            cluster: false,
+            attached: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs as cluster jobs: each reports a job id, and a restarted loop waits for it again
+    /// ([`Runner::attach`], running the script from there).
+    pub fn cluster(mut self) -> Scripted {
+        self.cluster = true;
+        self
     }
 
     /// Also calls `f` with the experiment's number as each run starts.
@@ -66,21 +79,64 @@ fn number(spec: &RunSpec) -> u32 {
 
 impl Runner for Scripted {
     fn name(&self) -> &'static str {
-        "local"
+        if self.cluster {
+            "fake-cluster"
+        } else {
+            "local"
+        }
     }
 
     fn run(
         &self,
         spec: &RunSpec,
         cancel: &AtomicBool,
-        _started: &mut dyn FnMut(Handle),
-        mut watch: Option<LineWatch>,
+        started: &mut dyn FnMut(Handle),
+        watch: Option<LineWatch>,
     ) -> Result<Finished, RunnerError> {
         let n = number(spec);
         self.ran.lock().unwrap().push(n);
+        if self.cluster {
+            started(Handle::Job {
+                scheduler: "slurm".into(),
+                id: n.to_string(),
+            });
+        }
         if let Some(f) = &self.on_start {
             f(n);
         }
+        Ok(self.play(n, spec, cancel, watch))
+    }
+
+    fn attach(
+        &self,
+        _handle: &Handle,
+        spec: &RunSpec,
+        cancel: &AtomicBool,
+    ) -> Option<Result<Finished, RunnerError>> {
+        if !self.cluster {
+            return None;
+        }
+        let n = number(spec);
+        self.attached
+            .lock()
+            .unwrap()
+            .push((n, cancel.load(Ordering::SeqCst)));
+        if let Some(f) = &self.on_start {
+            f(n);
+        }
+        Some(Ok(self.play(n, spec, cancel, None)))
+    }
+}
+
+impl Scripted {
+    /// What experiment `n`'s run does, as the script says.
+    fn play(
+        &self,
+        n: u32,
+        spec: &RunSpec,
+        cancel: &AtomicBool,
+        mut watch: Option<LineWatch>,
+    ) -> Finished {
         std::fs::create_dir_all(&spec.run_dir).unwrap();
         let stdout = spec.run_dir.join("stdout.log");
         let stderr = spec.run_dir.join("stderr.log");
@@ -121,7 +177,7 @@ impl Runner for Scripted {
                 }
             }
         };
-        Ok(Finished {
+        Finished {
             exit,
             elapsed: Duration::from_millis(1),
             stdout,
@@ -130,6 +186,6 @@ impl Runner for Scripted {
             stop_reason,
             layers: Vec::new(),
             streamed: true,
-        })
+        }
     }
 }

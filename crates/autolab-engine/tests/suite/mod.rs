@@ -1,6 +1,7 @@
 mod common;
 mod fake_runner;
 
+mod attach;
 mod reconcile;
 mod rules;
 mod scenarios;

@@ -56,9 +56,31 @@ pub fn try_run(
     runner: Arc<Scripted>,
     observer: &mut dyn Observer,
 ) -> Result<autolab_engine::Summary, autolab_engine::EngineError> {
+    run_parallel(lab, max, None, runner, observer)
+}
+
+/// [`run`] with `parallel` slots.
+pub fn run_with(
+    lab: &Lab,
+    max: u32,
+    parallel: usize,
+    runner: Arc<Scripted>,
+    observer: &mut dyn Observer,
+) -> autolab_engine::Summary {
+    run_parallel(lab, max, Some(parallel), runner, observer).unwrap()
+}
+
+fn run_parallel(
+    lab: &Lab,
+    max: u32,
+    parallel: Option<usize>,
+    runner: Arc<Scripted>,
+    observer: &mut dyn Observer,
+) -> Result<autolab_engine::Summary, autolab_engine::EngineError> {
     let opts = RunOptions {
         tag: "t".into(),
         max_experiments: Some(max),
+        parallel,
         // A loop that waits for a command that never comes ends instead of hanging the test.
         max_hours: Some(30.0 / 3600.0),
         ..RunOptions::default()

@@ -27,6 +27,7 @@
 //!   multiplexed connection (`ControlMaster`) serves all commands. Code is shipped as a
 //!   `git bundle` of the worktree's HEAD (uncommitted changes are not shipped).
 
+mod config;
 mod follow;
 mod lsf;
 mod poller;
@@ -36,12 +37,12 @@ mod ssh;
 mod waiter;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::{Exit, Finished, Handle, LineWatch, RunSpec, Runner, RunnerError};
+pub use config::{ClusterConfig, Scheduler};
 use poller::{Tracker, lock};
 use script::{
     JobPaths, cap_log, job_name, minutes_ceil, note, output_text, render, shell_quote,
@@ -58,72 +59,6 @@ const MAX_MISSES: u32 = 5;
 const STOP_WAIT: Duration = Duration::from_secs(60);
 /// How often the cancel command is repeated while waiting for the job to end.
 const CANCEL_REPEAT: Duration = Duration::from_secs(10);
-
-/// Which batch scheduler runs the jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheduler {
-    Slurm,
-    Lsf,
-}
-
-impl Scheduler {
-    /// The name used in [`Handle::Job`]: `slurm` or `lsf`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheduler::Slurm => "slurm",
-            Scheduler::Lsf => "lsf",
-        }
-    }
-}
-
-/// Where and how cluster jobs are submitted.
-#[derive(Debug, Clone)]
-pub struct ClusterConfig {
-    pub scheduler: Scheduler,
-    /// `user@host` or an ssh-config alias of the login node; None submits on this host.
-    pub ssh: Option<String>,
-    /// Extra arguments for `ssh` and `scp` (e.g. `-p 2222`, `-i key`).
-    pub ssh_args: Vec<String>,
-    /// With `ssh`: the remote directory holding worktree clones (`<remote_dir>/<experiment>`)
-    /// and run directories (`<remote_dir>/runs/…`). Required with `ssh`.
-    pub remote_dir: Option<PathBuf>,
-    /// Extra arguments for `sbatch` / `bsub` (partition, account, GPUs, …).
-    pub submit_args: Vec<String>,
-    /// Lines put in the job script before the command (`module load …`, `source venv/…`).
-    pub setup: Vec<String>,
-    /// How often the scheduler is asked about the active jobs (one call for all of them).
-    pub poll_interval: Duration,
-    /// Jobs this runner keeps submitted at once; 0 = no limit.
-    pub max_jobs: usize,
-    /// How often a job ending in NODE_FAIL / PREEMPTED / BOOT_FAIL is submitted again.
-    pub resubmit: u32,
-    /// Replaces the default job script. Placeholders: `{job_name}`, `{stdout}`, `{stderr}`,
-    /// `{minutes}` (time limit), `{workdir}` and `{run_dir}` (raw, for directives),
-    /// `{workdir_q}` (shell-quoted), `{env}` (`export` lines), `{setup}`, `{command}` (the
-    /// command, shell-quoted, for `exec /bin/sh -c {command}`). Unknown `{…}` are kept as is.
-    pub script_template: Option<String>,
-    /// Added to `spec.timeout` for the scheduler's time limit and autolab's own deadline.
-    pub timeout_margin: Duration,
-}
-
-impl ClusterConfig {
-    /// Defaults: this host, poll every 10 s, no job limit, 2 resubmissions, 60 s margin.
-    pub fn new(scheduler: Scheduler) -> Self {
-        ClusterConfig {
-            scheduler,
-            ssh: None,
-            ssh_args: Vec::new(),
-            remote_dir: None,
-            submit_args: Vec::new(),
-            setup: Vec::new(),
-            poll_interval: Duration::from_secs(10),
-            max_jobs: 0,
-            resubmit: 2,
-            script_template: None,
-            timeout_margin: Duration::from_secs(60),
-        }
-    }
-}
 
 /// A job's state as the poller last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

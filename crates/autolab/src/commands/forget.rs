@@ -163,7 +163,7 @@ pub fn forget(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
 
     // The ledger first: a crash after it leaves only refs, which forgetting again removes.
     let forgotten = match ledger.as_mut() {
-        Some(l) => l.forget_campaign(tag)?,
+        Some(l) => autolab_core::ledger::forget_campaign(l, tag)?,
         None => None,
     };
     let worktrees = paths.worktrees(tag);

@@ -10,9 +10,8 @@
 //! minus the optimum (for the spiral lab: minus the best value any method found in the run).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -22,11 +21,12 @@ use serde_json::{Map, Value, json};
 
 use crate::output::CliError;
 
+mod optuna;
 mod problem;
 
-use problem::{Objective, Outcome, Problem, Spiral, problems};
+use optuna::{OptunaProcess, optuna_python};
 
-const OPTUNA_DRIVER: &str = include_str!("optuna.py");
+use problem::{Objective, Outcome, Problem, Spiral, problems};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -190,117 +190,6 @@ fn space_json(space: &[ParamSpec]) -> Value {
             })
             .collect(),
     )
-}
-
-// ---- Optuna ---------------------------------------------------------------------------------
-
-struct OptunaProcess {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    _script: tempfile::NamedTempFile,
-}
-
-impl OptunaProcess {
-    fn start(python: &Path) -> Result<OptunaProcess, CliError> {
-        let mut script = tempfile::Builder::new()
-            .prefix("autolab-bench-optuna-")
-            .suffix(".py")
-            .tempfile()?;
-        script.write_all(OPTUNA_DRIVER.as_bytes())?;
-        script.flush()?;
-        let mut child = Command::new(python)
-            .arg(script.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(CliError::failure("cannot talk to the Optuna driver", None));
-        };
-        Ok(OptunaProcess {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
-            _script: script,
-        })
-    }
-
-    fn call(&mut self, request: &Value) -> Result<Value, CliError> {
-        writeln!(self.stdin, "{request}")?;
-        self.stdin.flush()?;
-        let mut line = String::new();
-        if self.stdout.read_line(&mut line)? == 0 {
-            return Err(CliError::failure(
-                "the Optuna driver exited early (its error is above)",
-                None,
-            ));
-        }
-        serde_json::from_str(&line)
-            .map_err(|e| CliError::failure(format!("bad reply from the Optuna driver: {e}"), None))
-    }
-}
-
-impl Drop for OptunaProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The venv's python with Optuna importable, creating the venv first if needed; and the
-/// installed Optuna version.
-fn optuna_python(venv: &Path) -> Result<(PathBuf, String), CliError> {
-    let python = venv.join("bin").join("python");
-    let version = |python: &Path| -> Option<String> {
-        let out = Command::new(python)
-            .args(["-c", "import optuna; print(optuna.__version__)"])
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
-    if let Some(v) = version(&python) {
-        return Ok((python, v));
-    }
-    eprintln!(
-        "setting up Optuna in {} (python3 -m venv, pip install optuna)…",
-        venv.display()
-    );
-    let step = |cmd: &mut Command, what: &str| -> Result<(), CliError> {
-        let ok = cmd.stdin(Stdio::null()).status().map(|s| s.success());
-        match ok {
-            Ok(true) => Ok(()),
-            _ => Err(CliError::failure(
-                format!("{what} failed"),
-                Some(
-                    "Optuna comes from PyPI; pass --venv DIR with optuna installed, or --no-optuna",
-                ),
-            )),
-        }
-    };
-    step(
-        Command::new("python3").args(["-m", "venv"]).arg(venv),
-        "python3 -m venv",
-    )?;
-    step(
-        Command::new(venv.join("bin").join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "optuna",
-        ]),
-        "pip install optuna",
-    )?;
-    match version(&python) {
-        Some(v) => Ok((python, v)),
-        None => Err(CliError::failure(
-            "optuna does not import after installing it",
-            Some("pass --venv DIR with optuna installed, or --no-optuna"),
-        )),
-    }
 }
 
 // ---- the benchmark -------------------------------------------------------------------------
