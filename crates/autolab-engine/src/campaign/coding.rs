@@ -185,7 +185,9 @@ impl AgentRuntime {
     }
 
     /// A crashed LLM experiment goes back to the coder with its log tail, a bounded number of
-    /// times. Returns whether a fix was started (and the crash verdict is deferred).
+    /// times. Returns whether a fix was started (and the crash verdict is deferred). Unless
+    /// `now` (the campaign is paused), the fix waits with the implementations deferred for
+    /// the LLM and starts once the campaign goes on.
     pub fn try_fix(
         &mut self,
         books: &mut Books<'_>,
@@ -193,6 +195,7 @@ impl AgentRuntime {
         row: ExperimentId,
         reason: &str,
         log_tail: &str,
+        now: bool,
     ) -> Result<bool, EngineError> {
         if self.out_of_budget || self.cfg.fix_attempts == 0 {
             return Ok(false);
@@ -229,9 +232,18 @@ impl AgentRuntime {
             &ch,
         )?;
         books.observer.report(Report::Note(format!(
-            "#{:04} crashed ({reason}); fix attempt {attempt}",
-            exp.number
+            "#{:04} crashed ({reason}); fix attempt {attempt}{}",
+            exp.number,
+            if now {
+                ""
+            } else {
+                " once the campaign goes on"
+            }
         )));
+        if !now {
+            self.deferred.push_back((row, true));
+            return Ok(true);
+        }
         self.implement_async(
             books,
             jobs,

@@ -99,6 +99,8 @@ impl Driver<'_> {
             }
             Command::Resume => match self.user_pause.take() {
                 Some(_) => "resumed".into(),
+                // Paused by the loop itself: this run ends once its running experiments do.
+                None if self.paused => "not paused by a command: the campaign is pausing on its own (crashes in a row or the LLM out too long); run it again to go on".into(),
                 None => "not paused: nothing to resume".into(),
             },
             Command::Stop => {
@@ -135,6 +137,17 @@ impl Driver<'_> {
             return Ok(format!(
                 "refused: #{number:04} was judged already ({})",
                 v.as_str()
+            ));
+        }
+        // Its run ended on its own and waits to be judged: the result stands.
+        if self
+            .jobs
+            .queue
+            .iter()
+            .any(|w| matches!(w, Work::Decide(r, _) if *r == exp.row))
+        {
+            return Ok(format!(
+                "refused: #{number:04}'s run has finished; it is being judged"
             ));
         }
         let reason = format!("cancelled by {by}");

@@ -33,6 +33,8 @@ pub(super) struct Verdicts<'d, 'a> {
     pub rebases: &'d mut HashMap<ExperimentId, u32>,
     pub sources: &'d Sources,
     pub agent: Option<&'d mut AgentRuntime>,
+    /// The campaign is paused: nothing new goes to the LLM (a fix waits for the resume).
+    pub paused: bool,
 }
 
 impl Verdicts<'_, '_> {
@@ -94,6 +96,7 @@ impl Verdicts<'_, '_> {
                 row,
                 &reason,
                 r.log_tail.as_deref().unwrap_or(""),
+                !self.paused,
             )?
         {
             return Ok(());

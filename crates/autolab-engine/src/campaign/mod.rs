@@ -112,7 +112,11 @@ impl<'a> Driver<'a> {
             if ending == Ending::Budget && self.agent.as_ref().is_some_and(|a| a.out_of_budget) {
                 ending = Ending::Spent;
             }
-            let waiting_resume = ending == Ending::Budget && self.user_pause.is_some();
+            // A pause waits for `resume` while there is something left to do; with the budget
+            // spent and nothing queued or running there is nothing to resume: the campaign ends.
+            let waiting_resume = ending == Ending::Budget
+                && self.user_pause.is_some()
+                && (!self.jobs.slots.is_empty() || self.work_left()?);
             if ending == Ending::Budget && !waiting_resume {
                 self.fill_slots()?;
                 self.settle()?;
@@ -251,6 +255,21 @@ impl<'a> Driver<'a> {
         })
     }
 
+    /// Whether anything may still start: queued work, an experiment waiting for the LLM, or a
+    /// new proposal under the experiment budget.
+    fn work_left(&self) -> Result<bool, EngineError> {
+        let runnable = self
+            .jobs
+            .queue
+            .iter()
+            .any(|w| !matches!(w, Work::Decide(..)));
+        let waiting_llm = match &self.agent {
+            Some(a) => a.llm_pending(&self.books)? || a.prep_in_flight > 0,
+            None => false,
+        };
+        Ok(runnable || waiting_llm || self.may_propose()?)
+    }
+
     /// Whether a new experiment may still be proposed under the experiment budget.
     fn may_propose(&self) -> Result<bool, EngineError> {
         let next = self.books.ledger.next_number(self.books.campaign.id)?;
@@ -265,6 +284,7 @@ impl<'a> Driver<'a> {
             rebases: &mut self.rebases,
             sources: &self.sources,
             agent: self.agent.as_mut(),
+            paused: self.paused || self.user_pause.is_some(),
         }
     }
 

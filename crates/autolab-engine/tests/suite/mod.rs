@@ -2,6 +2,7 @@ mod common;
 mod fake_runner;
 
 mod attach;
+mod paused_llm;
 mod reconcile;
 mod rules;
 mod scenarios;

@@ -408,3 +408,29 @@ fn a_run_that_ended_paused_is_noted_once_by_the_next_run() {
         third.1
     );
 }
+
+#[test]
+fn a_pause_during_the_last_run_of_the_budget_ends_the_campaign_instead_of_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "");
+    let pusher = dir.path().join(".autolab/ledger.db");
+    let runner = Arc::new(Scripted::new(|_| loss(1.0)).on_start(move |n| {
+        if n == 1 {
+            let l = Ledger::open(&pusher).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            let id = l.controls().push(c.id, &Command::Pause, "t").unwrap();
+            let asked = std::time::Instant::now();
+            while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
+                && asked.elapsed() < HOLD_AT_MOST
+            {
+                std::thread::park_timeout(std::time::Duration::from_millis(5));
+            }
+        }
+    }));
+    // #1 is the last experiment the budget allows: once it is judged nothing is left to resume
+    // (a loop waiting for a resume would end at the time budget instead).
+    let summary = run(&lab, 2, runner.clone(), &mut Quiet);
+    assert_eq!(summary.ending, Ending::Budget);
+    assert_eq!(runner.ran(), [0, 1]);
+    assert!(experiments(dir.path())[1].verdict.is_some());
+}

@@ -1,0 +1,143 @@
+//! While a campaign is paused, nothing new goes to the LLM: a crash's fix waits for the resume.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use autolab_core::control::Command;
+use autolab_core::experiment::Verdict;
+use autolab_core::ledger::Ledger;
+use autolab_engine::{Lab, Observer, Parts, Report, RunOptions, run_campaign_with};
+use autolab_llm::fake::{FakeReply, FakeServer};
+
+use super::common::commit_all;
+use super::fake_runner::{Act, HOLD_AT_MOST, Scripted, loss};
+use super::scripted::{experiments, lab};
+
+const IDEA: &str = r#"```json
+{"ideas": [{"title": "Set x to 2", "hypothesis": "2 beats 1", "plan": "edit a.txt", "files": ["a.txt"], "expected_effect": "lower loss", "risk": "low"}]}
+```"#;
+const EDIT: &str = "a.txt\n```\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n```\n";
+const FIX: &str = "a.txt\n```\n<<<<<<< SEARCH\nx = 2\n=======\nx = 3\n>>>>>>> REPLACE\n```\n";
+
+fn reply(text: &str) -> FakeReply {
+    FakeReply::OpenAi {
+        text: text.into(),
+        prompt_tokens: 10,
+        completion_tokens: 10,
+    }
+}
+
+/// Whether `db`'s campaign has taken a `resume`.
+fn resumed(db: &std::path::Path) -> bool {
+    let l = Ledger::open(db).unwrap();
+    let c = l.campaign("t").unwrap().unwrap();
+    l.controls()
+        .recent(c.id, 20)
+        .unwrap()
+        .iter()
+        .any(|c| c.command == Command::Resume && c.taken_at.is_some())
+}
+
+/// Resumes the campaign once it says a fix waits for it.
+struct ResumeOnWaitingFix(std::path::PathBuf, Vec<String>);
+impl Observer for ResumeOnWaitingFix {
+    fn report(&mut self, r: Report) {
+        let Report::Note(note) = r else { return };
+        self.1.push(note.clone());
+        if note.contains("fix attempt 1 once the campaign goes on") {
+            let l = Ledger::open(&self.0).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            l.controls().push(c.id, &Command::Resume, "t").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_crash_judged_while_paused_is_fixed_only_after_the_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(".autolab/ledger.db");
+    let fixed_while_paused = Arc::new(AtomicBool::new(false));
+    let fixes = Arc::new(AtomicU32::new(0));
+    let (seen, count, at) = (fixed_while_paused.clone(), fixes.clone(), db.clone());
+    let server = FakeServer::from_fn(move |r| {
+        if r.body.contains("Propose ") {
+            reply(IDEA)
+        } else if r.body.contains("Write ONE lesson") {
+            reply("A lesson.")
+        } else if r.body.contains("crashed") && r.body.contains("SEARCH/REPLACE") {
+            count.fetch_add(1, Ordering::SeqCst);
+            if !resumed(&at) {
+                seen.store(true, Ordering::SeqCst);
+            }
+            reply(FIX)
+        } else {
+            reply(EDIT)
+        }
+    });
+    let agent = format!(
+        "[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nfix_attempts = 1\n",
+        server.url()
+    );
+    lab(dir.path(), &agent);
+    std::fs::write(dir.path().join("a.txt"), "x = 1\n").unwrap();
+    commit_all(dir.path());
+    let lab = Lab::open(dir.path()).unwrap();
+    // #1's first run pauses the campaign, then crashes; its second (the fix's) scores.
+    let runs_of_one = Mutex::new(0);
+    let pusher = db.clone();
+    let runner = Arc::new(
+        Scripted::new(move |n| {
+            if n != 1 {
+                return loss(1.0);
+            }
+            let mut k = runs_of_one.lock().unwrap();
+            *k += 1;
+            if *k == 1 {
+                Act::Print("Traceback: boom\n".into(), 1)
+            } else {
+                loss(0.5)
+            }
+        })
+        .on_start(move |n| {
+            if n != 1 || resumed(&pusher) {
+                return;
+            }
+            let l = Ledger::open(&pusher).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            let id = l.controls().push(c.id, &Command::Pause, "t").unwrap();
+            let asked = std::time::Instant::now();
+            while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
+                && asked.elapsed() < HOLD_AT_MOST
+            {
+                std::thread::park_timeout(std::time::Duration::from_millis(5));
+            }
+        }),
+    );
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(2),
+        max_hours: Some(30.0 / 3600.0),
+        ..RunOptions::default()
+    };
+    let parts = Parts {
+        runner: Some(runner.clone()),
+        ..Parts::default()
+    };
+    let mut observer = ResumeOnWaitingFix(db.clone(), Vec::new());
+    run_campaign_with(&lab, &opts, &mut observer, &AtomicBool::new(false), parts).unwrap();
+    let notes = observer.1.join("\n");
+    assert_eq!(
+        fixes.load(Ordering::SeqCst),
+        1,
+        "one fix was asked for: {notes}\n{:?}\n{:?}",
+        runner.ran(),
+        experiments(dir.path())
+    );
+    assert!(
+        !fixed_while_paused.load(Ordering::SeqCst),
+        "the fix went to the LLM while the campaign was paused"
+    );
+    assert_eq!(runner.ran(), [0, 1, 1], "the fixed #1 ran after the resume");
+    let exps = experiments(dir.path());
+    assert_eq!(exps[1].verdict, Some(Verdict::Kept), "{:?}", exps[1]);
+}
