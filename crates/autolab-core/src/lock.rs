@@ -71,11 +71,63 @@ impl LabLock {
             .map(|s| s.trim().to_string())
     }
 
-    /// Whether some live process holds the lock at `path` (without writing to it).
+    /// Whether some live process holds the lock at `path`, without taking it: a probe that
+    /// took the lock, even briefly, could make an `autolab run` starting at that instant find
+    /// the lab busy (watchers such as `autolab serve` probe every second). The kernel's table
+    /// of locks (`/proc/locks`) says it; where that cannot be read, a try-lock does.
     pub fn is_held(path: &Path) -> bool {
+        if let Some(held) = flock_listed(path) {
+            return held;
+        }
         let Ok(file) = OpenOptions::new().read(true).write(true).open(path) else {
             return false;
         };
         matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+    }
+}
+
+/// Whether `/proc/locks` lists an exclusive `flock` on the file at `path` (None: the table
+/// cannot be read). The table names a file by device (`major:minor`, hex) and inode.
+fn flock_listed(path: &Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Some(false);
+    };
+    let dev = meta.dev();
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let file = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    Some(table.lines().any(|line| {
+        // `N: FLOCK ADVISORY WRITE pid maj:min:inode start end`; waiters have `->` after N:.
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.get(1) == Some(&"FLOCK") && f.get(3) == Some(&"WRITE") && f.get(5) == Some(&file.as_str())
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_table_tells_a_held_lock_from_a_free_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        assert!(!LabLock::is_held(&path), "no file, no lock");
+        let held = LabLock::acquire(&path, "autolab run --tag t").unwrap();
+        // Read from the table, not by trying the lock (which would take it when free).
+        assert_eq!(flock_listed(&path), Some(true));
+        assert!(LabLock::is_held(&path));
+        assert_eq!(
+            LabLock::holder(&path).as_deref(),
+            Some(format!("pid {} autolab run --tag t", std::process::id()).as_str())
+        );
+        let other = dir.path().join("other");
+        let _free = LabLock::acquire(&other, "x").map(drop);
+        assert_eq!(flock_listed(&other), Some(false), "released");
+        drop(held);
+        assert_eq!(flock_listed(&path), Some(false));
+        assert!(!LabLock::is_held(&path));
+        assert!(LabLock::holder(&path).is_none());
     }
 }

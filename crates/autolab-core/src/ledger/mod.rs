@@ -8,6 +8,7 @@
 //! what the LLM path records (`llm.rs`), the control inbox and forgetting are apart.
 
 mod controls;
+mod feed;
 mod forget;
 mod llm;
 mod rows;
@@ -15,6 +16,7 @@ mod runs;
 mod schema;
 
 pub use controls::Controls;
+pub use feed::{Feed, FeedItem, Pulse};
 pub use forget::{Forgotten, forget_campaign};
 pub use llm::{Digest, ExpertStats, Transcript};
 
@@ -143,6 +145,11 @@ impl Ledger {
     /// The control inbox of the ledger's campaigns.
     pub fn controls(&self) -> Controls<'_> {
         Controls(self)
+    }
+
+    /// The ledger as a feed for watchers.
+    pub fn feed(&self) -> Feed<'_> {
+        Feed(self)
     }
 
     // ---- campaigns ----------------------------------------------------------------------
