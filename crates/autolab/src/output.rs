@@ -31,6 +31,18 @@ impl CliError {
     }
 }
 
+/// One line for places that are not a terminal (the dashboard's error pages): the error with
+/// its causes, then the hint.
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)?;
+        if let Some(h) = &self.hint {
+            write!(f, " ({h})")?;
+        }
+        Ok(())
+    }
+}
+
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> CliError {
         let code = if crate::hints::is_usage(&e) { 2 } else { 1 };

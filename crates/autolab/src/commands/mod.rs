@@ -14,6 +14,7 @@ mod preflight;
 mod results;
 mod resume;
 mod run;
+mod serve;
 mod show;
 mod status;
 mod steer;
@@ -71,6 +72,8 @@ pub enum Command {
     Demo(demo::Args),
     /// Measure autolab itself.
     Bench(bench::Args),
+    /// A live web dashboard over the ledger, with controls.
+    Serve(serve::Args),
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
@@ -94,6 +97,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Forget(a) => forget::forget(&dir, a),
         Command::Demo(a) => demo::demo(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Serve(a) => serve::serve(&dir, a),
     }
 }
 

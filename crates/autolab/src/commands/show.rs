@@ -31,34 +31,16 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             Some("`autolab results` lists them"),
         )
     })?;
+    let v = detail_json(ledger, &opened.root, &campaign.tag, &e)?;
     let runs = ledger.runs(e.row)?;
-    let repo = Repo::discover(&opened.root)?;
-    let diff = match &e.commit {
-        Some(c) if *c != e.parent => repo
-            .diff(&e.parent, c)
-            .unwrap_or_else(|err| format!("(diff unavailable: {err})")),
-        _ => String::new(),
-    };
-    let events = ledger.events(e.row)?;
-    let (idea, expert) = ledger.idea(e.row)?;
+    let diff = v["diff"].as_str().unwrap_or_default().to_string();
+    let (idea, expert) = (
+        Some(v["idea"].clone()).filter(|i| !i.is_null()),
+        v["expert"].as_str().map(str::to_string),
+    );
     let transcripts = ledger.transcripts(e.row)?;
     let lesson = ledger.lesson(e.row)?;
     if args.json {
-        let mut v = experiment_json(&campaign.tag, &e, runs.len() as u32);
-        v["diff"] = json!(diff);
-        v["run_list"] = serde_json::to_value(&runs).unwrap_or_default();
-        v["stats"] = e.stats.clone().unwrap_or(serde_json::Value::Null);
-        v["idea"] = idea.clone().unwrap_or(serde_json::Value::Null);
-        v["expert"] = json!(expert);
-        v["transcripts"] = serde_json::to_value(&transcripts).unwrap_or_default();
-        v["lesson"] = match &lesson {
-            Some((text, by_llm)) => json!({"text": text, "by_llm": by_llm}),
-            None => serde_json::Value::Null,
-        };
-        v["events"] = events
-            .iter()
-            .map(|ev| json!({"at": ev.at, "kind": ev.kind, "from": ev.from, "to": ev.to, "detail": ev.detail}))
-            .collect();
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
@@ -141,6 +123,44 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         println!("\nlog tail:\n{}", printable(tail));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Everything known of experiment `e` (what `show --json` prints; the dashboard's experiment
+/// page shows the same).
+pub fn detail_json(
+    ledger: &autolab_core::ledger::Ledger,
+    root: &Path,
+    tag: &str,
+    e: &autolab_core::experiment::Experiment,
+) -> Result<serde_json::Value, CliError> {
+    let runs = ledger.runs(e.row)?;
+    let repo = Repo::discover(root)?;
+    let diff = match &e.commit {
+        Some(c) if *c != e.parent => repo
+            .diff(&e.parent, c)
+            .unwrap_or_else(|err| format!("(diff unavailable: {err})")),
+        _ => String::new(),
+    };
+    let events = ledger.events(e.row)?;
+    let (idea, expert) = ledger.idea(e.row)?;
+    let transcripts = ledger.transcripts(e.row)?;
+    let lesson = ledger.lesson(e.row)?;
+    let mut v = experiment_json(tag, e, runs.len() as u32);
+    v["diff"] = json!(diff);
+    v["run_list"] = serde_json::to_value(&runs).unwrap_or_default();
+    v["stats"] = e.stats.clone().unwrap_or(serde_json::Value::Null);
+    v["idea"] = idea.unwrap_or(serde_json::Value::Null);
+    v["expert"] = json!(expert);
+    v["transcripts"] = serde_json::to_value(&transcripts).unwrap_or_default();
+    v["lesson"] = match &lesson {
+        Some((text, by_llm)) => json!({"text": text, "by_llm": by_llm}),
+        None => serde_json::Value::Null,
+    };
+    v["events"] = events
+        .iter()
+        .map(|ev| json!({"at": ev.at, "kind": ev.kind, "from": ev.from, "to": ev.to, "detail": ev.detail}))
+        .collect();
+    Ok(v)
 }
 
 /// The statistics a noise-aware verdict rests on, for people.

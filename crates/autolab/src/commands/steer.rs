@@ -9,6 +9,7 @@ use autolab_core::control::Command;
 use autolab_core::git::Repo;
 use autolab_core::ledger::Ledger;
 
+use super::common::one_line;
 use crate::output::CliError;
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +22,18 @@ pub struct Args {
     /// Remove all steering notes.
     #[arg(long, conflicts_with = "text")]
     pub clear: bool,
+}
+
+/// Adds (or, with `replace`, sets) a steering note in `.autolab/steering.md`.
+pub fn write_note(paths: &StatePaths, text: &str, replace: bool) -> std::io::Result<()> {
+    std::fs::create_dir_all(paths.state_dir())?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!replace)
+        .write(true)
+        .truncate(replace)
+        .open(paths.steering())?;
+    writeln!(f, "- {}", one_line(text))
 }
 
 pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
@@ -41,13 +54,7 @@ pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             Some("autolab steer \"try smaller learning rates\""),
         ));
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(!args.replace)
-        .write(true)
-        .truncate(args.replace)
-        .open(&path)?;
-    writeln!(f, "- {}", text.trim())?;
+    write_note(&paths, text.trim(), args.replace)?;
     // A live campaign takes the note through its inbox (recorded with who and when).
     if let Some(tag) = super::control::live_tag(&repo.root) {
         let ledger = Ledger::open(&paths.ledger())?;

@@ -1,0 +1,195 @@
+//! The progress plot, drawn on the server as SVG (no script, no library): each judged
+//! experiment's score in order — kept ones labelled, discarded grey, crashes marked on the
+//! axis — the running best as a step line, and the baseline's noise band.
+
+use std::fmt::Write;
+
+use autolab_core::config::Goal;
+use autolab_core::experiment::{Experiment, Verdict};
+
+const W: f64 = 760.0;
+const H: f64 = 260.0;
+const PAD_L: f64 = 64.0;
+const PAD_R: f64 = 16.0;
+const PAD_T: f64 = 16.0;
+const PAD_B: f64 = 36.0;
+/// Characters of a kept experiment's title on its label.
+const LABEL_CHARS: usize = 28;
+
+/// Text for SVG (titles come from LLMs and users).
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The plot of `exps` (any order), the baseline's noise band from its repeated runs.
+pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) -> String {
+    let mut judged: Vec<&Experiment> = exps.iter().filter(|e| e.verdict.is_some()).collect();
+    judged.sort_by_key(|e| e.number);
+    let scored: Vec<(u32, f64, &Experiment)> = judged
+        .iter()
+        .filter_map(|e| e.score.filter(|s| s.is_finite()).map(|s| (e.number, s, *e)))
+        .collect();
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="plot" role="img" aria-label="score per experiment" data-points="{}">"#,
+        scored.len()
+    );
+    if scored.is_empty() {
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" class="empty">no scored experiment yet</text></svg>"#,
+            W / 2.0 - 80.0,
+            H / 2.0
+        );
+        return svg;
+    }
+    let band = baseline.and_then(|b| b.stats.as_ref()).and_then(|s| {
+        Some((
+            s["noise_runs"]["mean"].as_f64()?,
+            s["noise_runs"]["sd"].as_f64()?,
+        ))
+    });
+    let mut lo = scored.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let mut hi = scored.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    if let Some((m, sd)) = band {
+        lo = lo.min(m - sd);
+        hi = hi.max(m + sd);
+    }
+    if hi - lo < 1e-12 {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    let span = hi - lo;
+    let (lo, hi) = (lo - 0.05 * span, hi + 0.05 * span);
+    let last = judged.last().map_or(1, |e| e.number).max(1);
+    let x = |n: u32| PAD_L + (W - PAD_L - PAD_R) * f64::from(n) / f64::from(last);
+    let y = |s: f64| PAD_T + (H - PAD_T - PAD_B) * (hi - s) / (hi - lo);
+    // Axes and their extreme values.
+    let _ = write!(
+        svg,
+        r#"<line x1="{PAD_L}" y1="{}" x2="{}" y2="{}" class="axis"/><line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{}" class="axis"/>"#,
+        H - PAD_B,
+        W - PAD_R,
+        H - PAD_B,
+        H - PAD_B
+    );
+    for v in [lo, hi] {
+        let _ = write!(
+            svg,
+            r#"<text x="4" y="{:.1}" class="tick">{}</text>"#,
+            y(v) + 4.0,
+            esc(&format!("{v:.4}"))
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" class="tick">experiment</text><text x="{:.1}" y="{}" class="tick">{last}</text>"#,
+        W / 2.0 - 30.0,
+        H - 6.0,
+        x(last) - 10.0,
+        H - 20.0
+    );
+    if let Some((m, sd)) = band {
+        let _ = write!(
+            svg,
+            r#"<rect x="{PAD_L}" y="{:.1}" width="{}" height="{:.1}" class="band"><title>baseline noise: mean ± sd</title></rect>"#,
+            y(m + sd),
+            W - PAD_L - PAD_R,
+            (y(m - sd) - y(m + sd)).max(1.0)
+        );
+    }
+    // The running best, over kept experiments.
+    let mut best: Option<f64> = None;
+    let mut steps = String::new();
+    for (n, s, e) in &scored {
+        if e.verdict != Some(Verdict::Kept) {
+            continue;
+        }
+        let better = best.is_none_or(|b| match goal {
+            Goal::Minimize => *s < b,
+            Goal::Maximize => *s > b,
+        });
+        if better {
+            if let Some(b) = best {
+                let _ = write!(steps, " L{:.1},{:.1}", x(*n), y(b));
+            }
+            let _ = write!(
+                steps,
+                "{}{:.1},{:.1}",
+                if best.is_none() { "M" } else { " L" },
+                x(*n),
+                y(*s)
+            );
+            best = Some(*s);
+        }
+    }
+    if let Some(b) = best {
+        let _ = write!(steps, " L{:.1},{:.1}", x(last), y(b));
+        let _ = write!(svg, r#"<path d="{steps}" class="best"/>"#);
+    }
+    for (n, s, e) in &scored {
+        let kept = e.verdict == Some(Verdict::Kept);
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="{}" class="{}"><title>#{n:04} {} {}</title></circle>"#,
+            x(*n),
+            y(*s),
+            if kept { 4.5 } else { 3.0 },
+            if kept { "kept" } else { "other" },
+            esc(&e.title),
+            esc(&format!("{s:.6}"))
+        );
+        if kept && *n > 0 {
+            let label: String = e.title.chars().take(LABEL_CHARS).collect();
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" class="label">{}</text>"#,
+                x(*n) + 6.0,
+                y(*s) - 6.0,
+                esc(&label)
+            );
+        }
+    }
+    for e in judged
+        .iter()
+        .filter(|e| matches!(e.verdict, Some(Verdict::Crashed | Verdict::Timeout)))
+    {
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" class="crash">✕<title>#{:04} {}</title></text>"#,
+            x(e.number) - 4.0,
+            H - PAD_B + 14.0,
+            e.number,
+            esc(e.verdict.map_or("", |v| v.as_str()))
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_text_in_the_svg() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        assert_eq!(esc("a\u{1b}[31mb"), "a [31mb");
+    }
+}
