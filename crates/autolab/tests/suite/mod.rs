@@ -10,6 +10,7 @@ mod compat;
 mod concurrency;
 mod containment;
 mod controls;
+mod dashboard;
 mod drift;
 mod faults;
 mod first_contact;
