@@ -77,15 +77,28 @@ impl Ledger {
     }
 
     pub fn transcripts(&self, experiment: ExperimentId) -> Result<Vec<Transcript>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT experiment_id, role, expert, model, request, reply, prompt_tokens, completion_tokens,
-                        latency_ms, cost_usd, error, at FROM transcripts WHERE experiment_id = ?1 ORDER BY id",
-            )
-            .map_err(wrap(&self.path))?;
+        self.transcripts_where(
+            "SELECT experiment_id, role, expert, model, request, reply, prompt_tokens, completion_tokens,
+                    latency_ms, cost_usd, error, at FROM transcripts WHERE experiment_id = ?1 ORDER BY id",
+            params![experiment],
+        )
+    }
+
+    /// A campaign's newest LLM calls, newest first, without their prompts (a watcher's list);
+    /// replies cut to 300 characters.
+    pub fn recent_transcripts(&self, campaign: CampaignId, limit: u32) -> Result<Vec<Transcript>> {
+        self.transcripts_where(
+            "SELECT experiment_id, role, expert, model, '', substr(reply, 1, 300), prompt_tokens,
+                    completion_tokens, latency_ms, cost_usd, error, at
+             FROM transcripts WHERE campaign_id = ?1 ORDER BY id DESC LIMIT ?2",
+            params![campaign, limit],
+        )
+    }
+
+    fn transcripts_where(&self, sql: &str, args: impl rusqlite::Params) -> Result<Vec<Transcript>> {
+        let mut stmt = self.conn.prepare(sql).map_err(wrap(&self.path))?;
         let rows = stmt
-            .query_map([experiment], |r| {
+            .query_map(args, |r| {
                 Ok(Transcript {
                     experiment: r.get(0)?,
                     role: r.get(1)?,

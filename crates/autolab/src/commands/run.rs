@@ -28,6 +28,41 @@ pub struct Args {
     /// Seed of the proposer and of the runs' AUTOLAB_SEED (fixed when the campaign starts).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Also open the live dashboard (`autolab serve`) on this machine; it stops with the run.
+    #[arg(long)]
+    pub serve: bool,
+    /// The dashboard's port, with --serve.
+    #[arg(long, value_name = "PORT", default_value_t = 8177, requires = "serve")]
+    pub serve_port: u16,
+}
+
+/// The dashboard started with `--serve`, a process of its own; ended with the run.
+struct Dashboard(std::process::Child);
+
+impl Dashboard {
+    fn start(root: &Path, tag: &str, port: u16) -> Option<Dashboard> {
+        let exe = std::env::current_exe().ok()?;
+        match std::process::Command::new(exe)
+            .arg("-C")
+            .arg(root)
+            .args(["serve", "--tag", tag, "--port", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(child) => Some(Dashboard(child)),
+            Err(e) => {
+                eprintln!("note: the dashboard did not start ({e}); the campaign runs without it");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
@@ -50,6 +85,11 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             "note: no budget given (--max-experiments N, --max-hours H): the campaign runs until stopped (Ctrl-C stops it cleanly; the same command resumes)"
         );
     }
+    let _dashboard = if args.serve {
+        Dashboard::start(&lab.root, &args.tag, args.serve_port)
+    } else {
+        None
+    };
     let opts = RunOptions {
         tag: args.tag,
         max_experiments: args.max_experiments,

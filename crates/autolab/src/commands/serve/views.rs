@@ -17,6 +17,8 @@ use crate::output::CliError;
 const JUDGED_CARDS: usize = 40;
 /// Rows of the leaderboard.
 const LEADERBOARD_ROWS: usize = 100;
+/// LLM calls in the agent's stream.
+const AGENT_CALLS: u32 = 15;
 
 /// The lifecycle columns of the board, with the states each gathers.
 const COLUMNS: &[(&str, &[State])] = &[
@@ -120,7 +122,47 @@ pub fn overview(
             .map(|m| json!({"name": m, "href": format!("/?tag={}&sort={}", url_part(tag), url_part(m))}))
             .collect::<Vec<_>>(),
         "leaderboard": leaderboard(&exps, baseline, best, goal, sort),
+        "agent": agent(ledger, root, campaign.id, &exps)?,
         "plot": plot::progress(&exps, goal, baseline),
+    }))
+}
+
+/// The LLM path as it works: its newest calls, the playbook and the steering notes.
+fn agent(
+    ledger: &Ledger,
+    root: &Path,
+    campaign: autolab_core::ids::CampaignId,
+    exps: &[Experiment],
+) -> Result<Value, CliError> {
+    let paths = autolab_core::StatePaths::new(root);
+    let read = |p: std::path::PathBuf| -> String {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        text.chars().take(6000).collect()
+    };
+    let calls: Vec<Value> = ledger
+        .recent_transcripts(campaign, AGENT_CALLS)?
+        .into_iter()
+        .map(|t| {
+            let number = t
+                .experiment
+                .and_then(|row| exps.iter().find(|e| e.row == row))
+                .map(|e| e.number);
+            json!({
+                "ago": format!("{:.0} s", (now() - t.at).max(0.0)),
+                "role": t.role,
+                "expert": t.expert,
+                "experiment": number,
+                "tokens": t.prompt_tokens + t.completion_tokens,
+                "latency_ms": t.latency_ms,
+                "cost": format!("{:.4}", t.cost_usd),
+                "error": t.error,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "calls": calls,
+        "playbook": read(paths.playbook()),
+        "steering": read(paths.steering()),
     }))
 }
 

@@ -272,6 +272,7 @@ fn a_live_campaign_in_a_browser_moves_cards_plots_points_and_takes_commands_from
     b.type_into("#steer-text", "prefer values near zero");
     b.click("#steer");
     b.wait("#control-answer", |t| t.contains("steer"));
+    b.wait("#steering", |t| t.contains("prefer values near zero"));
     assert_eq!(
         lab.ledger()
             .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
