@@ -31,6 +31,13 @@ pub fn open_ledger(dir: &Path) -> Result<Opened, CliError> {
     })
 }
 
+/// The commit checked out in the repository containing `dir`.
+pub fn head_commit(dir: &Path) -> Result<String, CliError> {
+    Repo::discover(dir)?
+        .rev_parse("HEAD")
+        .ok_or_else(|| CliError::failure(format!("{}: no commit yet", dir.display()), None))
+}
+
 /// The campaign named `tag`, or the most recently active one.
 pub fn pick_campaign(ledger: &Ledger, tag: Option<&str>) -> Result<Campaign, CliError> {
     match tag {

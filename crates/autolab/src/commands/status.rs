@@ -200,8 +200,18 @@ fn now() -> f64 {
 pub fn status_json(ledger: &Ledger, tag: &str, live: bool) -> Result<Value, CliError> {
     let campaign = pick_campaign(ledger, Some(tag))?;
     let experiments = ledger.experiments(campaign.id)?;
+    status_of(ledger, &campaign, &experiments, live)
+}
+
+/// [`status_json`] of a campaign whose experiments are read already.
+pub fn status_of(
+    ledger: &Ledger,
+    campaign: &autolab_core::ledger::Campaign,
+    experiments: &[autolab_core::experiment::Experiment],
+    live: bool,
+) -> Result<Value, CliError> {
     let mut counts: BTreeMap<&str, u32> = Verdict::ALL.iter().map(|v| (v.as_str(), 0)).collect();
-    for e in &experiments {
+    for e in experiments {
         if let Some(v) = e.verdict {
             *counts.entry(v.as_str()).or_default() += 1;
         }

@@ -1,5 +1,5 @@
 //! `autolab bench overhead`: what autolab itself costs per experiment.
-//! `autolab bench optimizer`: see `optimizer/`.
+//! `autolab bench optimizer`: see `optimizer/`; `serve`: see `serve.rs`.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -14,6 +14,7 @@ mod cluster;
 mod duty;
 mod noise;
 mod optimizer;
+mod serve;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,6 +54,15 @@ pub enum What {
         #[arg(long, default_value_t = 2.0)]
         run_secs: f64,
     },
+    /// The dashboard under load: render times on a large ledger, SSE fan-out, campaign slowdown.
+    Serve {
+        /// Experiments in the generated ledger.
+        #[arg(long, default_value_t = 10_000)]
+        experiments: u32,
+        /// Open pages the event goes to.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+    },
     /// On a pure-noise lab: how many candidates `strict` and `noise-aware` keep.
     Noise {
         /// Candidates per campaign.
@@ -83,6 +93,10 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
             candidates,
             campaigns,
         } => noise::noise(candidates, campaigns.max(1)),
+        What::Serve {
+            experiments,
+            clients,
+        } => serve::serve(experiments.max(2), clients.max(1)),
     }
 }
 

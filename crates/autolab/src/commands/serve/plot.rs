@@ -15,6 +15,9 @@ const PAD_T: f64 = 16.0;
 const PAD_B: f64 = 36.0;
 /// Characters of a kept experiment's title on its label.
 const LABEL_CHARS: usize = 28;
+/// Points of experiments that were not kept drawn at most (evenly thinned beyond): a plot of
+/// ten thousand experiments stays light to draw; kept ones and crashes are always drawn.
+const MAX_OTHER_POINTS: usize = 1500;
 
 /// Text for SVG (titles come from LLMs and users).
 pub fn esc(text: &str) -> String {
@@ -140,8 +143,20 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
         let _ = write!(steps, " L{:.1},{:.1}", x(last), y(b));
         let _ = write!(svg, r#"<path d="{steps}" class="best"/>"#);
     }
+    let others = scored
+        .iter()
+        .filter(|p| p.2.verdict != Some(Verdict::Kept))
+        .count();
+    let every = others.div_ceil(MAX_OTHER_POINTS).max(1);
+    let mut other_index = 0;
     for (n, s, e) in &scored {
         let kept = e.verdict == Some(Verdict::Kept);
+        if !kept {
+            other_index += 1;
+            if (other_index - 1) % every != 0 {
+                continue;
+            }
+        }
         let _ = write!(
             svg,
             r#"<circle cx="{:.1}" cy="{:.1}" r="{}" class="{}"><title>#{n:04} {} {}</title></circle>"#,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::plot;
 use crate::commands::common::{experiment_json, fmt_score, pick_campaign};
-use crate::commands::status::status_json;
+use crate::commands::status::status_of;
 use crate::output::CliError;
 
 /// Cards shown in the column of judged experiments (the newest); the rest are counted.
@@ -45,9 +45,9 @@ pub fn overview(
     live: bool,
     sort: Option<&str>,
 ) -> Result<Value, CliError> {
-    let status = status_json(ledger, tag, live)?;
     let campaign = pick_campaign(ledger, Some(tag))?;
     let exps = ledger.experiments(campaign.id)?;
+    let status = status_of(ledger, &campaign, &exps, live)?;
     let config = Config::load_lab(root).ok();
     let goal = config.as_ref().map_or(Goal::Minimize, |c| c.score_goal());
     let primary = config
