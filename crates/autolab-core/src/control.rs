@@ -1,4 +1,4 @@
-//! Commands from outside a campaign's process (another terminal, later the dashboard): written
+//! Commands from outside a campaign's process (another terminal, the dashboard): written
 //! to the ledger's control inbox by anyone, read by the loop each turn, each one answered with
 //! the effect it had.
 
@@ -19,6 +19,10 @@ pub enum Command {
     Cancel(u32),
     /// A note for the experts (the steering notes).
     Steer(String),
+    /// With `[decide] approve = true`: candidate N may run.
+    Approve(u32),
+    /// With `[decide] approve = true`: candidate N does not run (verdict `cancelled`).
+    Reject(u32),
 }
 
 impl Command {
@@ -29,13 +33,15 @@ impl Command {
             Command::Stop => "stop",
             Command::Cancel(_) => "cancel",
             Command::Steer(_) => "steer",
+            Command::Approve(_) => "approve",
+            Command::Reject(_) => "reject",
         }
     }
 
     /// The argument as the ledger stores it.
     pub fn arg(&self) -> Option<String> {
         match self {
-            Command::Cancel(n) => Some(n.to_string()),
+            Command::Cancel(n) | Command::Approve(n) | Command::Reject(n) => Some(n.to_string()),
             Command::Steer(text) => Some(text.clone()),
             _ => None,
         }
@@ -53,14 +59,20 @@ impl Command {
             "pause" => no_arg(Command::Pause),
             "resume" => no_arg(Command::Resume),
             "stop" => no_arg(Command::Stop),
-            "cancel" => match arg {
-                Some(a) => a
-                    .trim()
-                    .parse()
-                    .map(Command::Cancel)
-                    .map_err(|_| format!("`cancel` needs an experiment number, found `{a}`")),
-                None => Err("`cancel` needs an experiment number, found none".into()),
-            },
+            "cancel" | "approve" | "reject" => {
+                let number = match arg {
+                    Some(a) => a
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("`{name}` needs an experiment number, found `{a}`"))?,
+                    None => return Err(format!("`{name}` needs an experiment number, found none")),
+                };
+                Ok(match name.as_str() {
+                    "cancel" => Command::Cancel(number),
+                    "approve" => Command::Approve(number),
+                    _ => Command::Reject(number),
+                })
+            }
             "steer" => arg
                 .map(|a| Command::Steer(a.to_string()))
                 .ok_or_else(|| "`steer` needs its text, found none".to_string()),
@@ -73,6 +85,8 @@ impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Cancel(n) => write!(f, "cancel #{n}"),
+            Command::Approve(n) => write!(f, "approve #{n}"),
+            Command::Reject(n) => write!(f, "reject #{n}"),
             // Control characters (a newline, a terminal escape) shown escaped, never sent.
             Command::Steer(text) => write!(f, "steer \"{}\"", text.escape_debug()),
             other => f.write_str(other.name()),
@@ -107,6 +121,8 @@ mod tests {
             Command::Stop,
             Command::Cancel(7),
             Command::Steer("smaller lr".into()),
+            Command::Approve(3),
+            Command::Reject(4),
         ] {
             assert_eq!(Command::parse(c.name(), c.arg().as_deref()), Ok(c));
         }

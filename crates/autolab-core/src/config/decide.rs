@@ -24,6 +24,9 @@ pub struct Decide {
     pub max_confirm: u32,
     /// Whether a newly kept incumbent is run again until it has `repeats` runs.
     pub remeasure: bool,
+    /// Candidates wait, once implemented, until somebody approves them (`autolab approve N`,
+    /// the dashboard) or rejects them.
+    pub approve: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -41,6 +44,8 @@ pub(super) struct RawDecide {
     max_confirm: Option<i64>,
     #[serde(default)]
     remeasure: Option<bool>,
+    #[serde(default)]
+    approve: Option<bool>,
 }
 
 pub(super) fn validate(d: RawDecide) -> Result<Decide, Problem> {
@@ -94,5 +99,6 @@ pub(super) fn validate(d: RawDecide) -> Result<Decide, Problem> {
         confidence,
         max_confirm: max_confirm as u32,
         remeasure: d.remeasure.unwrap_or(false),
+        approve: d.approve.unwrap_or(false),
     })
 }

@@ -112,7 +112,9 @@ impl Driver<'_> {
                     ),
                 }
             }
-            Command::Cancel(n) => self.cancel(*n, &c.by)?,
+            Command::Cancel(n) => self.cancel(*n, &format!("cancelled by {}", c.by))?,
+            Command::Approve(n) => self.approve(*n, &c.by)?,
+            Command::Reject(n) => self.reject(*n, &c.by)?,
             Command::Steer(_) => match &self.agent {
                 Some(_) => "noted: the next ideation reads the steering notes".into(),
                 None => "noted, but nothing reads it: this lab has no [agent]".into(),
@@ -122,7 +124,7 @@ impl Driver<'_> {
 
     /// Experiment `number` ends with verdict `cancelled`: at once when nothing runs it, once
     /// its run is killed otherwise. Nothing else is touched.
-    fn cancel(&mut self, number: u32, by: &str) -> Result<String, EngineError> {
+    fn cancel(&mut self, number: u32, reason: &str) -> Result<String, EngineError> {
         if number == 0 {
             return Ok("refused: the baseline is what every candidate is judged against; stop the campaign instead".into());
         }
@@ -150,7 +152,7 @@ impl Driver<'_> {
                 "refused: #{number:04}'s run has finished; it is being judged"
             ));
         }
-        let reason = format!("cancelled by {by}");
+        let reason = reason.to_string();
         if let Some(slot) = self.jobs.slots.get(&exp.row) {
             slot.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
             self.jobs.cancelling.insert(exp.row, reason);
@@ -187,5 +189,74 @@ impl Driver<'_> {
         self.books
             .verdict_without_run(exp.row, Verdict::Cancelled, &reason, None)?;
         Ok(format!("cancelled #{number:04}"))
+    }
+
+    /// Candidates approved in earlier runs of the campaign stay approved.
+    pub(super) fn load_approvals(&mut self) -> Result<(), EngineError> {
+        let books = &self.books;
+        for v in books
+            .ledger
+            .campaign_events(books.campaign.id, "approved")?
+        {
+            let Some(n) = v["experiment"].as_u64().and_then(|n| u32::try_from(n).ok()) else {
+                continue;
+            };
+            if let Some(e) = books.ledger.experiment(books.campaign.id, n)? {
+                self.jobs.approved.insert(e.row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Candidate `number` may run: at once if it waits, when its code is ready otherwise.
+    fn approve(&mut self, number: u32, by: &str) -> Result<String, EngineError> {
+        if !self.books.lab.config.decide.approve {
+            return Ok(
+                "refused: candidates here run without approval ([decide] approve is off)".into(),
+            );
+        }
+        let books = &self.books;
+        let Some(exp) = books.ledger.experiment(books.campaign.id, number)? else {
+            return Ok(format!("refused: no experiment #{number:04}"));
+        };
+        if number == 0 {
+            return Ok("refused: the baseline runs without approval".into());
+        }
+        if let Some(v) = exp.state.verdict() {
+            return Ok(format!(
+                "refused: #{number:04} was judged already ({})",
+                v.as_str()
+            ));
+        }
+        if !self.jobs.approved.insert(exp.row) {
+            return Ok(format!("#{number:04} was approved already"));
+        }
+        books.ledger.campaign_event(
+            books.campaign.id,
+            "approved",
+            &json!({"experiment": number, "by": by}),
+        )?;
+        if let Some(pos) = self.jobs.awaiting.iter().position(|r| *r == exp.row) {
+            self.jobs.awaiting.remove(pos);
+            self.jobs.queue.push_front(Work::Run(exp.row));
+            return Ok(format!("approved #{number:04}: it runs next"));
+        }
+        Ok(format!(
+            "approved #{number:04}: it runs once its code is ready"
+        ))
+    }
+
+    /// Candidate `number` does not run: verdict `cancelled`, as `cancel` gives, unless it runs.
+    fn reject(&mut self, number: u32, by: &str) -> Result<String, EngineError> {
+        let books = &self.books;
+        if let Some(exp) = books.ledger.experiment(books.campaign.id, number)?
+            && self.jobs.slots.contains_key(&exp.row)
+        {
+            return Ok(format!(
+                "refused: #{number:04} runs already; `cancel {number}` stops it"
+            ));
+        }
+        let answer = self.cancel(number, &format!("rejected by {by}"))?;
+        Ok(answer.replacen("cancelled", "rejected", 1))
     }
 }

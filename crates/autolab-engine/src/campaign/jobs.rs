@@ -75,6 +75,10 @@ pub(super) struct Jobs {
     pub parallel: usize,
     /// Experiments whose run (or coder) is being stopped for `cancel`, with the reason to record.
     pub cancelling: HashMap<ExperimentId, String>,
+    /// With `[decide] approve`: implemented candidates waiting to be approved, oldest first.
+    pub awaiting: Vec<ExperimentId>,
+    /// Candidates approved to run (from the ledger's `approved` events and this run's commands).
+    pub approved: std::collections::HashSet<ExperimentId>,
 }
 
 impl Jobs {
@@ -88,12 +92,15 @@ impl Jobs {
             rx,
             parallel: parallel.max(1),
             cancelling: HashMap::new(),
+            awaiting: Vec::new(),
+            approved: Default::default(),
         }
     }
 
     /// Drops whatever the queue owes experiment `row`.
     pub fn drop_work(&mut self, row: ExperimentId) {
         self.queue.retain(|w| w.row() != row);
+        self.awaiting.retain(|r| *r != row);
     }
 
     /// Commits waiting for a slot.

@@ -143,11 +143,12 @@ impl<'a> Driver<'a> {
                     Some(a) => a.llm_pending(&self.books)?,
                     None => false,
                 };
-                let more =
-                    ending == Ending::Budget && (runnable || waiting_llm || self.may_propose()?);
+                let awaiting = !self.jobs.awaiting.is_empty();
+                let more = ending == Ending::Budget
+                    && (runnable || waiting_llm || awaiting || self.may_propose()?);
                 // Out of ideas with nothing left to run: a pause (resumable), not a budget end.
                 let exhausted = self.agent.as_ref().is_some_and(|a| a.ideas_exhausted);
-                if exhausted && ending == Ending::Budget && !runnable && !waiting_llm {
+                if exhausted && ending == Ending::Budget && !runnable && !waiting_llm && !awaiting {
                     ending = Ending::Paused;
                     break;
                 }
@@ -157,10 +158,14 @@ impl<'a> Driver<'a> {
                 if self.books.baseline_pending()? && self.jobs.queue.is_empty() {
                     break;
                 }
-                if self.agent.is_none() || runnable {
+                if runnable {
                     continue;
                 }
-                if !waiting_llm {
+                if awaiting {
+                    // Candidates wait for approval: wait below for the command.
+                } else if self.agent.is_none() {
+                    continue;
+                } else if !waiting_llm {
                     // The agent has nothing in flight and nothing queued: it is out of ideas.
                     let next = self.books.ledger.next_number(self.books.campaign.id)?;
                     if next > 0 && !self.jobs.queue.is_empty() {
@@ -267,7 +272,7 @@ impl<'a> Driver<'a> {
             Some(a) => a.llm_pending(&self.books)? || a.prep_in_flight > 0,
             None => false,
         };
-        Ok(runnable || waiting_llm || self.may_propose()?)
+        Ok(runnable || waiting_llm || !self.jobs.awaiting.is_empty() || self.may_propose()?)
     }
 
     /// Whether a new experiment may still be proposed under the experiment budget.
@@ -304,6 +309,10 @@ impl<'a> Driver<'a> {
                     if !self.may_propose()? {
                         return Ok(());
                     }
+                    // No more candidates than slots wait for approval.
+                    if self.jobs.awaiting.len() >= self.jobs.parallel {
+                        return Ok(());
+                    }
                     let next = self.books.ledger.next_number(self.books.campaign.id)?;
                     if next > 0 && self.agent.is_some() {
                         // The LLM path proposes through jobs (launch_prep).
@@ -328,7 +337,7 @@ impl<'a> Driver<'a> {
                         row,
                     )?;
                     if ready {
-                        self.jobs.start_run(&mut self.books, row)?;
+                        self.run_or_await(row)?;
                     }
                 }
                 Work::Run(row) => {
@@ -339,7 +348,7 @@ impl<'a> Driver<'a> {
                         self.jobs.queue.push_front(Work::Run(row));
                         return Ok(());
                     }
-                    self.jobs.start_run(&mut self.books, row)?
+                    self.run_or_await(row)?
                 }
                 Work::Decide(exp, run) => self.decide(exp, run)?,
                 Work::Attach(exp, run) => {
@@ -363,6 +372,34 @@ impl<'a> Driver<'a> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Starts experiment `row`'s run, unless candidates need approval (`[decide] approve`) and
+    /// it has none: then it waits for `approve N` / `reject N`.
+    fn run_or_await(&mut self, row: ExperimentId) -> Result<(), EngineError> {
+        let gated = self.books.lab.config.decide.approve && !self.jobs.approved.contains(&row);
+        if !gated {
+            return self.jobs.start_run(&mut self.books, row);
+        }
+        let number = self.books.ledger.experiment_by_row(row)?.number;
+        if number == 0 || self.jobs.awaiting.contains(&row) {
+            return if number == 0 {
+                self.jobs.start_run(&mut self.books, row)
+            } else {
+                Ok(())
+            };
+        }
+        self.jobs.awaiting.push(row);
+        let books = &mut self.books;
+        books.ledger.campaign_event(
+            books.campaign.id,
+            "awaiting-approval",
+            &serde_json::json!({ "experiment": number }),
+        )?;
+        books.observer.report(Report::Note(format!(
+            "#{number:04} waits for approval: `autolab approve {number}` or `autolab reject {number}` (or the dashboard)"
+        )));
         Ok(())
     }
 

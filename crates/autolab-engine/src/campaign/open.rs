@@ -134,6 +134,7 @@ pub fn run_campaign_with(
         stop_asked: false,
         disconnected: false,
     };
+    driver.load_approvals()?;
     driver.reconcile()?;
     driver.expire_old_controls()?;
     let books = &driver.books;

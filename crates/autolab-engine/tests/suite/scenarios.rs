@@ -434,3 +434,56 @@ fn a_pause_during_the_last_run_of_the_budget_ends_the_campaign_instead_of_waitin
     assert_eq!(runner.ran(), [0, 1]);
     assert!(experiments(dir.path())[1].verdict.is_some());
 }
+
+/// Approves #1 and rejects #2 once the campaign says each waits (as a person at the dashboard).
+struct Gatekeeper(std::path::PathBuf);
+impl Observer for Gatekeeper {
+    fn report(&mut self, r: Report) {
+        if let Report::Note(note) = r
+            && note.contains("waits for approval")
+        {
+            let l = Ledger::open(&self.0).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            let command = if note.starts_with("#0001") {
+                Command::Approve(1)
+            } else {
+                Command::Reject(2)
+            };
+            l.controls().push(c.id, &command, "t").unwrap();
+        }
+    }
+}
+
+#[test]
+fn with_the_approve_gate_a_candidate_runs_only_once_approved_and_a_rejected_one_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "approve = true\n");
+    let db = dir.path().join(".autolab/ledger.db");
+    let runner = Arc::new(Scripted::new(|n| loss(1.0 - 0.1 * f64::from(n))));
+    let summary = run(&lab, 3, runner.clone(), &mut Gatekeeper(db.clone()));
+    assert_eq!(summary.ending, Ending::Budget);
+    assert_eq!(
+        runner.ran(),
+        [0, 1],
+        "the baseline runs ungated; #2 never ran"
+    );
+    let exps = experiments(dir.path());
+    assert_eq!(exps[1].verdict, Some(Verdict::Kept));
+    assert_eq!(exps[2].verdict, Some(Verdict::Cancelled));
+    assert_eq!(exps[2].reason.as_deref(), Some("rejected by t"));
+    let l = Ledger::open(&db).unwrap();
+    let c = l.campaign("t").unwrap().unwrap();
+    let approved = l
+        .controls()
+        .recent(c.id, 10)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.command == Command::Approve(1))
+        .unwrap();
+    assert!(approved.effect.unwrap().starts_with("approved #0001"));
+    let run = &l.runs(exps[1].row).unwrap()[0];
+    assert!(
+        run.started_at >= approved.taken_at.unwrap(),
+        "#1 started only after its approval"
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with an `Args` struct and one entry function.
 
 mod apply;
+mod approve;
 mod bench;
 mod cancel;
 mod common;
@@ -11,6 +12,7 @@ mod forget;
 mod init;
 mod pause;
 mod preflight;
+mod reject;
 mod results;
 mod resume;
 mod run;
@@ -64,6 +66,10 @@ pub enum Command {
     Stop(stop::Args),
     /// Cancel experiment N of the running campaign (its run is killed).
     Cancel(cancel::Args),
+    /// Let candidate N run (with `[decide] approve = true` candidates wait for it).
+    Approve(approve::Args),
+    /// Do not run candidate N (with `[decide] approve = true`): verdict `cancelled`.
+    Reject(reject::Args),
     /// Check that this machine and lab are ready, with a fix for each problem.
     Doctor(doctor::Args),
     /// Forget a campaign: its ledger rows, branches and run logs (archive refs kept unless --purge).
@@ -92,6 +98,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Resume(a) => resume::resume(&dir, a),
         Command::Stop(a) => stop::stop(&dir, a),
         Command::Cancel(a) => cancel::cancel(&dir, a),
+        Command::Approve(a) => approve::approve(&dir, a),
+        Command::Reject(a) => reject::reject(&dir, a),
         Command::Apply(a) => apply::apply(&dir, a),
         Command::Doctor(a) => doctor::doctor(&dir, a),
         Command::Forget(a) => forget::forget(&dir, a),

@@ -295,12 +295,22 @@ async fn control(
         "pause" => Command::Pause,
         "resume" => Command::Resume,
         "stop" => Command::Stop,
-        "cancel" => Command::Cancel(form.arg.trim().parse().map_err(|_| {
-            (
-                StatusCode::BAD_REQUEST,
-                format!("cancel needs an experiment number, not `{}`\n", form.arg),
-            )
-        })?),
+        "cancel" | "approve" | "reject" => {
+            let n: u32 = form.arg.trim().parse().map_err(|_| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "{} needs an experiment number, not `{}`\n",
+                        form.command, form.arg
+                    ),
+                )
+            })?;
+            match form.command.as_str() {
+                "cancel" => Command::Cancel(n),
+                "approve" => Command::Approve(n),
+                _ => Command::Reject(n),
+            }
+        }
         "steer" if !form.arg.trim().is_empty() => Command::Steer(form.arg.trim().to_string()),
         "steer" => return Err((StatusCode::BAD_REQUEST, "nothing to say\n".into())),
         other => {

@@ -319,3 +319,78 @@ fn a_live_campaign_in_a_browser_moves_cards_plots_points_and_takes_commands_from
         t.contains("discarded")
     });
 }
+
+#[test]
+fn candidates_wait_for_approval_and_the_page_approves_or_rejects_them() {
+    let lab = TestLab::new();
+    lab.write("run.sh", "echo \"val_loss: 0.$P_X\"\n");
+    lab.write(
+        "autolab.toml",
+        "[task]\ncommand = \"sh run.sh\"\n[metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n\
+         [params]\napply = { env = \"P_\" }\nx = { int = [1, 9] }\n[decide]\npolicy = \"strict\"\napprove = true\n",
+    );
+    lab.commit("lab");
+    let mut run = spawn_run(&lab, "3");
+    let s = Served::start(&lab, &["--tag", "t"]);
+    let awaiting = |n: u32| {
+        move |c: &rusqlite::Connection| {
+            count(
+                c,
+                &format!(
+                    "SELECT COUNT(*) FROM events WHERE kind = 'awaiting-approval' AND detail LIKE '%\"experiment\":{n}%'"
+                ),
+            ) == 1
+        }
+    };
+    lab.wait_for("#1 to wait for approval", awaiting(1));
+    let (_, page) = s.get(&format!("/?token={}", s.token));
+    assert!(
+        page.contains("id=\"approve-1\"") && page.contains("waits for approval"),
+        "{page}"
+    );
+    assert_eq!(
+        count(&lab.ledger(), "SELECT COUNT(*) FROM runs"),
+        1,
+        "only the baseline ran"
+    );
+    let (code, said) = s.control(&[
+        ("tag", "t"),
+        ("command", "approve"),
+        ("arg", "1"),
+        ("token", &s.token),
+    ]);
+    assert_eq!(code, 200, "{said}");
+    lab.wait_for("#1 judged", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM experiments WHERE number = 1 AND verdict IS NOT NULL",
+        ) == 1
+    });
+    lab.wait_for("#2 to wait for approval", awaiting(2));
+    let (code, said) = s.control(&[
+        ("tag", "t"),
+        ("command", "reject"),
+        ("arg", "2"),
+        ("token", &s.token),
+    ]);
+    assert_eq!(code, 200, "{said}");
+    let out = output_within(
+        std::mem::replace(
+            &mut run,
+            std::process::Command::new("true").spawn().unwrap(),
+        ),
+        std::time::Duration::from_secs(60),
+    );
+    assert!(out.status.success());
+    assert_eq!(verdict(&lab, 2).as_deref(), Some("cancelled"));
+    let two = lab.json(&["show", "2", "--json"]);
+    assert!(
+        two["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("rejected by the dashboard"),
+        "{two}"
+    );
+    assert_eq!(two["runs"], 0, "a rejected candidate never ran");
+    let _ = run.wait();
+}
