@@ -176,10 +176,19 @@ async fn overview(
         let live = live_tag(&app.root).as_deref() == Some(tag.as_str());
         let o = views::overview(ledger, &app.root, &tag, live, q.get("sort").map(String::as_str))
             .map_err(fail)?;
+        // Another campaign of the lab beside this one: its summary and plot.
+        let compare = match q.get("compare").filter(|c| **c != tag && campaigns.contains(c)) {
+            Some(other) => {
+                let live = live_tag(&app.root).as_deref() == Some(other.as_str());
+                let v = views::overview(ledger, &app.root, other, live, None).map_err(fail)?;
+                serde_json::json!({"tag": other, "o": v})
+            }
+            None => serde_json::Value::Null,
+        };
         render(
             app,
             "overview.html",
-            json!({"tag": tag, "campaigns": campaigns, "o": o, "controls": controls, "token": token}),
+            json!({"tag": tag, "campaigns": campaigns, "o": o, "controls": controls, "token": token, "compare": compare}),
         )
     })
     .await

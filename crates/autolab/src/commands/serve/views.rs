@@ -128,6 +128,7 @@ pub fn overview(
         },
         "noise": baseline.and_then(|b| b.stats.as_ref()).map(|s| s["noise_runs"].clone()),
         "crashes": crashes,
+        "eta": eta(&status, &exps),
         "spent_usd": format!("{spent:.4}"),
         "columns": columns,
         "metrics": metrics
@@ -138,6 +139,19 @@ pub fn overview(
         "agent": agent(ledger, root, campaign.id, &exps)?,
         "plot": plot::progress(&exps, goal, baseline),
     }))
+}
+
+/// Minutes until the experiment budget is used, at the pace so far (judged experiments over
+/// the campaign's elapsed time); none without an experiment budget or a pace.
+fn eta(status: &Value, exps: &[Experiment]) -> Option<String> {
+    let left = status["budget"]["experiments_left"].as_u64()?;
+    let judged = exps.iter().filter(|e| e.verdict.is_some()).count();
+    let elapsed = status["elapsed_secs"].as_f64()?;
+    if judged == 0 || left == 0 {
+        return None;
+    }
+    let secs = elapsed / judged as f64 * left as f64;
+    Some(format!("{:.0} min", (secs / 60.0).ceil()))
 }
 
 /// The LLM path as it works: its newest calls, the playbook and the steering notes.

@@ -104,6 +104,18 @@ fn on_loopback_pages_are_open_and_controls_still_need_the_token() {
     assert_eq!(code, 200, "{said}");
     assert!(lab.read(".autolab/steering.md").contains("- try small x"));
 
+    // Two campaigns side by side.
+    let out = lab.autolab(&["run", "--tag", "u", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, page) = s.get("/?tag=t&compare=u");
+    assert!(page.contains("compared with u"), "{page}");
+    assert_eq!(page.matches("class=\"plot\"").count(), 2, "two plots");
+    let (_, page) = s.get("/?tag=t&compare=nope");
+    assert!(
+        !page.contains("compared with"),
+        "an unknown campaign is not compared"
+    );
+
     let ro = Served::start(&lab, &["--read-only"]);
     let (_, page) = ro.get("/");
     assert!(page.contains("read-only dashboard"), "{page}");
