@@ -195,6 +195,81 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
     svg
 }
 
+/// Learning curves: `metric` over `step` for each run (run index, points in log order).
+pub fn curves(runs: &[(u32, Vec<(f64, f64)>)], metric: &str) -> String {
+    let all = runs.iter().flat_map(|(_, p)| p.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for (x, y) in all {
+        x0 = x0.min(*x);
+        x1 = x1.max(*x);
+        y0 = y0.min(*y);
+        y1 = y1.max(*y);
+    }
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="plot curves" role="img" aria-label="{} per step">"#,
+        esc(metric)
+    );
+    if !x0.is_finite() {
+        svg.push_str("</svg>");
+        return svg;
+    }
+    if x1 - x0 < 1e-12 {
+        x1 = x0 + 1.0;
+    }
+    if y1 - y0 < 1e-12 {
+        y0 -= 0.5;
+        y1 += 0.5;
+    }
+    let x = |v: f64| PAD_L + (W - PAD_L - PAD_R) * (v - x0) / (x1 - x0);
+    let y = |v: f64| PAD_T + (H - PAD_T - PAD_B) * (y1 - v) / (y1 - y0);
+    let _ = write!(
+        svg,
+        r#"<line x1="{PAD_L}" y1="{b}" x2="{r}" y2="{b}" class="axis"/><line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{b}" class="axis"/>"#,
+        b = H - PAD_B,
+        r = W - PAD_R
+    );
+    for v in [y0, y1] {
+        let _ = write!(
+            svg,
+            r#"<text x="4" y="{:.1}" class="tick">{}</text>"#,
+            y(v) + 4.0,
+            esc(&format!("{v:.4}"))
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" class="tick">step ({} to {})</text>"#,
+        W / 2.0 - 40.0,
+        H - 6.0,
+        esc(&format!("{x0}")),
+        esc(&format!("{x1}"))
+    );
+    for (k, (run, points)) in runs.iter().enumerate() {
+        let mut d = String::new();
+        for (i, (px, py)) in points.iter().enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { " L" },
+                x(*px),
+                y(*py)
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"<path d="{d}" class="curve c{}"><title>run {run}</title></path>"#,
+            k % 4
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +281,16 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(esc("a\u{1b}[31mb"), "a [31mb");
+    }
+
+    #[test]
+    fn each_run_is_one_path_of_its_points() {
+        let svg = curves(
+            &[(0, vec![(0.0, 1.0), (1.0, 0.5)]), (1, vec![(0.0, 0.9)])],
+            "loss",
+        );
+        assert_eq!(svg.matches("<path").count(), 2);
+        assert!(svg.contains("M64.0,16.0 L744.0,"), "{svg}");
+        assert!(curves(&[], "loss").ends_with("</svg>"));
     }
 }

@@ -20,7 +20,7 @@ fn script_lab() -> TestLab {
     let lab = TestLab::new();
     lab.write(
         "run.sh",
-        "echo '<script>alert(1)</script>'\necho \"val_loss: 0.$P_X\"\n",
+        "echo '<script>alert(1)</script>'\necho 'step: 1 val_loss: 0.95'\necho 'step: 2 val_loss: 0.93'\necho \"val_loss: 0.$P_X\"\n",
     );
     lab.write(
         "autolab.toml",
