@@ -71,6 +71,9 @@ pub struct AgentRuntime {
     pub coding: std::collections::HashSet<ExperimentId>,
     /// The LLM has been out for longer than `max_outage`: the loop pauses the campaign.
     pub pause_asked: bool,
+    /// Crashes judged while the campaign was paused, whose fix starts (and counts) once it
+    /// goes on: experiment, the crash's reason, its log tail.
+    pub pending_fixes: VecDeque<(ExperimentId, String, String)>,
 }
 
 impl AgentRuntime {
@@ -188,6 +191,7 @@ impl AgentRuntime {
             deferred: VecDeque::new(),
             coding: std::collections::HashSet::new(),
             pause_asked: false,
+            pending_fixes: VecDeque::new(),
         })
     }
 }
@@ -241,6 +245,24 @@ impl AgentRuntime {
                     self.ideas_in_flight < calls_at_once && backlog + coming < 2 * slots,
                 )
             };
+            if may_code && let Some((row, reason, tail)) = self.pending_fixes.pop_front() {
+                if !self.try_fix(books, jobs, row, &reason, &tail, true)? {
+                    // No fix after all (the budget was spent meanwhile): the crash stands.
+                    let metrics = books.ledger.runs(row)?.last().map(|r| r.metrics.clone());
+                    let ch = autolab_core::ledger::Changes {
+                        metrics,
+                        ..Default::default()
+                    };
+                    books.conclude(
+                        row,
+                        autolab_core::experiment::Verdict::Crashed,
+                        &reason,
+                        json!({}),
+                        ch,
+                    )?;
+                }
+                continue;
+            }
             if may_code && let Some((row, fixing)) = self.deferred.pop_front() {
                 let fix = if fixing {
                     Some(self.fix_for(books, row)?)
@@ -465,7 +487,7 @@ impl AgentRuntime {
     /// Whether the campaign should wait for the LLM to come back: implementations wait for
     /// it, or it is out while new experiments may still be proposed.
     pub fn llm_pending(&self, books: &Books<'_>) -> Result<bool, EngineError> {
-        if !self.deferred.is_empty() {
+        if !self.deferred.is_empty() || !self.pending_fixes.is_empty() {
             return Ok(true);
         }
         Ok(self.outage.is_some() && books.under_budget()?)

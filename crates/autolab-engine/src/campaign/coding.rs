@@ -185,9 +185,10 @@ impl AgentRuntime {
     }
 
     /// A crashed LLM experiment goes back to the coder with its log tail, a bounded number of
-    /// times. Returns whether a fix was started (and the crash verdict is deferred). Unless
-    /// `now` (the campaign is paused), the fix waits with the implementations deferred for
-    /// the LLM and starts once the campaign goes on.
+    /// times. Returns whether a fix was started (and the crash verdict is deferred). Without
+    /// `now` (the campaign is paused) the fix waits, neither started nor counted, and starts
+    /// once the campaign goes on; a campaign that ends first judges the crash again when it
+    /// is resumed.
     pub fn try_fix(
         &mut self,
         books: &mut Books<'_>,
@@ -199,6 +200,15 @@ impl AgentRuntime {
     ) -> Result<bool, EngineError> {
         if self.out_of_budget || self.cfg.fix_attempts == 0 {
             return Ok(false);
+        }
+        if !now {
+            let number = books.ledger.experiment_by_row(row)?.number;
+            books.observer.report(Report::Note(format!(
+                "#{number:04} crashed ({reason}); its fix waits until the campaign goes on"
+            )));
+            self.pending_fixes
+                .push_back((row, reason.to_string(), log_tail.to_string()));
+            return Ok(true);
         }
         // Counted from the ledger on first use, so a restart grants no new attempts.
         let used = match self.fix_attempts.entry(row) {

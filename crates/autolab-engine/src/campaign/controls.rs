@@ -158,24 +158,39 @@ impl Driver<'_> {
             self.jobs.cancelling.insert(exp.row, reason);
             return Ok(format!("cancelling #{number:04}: its run is killed"));
         }
-        // A cluster job left by an earlier run, not waited for yet: the job is still out
-        // there, so it is re-attached first (next free slot) and killed.
+        // A cluster job left by an earlier run, not waited for yet: it is still out there, so
+        // it is waited for at once (beyond `parallel`: only to be killed) and killed.
         if let Some(pos) = self
             .jobs
             .queue
             .iter()
             .position(|w| matches!(w, Work::Attach(r, _) if *r == exp.row))
-            && let Some(attach) = self.jobs.queue.remove(pos)
+            && let Some(Work::Attach(row, run)) = self.jobs.queue.remove(pos)
         {
-            self.jobs.queue.push_front(attach);
-            self.jobs.cancelling.insert(exp.row, reason);
-            return Ok(format!(
-                "cancelling #{number:04}: its cluster job is killed once it is waited for again"
-            ));
+            let job = self
+                .books
+                .ledger
+                .runs(row)?
+                .into_iter()
+                .find(|r| r.row == run)
+                .and_then(|r| r.job);
+            if let Some(j) = job {
+                self.jobs.cancelling.insert(row, reason);
+                let handle = autolab_runner::Handle::Job {
+                    scheduler: j.scheduler,
+                    id: j.id,
+                };
+                self.jobs.reattach(&mut self.books, row, run, handle)?;
+                return Ok(format!(
+                    "cancelling #{number:04}: its cluster job is killed"
+                ));
+            }
         }
         if let Some(agent) = self.agent.as_mut() {
-            // Waiting for the LLM to come back: it is not implemented later.
+            // Waiting for the LLM to come back, or for the campaign to go on: it is not
+            // implemented (or fixed) later.
             agent.deferred.retain(|(r, _)| *r != exp.row);
+            agent.pending_fixes.retain(|(r, _, _)| *r != exp.row);
             // A coder is writing in its worktree: the verdict (and the worktree's release)
             // wait until it is done.
             if agent.coding.contains(&exp.row) {

@@ -121,7 +121,11 @@ impl<'a> Driver<'a> {
                 self.fill_slots()?;
                 self.settle()?;
                 if let Some(agent) = self.agent.as_mut() {
-                    agent.launch_prep(&mut self.books, &mut self.jobs, self.paused)?;
+                    agent.launch_prep(
+                        &mut self.books,
+                        &mut self.jobs,
+                        self.paused || self.user_pause.is_some(),
+                    )?;
                 }
                 self.settle()?;
             }
@@ -272,7 +276,17 @@ impl<'a> Driver<'a> {
             Some(a) => a.llm_pending(&self.books)? || a.prep_in_flight > 0,
             None => false,
         };
-        Ok(runnable || waiting_llm || !self.jobs.awaiting.is_empty() || self.may_propose()?)
+        // The LLM's experts may still propose: ideas wait, or more may be asked for.
+        let ideas_left = self
+            .agent
+            .as_ref()
+            .is_some_and(|a| !a.backlog.is_empty() || (!a.ideas_exhausted && !a.out_of_budget))
+            && self.books.under_budget()?;
+        Ok(runnable
+            || waiting_llm
+            || ideas_left
+            || !self.jobs.awaiting.is_empty()
+            || self.may_propose()?)
     }
 
     /// Whether a new experiment may still be proposed under the experiment budget.

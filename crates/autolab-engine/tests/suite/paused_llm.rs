@@ -44,7 +44,7 @@ impl Observer for ResumeOnWaitingFix {
     fn report(&mut self, r: Report) {
         let Report::Note(note) = r else { return };
         self.1.push(note.clone());
-        if note.contains("fix attempt 1 once the campaign goes on") {
+        if note.contains("its fix waits until the campaign goes on") {
             let l = Ledger::open(&self.0).unwrap();
             let c = l.campaign("t").unwrap().unwrap();
             l.controls().push(c.id, &Command::Resume, "t").unwrap();
@@ -138,6 +138,110 @@ fn a_crash_judged_while_paused_is_fixed_only_after_the_resume() {
         "the fix went to the LLM while the campaign was paused"
     );
     assert_eq!(runner.ran(), [0, 1, 1], "the fixed #1 ran after the resume");
+    let exps = experiments(dir.path());
+    assert_eq!(exps[1].verdict, Some(Verdict::Kept), "{:?}", exps[1]);
+}
+
+/// Stops the campaign once it says a fix waits.
+struct StopOnWaitingFix(std::path::PathBuf);
+impl Observer for StopOnWaitingFix {
+    fn report(&mut self, r: Report) {
+        if let Report::Note(note) = r
+            && note.contains("its fix waits until the campaign goes on")
+        {
+            let l = Ledger::open(&self.0).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            l.controls().push(c.id, &Command::Stop, "t").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_fix_waiting_for_a_resume_is_not_spent_when_the_campaign_stops_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(".autolab/ledger.db");
+    let fixes = Arc::new(AtomicU32::new(0));
+    let count = fixes.clone();
+    let server = FakeServer::from_fn(move |r| {
+        if r.body.contains("Propose ") {
+            reply(IDEA)
+        } else if r.body.contains("Write ONE lesson") {
+            reply("A lesson.")
+        } else if r.body.contains("crashed") && r.body.contains("SEARCH/REPLACE") {
+            count.fetch_add(1, Ordering::SeqCst);
+            reply(FIX)
+        } else {
+            reply(EDIT)
+        }
+    });
+    let agent = format!(
+        "[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nfix_attempts = 1\n",
+        server.url()
+    );
+    lab(dir.path(), &agent);
+    std::fs::write(dir.path().join("a.txt"), "x = 1\n").unwrap();
+    commit_all(dir.path());
+    let lab = Lab::open(dir.path()).unwrap();
+    // #1's first run crashes (after a pause arrives), every later one scores.
+    let runs_of_one = Arc::new(Mutex::new(0));
+    let runner = |pause: bool| {
+        let (k, pusher) = (runs_of_one.clone(), db.clone());
+        Arc::new(
+            Scripted::new(move |n| {
+                if n != 1 {
+                    return loss(1.0);
+                }
+                let mut k = k.lock().unwrap();
+                *k += 1;
+                if *k == 1 {
+                    Act::Print("Traceback: boom\n".into(), 1)
+                } else {
+                    loss(0.5)
+                }
+            })
+            .on_start(move |n| {
+                if !pause || n != 1 {
+                    return;
+                }
+                let l = Ledger::open(&pusher).unwrap();
+                let c = l.campaign("t").unwrap().unwrap();
+                let id = l.controls().push(c.id, &Command::Pause, "t").unwrap();
+                let asked = std::time::Instant::now();
+                while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
+                    && asked.elapsed() < HOLD_AT_MOST
+                {
+                    std::thread::park_timeout(std::time::Duration::from_millis(5));
+                }
+            }),
+        )
+    };
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(2),
+        max_hours: Some(30.0 / 3600.0),
+        ..RunOptions::default()
+    };
+    let parts = |r: Arc<Scripted>| Parts {
+        runner: Some(r),
+        ..Parts::default()
+    };
+    let stop = AtomicBool::new(false);
+    let mut stopper = StopOnWaitingFix(db.clone());
+    run_campaign_with(&lab, &opts, &mut stopper, &stop, parts(runner(true))).unwrap();
+    assert_eq!(
+        fixes.load(Ordering::SeqCst),
+        0,
+        "stopped before the fix went out"
+    );
+    assert_eq!(
+        experiments(dir.path())[1].verdict,
+        None,
+        "#1 waits to be judged again"
+    );
+    // Resumed: the crash is judged again and its one fix attempt is still there to use.
+    let mut quiet = super::common::Quiet;
+    run_campaign_with(&lab, &opts, &mut quiet, &stop, parts(runner(false))).unwrap();
+    assert_eq!(fixes.load(Ordering::SeqCst), 1);
     let exps = experiments(dir.path());
     assert_eq!(exps[1].verdict, Some(Verdict::Kept), "{:?}", exps[1]);
 }
