@@ -57,13 +57,15 @@ fn cell(text: &str) -> String {
         .collect()
 }
 
-/// Writes `text` to `path` atomically (temp file + rename), so readers never see half a file.
+/// Replaces the file at `path` with `text` by a rename: a reader sees the old table or the
+/// new one, never half of one. Not synced to disk: the table is rewritten from the ledger
+/// after every verdict and whenever a campaign starts, so a power loss costs nothing the
+/// ledger does not give back (and a sync per verdict kept slots idle).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tsv.tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
 }

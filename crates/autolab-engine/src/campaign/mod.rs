@@ -76,8 +76,12 @@ impl<'a> Driver<'a> {
         loop {
             self.take_controls()?;
             self.settle()?;
-            // Decisions first: they may move the incumbent that new work starts from,
-            // or pause the campaign (a crash streak) before anything new starts.
+            let time_left = deadline.is_none_or(|d| Instant::now() < d);
+            if ending == Ending::Budget && time_left && !stop.load(Ordering::SeqCst) {
+                self.start_ready_runs()?;
+            }
+            // Then decisions: they may move the incumbent that new work starts from, or
+            // pause the campaign (a crash streak) before anything new starts.
             while let Some(pos) = self
                 .jobs
                 .queue
@@ -385,6 +389,58 @@ impl<'a> Driver<'a> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Refills free slots with candidates whose commit is ready, before the verdicts due are
+    /// reached: a slot waits for its own next run, not for every other slot's verdict (with
+    /// four runs ending together the fourth slot sat out three verdicts' git work). Only when
+    /// every verdict due is of a run that scored: a crash may end a crash streak, and then
+    /// nothing new may start.
+    fn start_ready_runs(&mut self) -> Result<(), EngineError> {
+        if self.paused || self.user_pause.is_some() || self.stop_asked {
+            return Ok(());
+        }
+        for w in &self.jobs.queue {
+            if let Work::Decide(exp, run) = w {
+                let config = &self.books.lab.config;
+                let clean = self
+                    .books
+                    .ledger
+                    .runs(*exp)?
+                    .iter()
+                    .find(|r| r.row == *run)
+                    .is_some_and(|r| {
+                        matches!(
+                            crate::judge::run::call(r, &config.metrics.score, config.task.timeout),
+                            crate::judge::run::RunCall::Scored(_)
+                        )
+                    });
+                if !clean {
+                    return Ok(());
+                }
+            }
+        }
+        while self.jobs.slots.len() < self.jobs.parallel {
+            let Some(pos) = self
+                .jobs
+                .queue
+                .iter()
+                .position(|w| matches!(w, Work::Run(_)))
+            else {
+                return Ok(());
+            };
+            let Some(Work::Run(row)) = self.jobs.queue.remove(pos) else {
+                return Ok(());
+            };
+            if self.books.baseline_pending()?
+                && self.books.ledger.experiment_by_row(row)?.number > 0
+            {
+                self.jobs.queue.insert(pos, Work::Run(row));
+                return Ok(());
+            }
+            self.run_or_await(row)?;
         }
         Ok(())
     }

@@ -245,3 +245,109 @@ fn a_fix_waiting_for_a_resume_is_not_spent_when_the_campaign_stops_first() {
     let exps = experiments(dir.path());
     assert_eq!(exps[1].verdict, Some(Verdict::Kept), "{:?}", exps[1]);
 }
+
+#[test]
+fn a_crash_ending_a_streak_is_judged_before_a_ready_candidate_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(".autolab/ledger.db");
+    let titles = Arc::new(AtomicU32::new(0));
+    let t = titles.clone();
+    let server = FakeServer::from_fn(move |r| {
+        if r.body.contains("Propose ") {
+            const OTHERS: [(&str, &str); 5] = [
+                (
+                    "Double the batch size",
+                    "larger batches average out gradient noise",
+                ),
+                (
+                    "Switch to cosine decay",
+                    "a decaying rate settles into a sharper minimum",
+                ),
+                (
+                    "Add dropout to the head",
+                    "the head overfits the small training split",
+                ),
+                (
+                    "Clip the gradients",
+                    "rare spikes throw the weights off course",
+                ),
+                (
+                    "Warm up the rate",
+                    "early steps are unstable at the full rate",
+                ),
+            ];
+            let k = t.fetch_add(1, Ordering::SeqCst) as usize;
+            let (title, why) = OTHERS[k % OTHERS.len()];
+            reply(&IDEA.replace("Set x to 2", title).replace("2 beats 1", why))
+        } else if r.body.contains("Write ONE lesson") {
+            reply("A lesson.")
+        } else {
+            reply(EDIT)
+        }
+    });
+    let agent = format!(
+        "[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nfix_attempts = 0\n\
+         [runner]\nmax_consecutive_crashes = 1\n",
+        server.url()
+    );
+    lab(dir.path(), &agent);
+    std::fs::write(dir.path().join("a.txt"), "x = 1\n").unwrap();
+    commit_all(dir.path());
+    let lab = Lab::open(dir.path()).unwrap();
+    // #1 crashes, but only once #2's code is ready and queued behind it.
+    let watch = db.clone();
+    let runner = Arc::new(
+        Scripted::new(|n| {
+            if n == 1 {
+                Act::Print("Traceback: boom\n".into(), 1)
+            } else {
+                loss(1.0)
+            }
+        })
+        .on_start(move |n| {
+            if n != 1 {
+                return;
+            }
+            let l = Ledger::open(&watch).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            let asked = std::time::Instant::now();
+            while !l
+                .experiment(c.id, 2)
+                .unwrap()
+                .is_some_and(|e| e.state == autolab_core::experiment::State::Queued)
+                && asked.elapsed() < HOLD_AT_MOST
+            {
+                std::thread::park_timeout(std::time::Duration::from_millis(5));
+            }
+        }),
+    );
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(4),
+        max_hours: Some(30.0 / 3600.0),
+        ..RunOptions::default()
+    };
+    let parts = Parts {
+        runner: Some(runner.clone()),
+        ..Parts::default()
+    };
+    let summary = run_campaign_with(
+        &lab,
+        &opts,
+        &mut super::common::Quiet,
+        &AtomicBool::new(false),
+        parts,
+    )
+    .unwrap();
+    assert_eq!(summary.ending, autolab_engine::Ending::Paused);
+    assert_eq!(
+        experiments(dir.path())[2].state,
+        autolab_core::experiment::State::Queued,
+        "#2 was ready"
+    );
+    assert_eq!(
+        runner.ran(),
+        [0, 1],
+        "nothing started after the crash that ended the streak"
+    );
+}
