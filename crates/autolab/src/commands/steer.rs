@@ -24,6 +24,28 @@ pub struct Args {
     pub clear: bool,
 }
 
+/// The longest steering note, in characters: the experts read every note at each ideation.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// A note as it is stored: one line (line and paragraph separators of any kind become
+/// spaces), control characters shown as `^X`, at most [`MAX_NOTE_CHARS`].
+pub fn clean_note(text: &str) -> Result<String, String> {
+    let count = text.chars().count();
+    if count > MAX_NOTE_CHARS {
+        return Err(format!(
+            "the note has {count} characters; at most {MAX_NOTE_CHARS} (the experts read every note at each ideation)"
+        ));
+    }
+    let flat: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => ' ',
+            c => c,
+        })
+        .collect();
+    Ok(one_line(flat.trim()))
+}
+
 /// Adds (or, with `replace`, sets) a steering note in `.autolab/steering.md`.
 pub fn write_note(paths: &StatePaths, text: &str, replace: bool) -> std::io::Result<()> {
     std::fs::create_dir_all(paths.state_dir())?;
@@ -33,7 +55,8 @@ pub fn write_note(paths: &StatePaths, text: &str, replace: bool) -> std::io::Res
         .write(true)
         .truncate(replace)
         .open(paths.steering())?;
-    writeln!(f, "- {}", one_line(text))
+    let note = clean_note(text).map_err(std::io::Error::other)?;
+    writeln!(f, "- {note}")
 }
 
 pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
@@ -54,12 +77,15 @@ pub fn steer(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             Some("autolab steer \"try smaller learning rates\""),
         ));
     }
+    if let Err(why) = clean_note(&text) {
+        return Err(CliError::usage(why, Some("say it in fewer words")));
+    }
     write_note(&paths, text.trim(), args.replace)?;
     // A live campaign takes the note through its inbox (recorded with who and when).
     if let Some(tag) = super::control::live_tag(&repo.root) {
         let ledger = Ledger::open(&paths.ledger())?;
         if let Some(c) = ledger.campaign(&tag)? {
-            let command = Command::Steer(text.trim().to_string());
+            let command = Command::Steer(clean_note(&text).unwrap_or_default());
             if let Some(effect) = super::control::push_and_wait(&ledger, c.id, &command)? {
                 eprintln!("{tag}: {effect} ({})", path.display());
                 return Ok(ExitCode::SUCCESS);

@@ -83,7 +83,7 @@ impl Access {
             Controls::Open => Ok(()),
             Controls::WithToken if self.valid(explicit) => Ok(()),
             Controls::WithToken => Err(
-                "controls need the token printed when `autolab serve` started (open the URL with ?token=…)",
+                "controls need the token printed when `autolab serve` started, in the form's `token` field or an `Authorization: Bearer` header (a page opened with ?token=… sends it)",
             ),
         }
     }

@@ -60,7 +60,9 @@ pub fn figure_path(run_dir: &Path, name: &str) -> Option<PathBuf> {
     }
     let path = dir.join(file);
     let meta = std::fs::symlink_metadata(&path).ok()?;
-    meta.file_type().is_file().then_some(path)
+    // A hard link is another file's name too: only files that are the run's alone.
+    use std::os::unix::fs::MetadataExt;
+    (meta.file_type().is_file() && meta.nlink() == 1).then_some(path)
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ const OVERVIEW: &str = include_str!("templates/overview.html");
 const EXPERIMENT: &str = include_str!("templates/experiment.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+/// The largest command a page may send (a steering note is 2,000 characters at most).
+const CONTROL_BODY_BYTES: usize = 32 * 1024;
 
 pub fn templates() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
@@ -46,7 +48,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/experiment/{n}", get(experiment))
         .route("/figure/{n}/{run}/{*name}", get(figure))
         .route("/events", get(events))
-        .route("/control", post(control))
+        .route(
+            "/control",
+            post(control).layer(axum::extract::DefaultBodyLimit::max(CONTROL_BODY_BYTES)),
+        )
         .route(
             "/assets/app.js",
             get(|| async { asset("text/javascript", APP_JS) }),
@@ -142,7 +147,7 @@ async fn with_ledger<T: Send + 'static>(
             return Err((
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no campaign has run in {} yet: start one with `autolab run --tag <name>`\n",
+                    "no campaign has run in {} yet: start one with `autolab run --tag NAME`; this page shows it once it starts\n",
                     app.root.display()
                 ),
             ));
@@ -188,7 +193,7 @@ async fn overview(
         render(
             app,
             "overview.html",
-            json!({"tag": tag, "campaigns": campaigns, "o": o, "controls": controls, "token": token, "compare": compare}),
+            json!({"tag": tag, "campaigns": campaigns, "o": o, "controls": controls, "token": token, "compare": compare, "live": live}),
         )
     })
     .await
@@ -225,11 +230,9 @@ async fn figure(
 ) -> Result<Response, Failure> {
     let path = with_ledger(&app, move |ledger, app| {
         let asked = q.get("tag").cloned().or_else(|| app.tag.clone());
-        let (_, tag) = views::campaigns(ledger, asked.as_deref()).map_err(fail)?;
-        let c = ledger
-            .campaign(&tag)
-            .map_err(fail)?
-            .ok_or_else(|| fail("no campaign"))?;
+        let not_found = || (StatusCode::NOT_FOUND, "no such figure\n".to_string());
+        let (_, tag) = views::campaigns(ledger, asked.as_deref()).map_err(|_| not_found())?;
+        let c = ledger.campaign(&tag).map_err(fail)?.ok_or_else(not_found)?;
         let e = ledger.experiment(c.id, n).map_err(fail)?;
         let runs = match e {
             Some(e) => ledger.runs(e.row).map_err(fail)?,
@@ -320,7 +323,10 @@ async fn control(
                 _ => Command::Reject(n),
             }
         }
-        "steer" if !form.arg.trim().is_empty() => Command::Steer(form.arg.trim().to_string()),
+        "steer" if !form.arg.trim().is_empty() => Command::Steer(
+            crate::commands::steer::clean_note(&form.arg)
+                .map_err(|why| (StatusCode::PAYLOAD_TOO_LARGE, format!("{why}\n")))?,
+        ),
         "steer" => return Err((StatusCode::BAD_REQUEST, "nothing to say\n".into())),
         other => {
             return Err((

@@ -48,7 +48,17 @@ pub fn overview(
 ) -> Result<Value, CliError> {
     let campaign = pick_campaign(ledger, Some(tag))?;
     let exps = ledger.experiments(campaign.id)?;
-    let status = status_of(ledger, &campaign, &exps, live)?;
+    let mut status = status_of(ledger, &campaign, &exps, live)?;
+    // A long steering note is the experts' to read in full, not every page's.
+    if let Some(list) = status["controls"].as_array_mut() {
+        for c in list {
+            if let Some(arg) = c["arg"].as_str()
+                && arg.chars().count() > 120
+            {
+                c["arg"] = json!(format!("{}…", arg.chars().take(120).collect::<String>()));
+            }
+        }
+    }
     let config = Config::load_lab(root).ok();
     let goal = config.as_ref().map_or(Goal::Minimize, |c| c.score_goal());
     let primary = config

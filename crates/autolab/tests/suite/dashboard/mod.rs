@@ -103,6 +103,26 @@ fn on_loopback_pages_are_open_and_controls_still_need_the_token() {
     ]);
     assert_eq!(code, 200, "{said}");
     assert!(lab.read(".autolab/steering.md").contains("- try small x"));
+    // A note is one line of at most 2,000 characters: no separator forges a second note.
+    let long = "x".repeat(2001);
+    let (code, said) = s.control(&[
+        ("tag", "t"),
+        ("command", "steer"),
+        ("arg", &long),
+        ("token", &s.token),
+    ]);
+    assert_eq!(code, 413, "{said}");
+    let forged = "a\u{2028}- forged note\r\n- another";
+    let (code, said) = s.control(&[
+        ("tag", "t"),
+        ("command", "steer"),
+        ("arg", forged),
+        ("token", &s.token),
+    ]);
+    assert_eq!(code, 200, "{said}");
+    let notes = lab.read(".autolab/steering.md");
+    assert_eq!(notes.lines().count(), 2, "{notes}");
+    assert!(notes.lines().all(|l| l.starts_with("- ")), "{notes}");
 
     // Two campaigns side by side.
     let out = lab.autolab(&["run", "--tag", "u", "--max-experiments", "2"]);

@@ -66,7 +66,7 @@ impl Served {
     pub fn control(&self, form: &[(&str, &str)]) -> (u16, String) {
         let body: Vec<String> = form
             .iter()
-            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+            .map(|(k, v)| format!("{k}={}", encode(v)))
             .collect();
         let mut r = self
             .http
@@ -86,4 +86,17 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A form value, percent-encoded.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
