@@ -2,6 +2,8 @@
 //! thread and overlap with running experiments (look-ahead bounded by the slots); crashed runs
 //! go back to the coder with their log tail (`coding.rs`); lessons are written after each
 //! verdict (`lessons.rs`); every call is recorded and budgeted, outages are waited out.
+//! About 500 lines: the runtime's state and construction and the ideation that fills its
+//! backlog stay together; coding and lessons are apart.
 
 use autolab_core::ids::{CampaignId, ExperimentId};
 use std::collections::VecDeque;

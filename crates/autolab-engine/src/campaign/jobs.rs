@@ -10,6 +10,7 @@ use autolab_core::experiment::Verdict;
 use autolab_core::ids::{ExperimentId, RunId};
 use autolab_runner::Runner;
 
+use super::Report;
 use super::books::Books;
 use super::execute::RunOutput;
 use crate::EngineError;
@@ -124,5 +125,78 @@ impl Jobs {
         self.drop_work(row);
         books.verdict_without_run(row, Verdict::Cancelled, &reason, None)?;
         Ok(true)
+    }
+
+    /// Refills free slots with candidates whose commit is ready, before the verdicts due are
+    /// reached: a slot waits for its own next run, not for every other slot's verdict (with
+    /// four runs ending together the fourth slot sat out three verdicts' git work). Only when
+    /// every verdict due is of a run that scored: a crash may end a crash streak, and then
+    /// nothing new may start.
+    /// (The loop calls it only while nothing holds new work back: no pause, no stop.)
+    pub fn start_ready(&mut self, books: &mut Books<'_>) -> Result<(), EngineError> {
+        for w in &self.queue {
+            if let Work::Decide(exp, run) = w {
+                let config = &books.lab.config;
+                let clean = books
+                    .ledger
+                    .runs(*exp)?
+                    .iter()
+                    .find(|r| r.row == *run)
+                    .is_some_and(|r| {
+                        matches!(
+                            crate::judge::run::call(r, &config.metrics.score, config.task.timeout),
+                            crate::judge::run::RunCall::Scored(_)
+                        )
+                    });
+                if !clean {
+                    return Ok(());
+                }
+            }
+        }
+        while self.slots.len() < self.parallel {
+            let Some(pos) = self.queue.iter().position(|w| matches!(w, Work::Run(_))) else {
+                return Ok(());
+            };
+            let Some(Work::Run(row)) = self.queue.remove(pos) else {
+                return Ok(());
+            };
+            if books.baseline_pending()? && books.ledger.experiment_by_row(row)?.number > 0 {
+                self.queue.insert(pos, Work::Run(row));
+                return Ok(());
+            }
+            self.run_or_await(books, row)?;
+        }
+        Ok(())
+    }
+
+    /// Starts experiment `row`'s run, unless candidates need approval (`[decide] approve`) and
+    /// it has none: then it waits for `approve N` / `reject N`.
+    pub fn run_or_await(
+        &mut self,
+        books: &mut Books<'_>,
+        row: ExperimentId,
+    ) -> Result<(), EngineError> {
+        let gated = books.lab.config.decide.approve && !self.approved.contains(&row);
+        if !gated {
+            return self.start_run(books, row);
+        }
+        let number = books.ledger.experiment_by_row(row)?.number;
+        if number == 0 || self.awaiting.contains(&row) {
+            return if number == 0 {
+                self.start_run(books, row)
+            } else {
+                Ok(())
+            };
+        }
+        self.awaiting.push(row);
+        books.ledger.campaign_event(
+            books.campaign.id,
+            "awaiting-approval",
+            &serde_json::json!({ "experiment": number }),
+        )?;
+        books.observer.report(Report::Note(format!(
+            "#{number:04} waits for approval: `autolab approve {number}` or `autolab reject {number}` (or the dashboard)"
+        )));
+        Ok(())
     }
 }

@@ -78,7 +78,10 @@ impl<'a> Driver<'a> {
             self.settle()?;
             let time_left = deadline.is_none_or(|d| Instant::now() < d);
             if ending == Ending::Budget && time_left && !stop.load(Ordering::SeqCst) {
-                self.start_ready_runs()?;
+                let held = self.paused || self.user_pause.is_some() || self.stop_asked;
+                if !held {
+                    self.jobs.start_ready(&mut self.books)?;
+                }
             }
             // Then decisions: they may move the incumbent that new work starts from, or
             // pause the campaign (a crash streak) before anything new starts.
@@ -355,7 +358,7 @@ impl<'a> Driver<'a> {
                         row,
                     )?;
                     if ready {
-                        self.run_or_await(row)?;
+                        self.jobs.run_or_await(&mut self.books, row)?;
                     }
                 }
                 Work::Run(row) => {
@@ -366,7 +369,7 @@ impl<'a> Driver<'a> {
                         self.jobs.queue.push_front(Work::Run(row));
                         return Ok(());
                     }
-                    self.run_or_await(row)?
+                    self.jobs.run_or_await(&mut self.books, row)?
                 }
                 Work::Decide(exp, run) => self.decide(exp, run)?,
                 Work::Attach(exp, run) => {
@@ -390,86 +393,6 @@ impl<'a> Driver<'a> {
                 }
             }
         }
-        Ok(())
-    }
-
-    /// Refills free slots with candidates whose commit is ready, before the verdicts due are
-    /// reached: a slot waits for its own next run, not for every other slot's verdict (with
-    /// four runs ending together the fourth slot sat out three verdicts' git work). Only when
-    /// every verdict due is of a run that scored: a crash may end a crash streak, and then
-    /// nothing new may start.
-    fn start_ready_runs(&mut self) -> Result<(), EngineError> {
-        if self.paused || self.user_pause.is_some() || self.stop_asked {
-            return Ok(());
-        }
-        for w in &self.jobs.queue {
-            if let Work::Decide(exp, run) = w {
-                let config = &self.books.lab.config;
-                let clean = self
-                    .books
-                    .ledger
-                    .runs(*exp)?
-                    .iter()
-                    .find(|r| r.row == *run)
-                    .is_some_and(|r| {
-                        matches!(
-                            crate::judge::run::call(r, &config.metrics.score, config.task.timeout),
-                            crate::judge::run::RunCall::Scored(_)
-                        )
-                    });
-                if !clean {
-                    return Ok(());
-                }
-            }
-        }
-        while self.jobs.slots.len() < self.jobs.parallel {
-            let Some(pos) = self
-                .jobs
-                .queue
-                .iter()
-                .position(|w| matches!(w, Work::Run(_)))
-            else {
-                return Ok(());
-            };
-            let Some(Work::Run(row)) = self.jobs.queue.remove(pos) else {
-                return Ok(());
-            };
-            if self.books.baseline_pending()?
-                && self.books.ledger.experiment_by_row(row)?.number > 0
-            {
-                self.jobs.queue.insert(pos, Work::Run(row));
-                return Ok(());
-            }
-            self.run_or_await(row)?;
-        }
-        Ok(())
-    }
-
-    /// Starts experiment `row`'s run, unless candidates need approval (`[decide] approve`) and
-    /// it has none: then it waits for `approve N` / `reject N`.
-    fn run_or_await(&mut self, row: ExperimentId) -> Result<(), EngineError> {
-        let gated = self.books.lab.config.decide.approve && !self.jobs.approved.contains(&row);
-        if !gated {
-            return self.jobs.start_run(&mut self.books, row);
-        }
-        let number = self.books.ledger.experiment_by_row(row)?.number;
-        if number == 0 || self.jobs.awaiting.contains(&row) {
-            return if number == 0 {
-                self.jobs.start_run(&mut self.books, row)
-            } else {
-                Ok(())
-            };
-        }
-        self.jobs.awaiting.push(row);
-        let books = &mut self.books;
-        books.ledger.campaign_event(
-            books.campaign.id,
-            "awaiting-approval",
-            &serde_json::json!({ "experiment": number }),
-        )?;
-        books.observer.report(Report::Note(format!(
-            "#{number:04} waits for approval: `autolab approve {number}` or `autolab reject {number}` (or the dashboard)"
-        )));
         Ok(())
     }
 
