@@ -1,8 +1,10 @@
 //! The `autolab` command line.
 
 mod commands;
+mod curves;
 mod hints;
 mod output;
+mod plot;
 mod signals;
 
 use std::process::ExitCode;

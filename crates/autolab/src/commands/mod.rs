@@ -13,6 +13,7 @@ mod init;
 mod pause;
 mod preflight;
 mod reject;
+mod report;
 mod results;
 mod resume;
 mod run;
@@ -52,6 +53,8 @@ pub enum Command {
     Status(status::Args),
     /// List a campaign's experiments.
     Results(results::Args),
+    /// A campaign in facts from the ledger: result, kept changes, failures, plot (md, html, json).
+    Report(report::Args),
     /// Show one experiment: idea, diff, metrics, verdict, runs, log tail.
     Show(show::Args),
     /// Bring the incumbent (or experiment N's change) into your branch, or --print it.
@@ -92,6 +95,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Run(a) => run::run(&dir, a),
         Command::Status(a) => status::status(&dir, a),
         Command::Results(a) => results::results(&dir, a),
+        Command::Report(a) => report::report(&dir, a),
         Command::Show(a) => show::show(&dir, a),
         Command::Steer(a) => steer::steer(&dir, a),
         Command::Pause(a) => pause::pause(&dir, a),

@@ -21,6 +21,7 @@ mod learning;
 mod mlflow;
 mod outage;
 mod policies;
+mod report;
 mod resume;
 mod status;
 mod verdicts;

@@ -6,7 +6,6 @@
 mod auth;
 mod files;
 mod live;
-mod plot;
 mod routes;
 mod views;
 

@@ -6,13 +6,12 @@ use std::path::Path;
 use autolab_core::config::{Config, Goal};
 use autolab_core::experiment::{Experiment, State, Verdict};
 use autolab_core::ledger::Ledger;
-use indexmap::IndexMap;
 use serde_json::{Value, json};
 
-use super::plot;
 use crate::commands::common::{experiment_json, fmt_score, pick_campaign};
 use crate::commands::status::status_of;
 use crate::output::CliError;
+use crate::plot;
 
 /// Cards shown in the column of judged experiments (the newest); the rest are counted.
 const JUDGED_CARDS: usize = 40;
@@ -334,7 +333,7 @@ pub fn experiment(
         parent = p.parent.clone();
     }
     v["lineage"] = json!(lineage);
-    v["curves"] = json!(learning_curves(root, &runs));
+    v["curves"] = json!(crate::curves::learning_curves(root, &runs));
     v["score_text"] = json!(fmt_score(e.score));
     v["num"] = json!(format!("{:04}", e.number));
     v["diff_lines"] = v["diff"]
@@ -357,63 +356,6 @@ pub fn experiment(
         })
         .collect();
     Ok(Some(v))
-}
-
-/// The learning curves of the runs' logs, as SVG: the primary metric (else the first metric
-/// printed with a `step`) over `step`, one line per run; None when no line has both.
-fn learning_curves(root: &Path, runs: &[autolab_core::experiment::Run]) -> Option<String> {
-    use autolab_core::metrics::parse_lines;
-    let primary = Config::load_lab(root).ok().map(|c| c.metrics.primary);
-    let logs: Vec<(u32, Vec<IndexMap<String, f64>>)> = runs
-        .iter()
-        .map(|r| {
-            let log = log_end(&Path::new(&r.run_dir).join("stdout.log"));
-            let points = log
-                .lines()
-                .map(parse_lines)
-                .filter(|m| m.get("step").is_some_and(|s| s.is_finite()))
-                .collect();
-            (r.index, points)
-        })
-        .collect();
-    let metric = primary
-        .filter(|p| {
-            logs.iter()
-                .any(|(_, l)| l.iter().any(|m| m.contains_key(p)))
-        })
-        .or_else(|| {
-            logs.iter()
-                .flat_map(|(_, l)| l.iter())
-                .flat_map(|m| m.keys())
-                .find(|k| *k != "step")
-                .cloned()
-        })?;
-    let curves: Vec<(u32, Vec<(f64, f64)>)> = logs
-        .into_iter()
-        .map(|(run, lines)| {
-            let points = lines
-                .iter()
-                .filter_map(|m| Some((*m.get("step")?, *m.get(&metric)?)))
-                .filter(|(s, v)| s.is_finite() && v.is_finite())
-                .collect::<Vec<_>>();
-            (run, points)
-        })
-        .filter(|(_, p)| !p.is_empty())
-        .collect();
-    (!curves.is_empty()).then(|| plot::curves(&curves, &metric))
-}
-
-/// The last 4 MiB of a log (a plain file only), as text.
-pub fn log_end(path: &Path) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = autolab_core::open_plain(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4 << 20)));
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The last 8 KiB of a log (a plain file only), as text.
