@@ -5,6 +5,7 @@ mod curves;
 mod hints;
 mod output;
 mod plot;
+mod plot_png;
 mod signals;
 
 use std::process::ExitCode;

@@ -66,7 +66,17 @@ fn a_report_states_the_result_with_the_experiments_its_numbers_come_from() {
         best["id"]
     );
     assert!(md.contains(&best_line), "{best_line}\n{md}");
-    assert!(md.contains("](progress.svg)"), "{md}");
+    assert!(md.contains("(progress.svg)"), "{md}");
+    // The PNG: a real image of the right size, with something drawn on it (a blank canvas of
+    // that size compresses to a few KB).
+    let png = std::fs::read(dir.join("progress.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1200, 500));
+    assert!(png.len() > 10_000, "{} bytes: nothing drawn?", png.len());
+    assert!(md.contains("](progress.png)"), "{md}");
     let svg = lab.read("report/progress.svg");
     assert!(
         svg.starts_with("<svg") && svg.contains("class=\"kept\""),

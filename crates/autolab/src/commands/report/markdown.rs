@@ -106,7 +106,7 @@ pub fn render(f: &Value) -> String {
     }
     let _ = writeln!(
         md,
-        "\n![progress: score per experiment, kept ones labelled, the running best](progress.svg)\n"
+        "\n![progress: score per experiment, kept ones labelled, the running best](progress.png)\n\n(also as [SVG](progress.svg))\n"
     );
     let _ = writeln!(md, "## Kept changes\n");
     let kept = f["kept"].as_array().cloned().unwrap_or_default();

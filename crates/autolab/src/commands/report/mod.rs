@@ -1,7 +1,7 @@
 //! `autolab report`: a campaign in facts, from the ledger alone (no LLM): goal, budget, compute
 //! and cost, baseline → best with the gain's interval, the kept changes in order, why
 //! candidates failed, how each proposer did, and the progress plot. Every number names the
-//! experiment it came from. Markdown (with `progress.svg` beside it), one self-contained HTML
+//! experiment it came from. Markdown (with `progress.png` and `.svg` beside it), one self-contained HTML
 //! page, or JSON.
 
 mod facts;
@@ -66,6 +66,13 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         }
         Format::Md => {
             std::fs::write(out.join("progress.svg"), &plot)?;
+            let metric = facts["primary"].as_str().unwrap_or("score");
+            let baseline = exps.iter().find(|e| e.number == 0);
+            if let Err(why) =
+                crate::plot_png::progress(&exps, goal, baseline, metric, &out.join("progress.png"))
+            {
+                eprintln!("note: {why}; the SVG plot is there");
+            }
             let path = out.join("report.md");
             std::fs::write(&path, markdown::render(&facts))?;
             path
