@@ -10,6 +10,9 @@ pub struct SandboxConfig {
     pub landlock: bool,
     /// Extra writable directories (absolute, or relative to the lab root).
     pub writable: Vec<String>,
+    /// Extra directories runs may read but not write (absolute, or relative to the lab root):
+    /// data or a virtualenv under /tmp, which runs otherwise do not see.
+    pub visible: Vec<String>,
     pub max_procs: u64,
     pub max_file_bytes: u64,
     pub max_disk_bytes: Option<u64>,
@@ -23,6 +26,7 @@ impl Default for SandboxConfig {
             network_none: true,
             landlock: true,
             writable: Vec::new(),
+            visible: Vec::new(),
             max_procs: 512,
             max_file_bytes: 16 << 30,
             max_disk_bytes: None,
@@ -42,6 +46,8 @@ pub(super) struct RawSandbox {
     landlock: Option<bool>,
     #[serde(default)]
     writable: Vec<String>,
+    #[serde(default)]
+    visible: Vec<String>,
     #[serde(default)]
     max_procs: Option<i64>,
     #[serde(default)]
@@ -95,6 +101,7 @@ pub(super) fn validate(raw: Option<RawSandbox>) -> Result<SandboxConfig, Problem
         network_none,
         landlock: r.landlock.unwrap_or(true),
         writable: r.writable,
+        visible: r.visible,
         max_procs: max_procs as u64,
         max_file_bytes: megabytes("max_file_mb", r.max_file_mb)?.unwrap_or(d.max_file_bytes),
         max_disk_bytes: megabytes("max_disk_mb", r.max_disk_mb)?,

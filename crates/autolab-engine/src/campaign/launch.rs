@@ -341,7 +341,16 @@ fn sandbox_spec(
         max_address_space: sb.max_memory_bytes,
         // The lab's own files (data, code outside the worktree) stay readable if the lab
         // lies in /tmp; the worktree's `.git` is autolab's, not the run's.
-        visible: vec![books.lab.root.clone()],
+        visible: std::iter::once(books.lab.root.clone())
+            .chain(sb.visible.iter().map(|v| {
+                let p = std::path::Path::new(v);
+                if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    books.lab.root.join(p)
+                }
+            }))
+            .collect(),
         read_only: vec![worktree.join(".git")],
         private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
     })

@@ -205,8 +205,10 @@ policy = "strict"
 
 [sandbox]
 network = "host"
+visible = ["{venv}"]
 "#,
             python = venv.join("bin/python").display(),
+            venv = venv.display(),
             uri = server.uri(),
         ),
     );
