@@ -351,3 +351,169 @@ fn a_crash_ending_a_streak_is_judged_before_a_ready_candidate_starts() {
         "nothing started after the crash that ended the streak"
     );
 }
+
+/// Cancels #1, then resumes, once the campaign says its fix waits.
+struct CancelWaitingFix(std::path::PathBuf);
+impl Observer for CancelWaitingFix {
+    fn report(&mut self, r: Report) {
+        if let Report::Note(note) = r
+            && note.contains("its fix waits until the campaign goes on")
+        {
+            let l = Ledger::open(&self.0).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            l.controls().push(c.id, &Command::Cancel(1), "t").unwrap();
+            l.controls().push(c.id, &Command::Resume, "t").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_cancelled_crash_waiting_for_its_fix_is_never_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(".autolab/ledger.db");
+    let fixes = Arc::new(AtomicU32::new(0));
+    let count = fixes.clone();
+    let server = FakeServer::from_fn(move |r| {
+        if r.body.contains("Propose ") {
+            reply(IDEA)
+        } else if r.body.contains("Write ONE lesson") {
+            reply("A lesson.")
+        } else if r.body.contains("crashed") && r.body.contains("SEARCH/REPLACE") {
+            count.fetch_add(1, Ordering::SeqCst);
+            reply(FIX)
+        } else {
+            reply(EDIT)
+        }
+    });
+    let agent = format!(
+        "[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nfix_attempts = 1\n",
+        server.url()
+    );
+    lab(dir.path(), &agent);
+    std::fs::write(dir.path().join("a.txt"), "x = 1\n").unwrap();
+    commit_all(dir.path());
+    let lab = Lab::open(dir.path()).unwrap();
+    let pusher = db.clone();
+    let runner = Arc::new(
+        Scripted::new(|n| {
+            if n == 1 {
+                Act::Print("Traceback: boom\n".into(), 1)
+            } else {
+                loss(1.0)
+            }
+        })
+        .on_start(move |n| {
+            if n != 1 {
+                return;
+            }
+            let l = Ledger::open(&pusher).unwrap();
+            let c = l.campaign("t").unwrap().unwrap();
+            let id = l.controls().push(c.id, &Command::Pause, "t").unwrap();
+            let asked = std::time::Instant::now();
+            while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
+                && asked.elapsed() < HOLD_AT_MOST
+            {
+                std::thread::park_timeout(std::time::Duration::from_millis(5));
+            }
+        }),
+    );
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(2),
+        max_hours: Some(30.0 / 3600.0),
+        ..RunOptions::default()
+    };
+    let parts = Parts {
+        runner: Some(runner),
+        ..Parts::default()
+    };
+    run_campaign_with(
+        &lab,
+        &opts,
+        &mut CancelWaitingFix(db.clone()),
+        &AtomicBool::new(false),
+        parts,
+    )
+    .unwrap();
+    assert_eq!(
+        fixes.load(Ordering::SeqCst),
+        0,
+        "a cancelled crash is not fixed"
+    );
+    assert_eq!(experiments(dir.path())[1].verdict, Some(Verdict::Cancelled));
+}
+
+#[test]
+fn a_candidate_coded_while_the_baseline_runs_starts_after_the_baselines_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(".autolab/ledger.db");
+    let server = FakeServer::from_fn(move |r| {
+        if r.body.contains("Propose ") {
+            reply(IDEA)
+        } else if r.body.contains("Write ONE lesson") {
+            reply("A lesson.")
+        } else {
+            reply(EDIT)
+        }
+    });
+    let agent = format!(
+        "[agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\n",
+        server.url()
+    );
+    lab(dir.path(), &agent);
+    std::fs::write(dir.path().join("a.txt"), "x = 1\n").unwrap();
+    commit_all(dir.path());
+    let lab = Lab::open(dir.path()).unwrap();
+    // The baseline's run ends only once #1's code is ready and queued.
+    let watch = db.clone();
+    let runner = Arc::new(Scripted::new(|_| loss(1.0)).on_start(move |n| {
+        if n != 0 {
+            return;
+        }
+        let l = Ledger::open(&watch).unwrap();
+        let c = l.campaign("t").unwrap().unwrap();
+        let asked = std::time::Instant::now();
+        while !l
+            .experiment(c.id, 1)
+            .unwrap()
+            .is_some_and(|e| e.state == autolab_core::experiment::State::Queued)
+            && asked.elapsed() < HOLD_AT_MOST
+        {
+            std::thread::park_timeout(std::time::Duration::from_millis(5));
+        }
+    }));
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(2),
+        max_hours: Some(30.0 / 3600.0),
+        ..RunOptions::default()
+    };
+    let parts = Parts {
+        runner: Some(runner.clone()),
+        ..Parts::default()
+    };
+    run_campaign_with(
+        &lab,
+        &opts,
+        &mut super::common::Quiet,
+        &AtomicBool::new(false),
+        parts,
+    )
+    .unwrap();
+    assert_eq!(runner.ran(), [0, 1]);
+    let l = Ledger::open(&db).unwrap();
+    let c = l.campaign("t").unwrap().unwrap();
+    let judged = l
+        .events(l.experiment(c.id, 0).unwrap().unwrap().row)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.to.as_deref() == Some("kept"))
+        .unwrap()
+        .at;
+    let one = l.experiment(c.id, 1).unwrap().unwrap();
+    let started = l.runs(one.row).unwrap()[0].started_at;
+    assert!(
+        started >= judged,
+        "#1 started before the baseline's verdict"
+    );
+}

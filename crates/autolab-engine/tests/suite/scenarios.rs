@@ -206,13 +206,13 @@ fn cancelling_a_queued_experiment_drops_its_work_and_touches_no_other() {
     let dir = tempfile::tempdir().unwrap();
     let lab = lab(dir.path(), "");
     run(&lab, 2, Arc::new(Scripted::new(|_| loss(1.0))), &mut Quiet);
-    // #2 and #3 were proposed when autolab stopped: on resume both wait in the queue.
+    // #2, #3 and #4 were proposed when autolab stopped: on resume they wait in the queue.
     let db = dir.path().join(".autolab/ledger.db");
     {
         let mut l = Ledger::open(&db).unwrap();
         let c = l.campaign("t").unwrap().unwrap();
         let parent = l.experiment(c.id, 1).unwrap().unwrap().parent;
-        for n in [2, 3] {
+        for n in [2, 3, 4] {
             l.propose(c.id, n, &parent, "test", "edit a.txt", None)
                 .unwrap();
         }
@@ -231,7 +231,11 @@ fn cancelling_a_queued_experiment_drops_its_work_and_touches_no_other() {
     );
     let summary = run(&lab, 5, runner.clone(), &mut Quiet);
     assert_eq!(summary.ending, Ending::Budget);
-    assert_eq!(runner.ran(), [2, 4], "#3 never ran; #4 came after");
+    assert_eq!(
+        runner.ran(),
+        [2, 4],
+        "#3 never ran; #4, queued behind it, did"
+    );
     let exps = experiments(dir.path());
     assert_eq!(exps[2].verdict, Some(Verdict::Cancelled));
     assert_eq!(exps[3].verdict, Some(Verdict::Cancelled));
@@ -486,4 +490,34 @@ fn with_the_approve_gate_a_candidate_runs_only_once_approved_and_a_rejected_one_
         run.started_at >= approved.taken_at.unwrap(),
         "#1 started only after its approval"
     );
+}
+
+#[test]
+fn an_approval_from_an_earlier_run_of_the_campaign_still_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(dir.path(), "approve = true\n");
+    run(&lab, 1, Arc::new(Scripted::new(|_| loss(1.0))), &mut Quiet);
+    // #1 was proposed and approved before autolab stopped.
+    let db = dir.path().join(".autolab/ledger.db");
+    {
+        let mut l = Ledger::open(&db).unwrap();
+        let c = l.campaign("t").unwrap().unwrap();
+        let parent = l.experiment(c.id, 0).unwrap().unwrap().parent;
+        l.propose(c.id, 1, &parent, "test", "edit a.txt", None)
+            .unwrap();
+        l.campaign_event(
+            c.id,
+            "approved",
+            &serde_json::json!({"experiment": 1, "by": "t"}),
+        )
+        .unwrap();
+    }
+    let runner = Arc::new(Scripted::new(|_| loss(0.5)));
+    let summary = run(&lab, 2, runner.clone(), &mut Quiet);
+    assert_eq!(
+        summary.ending,
+        Ending::Budget,
+        "it did not wait for an approval again"
+    );
+    assert_eq!(runner.ran(), [1]);
 }
