@@ -8,7 +8,7 @@ fn a_report_states_the_result_with_the_experiments_its_numbers_come_from() {
     let lab = TestLab::new();
     lab.write(
         "run.sh",
-        "x=${P_X:-9}\ncase \"$x\" in 1) echo 'boom' >&2; exit 3 ;; esac\necho \"val_loss: 0.$x\"\n",
+        "x=${P_X:-9}\ncase \"$x\" in 1) echo 'boom' >&2; exit 3 ;; esac\necho 'step: 1 val_loss: 0.99'\necho \"val_loss: 0.$x\"\n",
     );
     lab.write(
         "autolab.toml",
@@ -77,6 +77,14 @@ fn a_report_states_the_result_with_the_experiments_its_numbers_come_from() {
     assert_eq!((width, height), (1200, 500));
     assert!(png.len() > 10_000, "{} bytes: nothing drawn?", png.len());
     assert!(md.contains("](progress.png)"), "{md}");
+    assert!(
+        md.contains("](curves-0.svg)"),
+        "the baseline's learning curve: {md}"
+    );
+    assert!(
+        lab.read("report/curves-0.svg")
+            .contains("class=\"curve c0\"")
+    );
     let svg = lab.read("report/progress.svg");
     assert!(
         svg.starts_with("<svg") && svg.contains("class=\"kept\""),

@@ -136,6 +136,16 @@ pub fn render(f: &Value) -> String {
         }
         let _ = writeln!(md);
     }
+    if let Some(ids) = f["curves"].as_array().filter(|c| !c.is_empty()) {
+        let _ = writeln!(md, "## Learning curves\n");
+        for id in ids {
+            let _ = writeln!(
+                md,
+                "![#{id}: {} over step, one line per run](curves-{id}.svg)\n",
+                f["primary"].as_str().unwrap_or("the score")
+            );
+        }
+    }
     let _ = writeln!(md, "## Verdicts\n");
     let counts: Vec<String> = f["counts"]
         .as_object()

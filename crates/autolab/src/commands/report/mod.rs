@@ -41,7 +41,7 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let opened = open_ledger(dir)?;
     let ledger = &opened.ledger;
     let tag = pick_campaign(ledger, args.tag.as_deref())?.tag;
-    let facts = facts::facts(ledger, &opened.root, &tag)?;
+    let mut facts = facts::facts(ledger, &opened.root, &tag)?;
     let out = args.out.unwrap_or_else(|| {
         StatePaths::new(&opened.root)
             .state_dir()
@@ -55,6 +55,18 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     let goal = autolab_core::config::Config::load_lab(&opened.root)
         .map_or(autolab_core::config::Goal::Minimize, |c| c.score_goal());
     let plot = crate::plot::progress(&exps, goal, exps.iter().find(|e| e.number == 0));
+    // Learning curves (the primary metric over `step`, as runs printed them) of the baseline
+    // and each kept change.
+    let mut curves: Vec<(u32, String)> = Vec::new();
+    for e in exps
+        .iter()
+        .filter(|e| e.number == 0 || e.verdict == Some(autolab_core::experiment::Verdict::Kept))
+    {
+        if let Some(svg) = crate::curves::learning_curves(&opened.root, &ledger.runs(e.row)?) {
+            curves.push((e.number, svg));
+        }
+    }
+    facts["curves"] = json!(curves.iter().map(|(n, _)| n).collect::<Vec<_>>());
     let written = match args.format {
         Format::Json => {
             let path = out.join("report.json");
@@ -72,6 +84,9 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
                 crate::plot_png::progress(&exps, goal, baseline, metric, &out.join("progress.png"))
             {
                 eprintln!("note: {why}; the SVG plot is there");
+            }
+            for (n, svg) in &curves {
+                std::fs::write(out.join(format!("curves-{n}.svg")), svg)?;
             }
             let path = out.join("report.md");
             std::fs::write(&path, markdown::render(&facts))?;
@@ -101,6 +116,7 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
                 .and_then(|t| {
                     t.render(minijinja::Value::from(minijinja::value::Serde(&json!({
                         "f": facts, "plot": plot, "diffs": diffs,
+                        "curves": curves.iter().map(|(n, svg)| json!({"id": n, "svg": svg})).collect::<Vec<_>>(),
                     }))))
                 })
                 .map_err(|e| CliError::failure(format!("report template: {e}"), None))?;
