@@ -98,6 +98,9 @@ fn print_one(v: &Value) {
                     let state = o["state"].as_str().unwrap_or("");
                     match o["running_secs"].as_f64() {
                         Some(s) => format!("#{n:04} {state} {}", duration(s)),
+                        None if o["awaiting_approval"] == true => {
+                            format!("#{n:04} waits for approval")
+                        }
                         None => format!("#{n:04} {state}"),
                     }
                 })
@@ -116,6 +119,15 @@ fn print_one(v: &Value) {
         open.join(", ")
     };
     println!("open       {line}");
+    for o in v["open"].as_array().into_iter().flatten() {
+        if o["awaiting_approval"] == true {
+            let n = o["id"].as_u64().unwrap_or(0);
+            println!(
+                "approve    #{n:04} {}: `autolab approve {n}` or `autolab reject {n}`",
+                one_line(o["title"].as_str().unwrap_or(""))
+            );
+        }
+    }
     if let Some(who) = v["paused_by"].as_str() {
         println!(
             "paused     by {}: `autolab resume --tag {}` goes on",
@@ -224,6 +236,19 @@ pub fn status_of(
         .map(|e| e.number)
         .collect();
     let t = now();
+    // Candidates the approve gate holds: said to wait, not approved since.
+    let numbers = |kind: &str| -> Result<Vec<u64>, CliError> {
+        Ok(ledger
+            .campaign_events(campaign.id, kind)?
+            .iter()
+            .filter_map(|v| v["experiment"].as_u64())
+            .collect())
+    };
+    let approved = numbers("approved")?;
+    let held: Vec<u64> = numbers("awaiting-approval")?
+        .into_iter()
+        .filter(|n| !approved.contains(n))
+        .collect();
     let mut open = Vec::new();
     for e in experiments.iter().filter(|e| !e.state.is_final()) {
         // How long its current run has been going, while a live run holds the lab.
@@ -242,6 +267,7 @@ pub fn status_of(
             "state": e.state.as_str(),
             "title": e.title,
             "running_secs": running_secs,
+            "awaiting_approval": e.state == State::Queued && held.contains(&u64::from(e.number)),
         }));
     }
     let incumbent = campaign

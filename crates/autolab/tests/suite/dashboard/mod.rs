@@ -375,6 +375,12 @@ fn candidates_wait_for_approval_and_the_page_approves_or_rejects_them() {
         }
     };
     lab.wait_for("#1 to wait for approval", awaiting(1));
+    let status = lab.autolab(&["status"]);
+    let said = stdout(&status);
+    assert!(
+        said.contains("#0001 waits for approval") && said.contains("`autolab approve 1`"),
+        "{said}"
+    );
     let (_, page) = s.get(&format!("/?token={}", s.token));
     assert!(
         page.contains("id=\"approve-1\"") && page.contains("waits for approval"),
