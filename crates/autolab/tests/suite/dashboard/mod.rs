@@ -218,13 +218,25 @@ fn screenshots() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard-screenshots")
 }
 
-fn spawn_run(lab: &TestLab, max: &str) -> Child {
-    lab.cmd()
-        .args(["run", "--tag", "t", "--max-experiments", max])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// A campaign run in the background, killed if the test ends early (a failing assertion).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_run(lab: &TestLab, max: &str) -> Running {
+    Running(
+        lab.cmd()
+            .args(["run", "--tag", "t", "--max-experiments", max])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn verdict(lab: &TestLab, n: u32) -> Option<String> {
@@ -342,9 +354,9 @@ fn a_live_campaign_in_a_browser_moves_cards_plots_points_and_takes_commands_from
 
     // kill -9 the campaign: a page opened after shows the orchestrator stale, the ledger's state.
     let _ = std::process::Command::new("kill")
-        .args(["-9", &run.id().to_string()])
+        .args(["-9", &run.0.id().to_string()])
         .status();
-    let _ = run.wait();
+    let _ = run.0.wait();
     b.goto(&s.url("/"));
     b.wait("#orchestrator", |t| t == "stale");
     b.wait(r#".column[data-column="judged"] #card-2"#, |t| {
@@ -414,7 +426,7 @@ fn candidates_wait_for_approval_and_the_page_approves_or_rejects_them() {
     assert_eq!(code, 200, "{said}");
     let out = output_within(
         std::mem::replace(
-            &mut run,
+            &mut run.0,
             std::process::Command::new("true").spawn().unwrap(),
         ),
         std::time::Duration::from_secs(60),
@@ -430,5 +442,4 @@ fn candidates_wait_for_approval_and_the_page_approves_or_rejects_them() {
         "{two}"
     );
     assert_eq!(two["runs"], 0, "a rejected candidate never ran");
-    let _ = run.wait();
 }
