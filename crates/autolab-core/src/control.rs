@@ -4,6 +4,11 @@
 
 use serde::Serialize;
 
+/// The campaign event recording that candidate N (`{"experiment": N}`) was approved to run.
+pub const APPROVED: &str = "approved";
+/// The campaign event recording that candidate N waits for an approval.
+pub const AWAITING_APPROVAL: &str = "awaiting-approval";
+
 /// What somebody asked of a live campaign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "command", content = "arg", rename_all = "lowercase")]

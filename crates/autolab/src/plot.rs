@@ -36,14 +36,104 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// What the progress plot shows, drawn as SVG here and as PNG by [`crate::plot_png`]: the
+/// judged experiments in order, their finite scores, the baseline's noise band, the range the
+/// scores and band span, and the running best over kept experiments as step corners.
+pub struct Progress<'a> {
+    pub judged: Vec<&'a Experiment>,
+    /// (number, score, experiment) of the judged experiments with a finite score.
+    pub scored: Vec<(u32, f64, &'a Experiment)>,
+    /// The baseline's noise: mean and sd of its repeated runs.
+    pub band: Option<(f64, f64)>,
+    /// The scores' and band's range, never empty (unpadded).
+    pub lo: f64,
+    pub hi: f64,
+    /// The last judged number (at least 1).
+    pub last: u32,
+    /// Corners of the running best as a step line, from the first kept score to `last`.
+    pub steps: Vec<(f64, f64)>,
+}
+
+impl<'a> Progress<'a> {
+    pub fn of(exps: &'a [Experiment], goal: Goal, baseline: Option<&Experiment>) -> Progress<'a> {
+        let mut judged: Vec<&Experiment> = exps.iter().filter(|e| e.verdict.is_some()).collect();
+        judged.sort_by_key(|e| e.number);
+        let scored: Vec<(u32, f64, &Experiment)> = judged
+            .iter()
+            .filter_map(|e| e.score.filter(|s| s.is_finite()).map(|s| (e.number, s, *e)))
+            .collect();
+        let band = baseline.and_then(|b| b.stats.as_ref()).and_then(|s| {
+            Some((
+                s["noise_runs"]["mean"].as_f64()?,
+                s["noise_runs"]["sd"].as_f64()?,
+            ))
+        });
+        let mut lo = scored.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let mut hi = scored.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        if let Some((m, sd)) = band {
+            lo = lo.min(m - sd);
+            hi = hi.max(m + sd);
+        }
+        if !lo.is_finite() || !hi.is_finite() {
+            (lo, hi) = (0.0, 1.0);
+        }
+        if hi - lo < 1e-12 {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        let last = judged.last().map_or(1, |e| e.number).max(1);
+        let mut steps: Vec<(f64, f64)> = Vec::new();
+        let mut best: Option<f64> = None;
+        for (n, s, e) in &scored {
+            let better = best.is_none_or(|b| match goal {
+                Goal::Minimize => *s < b,
+                Goal::Maximize => *s > b,
+            });
+            if e.verdict == Some(Verdict::Kept) && better {
+                if let Some(b) = best {
+                    steps.push((f64::from(*n), b));
+                }
+                steps.push((f64::from(*n), *s));
+                best = Some(*s);
+            }
+        }
+        if let Some(b) = best {
+            steps.push((f64::from(last), b));
+        }
+        Progress {
+            judged,
+            scored,
+            band,
+            lo,
+            hi,
+            last,
+            steps,
+        }
+    }
+}
+
+/// The axes of a plot box, with the two extreme values written on the y axis.
+fn axes(svg: &mut String, lo: f64, hi: f64, y: impl Fn(f64) -> f64) {
+    let _ = write!(
+        svg,
+        r#"<line x1="{PAD_L}" y1="{b}" x2="{r}" y2="{b}" class="axis"/><line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{b}" class="axis"/>"#,
+        b = H - PAD_B,
+        r = W - PAD_R
+    );
+    for v in [lo, hi] {
+        let _ = write!(
+            svg,
+            r#"<text x="4" y="{:.1}" class="tick">{}</text>"#,
+            y(v) + 4.0,
+            esc(&format!("{v:.4}"))
+        );
+    }
+}
+
 /// The plot of `exps` (any order), the baseline's noise band from its repeated runs.
 pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) -> String {
-    let mut judged: Vec<&Experiment> = exps.iter().filter(|e| e.verdict.is_some()).collect();
-    judged.sort_by_key(|e| e.number);
-    let scored: Vec<(u32, f64, &Experiment)> = judged
-        .iter()
-        .filter_map(|e| e.score.filter(|s| s.is_finite()).map(|s| (e.number, s, *e)))
-        .collect();
+    let p = Progress::of(exps, goal, baseline);
+    let scored = &p.scored;
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -59,53 +149,21 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
         );
         return svg;
     }
-    let band = baseline.and_then(|b| b.stats.as_ref()).and_then(|s| {
-        Some((
-            s["noise_runs"]["mean"].as_f64()?,
-            s["noise_runs"]["sd"].as_f64()?,
-        ))
-    });
-    let mut lo = scored.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let mut hi = scored.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    if let Some((m, sd)) = band {
-        lo = lo.min(m - sd);
-        hi = hi.max(m + sd);
-    }
-    if hi - lo < 1e-12 {
-        lo -= 0.5;
-        hi += 0.5;
-    }
-    let span = hi - lo;
-    let (lo, hi) = (lo - 0.05 * span, hi + 0.05 * span);
-    let last = judged.last().map_or(1, |e| e.number).max(1);
-    let x = |n: u32| PAD_L + (W - PAD_L - PAD_R) * f64::from(n) / f64::from(last);
+    let span = p.hi - p.lo;
+    let (lo, hi) = (p.lo - 0.05 * span, p.hi + 0.05 * span);
+    let last = p.last;
+    let x = |n: f64| PAD_L + (W - PAD_L - PAD_R) * n / f64::from(last);
     let y = |s: f64| PAD_T + (H - PAD_T - PAD_B) * (hi - s) / (hi - lo);
-    // Axes and their extreme values.
-    let _ = write!(
-        svg,
-        r#"<line x1="{PAD_L}" y1="{}" x2="{}" y2="{}" class="axis"/><line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{}" class="axis"/>"#,
-        H - PAD_B,
-        W - PAD_R,
-        H - PAD_B,
-        H - PAD_B
-    );
-    for v in [lo, hi] {
-        let _ = write!(
-            svg,
-            r#"<text x="4" y="{:.1}" class="tick">{}</text>"#,
-            y(v) + 4.0,
-            esc(&format!("{v:.4}"))
-        );
-    }
+    axes(&mut svg, lo, hi, y);
     let _ = write!(
         svg,
         r#"<text x="{}" y="{}" class="tick">experiment</text><text x="{:.1}" y="{}" class="tick">{last}</text>"#,
         W / 2.0 - 30.0,
         H - 6.0,
-        x(last) - 10.0,
+        x(f64::from(last)) - 10.0,
         H - 20.0
     );
-    if let Some((m, sd)) = band {
+    if let Some((m, sd)) = p.band {
         let _ = write!(
             svg,
             r#"<rect x="{PAD_L}" y="{:.1}" width="{}" height="{:.1}" class="band"><title>baseline noise: mean ± sd</title></rect>"#,
@@ -115,33 +173,18 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
         );
     }
     // The running best, over kept experiments.
-    let mut best: Option<f64> = None;
-    let mut steps = String::new();
-    for (n, s, e) in &scored {
-        if e.verdict != Some(Verdict::Kept) {
-            continue;
-        }
-        let better = best.is_none_or(|b| match goal {
-            Goal::Minimize => *s < b,
-            Goal::Maximize => *s > b,
-        });
-        if better {
-            if let Some(b) = best {
-                let _ = write!(steps, " L{:.1},{:.1}", x(*n), y(b));
-            }
+    if !p.steps.is_empty() {
+        let mut d = String::new();
+        for (i, (sx, sy)) in p.steps.iter().enumerate() {
             let _ = write!(
-                steps,
+                d,
                 "{}{:.1},{:.1}",
-                if best.is_none() { "M" } else { " L" },
-                x(*n),
-                y(*s)
+                if i == 0 { "M" } else { " L" },
+                x(*sx),
+                y(*sy)
             );
-            best = Some(*s);
         }
-    }
-    if let Some(b) = best {
-        let _ = write!(steps, " L{:.1},{:.1}", x(last), y(b));
-        let _ = write!(svg, r#"<path d="{steps}" class="best"/>"#);
+        let _ = write!(svg, r#"<path d="{d}" class="best"/>"#);
     }
     let others = scored
         .iter()
@@ -149,7 +192,7 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
         .count();
     let every = others.div_ceil(MAX_OTHER_POINTS).max(1);
     let mut other_index = 0;
-    for (n, s, e) in &scored {
+    for (n, s, e) in scored {
         let kept = e.verdict == Some(Verdict::Kept);
         if !kept {
             other_index += 1;
@@ -160,7 +203,7 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
         let _ = write!(
             svg,
             r#"<circle cx="{:.1}" cy="{:.1}" r="{}" class="{}"><title>#{n:04} {} {}</title></circle>"#,
-            x(*n),
+            x(f64::from(*n)),
             y(*s),
             if kept { 4.5 } else { 3.0 },
             if kept { "kept" } else { "other" },
@@ -172,20 +215,21 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
             let _ = write!(
                 svg,
                 r#"<text x="{:.1}" y="{:.1}" class="label">{}</text>"#,
-                x(*n) + 6.0,
+                x(f64::from(*n)) + 6.0,
                 y(*s) - 6.0,
                 esc(&label)
             );
         }
     }
-    for e in judged
+    for e in p
+        .judged
         .iter()
         .filter(|e| matches!(e.verdict, Some(Verdict::Crashed | Verdict::Timeout)))
     {
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" class="crash">✕<title>#{:04} {}</title></text>"#,
-            x(e.number) - 4.0,
+            x(f64::from(e.number)) - 4.0,
             H - PAD_B + 14.0,
             e.number,
             esc(e.verdict.map_or("", |v| v.as_str()))
@@ -227,20 +271,7 @@ pub fn curves(runs: &[(u32, Vec<(f64, f64)>)], metric: &str) -> String {
     }
     let x = |v: f64| PAD_L + (W - PAD_L - PAD_R) * (v - x0) / (x1 - x0);
     let y = |v: f64| PAD_T + (H - PAD_T - PAD_B) * (y1 - v) / (y1 - y0);
-    let _ = write!(
-        svg,
-        r#"<line x1="{PAD_L}" y1="{b}" x2="{r}" y2="{b}" class="axis"/><line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{b}" class="axis"/>"#,
-        b = H - PAD_B,
-        r = W - PAD_R
-    );
-    for v in [y0, y1] {
-        let _ = write!(
-            svg,
-            r#"<text x="4" y="{:.1}" class="tick">{}</text>"#,
-            y(v) + 4.0,
-            esc(&format!("{v:.4}"))
-        );
-    }
+    axes(&mut svg, y0, y1, y);
     let _ = write!(
         svg,
         r#"<text x="{}" y="{}" class="tick">step ({} to {})</text>"#,

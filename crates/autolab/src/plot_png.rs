@@ -34,38 +34,17 @@ pub fn progress(
     REGISTER.call_once(|| {
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     });
-    let mut judged: Vec<&Experiment> = exps.iter().filter(|e| e.verdict.is_some()).collect();
-    judged.sort_by_key(|e| e.number);
-    let scored: Vec<(f64, f64, &Experiment)> = judged
+    let p = crate::plot::Progress::of(exps, goal, baseline);
+    let scored: Vec<(f64, f64, &Experiment)> = p
+        .scored
         .iter()
-        .filter_map(|e| {
-            e.score
-                .filter(|s| s.is_finite())
-                .map(|s| (f64::from(e.number), s, *e))
-        })
+        .map(|(n, s, e)| (f64::from(*n), *s, *e))
         .collect();
-    let band = baseline.and_then(|b| b.stats.as_ref()).and_then(|s| {
-        Some((
-            s["noise_runs"]["mean"].as_f64()?,
-            s["noise_runs"]["sd"].as_f64()?,
-        ))
-    });
-    let mut lo = scored.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let mut hi = scored.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    if let Some((m, sd)) = band {
-        lo = lo.min(m - sd);
-        hi = hi.max(m + sd);
-    }
-    if !lo.is_finite() || !hi.is_finite() {
-        (lo, hi) = (0.0, 1.0);
-    }
-    if hi - lo < 1e-12 {
-        lo -= 0.5;
-        hi += 0.5;
-    }
-    let pad = 0.08 * (hi - lo);
-    let (lo, hi) = (lo - pad, hi + pad);
-    let last = judged.last().map_or(1.0, |e| f64::from(e.number)).max(1.0);
+    let judged = &p.judged;
+    let band = p.band;
+    let pad = 0.08 * (p.hi - p.lo);
+    let (lo, hi) = (p.lo - pad, p.hi + pad);
+    let last = f64::from(p.last);
 
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -112,28 +91,9 @@ pub fn progress(
         )
         .map_err(err)?;
     // The running best over kept experiments, as steps.
-    let mut steps: Vec<(f64, f64)> = Vec::new();
-    let mut best: Option<f64> = None;
-    for (n, s, e) in &scored {
-        if e.verdict != Some(Verdict::Kept) {
-            continue;
-        }
-        let better = best.is_none_or(|b| match goal {
-            Goal::Minimize => *s < b,
-            Goal::Maximize => *s > b,
-        });
-        if better {
-            if let Some(b) = best {
-                steps.push((*n, b));
-            }
-            steps.push((*n, *s));
-            best = Some(*s);
-        }
-    }
-    if let Some(b) = best {
-        steps.push((last + 0.5, b));
+    if !p.steps.is_empty() {
         chart
-            .draw_series(LineSeries::new(steps, KEPT.stroke_width(2)))
+            .draw_series(LineSeries::new(p.steps.clone(), KEPT.stroke_width(2)))
             .map_err(err)?;
     }
     let kept: Vec<&(f64, f64, &Experiment)> = scored

@@ -283,6 +283,16 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
+    /// The experiment numbers a campaign's events of one kind name (`{"experiment": N}`).
+    pub fn campaign_event_numbers(&self, campaign: CampaignId, kind: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .campaign_events(campaign, kind)?
+            .iter()
+            .filter_map(|v| v["experiment"].as_u64())
+            .filter_map(|n| u32::try_from(n).ok())
+            .collect())
+    }
+
     /// The details of a campaign's events of one kind, oldest first.
     pub fn campaign_events(
         &self,

@@ -422,13 +422,7 @@ impl AgentRuntime {
                     &json!({"expert": outcome.expert, "why": why}),
                 )?;
                 if outcome.out_of_budget {
-                    self.out_of_budget(
-                        books,
-                        CallError::Budget {
-                            spent: 0.0,
-                            limit: 0.0,
-                        },
-                    );
+                    self.budget_spent(books);
                 } else if outcome.unavailable {
                     self.llm_unavailable(books, &why);
                 } else {
@@ -493,6 +487,15 @@ impl AgentRuntime {
             return Ok(true);
         }
         Ok(self.outage.is_some() && books.under_budget()?)
+    }
+
+    /// A job came back saying `max_usd` is spent: [`Self::out_of_budget`] with what it cost.
+    pub fn budget_spent(&mut self, books: &mut Books<'_>) {
+        let e = CallError::Budget {
+            spent: self.caller.spent(),
+            limit: self.cfg.max_usd.unwrap_or(0.0),
+        };
+        self.out_of_budget(books, e);
     }
 
     pub fn out_of_budget(&mut self, books: &mut Books<'_>, e: CallError) {

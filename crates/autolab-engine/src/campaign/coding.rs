@@ -14,7 +14,6 @@ use super::books::Books;
 use super::jobs::{Jobs, SlotMsg, Work};
 use crate::EngineError;
 use crate::agent::ideas::Idea;
-use crate::llm::CallError;
 use crate::llm::coder::{CodeJob, CodeOutcome, Fix, implement};
 use crate::llm::context;
 
@@ -93,13 +92,7 @@ impl AgentRuntime {
             books.ledger.record_transcript(books.campaign.id, &t)?;
         }
         if outcome.out_of_budget {
-            self.out_of_budget(
-                books,
-                CallError::Budget {
-                    spent: 0.0,
-                    limit: 0.0,
-                },
-            );
+            self.budget_spent(books);
         }
         let exp = books.ledger.experiment_by_row(row)?;
         if exp.state.is_final() {

@@ -2,7 +2,7 @@
 //! notes written by other processes (`autolab pause` … from another terminal, the dashboard).
 //! Each command is taken once and answered with the effect it had.
 
-use autolab_core::control::{Command, Control};
+use autolab_core::control::{APPROVED, Command, Control};
 use autolab_core::experiment::Verdict;
 use serde_json::json;
 
@@ -209,13 +209,10 @@ impl Driver<'_> {
     /// Candidates approved in earlier runs of the campaign stay approved.
     pub(super) fn load_approvals(&mut self) -> Result<(), EngineError> {
         let books = &self.books;
-        for v in books
+        for n in books
             .ledger
-            .campaign_events(books.campaign.id, "approved")?
+            .campaign_event_numbers(books.campaign.id, APPROVED)?
         {
-            let Some(n) = v["experiment"].as_u64().and_then(|n| u32::try_from(n).ok()) else {
-                continue;
-            };
             if let Some(e) = books.ledger.experiment(books.campaign.id, n)? {
                 self.jobs.approved.insert(e.row);
             }
@@ -248,7 +245,7 @@ impl Driver<'_> {
         }
         books.ledger.campaign_event(
             books.campaign.id,
-            "approved",
+            APPROVED,
             &json!({"experiment": number, "by": by}),
         )?;
         if let Some(pos) = self.jobs.awaiting.iter().position(|r| *r == exp.row) {

@@ -104,6 +104,11 @@ impl Jobs {
         self.awaiting.retain(|r| *r != row);
     }
 
+    /// Whether work other than verdicts waits in the queue.
+    pub fn runnable(&self) -> bool {
+        self.queue.iter().any(|w| !matches!(w, Work::Decide(..)))
+    }
+
     /// Commits waiting for a slot.
     pub fn ready(&self) -> usize {
         self.queue
@@ -191,7 +196,7 @@ impl Jobs {
         self.awaiting.push(row);
         books.ledger.campaign_event(
             books.campaign.id,
-            "awaiting-approval",
+            autolab_core::control::AWAITING_APPROVAL,
             &serde_json::json!({ "experiment": number }),
         )?;
         books.observer.report(Report::Note(format!(

@@ -322,15 +322,12 @@ fn sandbox_spec(
     if !sb.enabled {
         return None;
     }
-    let mut writable = vec![worktree.to_path_buf(), run_dir.to_path_buf()];
-    for w in &sb.writable {
-        let p = std::path::Path::new(w);
-        writable.push(if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            books.lab.root.join(p)
-        });
-    }
+    // `join` keeps an absolute path as it is and puts a relative one under the lab.
+    let in_lab = |p: &String| books.lab.root.join(p);
+    let writable = [worktree.to_path_buf(), run_dir.to_path_buf()]
+        .into_iter()
+        .chain(sb.writable.iter().map(in_lab))
+        .collect();
     Some(SandboxSpec {
         helper,
         landlock: sb.landlock,
@@ -342,14 +339,7 @@ fn sandbox_spec(
         // The lab's own files (data, code outside the worktree) stay readable if the lab
         // lies in /tmp; the worktree's `.git` is autolab's, not the run's.
         visible: std::iter::once(books.lab.root.clone())
-            .chain(sb.visible.iter().map(|v| {
-                let p = std::path::Path::new(v);
-                if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    books.lab.root.join(p)
-                }
-            }))
+            .chain(sb.visible.iter().map(in_lab))
             .collect(),
         read_only: vec![worktree.join(".git")],
         private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),

@@ -14,10 +14,10 @@ use super::books::Books;
 use super::jobs::{Jobs, SlotMsg, Work};
 use crate::EngineError;
 use crate::llm::context;
+use crate::llm::lessons::cap;
 use crate::llm::lessons::{
     DigestJob, DigestVars, LessonJob, LessonVars, Written, compact, write_lesson,
 };
-use crate::llm::{CallError, lessons::cap};
 use crate::playbook;
 
 /// Characters of a crash's log the lesson prompt sees.
@@ -278,11 +278,7 @@ impl AgentRuntime {
             self.digest_failed_through = failed_digest;
         }
         if out_of_budget {
-            let e = CallError::Budget {
-                spent: self.caller.spent(),
-                limit: self.cfg.max_usd.unwrap_or(0.0),
-            };
-            self.out_of_budget(books, e);
+            self.budget_spent(books);
         }
         books.write_playbook(self)?;
         self.launch_lessons(books, jobs)

@@ -145,11 +145,7 @@ impl<'a> Driver<'a> {
                 && (prep == 0 || ending != Ending::Budget)
                 && !waiting_resume
             {
-                let runnable = self
-                    .jobs
-                    .queue
-                    .iter()
-                    .any(|w| !matches!(w, Work::Decide(..)));
+                let runnable = self.jobs.runnable();
                 let waiting_llm = match &self.agent {
                     Some(a) => a.llm_pending(&self.books)?,
                     None => false,
@@ -274,11 +270,7 @@ impl<'a> Driver<'a> {
     /// Whether anything may still start: queued work, an experiment waiting for the LLM, or a
     /// new proposal under the experiment budget.
     fn work_left(&self) -> Result<bool, EngineError> {
-        let runnable = self
-            .jobs
-            .queue
-            .iter()
-            .any(|w| !matches!(w, Work::Decide(..)));
+        let runnable = self.jobs.runnable();
         let waiting_llm = match &self.agent {
             Some(a) => a.llm_pending(&self.books)? || a.prep_in_flight > 0,
             None => false,

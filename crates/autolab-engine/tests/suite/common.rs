@@ -61,3 +61,33 @@ pub fn commit_all(dir: &Path) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "--quiet", "-m", "lab"]);
 }
+
+/// Writes `pause` into campaign `t`'s inbox (ledger at `db`) and waits until the loop took it
+/// (bounded: a loop that never takes it fails the test's assertions instead of hanging).
+pub fn pause_and_wait(db: &Path) {
+    use autolab_core::control::Command;
+    let l = autolab_core::ledger::Ledger::open(db).unwrap();
+    let c = l.campaign("t").unwrap().unwrap();
+    let id = l.controls().push(c.id, &Command::Pause, "t").unwrap();
+    let asked = std::time::Instant::now();
+    while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
+        && asked.elapsed() < super::fake_runner::HOLD_AT_MOST
+    {
+        std::thread::park_timeout(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Waits (bounded) until experiment `number` of campaign `t` reaches `state`.
+pub fn wait_for_state(db: &Path, number: u32, state: autolab_core::experiment::State) {
+    let l = autolab_core::ledger::Ledger::open(db).unwrap();
+    let c = l.campaign("t").unwrap().unwrap();
+    let asked = std::time::Instant::now();
+    while !l
+        .experiment(c.id, number)
+        .unwrap()
+        .is_some_and(|e| e.state == state)
+        && asked.elapsed() < super::fake_runner::HOLD_AT_MOST
+    {
+        std::thread::park_timeout(std::time::Duration::from_millis(5));
+    }
+}

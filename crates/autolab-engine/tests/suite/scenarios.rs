@@ -9,8 +9,8 @@ use autolab_core::experiment::Verdict;
 use autolab_core::ledger::Ledger;
 use autolab_engine::{Ending, Lab, Observer, Report};
 
-use super::common::{Quiet, git};
-use super::fake_runner::{Act, HOLD_AT_MOST, Scripted, loss};
+use super::common::{Quiet, git, pause_and_wait};
+use super::fake_runner::{Act, Scripted, loss};
 use super::scripted::{experiments, lab, run};
 
 #[test]
@@ -126,17 +126,8 @@ fn a_pause_arriving_mid_run_lets_the_run_finish_and_waits_for_resume() {
     let runner = Arc::new(
         Scripted::new(|n| loss(1.0 - 0.1 * f64::from(n))).on_start(move |n| {
             if n == 1 {
-                let l = Ledger::open(&pusher).unwrap();
-                let c = l.campaign("t").unwrap().unwrap();
-                let id = l.controls().push(c.id, &Command::Pause, "test").unwrap();
                 // #1 goes on until the loop has taken the pause.
-                let asked = std::time::Instant::now();
-                // (Bounded: a loop that never takes it fails the assertions below.)
-                while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
-                    && asked.elapsed() < HOLD_AT_MOST
-                {
-                    std::thread::park_timeout(std::time::Duration::from_millis(5));
-                }
+                pause_and_wait(&pusher);
             }
         }),
     );
@@ -420,15 +411,7 @@ fn a_pause_during_the_last_run_of_the_budget_ends_the_campaign_instead_of_waitin
     let pusher = dir.path().join(".autolab/ledger.db");
     let runner = Arc::new(Scripted::new(|_| loss(1.0)).on_start(move |n| {
         if n == 1 {
-            let l = Ledger::open(&pusher).unwrap();
-            let c = l.campaign("t").unwrap().unwrap();
-            let id = l.controls().push(c.id, &Command::Pause, "t").unwrap();
-            let asked = std::time::Instant::now();
-            while l.controls().get(id).unwrap().unwrap().taken_at.is_none()
-                && asked.elapsed() < HOLD_AT_MOST
-            {
-                std::thread::park_timeout(std::time::Duration::from_millis(5));
-            }
+            pause_and_wait(&pusher);
         }
     }));
     // #1 is the last experiment the budget allows: once it is judged nothing is left to resume

@@ -237,15 +237,9 @@ pub fn status_of(
         .collect();
     let t = now();
     // Candidates the approve gate holds: said to wait, not approved since.
-    let numbers = |kind: &str| -> Result<Vec<u64>, CliError> {
-        Ok(ledger
-            .campaign_events(campaign.id, kind)?
-            .iter()
-            .filter_map(|v| v["experiment"].as_u64())
-            .collect())
-    };
-    let approved = numbers("approved")?;
-    let held: Vec<u64> = numbers("awaiting-approval")?
+    let approved = ledger.campaign_event_numbers(campaign.id, autolab_core::control::APPROVED)?;
+    let held: Vec<u32> = ledger
+        .campaign_event_numbers(campaign.id, autolab_core::control::AWAITING_APPROVAL)?
         .into_iter()
         .filter(|n| !approved.contains(n))
         .collect();
@@ -267,7 +261,7 @@ pub fn status_of(
             "state": e.state.as_str(),
             "title": e.title,
             "running_secs": running_secs,
-            "awaiting_approval": e.state == State::Queued && held.contains(&u64::from(e.number)),
+            "awaiting_approval": e.state == State::Queued && held.contains(&e.number),
         }));
     }
     let incumbent = campaign

@@ -81,23 +81,20 @@ pub fn overview(
         .count();
     let spent = ledger.spent_usd(campaign.id).unwrap_or(0.0);
     let t = now();
-    // With the approve gate: candidates ready to run that nobody approved yet.
-    let gate = config.as_ref().is_some_and(|c| c.decide.approve);
-    let approved: Vec<u64> = ledger
-        .campaign_events(campaign.id, "approved")?
-        .iter()
-        .filter_map(|v| v["experiment"].as_u64())
+    // With the approve gate: candidates waiting for an approval, as `status` finds them.
+    let awaiting: Vec<u64> = status["open"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["awaiting_approval"] == true)
+        .filter_map(|o| o["id"].as_u64())
         .collect();
     let mut columns = Vec::new();
     for (name, states) in COLUMNS {
         let mut cards = Vec::new();
         for e in exps.iter().filter(|e| states.contains(&e.state)) {
             let mut c = card(ledger, e, live, t)?;
-            c["awaiting"] = json!(
-                gate && e.state == State::Queued
-                    && e.number > 0
-                    && !approved.contains(&u64::from(e.number))
-            );
+            c["awaiting"] = json!(awaiting.contains(&u64::from(e.number)));
             cards.push(c);
         }
         columns.push(json!({"name": name, "count": cards.len(), "cards": cards}));
