@@ -9,10 +9,12 @@ mod error;
 pub mod judge;
 pub mod lab;
 pub mod lab_checks;
+pub mod literature;
 pub mod llm;
 mod mlflow;
 pub mod playbook;
 pub mod proposer;
+pub mod writeup;
 
 pub use campaign::{
     Ending, Observer, Parts, Report, RunOptions, Summary, cluster_config, run_campaign,

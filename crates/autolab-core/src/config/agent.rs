@@ -63,6 +63,11 @@ pub struct Agent {
     pub outage_retry: Duration,
     /// How long the LLM may stay unreachable before the campaign pauses.
     pub max_outage: Duration,
+    /// The literature service the novelty check asks first (falling back to the others of
+    /// `[writeup] literature`); `None`: no novelty check (`novelty = "off"`, the default).
+    pub novelty: Option<String>,
+    /// Literature queries per idea in the novelty check.
+    pub novelty_queries: u32,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +123,10 @@ pub(super) struct RawAgent {
     outage_retry: Option<String>,
     #[serde(default)]
     max_outage: Option<String>,
+    #[serde(default)]
+    novelty: Option<String>,
+    #[serde(default)]
+    novelty_queries: Option<i64>,
 }
 
 type Problem = (String, String, Option<String>);
@@ -222,7 +231,17 @@ pub(super) fn validate(r: RawAgent) -> Result<Agent, Problem> {
             ));
         }
     }
+    let novelty = match r.novelty.as_deref() {
+        None | Some("off") => None,
+        Some(name) => Some(
+            super::literature_source(name)
+                .map_err(|m| ("novelty".to_string(), m, Some("or \"off\"".into())))?
+                .to_string(),
+        ),
+    };
     Ok(Agent {
+        novelty,
+        novelty_queries: ranged("novelty_queries", r.novelty_queries, 3, 1, 10)?,
         provider,
         model: r.model,
         base_url: r.base_url,

@@ -15,6 +15,7 @@ pub mod params_file;
 mod runner;
 mod sandbox;
 mod sources;
+mod writeup;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +33,7 @@ pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
 pub use runner::{PARALLEL, RunnerConfig, RunnerKind, check_parallel};
 pub use sandbox::SandboxConfig;
 pub use sources::{MLFLOW_DEFAULT_EXPERIMENT, SeriesValue, Source, WandbFrom};
+pub use writeup::{LITERATURE_SOURCES, Writeup, literature_source};
 
 /// The file name autolab looks for at the root of a lab.
 pub const CONFIG_FILE: &str = "autolab.toml";
@@ -48,6 +50,7 @@ pub struct Config {
     pub agent: Option<Agent>,
     pub early_stop: Option<EarlyStop>,
     pub sandbox: SandboxConfig,
+    pub writeup: Writeup,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +129,8 @@ struct RawConfig {
     early_stop: Option<early_stop::RawEarlyStop>,
     #[serde(default)]
     sandbox: Option<sandbox::RawSandbox>,
+    #[serde(default)]
+    writeup: Option<writeup::RawWriteup>,
 }
 
 #[derive(Deserialize)]
@@ -405,7 +410,11 @@ impl Config {
             ));
         }
 
+        let writeup = writeup::validate(raw.writeup)
+            .map_err(|(key, msg, hint)| at("writeup", &key, msg, hint))?;
+
         Ok(Config {
+            writeup,
             sandbox,
             early_stop,
             path: path.to_path_buf(),

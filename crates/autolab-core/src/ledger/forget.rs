@@ -37,6 +37,8 @@ pub fn forget_campaign(ledger: &mut Ledger, tag: &str) -> Result<Option<Forgotte
         "DELETE FROM transcripts WHERE campaign_id = ?1".to_string(),
         "DELETE FROM events WHERE campaign_id = ?1".to_string(),
         "DELETE FROM playbook_digests WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM controls WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM writeups WHERE campaign_id = ?1".to_string(),
         "DELETE FROM experiments WHERE campaign_id = ?1".to_string(),
         "DELETE FROM campaigns WHERE id = ?1".to_string(),
     ] {

@@ -14,11 +14,13 @@ mod llm;
 mod rows;
 mod runs;
 mod schema;
+mod writeups;
 
 pub use controls::Controls;
 pub use feed::{Feed, FeedItem, Pulse};
 pub use forget::{Forgotten, forget_campaign};
 pub use llm::{Digest, ExpertStats, Transcript};
+pub use writeups::{Writeup, Writeups};
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -145,6 +147,11 @@ impl Ledger {
     /// The control inbox of the ledger's campaigns.
     pub fn controls(&self) -> Controls<'_> {
         Controls(self)
+    }
+
+    /// Papers, reviews and the literature cache.
+    pub fn writeups(&self) -> Writeups<'_> {
+        Writeups(self)
     }
 
     /// The ledger as a feed for watchers.

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -136,6 +136,27 @@ CREATE TABLE controls (
     effect      TEXT
 );
 CREATE INDEX controls_waiting ON controls(campaign_id, taken_at);
+"#,
+    r#"
+CREATE TABLE literature (
+    source TEXT NOT NULL,
+    query  TEXT NOT NULL,
+    papers TEXT NOT NULL,
+    at     REAL NOT NULL,
+    PRIMARY KEY (source, query)
+);
+CREATE TABLE writeups (
+    id          INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    kind        TEXT NOT NULL,
+    at          REAL NOT NULL,
+    path        TEXT,
+    model       TEXT,
+    temperature REAL,
+    prompt_hash TEXT,
+    body        TEXT NOT NULL
+);
+CREATE INDEX writeups_by_campaign ON writeups(campaign_id, kind);
 "#,
 ];
 
