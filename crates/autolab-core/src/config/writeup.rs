@@ -16,6 +16,8 @@ pub struct Writeup {
     pub semantic_scholar_url: Option<String>,
     pub openalex_url: Option<String>,
     pub arxiv_url: Option<String>,
+    /// Retries of a literature service that answers 429 or 5xx before the next one is asked.
+    pub literature_retries: u32,
     /// At most this many papers cited in related work.
     pub max_citations: u32,
     /// Literature queries the LLM may make for the related work.
@@ -39,6 +41,7 @@ impl Default for Writeup {
             semantic_scholar_url: None,
             openalex_url: None,
             arxiv_url: None,
+            literature_retries: 2,
             max_citations: 12,
             queries: 3,
             fix_attempts: 3,
@@ -61,6 +64,8 @@ pub(super) struct RawWriteup {
     openalex_url: Option<String>,
     #[serde(default)]
     arxiv_url: Option<String>,
+    #[serde(default)]
+    literature_retries: Option<i64>,
     #[serde(default)]
     max_citations: Option<i64>,
     #[serde(default)]
@@ -154,6 +159,12 @@ pub(super) fn validate(r: Option<RawWriteup>) -> Result<Writeup, Problem> {
         semantic_scholar_url: r.semantic_scholar_url,
         openalex_url: r.openalex_url,
         arxiv_url: r.arxiv_url,
+        literature_retries: ranged(
+            "literature_retries",
+            r.literature_retries,
+            d.literature_retries,
+            10,
+        )?,
         max_citations: ranged("max_citations", r.max_citations, d.max_citations, 100)?,
         queries: ranged("queries", r.queries, d.queries, 20)?,
         fix_attempts: ranged("fix_attempts", r.fix_attempts, d.fix_attempts, 10)?,

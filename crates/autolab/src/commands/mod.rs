@@ -10,12 +10,14 @@ mod demo;
 mod doctor;
 mod forget;
 mod init;
+mod paper;
 mod pause;
 mod preflight;
 mod reject;
 mod report;
 mod results;
 mod resume;
+mod review;
 mod run;
 mod serve;
 mod show;
@@ -55,6 +57,10 @@ pub enum Command {
     Results(results::Args),
     /// A campaign in facts from the ledger: result, kept changes, failures, plot (md, html, json).
     Report(report::Args),
+    /// A LaTeX paper about a campaign, every number a ledger fact (needs [agent] and LaTeX).
+    Paper(paper::Args),
+    /// AI-Scientist's review of a paper: an ensemble of reviewers and a meta-review (JSON).
+    Review(review::Args),
     /// Show one experiment: idea, diff, metrics, verdict, runs, log tail.
     Show(show::Args),
     /// Bring the incumbent (or experiment N's change) into your branch, or --print it.
@@ -97,6 +103,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Results(a) => results::results(&dir, a),
         Command::Report(a) => report::report(&dir, a),
         Command::Show(a) => show::show(&dir, a),
+        Command::Paper(a) => paper::paper(&dir, a),
+        Command::Review(a) => review::review(&dir, a),
         Command::Steer(a) => steer::steer(&dir, a),
         Command::Pause(a) => pause::pause(&dir, a),
         Command::Resume(a) => resume::resume(&dir, a),

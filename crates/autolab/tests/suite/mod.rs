@@ -20,6 +20,7 @@ mod hostile_git;
 mod learning;
 mod mlflow;
 mod outage;
+mod paper;
 mod policies;
 mod report;
 mod resume;

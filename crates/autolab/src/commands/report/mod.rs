@@ -4,7 +4,7 @@
 //! experiment it came from. Markdown (with `progress.png` and `.svg` beside it), one self-contained HTML
 //! page, or JSON.
 
-mod facts;
+pub(crate) mod facts;
 mod markdown;
 
 use std::path::{Path, PathBuf};
