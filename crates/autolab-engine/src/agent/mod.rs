@@ -5,6 +5,7 @@ pub mod bandit;
 pub mod edit_blocks;
 pub mod experts;
 pub mod ideas;
+pub mod novelty;
 
 #[cfg(test)]
 mod tests;

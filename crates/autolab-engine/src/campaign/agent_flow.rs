@@ -67,6 +67,8 @@ pub struct AgentRuntime {
     pub disproven: std::collections::HashMap<ExperimentId, String>,
     /// While the LLM cannot be reached: since when, and when to try again.
     pub outage: Option<Outage>,
+    /// The novelty check of new ideas (`[agent] novelty`).
+    pub novelty: Option<crate::agent::novelty::NoveltyCheck>,
     /// Implementations (true: fixes) that waited for the LLM to come back.
     pub deferred: VecDeque<(ExperimentId, bool)>,
     /// Experiments whose code a coder is writing now (in their worktree).
@@ -159,6 +161,7 @@ impl AgentRuntime {
                     files: vec![],
                     expected_effect: String::new(),
                     risk: String::new(),
+                    novelty: None,
                 },
                 "seed".to_string(),
             ));
@@ -170,7 +173,19 @@ impl AgentRuntime {
             .map(|e| e.title)
             .collect();
         backlog.retain(|(i, _)| !tried.contains(&i.title));
+        let novelty = cfg
+            .novelty
+            .as_deref()
+            .map(|first| crate::agent::novelty::NoveltyCheck {
+                literature: Arc::new(crate::literature::from_config(
+                    &lab.config.writeup,
+                    Some(first),
+                )),
+                cache: crate::literature::SharedCache::default(),
+                queries: cfg.novelty_queries,
+            });
         Ok(AgentRuntime {
+            novelty,
             cfg: cfg.clone(),
             caller,
             templates,
@@ -382,6 +397,7 @@ impl AgentRuntime {
             ctx,
             expert: self.experts[i].clone(),
             n_ideas: self.cfg.ideas_per_call,
+            novelty: self.novelty.clone(),
         };
         self.ideas_in_flight += 1;
         self.prep_in_flight += 1;
@@ -405,8 +421,33 @@ impl AgentRuntime {
             Ok(ideas) => {
                 self.failed_ideations = 0;
                 self.pending_transcripts.extend(outcome.transcripts);
-                self.backlog
-                    .extend(ideas.into_iter().map(|i| (i, outcome.expert.clone())));
+                for idea in ideas {
+                    if let Some(n) = &idea.novelty {
+                        books.ledger.campaign_event(
+                            books.campaign.id,
+                            "novelty-checked",
+                            &json!({"title": idea.title, "expert": outcome.expert, "novelty": n}),
+                        )?;
+                        if n.is_known() {
+                            books.observer.report(Report::Note(format!(
+                                "idea \"{}\" looks known ({}): it is tried after the others",
+                                idea.title,
+                                n.closest.first().map_or(String::new(), |c| c.title.clone())
+                            )));
+                        }
+                    }
+                    // Known ideas wait behind every other idea, also later ones.
+                    let known = idea.novelty.as_ref().is_some_and(|n| n.is_known());
+                    let at = if known {
+                        self.backlog.len()
+                    } else {
+                        self.backlog
+                            .iter()
+                            .position(|(i, _)| i.novelty.as_ref().is_some_and(|n| n.is_known()))
+                            .unwrap_or(self.backlog.len())
+                    };
+                    self.backlog.insert(at, (idea, outcome.expert.clone()));
+                }
             }
             Err(why) => {
                 if !outcome.unavailable {

@@ -494,3 +494,50 @@ pub(crate) fn arxiv_id_of_doi(doi: &str) -> Option<String> {
         .strip_prefix("10.48550/arxiv.")
         .and_then(|_| bare_arxiv_id(&doi["10.48550/arxiv.".len()..]))
 }
+
+/// The client `[writeup]` describes: its services in order (with `first` moved to the
+/// front, as `[agent] novelty` asks), at its URLs, with its retries.
+pub fn from_config(cfg: &autolab_core::config::Writeup, first: Option<&str>) -> Literature {
+    let mut order: Vec<Source> = cfg
+        .literature
+        .iter()
+        .filter_map(|s| Source::parse(s))
+        .collect();
+    if let Some(f) = first.and_then(Source::parse) {
+        order.retain(|s| *s != f);
+        order.insert(0, f);
+    }
+    let mut lit = Literature::new(order);
+    lit.retries = cfg.literature_retries;
+    let d = Endpoints::default();
+    lit.endpoints = Endpoints {
+        semantic_scholar: cfg
+            .semantic_scholar_url
+            .clone()
+            .unwrap_or(d.semantic_scholar),
+        openalex: cfg.openalex_url.clone().unwrap_or(d.openalex),
+        arxiv: cfg.arxiv_url.clone().unwrap_or(d.arxiv),
+    };
+    lit
+}
+
+/// A cache in memory, shared between threads (the novelty checks of one campaign).
+#[derive(Debug, Clone, Default)]
+pub struct SharedCache(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(Source, String), Vec<Paper>>>>,
+);
+
+impl Cache for SharedCache {
+    fn get(&mut self, source: Source, query: &str) -> Option<Vec<Paper>> {
+        self.0
+            .lock()
+            .ok()?
+            .get(&(source, query.to_string()))
+            .cloned()
+    }
+    fn put(&mut self, source: Source, query: &str, papers: &[Paper]) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert((source, query.to_string()), papers.to_vec());
+        }
+    }
+}

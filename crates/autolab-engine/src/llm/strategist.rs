@@ -38,6 +38,8 @@ pub struct IdeaJob {
     pub ctx: IdeaContext,
     pub expert: Expert,
     pub n_ideas: u32,
+    /// Check each fresh idea's novelty (`[agent] novelty`).
+    pub novelty: Option<crate::agent::novelty::NoveltyCheck>,
 }
 
 pub struct IdeaOutcome {
@@ -153,6 +155,18 @@ pub fn ideate(job: IdeaJob) -> IdeaOutcome {
             transcripts,
             None,
         );
+    }
+    if let Some(nc) = &job.novelty {
+        for idea in &mut fresh {
+            idea.novelty = Some(crate::agent::novelty::check(
+                &job.caller,
+                nc,
+                idea,
+                &mut transcripts,
+            ));
+        }
+        // Known ideas are kept, after the others.
+        fresh.sort_by_key(|i| i.novelty.as_ref().is_some_and(|n| n.is_known()));
     }
     IdeaOutcome {
         expert,

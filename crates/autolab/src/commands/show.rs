@@ -57,6 +57,27 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     if let Some(i) = &idea {
         println!("hypothesis {}", i["hypothesis"].as_str().unwrap_or(""));
         println!("plan       {}", i["plan"].as_str().unwrap_or(""));
+        if let Some(n) = i.get("novelty").filter(|n| n.is_object()) {
+            let closest: Vec<String> = n["closest"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| match c["year"].as_i64() {
+                    Some(y) => format!("{} ({y})", c["title"].as_str().unwrap_or("?")),
+                    None => c["title"].as_str().unwrap_or("?").to_string(),
+                })
+                .collect();
+            println!(
+                "novelty    {}: {}{}",
+                n["decision"].as_str().unwrap_or("?"),
+                n["reason"].as_str().unwrap_or(""),
+                if closest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — closest: {}", closest.join("; "))
+                }
+            );
+        }
     }
     if !transcripts.is_empty() {
         let (p, c, usd): (u64, u64, f64) = transcripts.iter().fold((0, 0, 0.0), |a, t| {

@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_git;
 mod learning;
 mod mlflow;
+mod novelty;
 mod outage;
 mod paper;
 mod policies;

@@ -22,4 +22,7 @@ pub struct Idea {
     pub expected_effect: String,
     #[serde(default)]
     pub risk: String,
+    /// The novelty check's decision (`[agent] novelty`), when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty: Option<super::novelty::Novelty>,
 }

@@ -202,6 +202,7 @@ fn idea_from(item: &Value, at: &str) -> Result<Idea, String> {
         files,
         expected_effect: text("expected_effect")?,
         risk: text("risk")?,
+        novelty: None,
     })
 }
 

@@ -48,6 +48,7 @@ pub fn seed_ideas_from_ai_scientist(json: &str) -> Result<Vec<Idea>, String> {
                 files: Vec::new(),
                 expected_effect: String::new(),
                 risk: scores.join(", "),
+                novelty: None,
             })
         })
         .collect()

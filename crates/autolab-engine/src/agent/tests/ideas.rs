@@ -8,6 +8,7 @@ fn idea(title: &str, hypothesis: &str) -> Idea {
         files: vec![],
         expected_effect: String::new(),
         risk: String::new(),
+        novelty: None,
     }
 }
 
@@ -35,6 +36,7 @@ fn parses_ideas_wrapped_in_prose_and_a_json_fence() {
             files: vec!["train.py".into()],
             expected_effect: "val_loss -0.02".into(),
             risk: "low".into(),
+            novelty: None,
         }
     );
     assert_eq!(ideas[1].risk, "0.4", "a numeric risk becomes text");

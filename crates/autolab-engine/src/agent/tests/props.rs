@@ -69,6 +69,7 @@ fn idea() -> impl Strategy<Value = Idea> {
                 files,
                 expected_effect,
                 risk,
+                novelty: None,
             },
         )
 }

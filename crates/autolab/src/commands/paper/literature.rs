@@ -2,27 +2,11 @@
 
 use autolab_core::config::Writeup;
 use autolab_core::ledger::Ledger;
-use autolab_engine::literature::{Cache, Endpoints, Literature, Paper, Source};
+use autolab_engine::literature::{Cache, Literature, Paper, Source};
 
-/// The services in `[writeup] literature`'s order, at its URLs.
+/// The services of `[writeup]`.
 pub fn client(cfg: &Writeup) -> Literature {
-    let order: Vec<Source> = cfg
-        .literature
-        .iter()
-        .filter_map(|s| Source::parse(s))
-        .collect();
-    let mut lit = Literature::new(order);
-    lit.retries = cfg.literature_retries;
-    let d = Endpoints::default();
-    lit.endpoints = Endpoints {
-        semantic_scholar: cfg
-            .semantic_scholar_url
-            .clone()
-            .unwrap_or(d.semantic_scholar),
-        openalex: cfg.openalex_url.clone().unwrap_or(d.openalex),
-        arxiv: cfg.arxiv_url.clone().unwrap_or(d.arxiv),
-    };
-    lit
+    autolab_engine::literature::from_config(cfg, None)
 }
 
 /// Answers kept in the ledger's `literature` table (a query is asked once per lab).
