@@ -521,11 +521,11 @@ pub fn from_config(cfg: &autolab_core::config::Writeup, first: Option<&str>) -> 
     lit
 }
 
+type Answers = std::collections::HashMap<(Source, String), Vec<Paper>>;
+
 /// A cache in memory, shared between threads (the novelty checks of one campaign).
 #[derive(Debug, Clone, Default)]
-pub struct SharedCache(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(Source, String), Vec<Paper>>>>,
-);
+pub struct SharedCache(std::sync::Arc<std::sync::Mutex<Answers>>);
 
 impl Cache for SharedCache {
     fn get(&mut self, source: Source, query: &str) -> Option<Vec<Paper>> {
