@@ -2,27 +2,209 @@
 //! stripped; commands that read or write files, or place floats (the ledger's job), are
 //! refused; citation keys must be ones the paper's bibliography has.
 
-/// Commands the LLM may not write: file access, TeX internals, and floats (figures and
-/// tables come from the ledger).
-const REFUSED: [&str; 17] = [
-    "\\input",
-    "\\include",
-    "\\write",
-    "\\immediate",
-    "\\openin",
-    "\\openout",
-    "\\read",
-    "\\catcode",
-    "\\usepackage",
-    "\\documentclass",
-    "\\includegraphics",
-    "\\begin{figure",
-    "\\begin{table",
-    "\\begin{tabular",
-    "\\special",
-    "\\directlua",
-    "\\pdfobj",
+/// The commands the LLM may write: text styling, lists, citations and references, and math.
+/// Anything else (file access, macro definitions, counters, TeX primitives, floats — figures
+/// and tables come from the ledger) is refused: an allowlist, so no trick is left unnamed.
+const ALLOWED: &[&str] = &[
+    "fact",
+    "cite",
+    "citet",
+    "citep",
+    "citealp",
+    "citealt",
+    "citeauthor",
+    "citeyear",
+    "ref",
+    "cref",
+    "Cref",
+    "eqref",
+    "autoref",
+    "label",
+    "emph",
+    "textbf",
+    "textit",
+    "texttt",
+    "textsc",
+    "textrm",
+    "textsf",
+    "underline",
+    "item",
+    "begin",
+    "end",
+    "subsection",
+    "subsubsection",
+    "paragraph",
+    "footnote",
+    "ldots",
+    "dots",
+    "cdots",
+    "cdot",
+    "times",
+    "le",
+    "leq",
+    "ge",
+    "geq",
+    "ll",
+    "gg",
+    "approx",
+    "sim",
+    "simeq",
+    "pm",
+    "mp",
+    "in",
+    "notin",
+    "subset",
+    "subseteq",
+    "cup",
+    "cap",
+    "to",
+    "rightarrow",
+    "leftarrow",
+    "Rightarrow",
+    "Leftarrow",
+    "leftrightarrow",
+    "mapsto",
+    "infty",
+    "partial",
+    "nabla",
+    "sum",
+    "prod",
+    "int",
+    "frac",
+    "tfrac",
+    "dfrac",
+    "sqrt",
+    "log",
+    "ln",
+    "exp",
+    "min",
+    "max",
+    "arg",
+    "argmin",
+    "argmax",
+    "sup",
+    "inf",
+    "lim",
+    "det",
+    "mathbf",
+    "mathcal",
+    "mathbb",
+    "mathrm",
+    "mathit",
+    "mathsf",
+    "boldsymbol",
+    "operatorname",
+    "text",
+    "textnormal",
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigg",
+    "quad",
+    "qquad",
+    "hat",
+    "bar",
+    "tilde",
+    "vec",
+    "dot",
+    "ddot",
+    "widehat",
+    "overline",
+    "neq",
+    "ne",
+    "equiv",
+    "propto",
+    "forall",
+    "exists",
+    "mid",
+    "lVert",
+    "rVert",
+    "lvert",
+    "rvert",
+    "langle",
+    "rangle",
+    "lfloor",
+    "rfloor",
+    "lceil",
+    "rceil",
+    "ell",
+    "top",
+    "prime",
+    "circ",
+    "star",
+    "ast",
+    "odot",
+    "otimes",
+    "oplus",
+    "cdotp",
+    "colon",
+    "not",
+    "setminus",
+    "emptyset",
+    "mathbb",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+    "textasciitilde",
+    "textbackslash",
+    "textasciicircum",
+    "ie",
+    "eg",
+    "etal",
+    "noindent",
+    "par",
+    "newline",
 ];
+
+/// Environments the LLM may open.
+const ENVIRONMENTS: &[&str] = &[
+    "itemize",
+    "enumerate",
+    "description",
+    "equation",
+    "equation*",
+    "align",
+    "align*",
+    "quote",
+    "quotation",
+];
+
+/// Escapes (`\` followed by a non-letter) that only print a character or a space.
+const ESCAPES: &str = "%&_#${}\\,;:! -/'`\"^~.=|";
 
 /// The section's text without code fences and document-level commands.
 pub fn clean(reply: &str) -> String {
@@ -52,19 +234,56 @@ pub fn clean(reply: &str) -> String {
         .to_string()
 }
 
-/// The refused commands `text` contains.
-pub fn refused(text: &str) -> Vec<&'static str> {
-    REFUSED
-        .iter()
-        .filter(|c| {
-            text.match_indices(**c).any(|(i, m)| {
-                // `\input` must not match `\inputenc`; `\read` not `\readme`.
-                let next = text[i + m.len()..].chars().next();
-                c.ends_with('{') || !next.is_some_and(|n| n.is_ascii_alphabetic())
-            })
-        })
-        .copied()
-        .collect()
+/// The refused commands `text` contains, as written (`\\input`, `\\begin{figure}`, `^^`).
+pub fn refused(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |c: String| {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    };
+    if text.contains("^^") {
+        add("^^".into());
+    }
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && b[j].is_ascii_alphabetic() {
+            j += 1;
+        }
+        if j == start {
+            // An escape: `\%`, `\\`, `\,` … or something else (`\@`, a non-ASCII char).
+            match text[start..].chars().next() {
+                Some(c) if ESCAPES.contains(c) => {}
+                Some(c) => add(format!("\\{c}")),
+                None => add("\\".into()),
+            }
+            i = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        let name = &text[start..j];
+        if !ALLOWED.contains(&name) {
+            add(format!("\\{name}"));
+        } else if name == "begin" || name == "end" {
+            let env = text[j..]
+                .strip_prefix('{')
+                .and_then(|r| r.split_once('}'))
+                .map(|(e, _)| e.trim());
+            match env {
+                Some(e) if ENVIRONMENTS.contains(&e) => {}
+                Some(e) => add(format!("\\{name}{{{e}}}")),
+                None => add(format!("\\{name}")),
+            }
+        }
+        i = j;
+    }
+    out
 }
 
 /// The lines of `text` without the refused commands.
@@ -73,6 +292,27 @@ pub fn without_refused(text: &str) -> String {
         .filter(|l| refused(l).is_empty())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Whether `text`'s braces balance (escaped ones aside), so it cannot close the template's.
+pub fn braces_balance(text: &str) -> bool {
+    let mut depth: i64 = 0;
+    let mut escaped = false;
+    for c in text.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// Every key cited in `text` (`\cite{a,b}`, `\citep[p.~2]{c}`, `\citet*{d}`).
@@ -163,13 +403,46 @@ mod tests {
     }
 
     #[test]
-    fn file_access_and_floats_are_refused_but_lookalikes_are_not() {
+    fn only_text_math_and_citation_commands_pass() {
         assert_eq!(refused("\\input{/etc/passwd}"), ["\\input"]);
         assert_eq!(refused("see \\includegraphics{x}"), ["\\includegraphics"]);
-        assert!(refused("\\begin{table}[h]").contains(&"\\begin{table"));
-        assert!(refused("\\immediate\\write18{rm -rf /}").len() >= 2);
-        assert!(refused("\\inputenc and \\readme and \\textbf{x}").is_empty());
+        assert_eq!(refused("\\begin{table}[h]"), ["\\begin{table}"]);
+        assert_eq!(
+            refused("\\immediate\\write18{rm -rf /}"),
+            ["\\immediate", "\\write"]
+        );
+        for trick in [
+            "\\def\\x{1}",
+            "\\newcommand{\\x}{1}",
+            "\\the\\catcode",
+            "\\number\\x",
+            "\\romannumeral",
+            "\\char",
+            "\\csname x\\endcsname",
+            "\\makeatletter",
+            "\\@input",
+            "^^r",
+            "\\setcounter",
+            "\\InputIfFileExists",
+            "\\lstinputlisting",
+            "\\begin{verbatim}",
+            "\\end{document}",
+            "\\loop",
+            "\\directlua",
+            "\\readline",
+            "\\inputenc",
+        ] {
+            assert!(!refused(trick).is_empty(), "{trick} passed");
+        }
+        assert!(refused("\\textbf{x} and $\\alpha \\le \\frac{a}{b}$, \\citep{k}, 5\\%, a\\_b, \\theta \\begin{itemize}\\item x\\end{itemize}").is_empty());
         assert_eq!(without_refused("a\n\\input{x}\nb"), "a\nb");
+    }
+
+    #[test]
+    fn braces_balance_aside_from_escaped_ones() {
+        assert!(braces_balance("\\textbf{a} \\{ b"));
+        assert!(!braces_balance("a} \\input{x"));
+        assert!(!braces_balance("\\textbf{a"));
     }
 
     #[test]

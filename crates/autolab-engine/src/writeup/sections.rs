@@ -103,11 +103,19 @@ fn offences(text: &str, b: &Brief) -> Vec<Offence> {
         out.push(Offence {
             sentence: text
                 .lines()
-                .find(|l| l.contains(c))
+                .find(|l| l.contains(&c))
                 .unwrap_or("")
                 .trim()
                 .to_string(),
-            what: format!("{c} is not allowed (figures, tables and files are autolab's)"),
+            what: format!(
+                "{c} is not allowed: only text styling, lists, citations, references and math (figures and tables are autolab's)"
+            ),
+        });
+    }
+    if !super::prose::braces_balance(text) {
+        out.push(Offence {
+            sentence: String::new(),
+            what: "the braces { } do not balance".into(),
         });
     }
     for key in cited(text) {

@@ -134,7 +134,7 @@ fn writer(r: &Recorded) -> FakeReply {
         "It improves the loss by 37.5\\% over the baseline. The best score is \\fact{best.score}."
             .into()
     } else if p.contains("Write the section: method") {
-        "\\undefinedmacro{x} We searched one parameter.".into()
+        "We searched $\\alpha over one parameter.".into()
     } else {
         format!(
             "This work ran \\fact{{experiments}} experiments and reached \\fact{{best.score}}{cite}."
@@ -282,7 +282,7 @@ fn a_paper_holds_only_ledger_numbers_and_its_review_is_stored() {
         .collect();
     assert_eq!(fixes.len(), 1);
     assert!(
-        fixes[0].prompt_text().contains("undefinedmacro"),
+        fixes[0].prompt_text().contains("$\\alpha over"),
         "{}",
         fixes[0].prompt_text()
     );

@@ -130,7 +130,7 @@ pub fn paper(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             out: out.clone(),
             settings: w.config.writeup.clone(),
             tools,
-            build_limit: Duration::from_secs(300),
+            build_limit: Duration::from_secs(120),
         },
         Some(&lit),
         &mut cache,
