@@ -10,6 +10,9 @@ pub mod prose;
 pub mod review;
 pub mod sections;
 
+#[cfg(test)]
+mod tests;
+
 /// A short, stable hash of a prompt (FNV-1a, 64 bits, hex): the same prompt gives the same
 /// hash in every version of autolab.
 pub fn prompt_hash(text: &str) -> String {

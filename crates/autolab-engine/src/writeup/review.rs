@@ -200,7 +200,6 @@ pub fn review(caller: &Caller, text: &str, n: u32, reflections: u32) -> Reviewed
         };
         let mut rounds = 0;
         for r in 1..=reflections {
-            rounds = r;
             let last = messages
                 .last()
                 .map(|m| m.content.clone())
@@ -212,7 +211,10 @@ pub fn review(caller: &Caller, text: &str, n: u32, reflections: u32) -> Reviewed
                 "Round {r}/{reflections}. Carefully consider the accuracy and soundness of the review you just wrote, and refine it; keep its spirit unless there are glaring issues. Answer in the same format. If there is nothing to improve, repeat the previous JSON exactly and write \"I am done\" at the end of your thoughts, before the JSON."
             )));
             match ask_form(&reviewer, &mut messages, &who, &mut log) {
-                Ok(Ok(f)) => form = f,
+                Ok(Ok(f)) => {
+                    form = f;
+                    rounds = r;
+                }
                 Ok(Err(why)) => {
                     out.notes.push(format!(
                         "{who}: reflection {r} unusable ({why}); its earlier review stands"

@@ -531,3 +531,40 @@ fn ai_scientists_seir_template_is_filled_unchanged() {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("The AI Scientist: Towards"), "{text}");
 }
+
+#[test]
+fn a_build_that_fails_keeps_the_earlier_paper() {
+    if !tools_or_skip() {
+        return;
+    }
+    let lab = campaign();
+    let llm = FakeServer::from_fn(writer);
+    let lit = LiteratureServer::start(corpus());
+    configure(&lab, &llm, &lit, "");
+    let out = lab.autolab(&["paper"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pdf = lab.path().join(".autolab/papers/t/paper.pdf");
+    let good = std::fs::read(&pdf).unwrap();
+    // No fix allowed now: the Method section's LaTeX error stays, the build fails.
+    let toml = lab.read("autolab.toml");
+    lab.write("autolab.toml", &format!("{toml}fix_attempts = 0\n"));
+    let out = lab.autolab(&["paper"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no paper was built") && err.contains("Missing $ inserted"),
+        "{err}"
+    );
+    assert!(err.contains("the earlier paper is still there"), "{err}");
+    assert_eq!(std::fs::read(&pdf).unwrap(), good, "paper.pdf untouched");
+    let failed = lab.path().join(".autolab/papers/t/attempt-3");
+    assert!(failed.join("paper.tex").is_file() && failed.join("build.log").is_file());
+    let conn = lab.ledger();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM writeups WHERE kind = 'paper' AND body LIKE '%\"failed\"%'"
+        ),
+        1
+    );
+}
