@@ -131,7 +131,7 @@ impl Caller {
                 if let Ok(mut s) = self.spent.lock() {
                     *s += resp.cost_usd;
                 }
-                t.reply = Some(resp.text.clone());
+                t.reply = Some(stored_reply(&resp.text));
                 t.prompt_tokens = resp.usage.prompt_tokens;
                 t.completion_tokens = resp.usage.completion_tokens;
                 t.cost_usd = resp.cost_usd;
@@ -156,6 +156,25 @@ impl Caller {
     }
 }
 
+/// The most of a reply the ledger keeps (the whole reply still goes to its caller).
+pub const MAX_STORED_REPLY: usize = 256 * 1024;
+
+/// A reply as the ledger keeps it: cut at [`MAX_STORED_REPLY`] bytes, saying how much was cut.
+fn stored_reply(text: &str) -> String {
+    if text.len() <= MAX_STORED_REPLY {
+        return text.to_string();
+    }
+    let mut end = MAX_STORED_REPLY;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n… [{} more bytes not stored]",
+        &text[..end],
+        text.len() - end
+    )
+}
+
 fn role_name(r: &Role) -> &'static str {
     match r {
         Role::System => "system",
@@ -175,5 +194,22 @@ pub fn assistant(text: impl Into<String>) -> Message {
     Message {
         role: Role::Assistant,
         content: text.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_reply_is_stored_cut_and_says_so() {
+        let huge = "é".repeat(MAX_STORED_REPLY);
+        let stored = stored_reply(&huge);
+        assert!(stored.len() < MAX_STORED_REPLY + 100);
+        assert!(stored.ends_with(&format!(
+            "[{} more bytes not stored]",
+            huge.len() - MAX_STORED_REPLY
+        )));
+        assert_eq!(stored_reply("short"), "short");
     }
 }

@@ -215,6 +215,8 @@ fn run_bounded(mut cmd: Command, dir: &Path, log: &Path, limit: Duration) -> Res
     let out =
         std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
+    // Its own process group, so a timeout stops pdflatex and bibtex too, not only latexmk.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -227,8 +229,13 @@ fn run_bounded(mut cmd: Command, dir: &Path, log: &Path, limit: Duration) -> Res
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status.success()),
             Ok(None) if Instant::now() >= deadline => {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 let _ = child.kill();
                 let _ = child.wait();
+                wait_group_gone(child.id() as i32, Duration::from_secs(5));
                 return Err(format!(
                     "{:?} took longer than {}s and was stopped",
                     cmd.get_program(),
@@ -238,6 +245,34 @@ fn run_bounded(mut cmd: Command, dir: &Path, log: &Path, limit: Duration) -> Res
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => return Err(e.to_string()),
         }
+    }
+}
+
+/// Whether a process of group `pgid` still runs (zombies aside).
+fn group_alive(pgid: i32) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.len() > 2 && f[0] != "Z" && f[2].parse::<i32>() == Ok(pgid)
+        })
+}
+
+/// Waits (bounded) until the killed group's processes are gone.
+fn wait_group_gone(pgid: i32, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while group_alive(pgid) && Instant::now() < deadline {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -295,6 +330,10 @@ pub fn build(dir: &Path, main: &str, tools: &Toolchain, limit: Duration) -> Buil
         log: log.clone(),
         ..Build::default()
     };
+    if !matches!(ran, Ok(true)) {
+        // A build that failed may leave a partial PDF: it is not a paper.
+        let _ = std::fs::remove_file(&pdf);
+    }
     match ran {
         Ok(true) if pdf.is_file() => b.pdf = Some(pdf),
         Ok(_) => {
@@ -402,5 +441,61 @@ mod tests {
             "./main.tex:12: Undefined control sequence. | l.12 \\foo"
         );
         assert!(e.iter().any(|x| x.starts_with("! Emergency stop")));
+    }
+
+    #[test]
+    fn a_build_that_loops_is_stopped_with_every_process_it_started() {
+        if preflight(false).is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI installs LaTeX; nothing may skip"
+            );
+            eprintln!("skipped: latexmk/pdflatex missing");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("paper.tex"),
+            "\\documentclass{article}\\begin{document}\\def\\a{\\a}\\a\\end{document}\n",
+        )
+        .unwrap();
+        let b = build(
+            dir.path(),
+            "paper.tex",
+            &Toolchain::default(),
+            Duration::from_secs(3),
+        );
+        assert!(b.pdf.is_none());
+        assert!(
+            b.errors[0].contains("took longer than 3s"),
+            "{:?}",
+            b.errors
+        );
+        assert!(
+            !dir.path().join("paper.pdf").exists(),
+            "no partial PDF left"
+        );
+        // Nothing of the build is left running (pdflatex was in latexmk's process group): no
+        // process has the paper's directory as its working directory.
+        let here = dir.path().canonicalize().unwrap();
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+            })
+            .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == here))
+            // A killed process not yet reaped (a zombie) runs nothing.
+            .filter(|e| {
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            })
+            .map(|e| std::fs::read_to_string(e.path().join("cmdline")).unwrap_or_default())
+            .collect();
+        assert!(left.is_empty(), "still running: {left:?}");
     }
 }

@@ -45,6 +45,11 @@ fn prose(text: &str) -> String {
             i += 2;
             continue;
         }
+        if c == '\\' && i + 1 < b.len() && matches!(b[i + 1], ',' | ';' | ':' | '!' | ' ') {
+            out.push(' '); // a thin or normal space
+            i += 2;
+            continue;
+        }
         if c == '%' {
             while i < b.len() && b[i] != '\n' {
                 i += 1;
@@ -126,13 +131,20 @@ fn literals(text: &str) -> Vec<Literal> {
                     decimals += 1;
                 }
                 j += 1;
-            } else if c == ','
+            } else if (c == '{' || c == '}')
+                && b[j..]
+                    .iter()
+                    .find(|x| **x != '{' && **x != '}')
+                    .is_some_and(char::is_ascii_digit)
+            {
+                j += 1; // `3{}2`: braces print nothing, the digits run on
+            } else if matches!(c, ',' | ' ' | '~')
                 && !seen_point
                 && j + 3 < b.len()
                 && b[j + 1..].iter().take(3).all(char::is_ascii_digit)
                 && b.get(j + 4).is_none_or(|n| !n.is_ascii_digit())
             {
-                j += 1; // a thousands separator
+                j += 1; // a thousands separator: 1,500 or 1 500 or 1~500
             } else if c == '.' && !seen_point && b.get(j + 1).is_some_and(char::is_ascii_digit) {
                 seen_point = true;
                 digits.push('.');
@@ -237,25 +249,27 @@ pub fn check(text: &str, facts: &Facts) -> Vec<Offence> {
             ),
         });
     }
-    let p = prose(text);
+    // Checked as printed: a fact next to a digit (`\fact{n}2`) makes a new number.
+    let printed = substitute(text, facts);
+    let p = prose(&printed);
     for lit in literals(&p) {
         if !facts.admits(lit.value, lit.decimals, lit.percent) {
             let written: String = p
                 .chars()
                 .skip(lit.at)
                 .take_while(|c| {
-                    c.is_ascii_digit() || matches!(c, '.' | ',' | 'e' | 'E' | '-' | '+')
+                    c.is_ascii_digit() || matches!(c, '.' | ',' | 'e' | 'E' | '-' | '+' | '{' | '}')
                 })
                 .collect::<String>()
-                .trim_end_matches(['.', ',', '-', '+', 'e', 'E'])
+                .trim_end_matches(['.', ',', '-', '+', 'e', 'E', '{', '}'])
                 .to_string();
-            // The sentence as written (the checked text has names blanked).
-            let at = text
+            // The sentence as printed (the checked text has names blanked).
+            let at = printed
                 .match_indices(&written)
-                .find(|(i, _)| !text[..*i].ends_with(|c: char| c.is_ascii_digit()))
-                .map_or(0, |(i, _)| text[..i].chars().count());
+                .find(|(i, _)| !printed[..*i].ends_with(|c: char| c.is_ascii_digit()))
+                .map_or(0, |(i, _)| printed[..i].chars().count());
             offences.push(Offence {
-                sentence: sentence_at(text, at),
+                sentence: sentence_at(&printed, at),
                 what: format!("the number {written} is not a ledger fact"),
             });
         }
@@ -369,6 +383,10 @@ mod tests {
             "a \\text{42} gain.",
             "a ４２ gain.",
             "a ½ gain.",
+            "a 3{}2{}0{}0 gain.",
+            "a \\fact{experiments}2 gain.",
+            "over 3\\,200 runs.",
+            "a loss of $-12$.",
         ] {
             assert!(!check(bad, &facts()).is_empty(), "{bad}");
         }

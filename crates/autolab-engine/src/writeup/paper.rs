@@ -96,6 +96,55 @@ fn diff_numbers(changes: &[Change], facts: &mut Facts) {
     }
 }
 
+/// A title as plain text: the first line, without LaTeX commands, math or braces.
+fn plain_title(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                // A command and its braced argument go.
+                while chars.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+                    chars.next();
+                }
+                if chars.peek() == Some(&'{') {
+                    let mut depth = 0;
+                    for c in chars.by_ref() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            '$' | '{' | '}' | '%' | '#' | '&' | '_' | '^' | '~' => {}
+            c => out.push(c),
+        }
+    }
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    flat.trim_matches('"').chars().take(200).collect()
+}
+
+/// A record cut to a sane size (a hostile or broken service can send anything).
+fn trimmed(mut p: literature::Paper) -> literature::Paper {
+    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    p.title = cut(&p.title, 300);
+    p.authors = p.authors.iter().take(20).map(|a| cut(a, 100)).collect();
+    p.venue = p.venue.as_deref().map(|v| cut(v, 200));
+    p.abstract_text = p.abstract_text.as_deref().map(|a| cut(a, 2000));
+    p.url = p.url.as_deref().map(|u| cut(u, 500));
+    p.doi = p.doi.as_deref().map(|d| cut(d, 200));
+    p.arxiv_id = p.arxiv_id.as_deref().map(|d| cut(d, 50));
+    p
+}
+
 /// The results table, from the ledger's numbers only.
 fn results_table(report: &Value) -> String {
     let num = |v: &Value| {
@@ -124,7 +173,7 @@ fn results_table(report: &Value) -> String {
     }
     let metric = latex_escape(report["primary"].as_str().unwrap_or("score"));
     format!(
-        "\\begin{{table}}[t]\n\\centering\n\\begin{{tabular}}{{llllll}}\n\\toprule\nExperiment & Change & {metric} & Gain & $p$ & Runs \\\\\n\\midrule\n{}\n\\bottomrule\n\\end{{tabular}}\n\\caption{{The baseline and each kept change, from the campaign's ledger: its score, its gain over the change before it, the test's $p$ and the runs it rests on.}}\n\\label{{tab:results}}\n\\end{{table}}\n",
+        "\\begin{{table}}[!htbp]\n\\centering\n\\begin{{tabular}}{{llllll}}\n\\toprule\nExperiment & Change & {metric} & Gain & $p$ & Runs \\\\\n\\midrule\n{}\n\\bottomrule\n\\end{{tabular}}\n\\caption{{The baseline and each kept change, from the campaign's ledger: its score, its gain over the change before it, the test's $p$ and the runs it rests on.}}\n\\label{{tab:results}}\n\\end{{table}}\n",
         rows.join("\n")
     )
 }
@@ -138,7 +187,7 @@ fn floats(report: &Value, figures: &[Figure]) -> String {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         out.push_str(&format!(
-            "\n\\begin{{figure}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]{{{name}}}\n\\caption{{{}}}\n\\label{{{}}}\n\\end{{figure}}\n",
+            "\n\\begin{{figure}}[!htbp]\n\\centering\n\\includegraphics[width=\\linewidth]{{{name}}}\n\\caption{{{}}}\n\\label{{{}}}\n\\end{{figure}}\n",
             latex_escape(&f.caption),
             f.label
         ));
@@ -153,7 +202,7 @@ fn queries(
     changes: &[Change],
     n: u32,
     log: &mut Vec<Transcript>,
-) -> Result<Vec<String>, CallError> {
+) -> Result<(Vec<String>, bool), CallError> {
     let titles: Vec<&str> = changes.iter().map(|c| c.title.as_str()).collect();
     let reply = caller.call(
         vec![user(format!(
@@ -166,19 +215,32 @@ fn queries(
         log,
     )?;
     let text = clean(&reply.text);
-    let parsed: Option<Vec<String>> = text
+    // `{"queries": [...]}` as asked, or a bare list.
+    let object = text
         .find('{')
-        .and_then(|i| serde_json::from_str::<Value>(&text[i..=text.rfind('}')?]).ok())
+        .and_then(|i| serde_json::from_str::<Value>(text.get(i..=text.rfind('}')?)?).ok())
+        .map(|v| v["queries"].clone());
+    let list = text
+        .find('[')
+        .and_then(|i| serde_json::from_str::<Value>(text.get(i..=text.rfind(']')?)?).ok());
+    let mut out: Vec<String> = object
+        .filter(Value::is_array)
+        .or(list)
         .and_then(|v| {
-            v["queries"].as_array().map(|a| {
+            v.as_array().map(|a| {
                 a.iter()
-                    .filter_map(|q| q.as_str().map(|s| s.trim().to_string()))
+                    .filter_map(|q| {
+                        q.as_str()
+                            .map(|s| s.trim().chars().take(200).collect::<String>())
+                    })
                     .filter(|s| !s.is_empty())
                     .collect()
             })
-        });
-    let mut out = parsed.unwrap_or_default();
+        })
+        .unwrap_or_default();
+    let mut fell_back = false;
     if out.is_empty() {
+        fell_back = true;
         out.push(
             goal.split_whitespace()
                 .take(8)
@@ -187,7 +249,7 @@ fn queries(
         );
     }
     out.truncate(n.max(1) as usize);
-    Ok(out)
+    Ok((out, fell_back))
 }
 
 /// The next free `attempt-N` directory under `out`.
@@ -263,8 +325,14 @@ fn compose(
     // Related work: the LLM's queries, answered by the services; BibTeX from their records.
     let mut found: Vec<literature::Paper> = Vec::new();
     if let Some(lit) = lit.filter(|_| s.queries > 0 && s.max_citations > 0) {
-        let qs = queries(caller, &input.goal, &input.changes, s.queries, log)
+        let (qs, fell_back) = queries(caller, &input.goal, &input.changes, s.queries, log)
             .map_err(|e| e.to_string())?;
+        if fell_back {
+            paper.notes.push(format!(
+                "the LLM gave no search queries; the goal's words were searched instead (\"{}\")",
+                qs.join("; ")
+            ));
+        }
         let mut failures: Vec<String> = Vec::new();
         let mut unanswered = 0;
         for q in &qs {
@@ -273,7 +341,7 @@ fn compose(
                 unanswered += 1;
             }
             failures.extend(f.failures.iter().map(|e| e.to_string()));
-            for p in f.papers {
+            for p in f.papers.into_iter().map(trimmed) {
                 let same = |x: &literature::Paper| x.title.to_lowercase() == p.title.to_lowercase();
                 if !found.iter().any(same) && found.len() < s.max_citations as usize {
                     found.push(p);
@@ -366,13 +434,7 @@ fn compose(
         }
         let mut text = w.text;
         if section.name == "title" {
-            text = text
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches('"')
-                .to_string();
+            text = plain_title(&text);
             if text.is_empty() {
                 text = "Results of an automated research campaign".into();
             }
@@ -416,6 +478,11 @@ fn compose(
         if let Some(pdf) = b.pdf {
             let publish = input.out.join("paper.pdf");
             let tmp = input.out.join(".paper.pdf.new");
+            // A review of the earlier paper is kept, under a name that says so.
+            let review = input.out.join("review.json");
+            if review.is_file() {
+                let _ = std::fs::rename(&review, input.out.join("review-of-earlier-paper.json"));
+            }
             std::fs::copy(&pdf, &tmp)
                 .and_then(|_| std::fs::rename(&tmp, &publish))
                 .and_then(|_| std::fs::write(input.out.join("paper.tex"), &doc))

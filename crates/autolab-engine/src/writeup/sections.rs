@@ -96,6 +96,22 @@ fn prompt(b: &Brief, section: &str) -> String {
     p
 }
 
+/// The most a section may hold (a paper's longest section is a few thousand characters).
+pub const MAX_SECTION_CHARS: usize = 20_000;
+
+/// `text` cut to [`MAX_SECTION_CHARS`] at a paragraph (else a sentence) boundary.
+fn capped(text: String) -> String {
+    if text.chars().count() <= MAX_SECTION_CHARS {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_SECTION_CHARS).collect();
+    let end = cut
+        .rfind("\n\n")
+        .or_else(|| cut.rfind(". ").map(|i| i + 1))
+        .unwrap_or(cut.len());
+    cut[..end].to_string()
+}
+
 /// Why a section's text is not acceptable yet.
 fn offences(text: &str, b: &Brief) -> Vec<Offence> {
     let mut out = check(text, &b.facts);
@@ -146,11 +162,11 @@ pub fn write(
     log: &mut Vec<Transcript>,
 ) -> Result<Written, CallError> {
     let mut messages = vec![user(prompt(b, section))];
-    let mut text = clean(
+    let mut text = capped(clean(
         &caller
             .call(messages.clone(), "writer", Some(section), log)?
             .text,
-    );
+    ));
     let mut asked = 0;
     loop {
         let found = offences(&text, b);
@@ -180,11 +196,11 @@ pub fn write(
             "The section cannot be used as written:\n{}\n\nRewrite the whole section: every number as \\fact{{key}} from the facts (or leave the number out), cite only the listed keys, no figures or tables.",
             listed.join("\n")
         )));
-        text = clean(
+        text = capped(clean(
             &caller
                 .call(messages.clone(), "writer", Some(section), log)?
                 .text,
-        );
+        ));
     }
 }
 
@@ -199,45 +215,83 @@ pub fn accept(b: &Brief, text: String) -> String {
 }
 
 /// The text without the sentences and lines that still offend.
-fn strip(mut text: String, b: &Brief, found: Vec<Offence>, asked: u32) -> Written {
+fn strip(text: String, b: &Brief, found: Vec<Offence>, asked: u32) -> Written {
     let mut removed = Vec::new();
-    text = without_refused(&text);
-    // Paragraphs with their line breaks and comments gone, so sentences read as reported.
-    text = text
-        .split("\n\n")
-        .map(|para| {
-            para.lines()
-                .map(uncommented)
-                .collect::<Vec<_>>()
-                .join(" ")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    text = drop_unknown_citations(&text, &b.cite_keys);
-    for o in &found {
-        if !o.sentence.is_empty() && text.contains(&o.sentence) {
-            text = text.replacen(&o.sentence, "", 1);
-            removed.push(format!("\"{}\" ({})", o.sentence, o.what));
+    let lines_before = text.lines().count();
+    let text = without_refused(&text);
+    let dropped = lines_before - text.lines().count();
+    if dropped > 0 {
+        removed.push(format!(
+            "{dropped} line(s) with commands that are not allowed"
+        ));
+    }
+    let text = drop_unknown_citations(&text, &b.cite_keys);
+    // Sentence by sentence (paragraphs with their line breaks and comments gone): a sentence
+    // that still offends goes, the others stay.
+    let mut paragraphs = Vec::new();
+    for para in text.split("\n\n") {
+        let flat = para
+            .lines()
+            .map(uncommented)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut kept = Vec::new();
+        for sentence in sentences(&flat) {
+            let bad: Vec<Offence> = offences(sentence, b)
+                .into_iter()
+                .filter(|o| !o.what.contains("braces"))
+                .collect();
+            match bad.first() {
+                None => kept.push(sentence),
+                Some(o) => removed.push(format!("\"{sentence}\" ({})", o.what)),
+            }
+        }
+        let kept = kept.join(" ");
+        if !kept.trim().is_empty() {
+            paragraphs.push(kept);
         }
     }
-    if !offences(&text, b).is_empty() {
-        // The sentences could not be told apart: none of this section is printed.
+    let mut text = paragraphs.join("\n\n");
+    let left = offences(&text, b);
+    if !left.is_empty() {
+        // What is left still offends as a whole (braces across sentences): none of it is printed.
         removed.push(format!(
-            "the whole {} text ({} problems left)",
-            "section",
-            offences(&text, b).len()
+            "the rest of the section ({})",
+            left.iter()
+                .map(|o| o.what.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
         text = String::new();
+    }
+    if found.is_empty() {
+        removed.clear();
     }
     Written {
         text,
         removed,
         reasks: asked,
     }
+}
+
+/// The sentences of a flattened paragraph, each with its closing punctuation.
+fn sentences(flat: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = flat.as_bytes();
+    for (i, c) in bytes.iter().enumerate() {
+        if matches!(c, b'.' | b'?' | b'!') && bytes.get(i + 1) == Some(&b' ') {
+            out.push(flat[start..=i].trim());
+            start = i + 1;
+        }
+    }
+    if start < flat.len() && !flat[start..].trim().is_empty() {
+        out.push(flat[start..].trim());
+    }
+    out
 }
 
 /// A line without its LaTeX comment (an unescaped `%` to the end).

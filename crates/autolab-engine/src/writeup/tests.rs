@@ -58,6 +58,11 @@ fn a_section_that_keeps_a_made_up_number_loses_that_sentence_only() {
         w.text
     );
     assert_eq!(w.removed.len(), 1, "{:?}", w.removed);
+    assert!(
+        w.text.contains("We cite ."),
+        "the sentence stays, the unknown key goes: {}",
+        w.text
+    );
     assert_eq!(log.len(), 3);
     assert!(log.iter().all(|t| t.role == "writer"));
 }
@@ -142,4 +147,26 @@ fn a_reflection_that_says_done_ends_the_rounds() {
         "no third round after `I am done`"
     );
     assert!(done.meta.is_none(), "one review needs no meta-review");
+}
+
+#[test]
+fn stripping_keeps_the_sentences_that_are_fine() {
+    let bad = "Good start at \\fact{best.score}.\nA bad one with 37.5 in it. Fine again.\n\nUnicode ４２ here. Last good one.";
+    let server = FakeServer::start(vec![FakeReply::openai(bad)]);
+    let w = write(&caller(&server), &brief(), "abstract", 0, &mut Vec::new()).unwrap();
+    assert_eq!(
+        w.text, "Good start at \\fact{best.score}. Fine again.\n\nLast good one.",
+        "{:?}",
+        w.removed
+    );
+    assert_eq!(w.removed.len(), 2, "{:?}", w.removed);
+}
+
+#[test]
+fn an_enormous_section_is_cut_to_the_cap() {
+    let huge = "word ".repeat(100_000);
+    let server = FakeServer::start(vec![FakeReply::openai(huge)]);
+    let w = write(&caller(&server), &brief(), "abstract", 0, &mut Vec::new()).unwrap();
+    assert!(w.text.chars().count() <= super::sections::MAX_SECTION_CHARS);
+    assert!(!w.text.is_empty());
 }
