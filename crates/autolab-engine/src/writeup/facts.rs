@@ -208,19 +208,12 @@ impl Facts {
             .iter()
             .map(|f| f.value)
             .chain(self.allowed.iter().map(|(v, _)| *v));
-        let close = |v: f64| {
-            let scale = 10f64.powi(decimals as i32);
-            let rounded = (v * scale).round() / scale;
-            (rounded - written).abs() <= 0.5 / scale * 1e-6 + 1e-12 * written.abs().max(1.0)
-        };
-        let mut ok = false;
-        for v in all {
-            if close(v) || (percent && close(v * 100.0)) {
-                ok = true;
-                break;
-            }
-        }
-        ok
+        // Both printed with the written number's decimals: equal text, equal number.
+        let d = decimals as usize;
+        let written_text = format!("{written:.d$}");
+        let close = |v: f64| format!("{v:.d$}") == written_text;
+        all.into_iter()
+            .any(|v| close(v) || (percent && close(v * 100.0)))
     }
 }
 
@@ -238,6 +231,7 @@ mod tests {
             "experiments": 12,
             "counts": {"kept": 2, "crashed": 1},
             "compute_secs": 5400.0,
+            "wall_secs": 1800.0,
             "kept": [{"id": 3, "title": "lr=0.05", "score": 1.1, "gain": 0.13, "p": 0.004, "runs": 3, "lines": [4, 1]},
                      {"id": 7, "score": 0.9876543, "gain": 0.11, "p": 0.02, "runs": 2, "lines": [2, 2]}],
             "proposers": [{"name": "tpe", "judged": 10, "kept": 2, "rate": 0.2}],
@@ -285,6 +279,11 @@ mod tests {
         assert!(!f.admits(0.4, 3, false));
         assert!(f.admits(12.0, 0, false));
         assert!(!f.admits(13.0, 0, false));
+        let mut r = Facts::default();
+        r.push("rate", 0.25, "ledger");
+        assert!(r.admits(25.0, 0, true), "25% is the fraction 0.25");
+        assert!(!r.admits(25.0, 0, false), "25 without % is not 0.25");
+        assert!(!r.admits(0.3, 1, false) && r.admits(0.25, 2, false) && r.admits(0.2, 1, false));
         let mut g = f.clone();
         g.allow(2017.0, "a citation");
         assert!(g.admits(2017.0, 0, false) && !f.admits(2017.0, 0, false));

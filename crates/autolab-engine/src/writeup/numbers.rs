@@ -358,6 +358,18 @@ mod tests {
     }
 
     #[test]
+    fn an_escaped_percent_is_text_and_a_bare_one_a_comment() {
+        let o = check("a 20\\% gain and 13 more.", &facts());
+        assert_eq!(o.len(), 1, "{o:?}");
+        assert!(o[0].what.contains("13"));
+        assert!(
+            check("a 20% gain and 13 more.", &facts()).is_empty(),
+            "after % is a comment"
+        );
+        assert!(check("ends with a backslash \\", &facts()).is_empty());
+    }
+
+    #[test]
     fn unknown_fact_keys_are_caught() {
         let o = check("Best is \\fact{best.acc}.", &facts());
         assert_eq!(o.len(), 1);
