@@ -13,6 +13,7 @@ pub mod literature;
 pub mod llm;
 mod mlflow;
 pub mod playbook;
+pub mod project;
 pub mod proposer;
 pub mod writeup;
 

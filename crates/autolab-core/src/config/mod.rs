@@ -12,6 +12,7 @@ mod early_stop;
 mod error;
 mod params;
 pub mod params_file;
+mod projects;
 mod runner;
 mod sandbox;
 mod sources;
@@ -30,6 +31,7 @@ pub use duration::{format_duration, parse_duration};
 pub use early_stop::EarlyStop;
 pub use error::ConfigError;
 pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
+pub use projects::Projects;
 pub use runner::{PARALLEL, RunnerConfig, RunnerKind, check_parallel};
 pub use sandbox::SandboxConfig;
 pub use sources::{MLFLOW_DEFAULT_EXPERIMENT, SeriesValue, Source, WandbFrom};
@@ -51,6 +53,8 @@ pub struct Config {
     pub early_stop: Option<EarlyStop>,
     pub sandbox: SandboxConfig,
     pub writeup: Writeup,
+    /// `Some` with `[task] mode = "projects"`.
+    pub projects: Option<Projects>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +135,8 @@ struct RawConfig {
     sandbox: Option<sandbox::RawSandbox>,
     #[serde(default)]
     writeup: Option<writeup::RawWriteup>,
+    #[serde(default)]
+    projects: Option<projects::RawProjects>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +161,8 @@ struct RawTask {
     after: Option<String>,
     #[serde(default)]
     baseline_dir: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +269,7 @@ impl Config {
                 None,
             ));
         }
+        let mode = t.mode.clone();
         let task = Task {
             goal: t.goal,
             goal_file: t.goal_file,
@@ -412,8 +421,52 @@ impl Config {
 
         let writeup = writeup::validate(raw.writeup)
             .map_err(|(key, msg, hint)| at("writeup", &key, msg, hint))?;
+        let projects = match mode.as_deref() {
+            None | Some("line") => {
+                if raw.projects.is_some() {
+                    return Err(at(
+                        "projects",
+                        "runs_per_idea",
+                        "[projects] is set but the campaign runs one incumbent line".into(),
+                        Some("add `mode = \"projects\"` to [task], or remove [projects]".into()),
+                    ));
+                }
+                None
+            }
+            Some("projects") => {
+                if raw.agent.is_none() {
+                    return Err(at(
+                        "task",
+                        "mode",
+                        "`mode = \"projects\"` needs an LLM: each idea's runs are planned and coded by it".into(),
+                        Some("add an [agent] section (see README: LLM experts)".into()),
+                    ));
+                }
+                if decide.policy != Policy::Strict {
+                    return Err(at(
+                        "decide",
+                        "policy",
+                        "projects judge each run once, as AI-Scientist does".into(),
+                        Some("set `policy = \"strict\"` in [decide]".into()),
+                    ));
+                }
+                Some(
+                    projects::validate(raw.projects)
+                        .map_err(|(key, msg, hint)| at("projects", &key, msg, hint))?,
+                )
+            }
+            Some(other) => {
+                return Err(at(
+                    "task",
+                    "mode",
+                    format!("unknown mode `{other}`"),
+                    Some("use \"line\" (one incumbent line, the default) or \"projects\" (AI-Scientist's ideas as projects)".into()),
+                ));
+            }
+        };
 
         Ok(Config {
+            projects,
             writeup,
             sandbox,
             early_stop,

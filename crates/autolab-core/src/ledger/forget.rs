@@ -40,6 +40,7 @@ pub fn forget_campaign(ledger: &mut Ledger, tag: &str) -> Result<Option<Forgotte
         "DELETE FROM controls WHERE campaign_id = ?1".to_string(),
         "DELETE FROM writeups WHERE campaign_id = ?1".to_string(),
         "DELETE FROM experiments WHERE campaign_id = ?1".to_string(),
+        "DELETE FROM projects WHERE campaign_id = ?1".to_string(),
         "DELETE FROM campaigns WHERE id = ?1".to_string(),
     ] {
         tx.execute(&sql, params![id]).map_err(wrap(&ledger.path))?;

@@ -11,6 +11,7 @@ mod controls;
 mod feed;
 mod forget;
 mod llm;
+mod projects;
 mod rows;
 mod runs;
 mod schema;
@@ -20,6 +21,7 @@ pub use controls::Controls;
 pub use feed::{Feed, FeedItem, Pulse};
 pub use forget::{Forgotten, forget_campaign};
 pub use llm::{Digest, ExpertStats, Transcript};
+pub use projects::{Project, ProjectStatus, Projects};
 pub use writeups::{Writeup, Writeups};
 
 use std::path::Path;
@@ -147,6 +149,11 @@ impl Ledger {
     /// The control inbox of the ledger's campaigns.
     pub fn controls(&self) -> Controls<'_> {
         Controls(self)
+    }
+
+    /// AI-Scientist-style projects (`[task] mode = "projects"`).
+    pub fn projects(&self) -> Projects<'_> {
+        Projects(self)
     }
 
     /// Papers, reviews and the literature cache.

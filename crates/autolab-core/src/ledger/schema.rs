@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -157,6 +157,26 @@ CREATE TABLE writeups (
     body        TEXT NOT NULL
 );
 CREATE INDEX writeups_by_campaign ON writeups(campaign_id, kind);
+"#,
+    r#"
+CREATE TABLE projects (
+    id          INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    number      INTEGER NOT NULL,
+    idea        TEXT NOT NULL,
+    expert      TEXT,
+    base        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    notes       TEXT NOT NULL DEFAULT '',
+    dir         TEXT,
+    paper       TEXT,
+    review      TEXT,
+    score       REAL,
+    at          REAL NOT NULL,
+    UNIQUE (campaign_id, number)
+);
+ALTER TABLE experiments ADD COLUMN project_id INTEGER REFERENCES projects(id);
+ALTER TABLE experiments ADD COLUMN project_run INTEGER;
 "#,
 ];
 

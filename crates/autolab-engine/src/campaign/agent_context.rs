@@ -142,7 +142,34 @@ impl Books<'_> {
             tried_pairs,
             phase: None,
             budget_used: None,
+            archive: self.archive()?,
         })
+    }
+
+    /// The projects so far, one line each: the idea, its outcome and its review score.
+    fn archive(&self) -> Result<Vec<String>, EngineError> {
+        let mut out = Vec::new();
+        for p in self.ledger.projects().list(self.campaign.id)? {
+            let review = match (&p.review, p.score) {
+                (Some(r), Some(s)) => format!(
+                    "review Overall {s}/10, {}",
+                    r["Decision"].as_str().unwrap_or("no decision")
+                ),
+                _ => "no review yet".into(),
+            };
+            out.push(format!(
+                "{} ({}; {review}): {}",
+                p.idea["title"].as_str().unwrap_or("?"),
+                p.status.as_str(),
+                p.idea["plan"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ));
+        }
+        Ok(out)
     }
 
     /// The share (0 to 1) of the tightest budget used when experiment `position` starts:

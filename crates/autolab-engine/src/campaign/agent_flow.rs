@@ -293,6 +293,27 @@ impl AgentRuntime {
             let wanted = u64::from(next)
                 + self.backlog.len() as u64
                 + u64::from(self.ideas_in_flight * self.cfg.ideas_per_call);
+            // Projects mode: a new project (and the ideation for it) waits for a free slot
+            // among the projects, so each ideation reads every finished project's review.
+            let (may_code, may_ideate) = if books.lab.config.projects.is_some() {
+                let open = books
+                    .ledger
+                    .projects()
+                    .list(books.campaign.id)?
+                    .iter()
+                    .filter(|p| {
+                        matches!(
+                            p.status,
+                            autolab_core::ledger::ProjectStatus::Running
+                                | autolab_core::ledger::ProjectStatus::Writing
+                        )
+                    })
+                    .count() as u32;
+                let free = open < slots;
+                (may_code && free, may_ideate && free && !has_backlog)
+            } else {
+                (may_code, may_ideate)
+            };
             if may_code
                 && next < max
                 && has_backlog
@@ -321,16 +342,46 @@ impl AgentRuntime {
         idea: &Idea,
         expert: &str,
     ) -> Result<ExperimentId, EngineError> {
-        let parent = books.incumbent_commit()?;
-        let row =
-            books
-                .ledger
-                .propose(books.campaign.id, number, &parent, "llm", &idea.title, None)?;
+        // Projects mode: each idea is a project, its first run from the base (AI-Scientist).
+        let project = books.lab.config.projects.clone();
+        let parent = match &project {
+            Some(_) => books.campaign.base_commit.clone(),
+            None => books.incumbent_commit()?,
+        };
+        let mut run_idea = idea.clone();
+        if let Some(p) = &project {
+            run_idea.title = format!("{} — run 1", idea.title)
+                .chars()
+                .take(200)
+                .collect();
+            run_idea.plan = format!(
+                "{}\n\n(Run 1 of at most {} of this project: plan the series of experiments, then implement the first one.)",
+                idea.plan, p.runs_per_idea
+            );
+        }
+        let row = books.ledger.propose(
+            books.campaign.id,
+            number,
+            &parent,
+            "llm",
+            &run_idea.title,
+            None,
+        )?;
         books.ledger.set_idea(
             row,
-            &serde_json::to_value(idea).unwrap_or_default(),
+            &serde_json::to_value(&run_idea).unwrap_or_default(),
             Some(expert),
         )?;
+        if project.is_some() {
+            let projects = books.ledger.projects();
+            let id = projects.create(
+                books.campaign.id,
+                &serde_json::to_value(idea).unwrap_or_default(),
+                Some(expert),
+                &parent,
+            )?;
+            projects.add_run(id, row, 1)?;
+        }
         for mut t in std::mem::take(&mut self.pending_transcripts) {
             t.experiment = Some(row);
             books.ledger.record_transcript(books.campaign.id, &t)?;

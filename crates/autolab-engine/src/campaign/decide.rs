@@ -127,10 +127,16 @@ impl Verdicts<'_, '_> {
             commit: inc.commit.as_deref(),
         });
         let decide = &self.books.lab.config.decide;
+        // A project's run starts from its project's last run, not from the incumbent: it is
+        // judged against the incumbent as it is, never moved onto it.
+        let parent = match (&self.books.lab.config.projects, &against) {
+            (Some(_), Some(inc)) => inc.commit.unwrap_or(&exp.parent).to_string(),
+            _ => exp.parent.clone(),
+        };
         let call = judge::strict::call(
             exp.number,
             s,
-            &exp.parent,
+            &parent,
             against,
             self.books.lab.config.score_goal(),
             decide.min_delta,

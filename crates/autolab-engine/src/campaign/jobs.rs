@@ -56,6 +56,10 @@ pub(super) enum SlotMsg {
         outcome: Box<crate::llm::coder::CodeOutcome>,
         fix: bool,
     },
+    /// A project's planner answered (projects mode).
+    PlanReady(Box<crate::project::plan::PlanOutcome>),
+    /// A project's plots, paper and review are done (projects mode).
+    ProjectWritten(Box<crate::project::write::Written>),
 }
 
 /// One running experiment.

@@ -312,6 +312,36 @@ fn early_stop_watch(books: &Books<'_>) -> Result<Option<LineWatch>, EngineError>
 }
 
 /// The sandbox for a run, when `[sandbox]` is on and a helper is known.
+impl Jobs {
+    /// A project's plot command (`[projects] plot`), run in its directory like a run: the
+    /// lab's allowed environment, the sandbox, the run's time limit.
+    pub fn plot_spec(&self, books: &Books<'_>, dir: &std::path::Path, command: &str) -> RunSpec {
+        let config = &books.lab.config;
+        let run_dir = dir.join("plot-run");
+        let _ = std::fs::create_dir_all(run_dir.join("tmp"));
+        let mut env = allowed_env(&config.runner.env_allow);
+        env.push((
+            "TMPDIR".into(),
+            run_dir.join("tmp").to_string_lossy().into_owned(),
+        ));
+        env.push(("MPLBACKEND".into(), "Agg".into()));
+        RunSpec {
+            command: command.to_string(),
+            workdir: dir.to_path_buf(),
+            run_dir: run_dir.clone(),
+            env,
+            timeout: config.task.timeout,
+            kill_grace: config.runner.kill_grace,
+            max_log_bytes: config.runner.max_log_bytes,
+            sandbox: sandbox_spec(books, dir, &run_dir),
+            stall_timeout: None,
+            max_disk_bytes: config.sandbox.max_disk_bytes,
+            disk_watch: vec![dir.to_path_buf()],
+            line_sink: None,
+        }
+    }
+}
+
 fn sandbox_spec(
     books: &Books<'_>,
     worktree: &std::path::Path,

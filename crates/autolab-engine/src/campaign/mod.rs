@@ -20,6 +20,7 @@ mod noise;
 mod open;
 mod outage;
 mod pipeline;
+mod projects;
 mod reconcile;
 mod worktrees;
 
@@ -50,6 +51,8 @@ struct Driver<'a> {
     sources: Sources,
     /// The LLM path, when `[agent]` is configured and no proposer was plugged in.
     agent: Option<agent_flow::AgentRuntime>,
+    /// Projects mode's part (`[task] mode = "projects"`), with the agent.
+    projects: Option<projects::ProjectRuntime>,
     /// How often each experiment was moved onto a newer incumbent.
     rebases: HashMap<ExperimentId, u32>,
     /// Crashed or timed-out verdicts in a row, in this invocation.
@@ -227,6 +230,16 @@ impl<'a> Driver<'a> {
             Ok(SlotMsg::CodeReady { exp, outcome, fix }) => {
                 if let Some(a) = self.agent.as_mut() {
                     a.code_ready(books, jobs, exp, *outcome, fix)?
+                }
+            }
+            Ok(SlotMsg::PlanReady(out)) => {
+                if let (Some(p), Some(a)) = (self.projects.as_mut(), self.agent.as_mut()) {
+                    p.plan_ready(books, jobs, a, *out)?
+                }
+            }
+            Ok(SlotMsg::ProjectWritten(w)) => {
+                if let (Some(p), Some(a)) = (self.projects.as_mut(), self.agent.as_mut()) {
+                    p.written(books, a, *w)?
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -421,6 +434,9 @@ impl<'a> Driver<'a> {
         if let Some(agent) = self.agent.as_mut() {
             books.write_playbook(agent)?;
             agent.launch_lessons(books, &mut self.jobs)?;
+            if let Some(p) = self.projects.as_mut() {
+                p.after_verdict(books, &mut self.jobs, agent, row)?;
+            }
         }
         let primary = experiment
             .metrics

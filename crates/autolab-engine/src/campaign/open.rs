@@ -17,7 +17,9 @@ use indexmap::IndexMap;
 use super::books::Books;
 use super::jobs::Jobs;
 use super::pipeline::Sources;
-use super::{Driver, Observer, Report, RunOptions, Summary, agent_flow, drift, fresh_start};
+use super::{
+    Driver, Observer, Report, RunOptions, Summary, agent_flow, drift, fresh_start, projects,
+};
 use crate::EngineError;
 use crate::coder::{Coder, ParamsWriter};
 use crate::lab::Lab;
@@ -112,6 +114,7 @@ pub fn run_campaign_with(
         None => runner_for(&lab.config.runner.kind)?,
     };
     let parallel = opts.parallel.unwrap_or(lab.config.runner.parallel).max(1);
+    let lab_projects = lab.config.projects.clone();
     let mut driver = Driver {
         books: Books {
             lab,
@@ -126,6 +129,12 @@ pub fn run_campaign_with(
         },
         jobs: Jobs::new(runner, parallel),
         sources: Sources { proposer, coder },
+        projects: lab_projects
+            .filter(|_| agent.is_some())
+            .map(|cfg| projects::ProjectRuntime {
+                cfg,
+                busy: std::collections::HashSet::new(),
+            }),
         agent,
         rebases: HashMap::new(),
         consecutive_crashes: 0,

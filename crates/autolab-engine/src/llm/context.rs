@@ -50,6 +50,9 @@ pub struct IdeaContext {
     pub phase: Option<Phase>,
     /// Percent of the tightest budget (experiments, hours, USD) the ideas will start at.
     pub budget_used: Option<u32>,
+    /// Projects mode: the earlier ideas with their outcome and review score (AI-Scientist's
+    /// archive, its `prev_ideas_string`).
+    pub archive: Vec<String>,
 }
 
 /// What the strategist is asked for, by how much of the campaign's budget is used.

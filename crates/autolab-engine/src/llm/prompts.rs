@@ -80,6 +80,7 @@ mod tests {
             tried_pairs: vec![],
             phase: Some(crate::llm::context::Phase::Refine),
             budget_used: Some(80),
+            archive: vec!["Earlier idea (done; review Overall 6/10, Reject): a plan".into()],
         };
         #[derive(serde::Serialize)]
         struct V<'a> {
@@ -111,6 +112,7 @@ mod tests {
             "raise lr — faster",
             "Propose 3 new",
             "# Phase: refine\n80% of the campaign's budget is used",
+            "# Earlier ideas (each a project of runs, with its review score)\n- Earlier idea (done; review Overall 6/10, Reject)",
         ] {
             assert!(text.contains(part), "missing `{part}` in:\n{text}");
         }

@@ -23,6 +23,7 @@ mod novelty;
 mod outage;
 mod paper;
 mod policies;
+mod projects;
 mod report;
 mod resume;
 mod status;

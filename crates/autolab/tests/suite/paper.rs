@@ -10,7 +10,7 @@ use autolab_llm::fake::{FakeReply, FakeServer, Recorded};
 
 use super::common::*;
 
-fn tools_or_skip() -> bool {
+pub(super) fn tools_or_skip() -> bool {
     let ok = ["latexmk", "pdflatex", "bibtex", "pdftotext", "chktex"]
         .iter()
         .all(|t| {
@@ -27,7 +27,7 @@ fn tools_or_skip() -> bool {
     ok
 }
 
-fn corpus() -> Vec<Paper> {
+pub(super) fn corpus() -> Vec<Paper> {
     vec![Paper {
         title: "Random Search for Hyper-Parameter Optimization".into(),
         authors: vec!["James Bergstra".into(), "Yoshua Bengio".into()],
@@ -93,7 +93,7 @@ const REVIEW: &str = r#"{"Summary": "A campaign.", "Strengths": ["traceable numb
 
 /// A writer that follows the protocol, except that it makes up a number in Results (until
 /// re-asked) and writes an undefined command in Method (until told it does not compile).
-fn writer(r: &Recorded) -> FakeReply {
+pub(super) fn writer(r: &Recorded) -> FakeReply {
     let p = r.prompt_text();
     let last = r
         .json()
@@ -431,7 +431,7 @@ fn a_lab_without_an_agent_is_told_to_use_report() {
 }
 
 /// A Python that has numpy, scipy and matplotlib (Debian's, which `.ci/run` gives them).
-fn science_python() -> Option<String> {
+pub(super) fn science_python() -> Option<String> {
     ["/usr/bin/python3", "python3"].into_iter().find_map(|py| {
         std::process::Command::new(py)
             .args(["-c", "import numpy, scipy, matplotlib"])
@@ -442,7 +442,7 @@ fn science_python() -> Option<String> {
     })
 }
 
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+pub(super) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let target = to.join(e.file_name());

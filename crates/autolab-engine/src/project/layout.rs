@@ -1,0 +1,128 @@
+//! A project's directory in AI-Scientist's layout: `.autolab/projects/<tag>/<NN>_<name>/` with
+//! the code of its last run, `run_0` (the baseline) … `run_k` (each run's outputs, e.g.
+//! `final_info.json`), `notes.txt`, the plots, and the paper and review.
+
+use std::path::{Path, PathBuf};
+
+/// A directory-safe name from an idea's title (AI-Scientist's `Name`).
+pub fn name(title: &str) -> String {
+    let mut s: String = title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    while s.contains("__") {
+        s = s.replace("__", "_");
+    }
+    let s = s.trim_matches('_');
+    let s: String = s.chars().take(48).collect();
+    if s.is_empty() { "idea".into() } else { s }
+}
+
+/// The project's directory.
+pub fn dir(state_dir: &Path, tag: &str, number: u32, title: &str) -> PathBuf {
+    state_dir
+        .join("projects")
+        .join(tag)
+        .join(format!("{number:02}_{}", name(title)))
+}
+
+/// Copies a run's directory (its files, one level of subdirectories) to `to`, replacing it.
+/// Symlinks are skipped: a run's directory is the run's, and may point anywhere.
+pub fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    copy_tree(from, to, 3)
+}
+
+fn copy_tree(from: &Path, to: &Path, depth: u32) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)?.flatten() {
+        let t = e.file_type()?;
+        let target = to.join(e.file_name());
+        if t.is_file() {
+            std::fs::copy(e.path(), &target)?;
+        } else if t.is_dir() && depth > 0 && e.file_name() != "tmp" {
+            copy_tree(&e.path(), &target, depth - 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the code of `commit` into `dir` (`git archive`), over what is there.
+pub fn checkout_code(repo_root: &Path, commit: &str, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let archive = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo_root)
+        .args(["archive", "--format=tar", commit])
+        .output()
+        .map_err(|e| format!("cannot run git archive: {e}"))?;
+    if !archive.status.success() {
+        return Err(format!(
+            "git archive {commit} failed: {}",
+            String::from_utf8_lossy(&archive.stderr).trim()
+        ));
+    }
+    let mut tar = std::process::Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    if let Some(mut stdin) = tar.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(&archive.stdout)
+            .map_err(|e| format!("tar: {e}"))?;
+    }
+    let status = tar.wait().map_err(|e| format!("tar: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "tar could not unpack {commit} into {}",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The PNG files at the top of `dir`, newest first, at most `n`.
+pub fn figures(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("png"))
+        })
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| {
+            (
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH),
+                e.path(),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    found.into_iter().take(n).map(|(_, p)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_directory_safe() {
+        assert_eq!(
+            name("Modeling Threshold-Based Responses in SEIR!"),
+            "modeling_threshold_based_responses_in_seir"
+        );
+        assert_eq!(name("../.."), "idea");
+    }
+}

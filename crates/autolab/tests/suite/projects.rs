@@ -1,0 +1,197 @@
+//! Projects mode over AI-Scientist's real `templates/seir` (unchanged): each idea becomes a
+//! project of runs from the base, with notes, plots, a paper and a review; the next ideation
+//! reads the first project's review score; a crashed run gets its fix and the project goes on.
+
+use autolab_engine::literature::fake::LiteratureServer;
+use autolab_llm::fake::{FakeReply, FakeServer, Recorded};
+
+use super::common::*;
+use super::paper::{copy_tree, corpus, science_python, tools_or_skip, writer};
+
+const IDEA_B: &str = r#"{"ideas": [{"title": "Vaccination campaign in SEIR", "hypothesis": "moving people to R early lowers the peak", "plan": "lower the infection rate beta in the odeint call", "files": ["experiment.py"], "expected_effect": "lower infected_peak", "risk": "low"}]}"#;
+
+fn edit(from: &str, to: &str) -> String {
+    format!(
+        "experiment.py\n```python\n<<<<<<< SEARCH\n{from}\n=======\n{to}\n>>>>>>> REPLACE\n```\n"
+    )
+}
+
+fn last_message(r: &Recorded) -> String {
+    r.json()
+        .and_then(|v| {
+            v["messages"].as_array()?.last()?["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// A model that follows the protocol: the seed idea first, then one ideation; the coder lowers
+/// beta step by step, except that the vaccination idea's first run crashes until fixed.
+fn llm(r: &Recorded) -> FakeReply {
+    let p = r.prompt_text();
+    let last = last_message(r);
+    let beta = |v: &str| format!("        args=({v}, 14, 7),");
+    let text = if p.contains("new, concrete, testable ideas") {
+        IDEA_B.to_string()
+    } else if p.contains("Someone else will use notes.txt") {
+        if last.contains("Run 2 (") || p.contains("are done") && p.contains("2 are done") {
+            r#"{"notes": "Run 2 lowered beta again; the peak fell further.", "done": true}"#
+                .to_string()
+        } else {
+            r#"{"notes": "Run 1 lowered the infection rate; see final_info.json.", "done": false, "next": {"title": "lower beta again", "plan": "lower beta once more in the odeint call"}}"#.to_string()
+        }
+    } else if p.contains("SEARCH/REPLACE") && p.contains("crashed") {
+        edit(
+            "        raise RuntimeError(\"boom-marker\")\n        args=(0.001, 14, 7),",
+            &beta("0.0009"),
+        )
+    } else if p.contains("SEARCH/REPLACE") {
+        if p.contains("Vaccination campaign") && p.contains("— run 1") {
+            edit(
+                &beta("0.001"),
+                &format!(
+                    "        raise RuntimeError(\"boom-marker\")\n{}",
+                    beta("0.001")
+                ),
+            )
+        } else if p.contains("args=(0.0009, 14, 7)") {
+            edit(&beta("0.0009"), &beta("0.0008"))
+        } else {
+            edit(&beta("0.001"), &beta("0.0009"))
+        }
+    } else {
+        return writer(r);
+    };
+    FakeReply::openai(text)
+}
+
+#[test]
+fn two_ideas_become_projects_with_runs_notes_plots_papers_and_reviews() {
+    if !tools_or_skip() {
+        return;
+    }
+    let Some(python) = science_python() else {
+        skip("no python3 with numpy, scipy and matplotlib (CI installs them)");
+        return;
+    };
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ai-scientist-seir");
+    let lab = TestLab::new();
+    copy_tree(&fixture, lab.path());
+    let llm = FakeServer::from_fn(llm);
+    let lit = LiteratureServer::start(corpus());
+    let e = lit.endpoints();
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\nmode = \"projects\"\ncommand = \"{python} experiment.py --out_dir={{run_dir}}\"\neditable = [\"experiment.py\", \"plot.py\"]\n\
+             [metrics]\nsources = [{{ kind = \"json\", file = \"final_info.json\", pointer = \"/*/means\" }}]\nscore = {{ infected_peak = {{ goal = \"minimize\" }} }}\n\
+             [decide]\npolicy = \"strict\"\n\
+             [agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nideas_per_call = 1\n\
+             [projects]\nruns_per_idea = 2\nplot = \"{python} plot.py\"\n\
+             [writeup]\nsemantic_scholar_url = \"{}\"\nopenalex_url = \"{}\"\narxiv_url = \"{}\"\nliterature_retries = 0\nqueries = 1\nreviews = 1\nreflections = 0\n",
+            llm.url(),
+            e.semantic_scholar,
+            e.openalex,
+            e.arxiv
+        ),
+    );
+    lab.commit("seir template, projects mode");
+    let out = lab.autolab(&["run", "--tag", "p", "--max-experiments", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+
+    let conn = lab.ledger();
+    let projects: Vec<(u32, String, Option<f64>, String)> = conn
+        .prepare("SELECT number, status, score, dir FROM projects ORDER BY number")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(projects.len(), 2, "{projects:?}\n{err}");
+    for (number, status, score, dir) in &projects {
+        assert_eq!(status, "done", "project {number}: {err}");
+        assert_eq!(*score, Some(5.0), "project {number}");
+        let dir = std::path::Path::new(dir);
+        for run in ["run_0", "run_1", "run_2"] {
+            assert!(
+                dir.join(run).join("final_info.json").is_file(),
+                "{}/{run}",
+                dir.display()
+            );
+        }
+        let notes = std::fs::read_to_string(dir.join("notes.txt")).unwrap();
+        assert!(
+            notes.contains("## Run 1") && notes.contains("## Run 2"),
+            "{notes}"
+        );
+        assert!(
+            dir.join("seir_solution_run_2.png").is_file(),
+            "plot.py ran in {}",
+            dir.display()
+        );
+        assert!(dir.join("latex/template.tex").is_file());
+        let pdfs: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|f| f.path().extension().is_some_and(|x| x == "pdf"))
+            .collect();
+        assert_eq!(
+            pdfs.len(),
+            1,
+            "the paper as <idea name>.pdf in {}",
+            dir.display()
+        );
+        let review: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("review.txt")).unwrap())
+                .unwrap();
+        assert_eq!(review["Overall"], 5);
+    }
+    // Each project's second run starts from its first run's commit, its first from the base.
+    let runs: Vec<(u32, u32, u32, String, Option<String>, String)> = conn
+        .prepare("SELECT e.number, p.number, e.project_run, e.parent, e.commit_sha, e.verdict FROM experiments e JOIN projects p ON p.id = e.project_id ORDER BY e.number")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    let base: String = conn
+        .query_row("SELECT base_commit FROM campaigns", [], |r| r.get(0))
+        .unwrap();
+    for project in [1, 2] {
+        let first = runs.iter().find(|r| r.1 == project && r.2 == 1).unwrap();
+        let second = runs.iter().find(|r| r.1 == project && r.2 == 2).unwrap();
+        assert_eq!(
+            first.3, base,
+            "run 1 of project {project} starts from the base"
+        );
+        assert_eq!(
+            Some(second.3.clone()),
+            first.4,
+            "run 2 of project {project} builds on run 1"
+        );
+    }
+    // The vaccination project's first run crashed, was fixed, and the project went on.
+    let vacc_first = runs.iter().find(|r| r.1 == 2 && r.2 == 1).unwrap();
+    assert_ne!(vacc_first.5, "crashed", "{runs:?}");
+    let fixes = llm
+        .requests()
+        .iter()
+        .filter(|r| r.prompt_text().contains("boom-marker") && r.prompt_text().contains("crashed"))
+        .count();
+    assert!(fixes >= 1, "the crash went back to the coder");
+    // The second ideation read the first project's review score (the archive).
+    let ideation = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.prompt_text().contains("new, concrete, testable ideas"))
+        .expect("an ideation");
+    let prompt = ideation.prompt_text();
+    assert!(
+        prompt.contains("Modeling Threshold-Based Behavioral Responses in SEIR Dynamics (done; review Overall 5/10"),
+        "{prompt}"
+    );
+}
