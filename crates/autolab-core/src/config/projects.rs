@@ -18,6 +18,11 @@ pub struct Projects {
     pub paper: bool,
     /// Review that paper.
     pub review: bool,
+    /// Ideas generated earlier to run first, after `seed_ideas.json` (AI-Scientist's
+    /// `ideas.json`, as with its `--skip-idea-generation`).
+    pub ideas_file: Option<String>,
+    /// At most this many projects (ideas) in the campaign.
+    pub max_ideas: Option<u32>,
 }
 
 impl Default for Projects {
@@ -27,6 +32,8 @@ impl Default for Projects {
             plot: None,
             paper: true,
             review: true,
+            ideas_file: None,
+            max_ideas: None,
         }
     }
 }
@@ -42,6 +49,10 @@ pub(super) struct RawProjects {
     paper: Option<bool>,
     #[serde(default)]
     review: Option<bool>,
+    #[serde(default)]
+    ideas_file: Option<String>,
+    #[serde(default)]
+    max_ideas: Option<i64>,
 }
 
 pub(super) fn validate(r: Option<RawProjects>) -> Result<Projects, Problem> {
@@ -66,7 +77,16 @@ pub(super) fn validate(r: Option<RawProjects>) -> Result<Projects, Problem> {
             None,
         ));
     }
+    if let Some(m) = r.max_ideas.filter(|m| !(1..=10_000).contains(m)) {
+        return Err((
+            "max_ideas".into(),
+            format!("`max_ideas = {m}` must be between 1 and 10000"),
+            None,
+        ));
+    }
     Ok(Projects {
+        ideas_file: r.ideas_file.filter(|f| !f.trim().is_empty()),
+        max_ideas: r.max_ideas.map(|m| m as u32),
         runs_per_idea: runs as u32,
         plot: r.plot.filter(|p| !p.trim().is_empty()),
         paper,

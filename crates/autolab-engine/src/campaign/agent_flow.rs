@@ -152,6 +152,29 @@ impl AgentRuntime {
                 Err(e) => tracing::warn!("seed_ideas.json ignored: {e}"),
             }
         }
+        // Projects mode may start from ideas generated earlier (AI-Scientist's `ideas.json`
+        // with `--skip-idea-generation`): `[projects] ideas_file`.
+        if let Some(file) = lab
+            .config
+            .projects
+            .as_ref()
+            .and_then(|p| p.ideas_file.as_ref())
+            && let Ok(text) = std::fs::read_to_string(lab.root.join(file))
+        {
+            match seed_ideas_from_ai_scientist(&text) {
+                Ok(ideas) => {
+                    for i in ideas {
+                        if !backlog
+                            .iter()
+                            .any(|(b, _): &(Idea, String)| b.title == i.title)
+                        {
+                            backlog.push_back((i, file.clone()));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("{file} ignored: {e}"),
+            }
+        }
         for s in &cfg.seed_ideas {
             backlog.push_back((
                 Idea {
@@ -167,11 +190,19 @@ impl AgentRuntime {
             ));
         }
         // Seed ideas already tried (in an earlier run of this campaign) are not tried again.
-        let tried: Vec<String> = ledger
+        let mut tried: Vec<String> = ledger
             .experiments(campaign)?
             .into_iter()
             .map(|e| e.title)
             .collect();
+        // A project's idea is tried once it is a project (its runs carry other titles).
+        tried.extend(
+            ledger
+                .projects()
+                .list(campaign)?
+                .into_iter()
+                .filter_map(|p| p.idea["title"].as_str().map(str::to_string)),
+        );
         backlog.retain(|(i, _)| !tried.contains(&i.title));
         let novelty = cfg
             .novelty
@@ -295,11 +326,10 @@ impl AgentRuntime {
                 + u64::from(self.ideas_in_flight * self.cfg.ideas_per_call);
             // Projects mode: a new project (and the ideation for it) waits for a free slot
             // among the projects, so each ideation reads every finished project's review.
-            let (may_code, may_ideate) = if books.lab.config.projects.is_some() {
-                let open = books
-                    .ledger
-                    .projects()
-                    .list(books.campaign.id)?
+            let (may_code, may_ideate) = if let Some(cfg) = &books.lab.config.projects {
+                let all = books.ledger.projects().list(books.campaign.id)?;
+                let room = cfg.max_ideas.is_none_or(|m| (all.len() as u32) < m);
+                let open = all
                     .iter()
                     .filter(|p| {
                         matches!(
@@ -309,7 +339,7 @@ impl AgentRuntime {
                         )
                     })
                     .count() as u32;
-                let free = open < slots;
+                let free = open < slots && room;
                 (may_code && free, may_ideate && free && !has_backlog)
             } else {
                 (may_code, may_ideate)

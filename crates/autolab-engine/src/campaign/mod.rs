@@ -68,6 +68,9 @@ struct Driver<'a> {
 
 impl<'a> Driver<'a> {
     fn main_loop(&mut self, stop: &AtomicBool) -> Result<Summary, EngineError> {
+        if let (Some(p), Some(a)) = (self.projects.as_mut(), self.agent.as_mut()) {
+            p.resume(&mut self.books, &mut self.jobs, a)?;
+        }
         let started = self.books.started;
         let deadline = self
             .books
@@ -79,6 +82,15 @@ impl<'a> Driver<'a> {
         loop {
             self.take_controls()?;
             self.settle()?;
+            if let (Some(p), Some(a)) = (self.projects.as_mut(), self.agent.as_mut())
+                && a.prep_in_flight == 0
+                && !self.paused
+                && self.user_pause.is_none()
+                && self.jobs.slots.is_empty()
+                && self.jobs.queue.is_empty()
+            {
+                p.resume(&mut self.books, &mut self.jobs, a)?;
+            }
             let time_left = deadline.is_none_or(|d| Instant::now() < d);
             if ending == Ending::Budget && time_left && !stop.load(Ordering::SeqCst) {
                 let held = self.paused || self.user_pause.is_some() || self.stop_asked;
@@ -289,10 +301,30 @@ impl<'a> Driver<'a> {
             None => false,
         };
         // The LLM's experts may still propose: ideas wait, or more may be asked for.
-        let ideas_left = self
-            .agent
+        // Projects mode: no new idea once `max_ideas` projects exist.
+        let ideas_full = match self
+            .books
+            .lab
+            .config
+            .projects
             .as_ref()
-            .is_some_and(|a| !a.backlog.is_empty() || (!a.ideas_exhausted && !a.out_of_budget))
+            .and_then(|p| p.max_ideas)
+        {
+            Some(max) => {
+                self.books
+                    .ledger
+                    .projects()
+                    .list(self.books.campaign.id)?
+                    .len() as u32
+                    >= max
+            }
+            None => false,
+        };
+        let ideas_left = !ideas_full
+            && self
+                .agent
+                .as_ref()
+                .is_some_and(|a| !a.backlog.is_empty() || (!a.ideas_exhausted && !a.out_of_budget))
             && self.books.under_budget()?;
         Ok(runnable
             || waiting_llm

@@ -28,6 +28,40 @@ pub(super) struct ProjectRuntime {
 }
 
 impl ProjectRuntime {
+    /// After a restart (and whenever the loop has nothing in flight): a project whose runs are
+    /// all judged asks its planner again; one that was being written is written again. (A run
+    /// still open is resumed by reconciliation, and its verdict brings its project on.) So no
+    /// project is left open with nothing to move it.
+    pub fn resume(
+        &mut self,
+        books: &mut Books<'_>,
+        jobs: &mut Jobs,
+        agent: &mut AgentRuntime,
+    ) -> Result<(), EngineError> {
+        for p in books.ledger.projects().list(books.campaign.id)? {
+            if self.busy.contains(&p.id) {
+                continue;
+            }
+            match p.status {
+                ProjectStatus::Writing => self.finish(books, jobs, agent, p.id)?,
+                ProjectStatus::Running => {
+                    let runs = books.ledger.projects().runs(p.id)?;
+                    let mut open = false;
+                    for (row, _) in &runs {
+                        open |= !books.ledger.experiment_by_row(*row)?.state.is_final();
+                    }
+                    match runs.last() {
+                        Some((row, _)) if !open => self.after_verdict(books, jobs, agent, *row)?,
+                        None => self.finish(books, jobs, agent, p.id)?,
+                        _ => {}
+                    }
+                }
+                ProjectStatus::Done | ProjectStatus::Failed => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The runs of project `id` so far as the planner sees them, and its baseline (run 0).
     fn summaries(
         books: &Books<'_>,

@@ -195,3 +195,150 @@ fn two_ideas_become_projects_with_runs_notes_plots_papers_and_reviews() {
         "{prompt}"
     );
 }
+
+/// A shell lab in projects mode without a paper: one idea, two runs.
+fn shell_projects_lab(llm: &FakeServer, extra: &str) -> TestLab {
+    let lab = TestLab::new();
+    lab.write("run.sh", "RATE=8\necho \"val_loss: 0.$RATE\"\n");
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\nmode = \"projects\"\ngoal = \"Lower the loss.\"\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n[decide]\npolicy = \"strict\"\n\
+             [agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nideas_per_call = 1\n\
+             [projects]\nruns_per_idea = 2\npaper = false\n{extra}",
+            llm.url()
+        ),
+    );
+    lab.commit("lab");
+    lab
+}
+
+fn shell_llm(r: &Recorded, hold: &std::sync::atomic::AtomicBool) -> FakeReply {
+    let p = r.prompt_text();
+    let text = if p.contains("new, concrete, testable ideas") {
+        r#"{"ideas": [{"title": "Halve the rate", "hypothesis": "lower is better", "plan": "halve RATE", "files": ["run.sh"], "expected_effect": "lower loss", "risk": "low"}]}"#.to_string()
+    } else if p.contains("Someone else will use notes.txt") {
+        while hold.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if p.contains("2 are done") {
+            r#"{"notes": "Run 2 halved it again.", "done": true}"#.to_string()
+        } else {
+            r#"{"notes": "Run 1 halved the rate.", "done": false, "next": {"title": "halve again", "plan": "halve RATE again"}}"#.to_string()
+        }
+    } else if p.contains("SEARCH/REPLACE") {
+        if p.contains("RATE=4") {
+            "run.sh\n```sh\n<<<<<<< SEARCH\nRATE=4\n=======\nRATE=2\n>>>>>>> REPLACE\n```\n"
+                .to_string()
+        } else {
+            "run.sh\n```sh\n<<<<<<< SEARCH\nRATE=8\n=======\nRATE=4\n>>>>>>> REPLACE\n```\n"
+                .to_string()
+        }
+    } else {
+        "A lesson.".to_string()
+    };
+    FakeReply::openai(text)
+}
+
+#[test]
+fn a_project_killed_while_its_planner_thinks_goes_on_after_a_restart() {
+    let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let h = hold.clone();
+    let llm = FakeServer::from_fn(move |r| shell_llm(r, &h));
+    let lab = shell_projects_lab(&llm, "");
+    let mut child = lab
+        .cmd()
+        .args(["run", "--tag", "t", "--max-experiments", "3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the planner's question about run 1, then kill autolab outright.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !llm
+        .requests()
+        .iter()
+        .any(|r| r.prompt_text().contains("Someone else will use notes.txt"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the planner was never asked"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "autolab ended before the planner was asked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    hold.store(false, std::sync::atomic::Ordering::SeqCst);
+    let conn = lab.ledger();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM projects WHERE status = 'running'"
+        ),
+        1
+    );
+    drop(conn);
+
+    let again = lab
+        .cmd()
+        .args(["run", "--tag", "t", "--max-experiments", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(again, std::time::Duration::from_secs(120));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM projects"),
+        1,
+        "no second project for the same idea"
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM projects WHERE status = 'done'"),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM experiments WHERE project_id IS NOT NULL"
+        ),
+        2
+    );
+    let notes: String = conn
+        .query_row("SELECT notes FROM projects", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        notes.contains("## Run 1\nRun 1 halved the rate.") && notes.contains("## Run 2"),
+        "{notes}"
+    );
+    let two = lab.json(&["show", "2", "--json"]);
+    assert_eq!(two["score"], 0.2, "run 2 built on run 1: {two}");
+}
+
+#[test]
+fn max_ideas_ends_the_campaign_when_its_projects_are_done() {
+    let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = hold.clone();
+    let llm = FakeServer::from_fn(move |r| shell_llm(r, &h));
+    let lab = shell_projects_lab(&llm, "max_ideas = 1\n");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "50"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM projects WHERE status = 'done'"),
+        1
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM experiments"),
+        3,
+        "the baseline and the project's two runs"
+    );
+}
