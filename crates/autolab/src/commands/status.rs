@@ -89,6 +89,19 @@ fn print_one(v: &Value) {
         duration(v["elapsed_secs"].as_f64().unwrap_or(0.0))
     );
     println!("budget     {}", budget_line(&v["budget"]));
+    for p in v["projects"].as_array().into_iter().flatten() {
+        println!(
+            "project    {} \"{}\" {}, {} run(s){}",
+            p["number"],
+            p["title"].as_str().unwrap_or(""),
+            p["status"].as_str().unwrap_or(""),
+            p["runs"],
+            p["score"]
+                .as_f64()
+                .map(|s| format!(", review {s}/10 {}", p["decision"].as_str().unwrap_or("")))
+                .unwrap_or_default()
+        );
+    }
     let open: Vec<String> = v["open"]
         .as_array()
         .map(|a| {
@@ -307,8 +320,30 @@ pub fn status_of(
     } else {
         None
     };
+    // Projects mode's archive: each idea with its runs, outcome and review score. A ledger
+    // from before projects has none (a read-only view does not add the table).
+    let projects: Vec<Value> = ledger
+        .projects()
+        .list(campaign.id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            let runs = ledger.projects().runs(p.id).map(|r| r.len()).unwrap_or(0);
+            json!({
+                "number": p.number,
+                "title": p.idea["title"],
+                "status": p.status,
+                "runs": runs,
+                "score": p.score,
+                "decision": p.review.as_ref().map(|r| r["Decision"].clone()),
+                "dir": p.dir,
+                "paper": p.paper,
+            })
+        })
+        .collect();
     Ok(json!({
         "tag": campaign.tag,
+        "projects": projects,
         "incumbent": incumbent,
         "counts": counts,
         "running": if live { running } else { Vec::new() },

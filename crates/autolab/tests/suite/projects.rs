@@ -341,4 +341,25 @@ fn max_ideas_ends_the_campaign_when_its_projects_are_done() {
         3,
         "the baseline and the project's two runs"
     );
+    // The archive is shown: status, report, dashboard.
+    let status = stdout(&lab.autolab(&["status"]));
+    assert!(
+        status.contains("project    1 \"Halve the rate\" done, 2 run(s)"),
+        "{status}"
+    );
+    let dir = lab.path().join("rep");
+    let out = lab.autolab(&["report", "-o", &dir.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = lab.read("rep/report.md");
+    assert!(
+        md.contains("## Projects") && md.contains("| 1 | Halve the rate | done | 2 |"),
+        "{md}"
+    );
+    let served = super::dashboard::server::Served::start(&lab, &[]);
+    let (code, page) = served.get(&format!("/?token={}", served.token));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<section id=\"projects\">") && page.contains("Halve the rate"),
+        "{page}"
+    );
 }

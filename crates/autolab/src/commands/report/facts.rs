@@ -179,5 +179,6 @@ pub fn facts(ledger: &Ledger, root: &Path, tag: &str) -> Result<Value, CliError>
         "kept": kept,
         "causes": causes,
         "proposers": proposers,
+        "projects": status["projects"],
     }))
 }

@@ -191,6 +191,28 @@ pub fn render(f: &Value) -> String {
         }
         let _ = writeln!(md);
     }
+    if let Some(projects) = f["projects"].as_array().filter(|p| !p.is_empty()) {
+        let _ = writeln!(md, "## Projects\n");
+        let _ = writeln!(md, "| project | idea | status | runs | review | paper |");
+        let _ = writeln!(md, "|---------|------|--------|------|--------|-------|");
+        for p in projects {
+            let review = match p["score"].as_f64() {
+                Some(s) => format!("{s}/10 {}", p["decision"].as_str().unwrap_or("")),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} |",
+                p["number"],
+                cell(&p["title"]),
+                cell(&p["status"]),
+                p["runs"],
+                review.trim(),
+                cell(&p["paper"])
+            );
+        }
+        let _ = writeln!(md);
+    }
     let _ = writeln!(
         md,
         "_Every number above is read from the campaign's ledger; `#N` names the experiment it belongs to (`autolab show N`)._"

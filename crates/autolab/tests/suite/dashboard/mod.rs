@@ -2,7 +2,7 @@
 //! campaigns (one with a fake LLM), while they run, after they are killed, and under attack.
 
 mod browser;
-mod server;
+pub(super) mod server;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
