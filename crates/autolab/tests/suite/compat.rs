@@ -177,7 +177,10 @@ fn an_ai_scientist_template_runs_unchanged() {
             "api_key_env = \"OPENAI_API_KEY\"",
             &format!("base_url = \"{}\"", server.url()),
         )
-        .replace("policy = \"noise-aware\"", "policy = \"strict\"");
+        // No paper here (the literature services are the real ones); the project still runs,
+        // is planned, and plotted in its directory.
+        .replace("[projects]\n", "[projects]\npaper = false\n");
+    assert!(toml.contains("mode = \"projects\""), "{toml}");
     lab.write("autolab.toml", &toml);
     lab.commit("autolab config");
     let path = format!(
@@ -194,7 +197,7 @@ fn an_ai_scientist_template_runs_unchanged() {
     assert!(out.status.success(), "{}", stderr(&out));
     let one = lab.json(&["show", "1", "--json"]);
     // The seed idea was tried first, without an ideation call; prompt.json was the goal.
-    assert_eq!(one["title"], "Lower the learning rate to 0.03");
+    assert_eq!(one["title"], "Lower the learning rate to 0.03 — run 1");
     assert_eq!(one["expert"], "seed");
     assert!(
         server
@@ -227,9 +230,33 @@ fn an_ai_scientist_template_runs_unchanged() {
             .join(".autolab/runs/t/0001/0/final_info.json")
             .exists()
     );
+    // The seed idea became project 1; its directory has AI-Scientist's layout and plot.py's figure.
+    let projects = lab.path().join(".autolab/projects/t");
+    let dir = std::fs::read_dir(&projects)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("01_lower_the_learning_rate")
+        })
+        .expect("project 1's directory");
+    for f in [
+        "run_0/final_info.json",
+        "run_1/final_info.json",
+        "notes.txt",
+        "experiment.py",
+        "loss_curve.png",
+    ] {
+        assert!(dir.join(f).exists(), "{f} in {}", dir.display());
+    }
     assert!(
-        lab.path()
-            .join(".autolab/runs/t/0001/0/figures/loss_curve.png")
-            .exists()
+        lab.read(&format!(
+            "{}/experiment.py",
+            dir.strip_prefix(lab.path()).unwrap().display()
+        ))
+        .contains("LR = 0.03")
     );
 }
