@@ -151,6 +151,28 @@ impl Ledger {
         Controls(self)
     }
 
+    /// Runs `f` as one transaction: every write in it lands, or none does (also when the
+    /// process dies in the middle). Nests: the ledger's own writes use savepoints.
+    pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("SAVEPOINT atomically")
+            .map_err(wrap(&self.path))?;
+        match f(self) {
+            Ok(v) => {
+                self.conn
+                    .execute_batch("RELEASE atomically")
+                    .map_err(wrap(&self.path))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO atomically; RELEASE atomically");
+                Err(e)
+            }
+        }
+    }
+
     /// AI-Scientist-style projects (`[task] mode = "projects"`).
     pub fn projects(&self) -> Projects<'_> {
         Projects(self)
@@ -178,7 +200,7 @@ impl Ledger {
     ) -> Result<Campaign> {
         let protected_json = serde_json::to_string(protected).unwrap_or_else(|_| "{}".into());
         let t = now();
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
         tx.execute(
             "INSERT INTO campaigns (tag, base_commit, seed, protected, config, created_at, heartbeat)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -243,7 +265,7 @@ impl Ledger {
         text: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
         tx.execute(
             "UPDATE campaigns SET config = ?1 WHERE id = ?2",
             params![text, campaign],
@@ -369,7 +391,7 @@ impl Ledger {
     ) -> Result<ExperimentId> {
         let proposer: ProposerKind = proposer.into();
         let t = now();
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
         tx.execute(
             "INSERT INTO experiments (campaign_id, number, state, parent, proposer, title, params, created_at, updated_at)
              VALUES (?1, ?2, 'proposed', ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -405,7 +427,7 @@ impl Ledger {
         ch: &Changes,
     ) -> Result<()> {
         let t = now();
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
         let (campaign, from): (i64, String) = tx
             .query_row(
                 "SELECT campaign_id, state FROM experiments WHERE id = ?1",

@@ -264,4 +264,29 @@ mod tests {
         assert_eq!(all[1].status, ProjectStatus::Running);
         assert_eq!(p.get(b).unwrap().unwrap().idea["title"], "B");
     }
+
+    #[test]
+    fn atomically_lands_every_write_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        let c = l
+            .create_campaign("t", "abc", 7, &indexmap::IndexMap::new(), "")
+            .unwrap()
+            .id;
+        // The second proposal of number 1 fails: the project and the first go too.
+        let failed = l.atomically(|l| {
+            let row = l.propose(c, 1, "abc", "llm", "a", None)?;
+            let p = l
+                .projects()
+                .create(c, &serde_json::json!({"title": "A"}), None, "abc")?;
+            l.projects().add_run(p, row, 1)?;
+            l.propose(c, 1, "abc", "llm", "again", None)
+        });
+        assert!(failed.is_err());
+        assert!(l.experiments(c).unwrap().is_empty());
+        assert!(l.projects().list(c).unwrap().is_empty());
+        let ok = l.atomically(|l| l.propose(c, 1, "abc", "llm", "a", None));
+        assert!(ok.is_ok());
+        assert_eq!(l.experiments(c).unwrap().len(), 1);
+    }
 }

@@ -389,29 +389,27 @@ impl AgentRuntime {
                 idea.plan, p.runs_per_idea
             );
         }
-        let row = books.ledger.propose(
-            books.campaign.id,
-            number,
-            &parent,
-            "llm",
-            &run_idea.title,
-            None,
-        )?;
-        books.ledger.set_idea(
-            row,
-            &serde_json::to_value(&run_idea).unwrap_or_default(),
-            Some(expert),
-        )?;
-        if project.is_some() {
-            let projects = books.ledger.projects();
-            let id = projects.create(
-                books.campaign.id,
-                &serde_json::to_value(idea).unwrap_or_default(),
+        // The experiment, its idea and its project land together (a kill leaves all or none).
+        let campaign = books.campaign.id;
+        let row = books.ledger.atomically(|l| {
+            let row = l.propose(campaign, number, &parent, "llm", &run_idea.title, None)?;
+            l.set_idea(
+                row,
+                &serde_json::to_value(&run_idea).unwrap_or_default(),
                 Some(expert),
-                &parent,
             )?;
-            projects.add_run(id, row, 1)?;
-        }
+            if project.is_some() {
+                let projects = l.projects();
+                let id = projects.create(
+                    campaign,
+                    &serde_json::to_value(idea).unwrap_or_default(),
+                    Some(expert),
+                    &parent,
+                )?;
+                projects.add_run(id, row, 1)?;
+            }
+            Ok(row)
+        })?;
         for mut t in std::mem::take(&mut self.pending_transcripts) {
             t.experiment = Some(row);
             books.ledger.record_transcript(books.campaign.id, &t)?;

@@ -34,6 +34,18 @@ pub(super) struct Books<'a> {
 }
 
 impl Books<'_> {
+    /// Projects mode: whether `commit` is where the incumbent branch may stand — the base or a
+    /// run that was kept. Projects are separate lines, so the branch jumps between them rather
+    /// than moving forward; anywhere else, someone else moved it.
+    pub fn incumbent_line(&self, commit: &str) -> Result<bool, EngineError> {
+        if commit == self.campaign.base_commit {
+            return Ok(true);
+        }
+        Ok(self.ledger.experiments(self.campaign.id)?.iter().any(|e| {
+            e.state == autolab_core::experiment::State::Kept && e.commit.as_deref() == Some(commit)
+        }))
+    }
+
     pub fn incumbent(&self) -> Result<Option<Experiment>, EngineError> {
         let c = self.ledger.campaign(&self.campaign.tag)?;
         Ok(match c.and_then(|c| c.incumbent) {

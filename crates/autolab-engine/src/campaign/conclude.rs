@@ -62,12 +62,21 @@ impl Books<'_> {
         if let Some(commit) = &exp.commit {
             if exp.state == State::Kept {
                 let branch = format!("refs/heads/{}", git::incumbent_branch(&tag));
+                let now = repo.ref_target(&branch);
+                let projects = self.lab.config.projects.is_some();
                 // Done already when the branch holds the commit (a finalize run again).
-                let done = repo
-                    .ref_target(&branch)
-                    .is_some_and(|now| repo.is_ancestor(commit, &now));
+                let done = now.as_deref().is_some_and(|now| {
+                    now == commit || (!projects && repo.is_ancestor(commit, now))
+                });
                 if !done {
-                    repo.set_ref(&branch, commit, git::Expect::At(&exp.parent))?;
+                    // A project's run is not built on the incumbent: the branch jumps to it
+                    // from where it stood, if that is the base or an earlier kept run.
+                    let from = match &now {
+                        Some(n) if projects && self.incumbent_line(n)? => n.clone(),
+                        _ => exp.parent.clone(),
+                    };
+                    let repo = &self.lab.repo;
+                    repo.set_ref(&branch, commit, git::Expect::At(&from))?;
                 }
             } else if commit != &exp.parent {
                 repo.set_ref(

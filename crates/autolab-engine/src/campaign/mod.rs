@@ -467,7 +467,8 @@ impl<'a> Driver<'a> {
             books.write_playbook(agent)?;
             agent.launch_lessons(books, &mut self.jobs)?;
             if let Some(p) = self.projects.as_mut() {
-                p.after_verdict(books, &mut self.jobs, agent, row)?;
+                let held = self.paused || self.user_pause.is_some();
+                p.after_verdict(books, &mut self.jobs, agent, row, held)?;
             }
         }
         let primary = experiment

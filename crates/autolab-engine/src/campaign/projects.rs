@@ -38,6 +38,13 @@ impl ProjectRuntime {
         jobs: &mut Jobs,
         agent: &mut AgentRuntime,
     ) -> Result<(), EngineError> {
+        // While the LLM is out, nothing is asked before its next try.
+        if agent
+            .outage
+            .is_some_and(|o| std::time::Instant::now() < o.retry_at)
+        {
+            return Ok(());
+        }
         for p in books.ledger.projects().list(books.campaign.id)? {
             if self.busy.contains(&p.id) {
                 continue;
@@ -51,8 +58,13 @@ impl ProjectRuntime {
                         open |= !books.ledger.experiment_by_row(*row)?.state.is_final();
                     }
                     match runs.last() {
-                        Some((row, _)) if !open => self.after_verdict(books, jobs, agent, *row)?,
-                        None => self.finish(books, jobs, agent, p.id)?,
+                        Some((row, _)) if !open => {
+                            self.after_verdict(books, jobs, agent, *row, false)?
+                        }
+                        None => books
+                            .ledger
+                            .projects()
+                            .set_status(p.id, ProjectStatus::Failed)?,
                         _ => {}
                     }
                 }
@@ -132,6 +144,7 @@ impl ProjectRuntime {
         jobs: &mut Jobs,
         agent: &mut AgentRuntime,
         row: ExperimentId,
+        held: bool,
     ) -> Result<(), EngineError> {
         let Some((id, index)) = books.ledger.projects().of_experiment(row)? else {
             return Ok(());
@@ -154,6 +167,10 @@ impl ProjectRuntime {
             }
         }
         Self::copy_run(books, row, &dir, index)?;
+        if held {
+            // Paused: no LLM call now; the idle loop asks the planner once it resumes.
+            return Ok(());
+        }
         let exp = books.ledger.experiment_by_row(row)?;
         if exp.verdict == Some(Verdict::Cancelled) {
             return self.finish(books, jobs, agent, id);
@@ -177,8 +194,14 @@ impl ProjectRuntime {
         self.busy.insert(id);
         agent.prep_in_flight += 1;
         let tx = jobs.tx.clone();
+        let run = index;
         std::thread::spawn(move || {
-            let _ = tx.send(SlotMsg::PlanReady(Box::new(plan::plan(job))));
+            // A panic still answers the loop, which would otherwise wait for it forever.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan::plan(job)))
+                .unwrap_or_else(|_| {
+                    plan::PlanOutcome::failed(id, run, "the planner thread panicked")
+                });
+            let _ = tx.send(SlotMsg::PlanReady(Box::new(out)));
         });
         Ok(())
     }
@@ -200,6 +223,14 @@ impl ProjectRuntime {
         let Some(project) = books.ledger.projects().get(id)? else {
             return Ok(());
         };
+        if let Some(why) = out.unavailable.as_deref() {
+            // Not the project's end: it waits for the LLM, and the idle loop asks again.
+            agent.llm_unavailable(books, why);
+            return Ok(());
+        }
+        if out.transcripts.iter().any(|t| t.reply.is_some()) {
+            agent.llm_back(books, jobs)?;
+        }
         let notes = if out.notes.is_empty() {
             format!(
                 "## Run {}\n(no notes: {})\n\n",
@@ -209,10 +240,16 @@ impl ProjectRuntime {
         } else {
             format!("## Run {}\n{}\n\n", out.run, out.notes)
         };
-        books.ledger.projects().add_notes(id, &notes)?;
+        // Asked again after a restart: the run's notes are written once.
+        let all_notes = if project.notes.contains(&format!("## Run {}\n", out.run)) {
+            project.notes.clone()
+        } else {
+            books.ledger.projects().add_notes(id, &notes)?;
+            format!("{}{notes}", project.notes)
+        };
         let dir = Self::project_dir(books, &project);
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join("notes.txt"), format!("{}{notes}", project.notes));
+        let _ = std::fs::write(dir.join("notes.txt"), all_notes);
         if out.out_of_budget {
             agent.out_of_budget = true;
         }
@@ -231,20 +268,18 @@ impl ProjectRuntime {
                         parent = e.commit.clone().unwrap_or(parent);
                     }
                 }
-                let row = books.ledger.propose(
-                    books.campaign.id,
-                    next,
-                    &parent,
-                    "llm",
-                    &idea.title,
-                    None,
-                )?;
-                books.ledger.set_idea(
-                    row,
-                    &serde_json::to_value(&idea).unwrap_or_default(),
-                    project.expert.as_deref(),
-                )?;
-                books.ledger.projects().add_run(id, row, out.run + 1)?;
+                let campaign = books.campaign.id;
+                let expert = project.expert.clone();
+                let row = books.ledger.atomically(|l| {
+                    let row = l.propose(campaign, next, &parent, "llm", &idea.title, None)?;
+                    l.set_idea(
+                        row,
+                        &serde_json::to_value(&idea).unwrap_or_default(),
+                        expert.as_deref(),
+                    )?;
+                    l.projects().add_run(id, row, out.run + 1)?;
+                    Ok(row)
+                })?;
                 books.observer.report(Report::Note(format!(
                     "project {} \"{}\": run {} is {}",
                     project.number,
@@ -305,6 +340,14 @@ impl ProjectRuntime {
                 .observer
                 .report(Report::Note(format!("project {}: {why}", project.number)));
         }
+        // The runs' outputs over whatever the code carries under the same names (a template's
+        // own `run_0`): they are what the plots and the paper read.
+        if let Some(b) = books.ledger.experiment(books.campaign.id, 0)? {
+            Self::copy_run(books, b.row, &dir, 0)?;
+        }
+        for (row, index) in books.ledger.projects().runs(id)? {
+            Self::copy_run(books, row, &dir, index)?;
+        }
         let plot = self.cfg.plot.as_ref().map(|cmd| {
             let spec = jobs.plot_spec(books, &dir, cmd);
             (Arc::clone(&jobs.runner), spec)
@@ -346,7 +389,9 @@ impl ProjectRuntime {
         )));
         let tx = jobs.tx.clone();
         std::thread::spawn(move || {
-            let _ = tx.send(SlotMsg::ProjectWritten(Box::new(write::write(job))));
+            let w = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write::write(job)))
+                .unwrap_or_else(|_| write::Written::failed(id, "the write-up thread panicked"));
+            let _ = tx.send(SlotMsg::ProjectWritten(Box::new(w)));
         });
         Ok(())
     }

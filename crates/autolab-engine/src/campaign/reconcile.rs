@@ -177,8 +177,11 @@ impl Driver<'_> {
             .and_then(|e| e.commit)
             .unwrap_or_else(|| self.books.campaign.base_commit.clone());
         // A kept experiment not yet finalized is the incumbent the branch is about to reach.
+        // (Projects are separate lines: there the ledger's incumbent is all there is to reach.)
+        let projects = self.books.lab.config.projects.is_some();
         for exp in self.books.ledger.experiments(self.books.campaign.id)? {
-            if exp.state == State::Kept
+            if !projects
+                && exp.state == State::Kept
                 && !exp.finalized
                 && let Some(c) = exp.commit
                 && repo.is_ancestor(&want, &c)
@@ -196,6 +199,14 @@ impl Driver<'_> {
             Some(now) if repo.is_ancestor(&now, &want) => {
                 repo.set_ref(&branch, &want, git::Expect::At(&now))?;
                 Ok(Some(format!("incumbent branch moved forward to {short}")))
+            }
+            // Projects are separate lines: the branch jumps from one kept run to another.
+            Some(now)
+                if self.books.lab.config.projects.is_some()
+                    && self.books.incumbent_line(&now)? =>
+            {
+                repo.set_ref(&branch, &want, git::Expect::At(&now))?;
+                Ok(Some(format!("incumbent branch moved to {short}")))
             }
             Some(now) => Err(git::GitError::RefMismatch {
                 name: branch,

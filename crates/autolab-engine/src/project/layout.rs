@@ -29,22 +29,33 @@ pub fn dir(state_dir: &Path, tag: &str, number: u32, title: &str) -> PathBuf {
 
 /// Copies a run's directory (its files, one level of subdirectories) to `to`, replacing it.
 /// Symlinks are skipped: a run's directory is the run's, and may point anywhere.
+/// Files bigger than this are not copied (checkpoints, datasets): outputs like
+/// `final_info.json` and figures are what a project's plots and paper read.
+pub const MAX_COPIED_FILE: u64 = 64 << 20;
+/// At most this much is copied from one run.
+pub const MAX_COPIED_RUN: u64 = 512 << 20;
+
 pub fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
     if to.exists() {
         std::fs::remove_dir_all(to)?;
     }
-    copy_tree(from, to, 3)
+    let mut budget = MAX_COPIED_RUN;
+    copy_tree(from, to, 3, &mut budget)
 }
 
-fn copy_tree(from: &Path, to: &Path, depth: u32) -> std::io::Result<()> {
+fn copy_tree(from: &Path, to: &Path, depth: u32, budget: &mut u64) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)?.flatten() {
         let t = e.file_type()?;
         let target = to.join(e.file_name());
         if t.is_file() {
-            std::fs::copy(e.path(), &target)?;
+            let len = e.metadata()?.len();
+            if len <= MAX_COPIED_FILE && len <= *budget {
+                std::fs::copy(e.path(), &target)?;
+                *budget -= len;
+            }
         } else if t.is_dir() && depth > 0 && e.file_name() != "tmp" {
-            copy_tree(&e.path(), &target, depth - 1)?;
+            copy_tree(&e.path(), &target, depth - 1, budget)?;
         }
     }
     Ok(())
@@ -53,30 +64,29 @@ fn copy_tree(from: &Path, to: &Path, depth: u32) -> std::io::Result<()> {
 /// Writes the code of `commit` into `dir` (`git archive`), over what is there.
 pub fn checkout_code(repo_root: &Path, commit: &str, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let archive = std::process::Command::new("git")
+    // Streamed from git to tar: a large tree is never held in memory.
+    let mut archive = std::process::Command::new("git")
         .arg("-C")
         .arg(repo_root)
         .args(["archive", "--format=tar", commit])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .map_err(|e| format!("cannot run git archive: {e}"))?;
-    if !archive.status.success() {
-        return Err(format!(
-            "git archive {commit} failed: {}",
-            String::from_utf8_lossy(&archive.stderr).trim()
-        ));
-    }
+    let Some(stream) = archive.stdout.take() else {
+        return Err("git archive gave no output".into());
+    };
     let mut tar = std::process::Command::new("tar")
         .arg("-x")
         .arg("-C")
         .arg(dir)
-        .stdin(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::from(stream))
         .spawn()
         .map_err(|e| format!("cannot run tar: {e}"))?;
-    if let Some(mut stdin) = tar.stdin.take() {
-        use std::io::Write;
-        stdin
-            .write_all(&archive.stdout)
-            .map_err(|e| format!("tar: {e}"))?;
+    let archived = archive.wait().map_err(|e| format!("git archive: {e}"))?;
+    if !archived.success() {
+        let _ = tar.wait();
+        return Err(format!("git archive {commit} failed"));
     }
     let status = tar.wait().map_err(|e| format!("tar: {e}"))?;
     if !status.success() {

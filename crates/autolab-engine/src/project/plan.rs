@@ -31,6 +31,24 @@ pub struct PlanOutcome {
     /// Why the planner gave no usable answer (the project then ends with what it has).
     pub error: Option<String>,
     pub out_of_budget: bool,
+    /// The LLM could not be reached: the planner is asked again later.
+    pub unavailable: Option<String>,
+}
+
+impl PlanOutcome {
+    /// A planner that gave nothing (its thread failed).
+    pub fn failed(project: i64, run: u32, why: &str) -> PlanOutcome {
+        PlanOutcome {
+            project,
+            run,
+            notes: String::new(),
+            next: None,
+            transcripts: Vec::new(),
+            error: Some(why.into()),
+            out_of_budget: false,
+            unavailable: None,
+        }
+    }
 }
 
 fn describe(r: &RunSummary) -> String {
@@ -90,6 +108,7 @@ pub fn plan(job: PlanJob) -> PlanOutcome {
         transcripts: Vec::new(),
         error: None,
         out_of_budget: false,
+        unavailable: None,
     };
     let mut messages = vec![user(prompt(&job))];
     let mut parsed = None;
@@ -101,6 +120,9 @@ pub fn plan(job: PlanJob) -> PlanOutcome {
             Ok(r) => r.text,
             Err(e) => {
                 out.out_of_budget = matches!(e, CallError::Budget { .. });
+                if matches!(e, CallError::Unavailable(_)) {
+                    out.unavailable = Some(e.to_string());
+                }
                 out.error = Some(e.to_string());
                 return out;
             }

@@ -47,6 +47,20 @@ pub struct Written {
 }
 
 impl Written {
+    /// A write-up that gave nothing (its thread failed).
+    pub fn failed(project: i64, why: &str) -> Written {
+        Written {
+            project,
+            pdf: None,
+            figures: Vec::new(),
+            paper_attempts: 0,
+            reviews: Vec::new(),
+            meta: None,
+            notes: vec![why.to_string()],
+            transcripts: Vec::new(),
+        }
+    }
+
     /// The review the archive keeps: the meta-review, else the only one.
     pub fn review(&self) -> Option<&review::Review> {
         self.meta.as_ref().or(self.reviews.first())

@@ -363,3 +363,117 @@ fn max_ideas_ends_the_campaign_when_its_projects_are_done() {
         "{page}"
     );
 }
+
+/// Two projects on separate lines: A's first run is worse (discarded), its second, built on
+/// it, is kept; B's first run, from the base, beats A's.
+fn two_lines_llm(r: &Recorded) -> FakeReply {
+    let p = r.prompt_text();
+    let edit = |from: &str, to: &str| {
+        format!(
+            "run.sh\n```sh\n<<<<<<< SEARCH\nRATE={from}\n=======\nRATE={to}\n>>>>>>> REPLACE\n```\n"
+        )
+    };
+    let text = if p.contains("new, concrete, testable ideas") {
+        let (title, plan) = if p.contains("Earlier ideas") {
+            ("Cut the rate hard", "set RATE to 1")
+        } else {
+            ("Raise the rate", "set RATE to 9")
+        };
+        format!(
+            r#"{{"ideas": [{{"title": "{title}", "hypothesis": "h", "plan": "{plan}", "files": ["run.sh"], "expected_effect": "", "risk": "low"}}]}}"#
+        )
+    } else if p.contains("Someone else will use notes.txt") {
+        if p.contains("idea: Raise the rate") && p.contains("1 are done") {
+            r#"{"notes": "Worse.", "done": false, "next": {"title": "cut to 4", "plan": "set RATE to 4"}}"#.to_string()
+        } else {
+            r#"{"notes": "Done.", "done": true}"#.to_string()
+        }
+    } else if p.contains("SEARCH/REPLACE") {
+        if p.contains("Cut the rate hard") {
+            edit("8", "1")
+        } else if p.contains("cut to 4") {
+            edit("9", "4")
+        } else {
+            edit("8", "9")
+        }
+    } else {
+        "A lesson.".to_string()
+    };
+    FakeReply::openai(text)
+}
+
+#[test]
+fn the_incumbent_moves_across_project_lines_and_a_restart_accepts_it() {
+    let llm = FakeServer::from_fn(two_lines_llm);
+    let lab = shell_projects_lab(&llm, "max_ideas = 2\n");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let show = |n: u32| lab.json(&["show", &n.to_string(), "--json"]);
+    let (one, two, three) = (show(1), show(2), show(3));
+    assert_eq!(
+        (one["verdict"].as_str(), one["score"].as_f64()),
+        (Some("discarded"), Some(0.9)),
+        "{one}"
+    );
+    assert_eq!(two["verdict"], "kept", "{two}");
+    assert_eq!(
+        two["parent"], one["commit"],
+        "run 2 of A builds on its discarded run 1"
+    );
+    assert_eq!(three["verdict"], "kept", "{three}");
+    assert_eq!(three["score"], 0.1);
+    let branch = lab.git(&["rev-parse", "autolab/t"]);
+    assert_eq!(
+        branch.trim(),
+        three["commit"].as_str().unwrap(),
+        "the incumbent branch jumped to B's run"
+    );
+    // A restart finds the branch where the ledger says and goes on (nothing is left to do).
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_planner_the_llm_cannot_reach_is_asked_again_and_the_project_goes_on() {
+    let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = hold.clone();
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = failed.clone();
+    // The first question to the planner meets an overloaded server (503); later ones do not.
+    let llm = FakeServer::from_fn(move |r| {
+        if r.prompt_text().contains("Someone else will use notes.txt")
+            && !f.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return FakeReply::status(503, "overloaded");
+        }
+        shell_llm(r, &h)
+    });
+    let lab = shell_projects_lab(&llm, "");
+    let toml = lab.read("autolab.toml").replace(
+        "ideas_per_call = 1\n",
+        "ideas_per_call = 1\nmax_retries = 0\noutage_retry = \"1s\"\n",
+    );
+    lab.write("autolab.toml", &toml);
+    lab.commit("retry fast");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM projects WHERE status = 'done'"),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM experiments WHERE project_id IS NOT NULL"
+        ),
+        2,
+        "the outage did not end the project"
+    );
+    let notes: String = conn
+        .query_row("SELECT notes FROM projects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(notes.matches("## Run 1").count(), 1, "{notes}");
+}
