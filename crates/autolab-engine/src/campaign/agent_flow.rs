@@ -340,7 +340,11 @@ impl AgentRuntime {
                     })
                     .count() as u32;
                 let free = open < slots && room;
-                (may_code && free, may_ideate && free && !has_backlog)
+                // One ideation at a time: each reads the projects started before it.
+                (
+                    may_code && free,
+                    may_ideate && free && !has_backlog && self.ideas_in_flight == 0,
+                )
             } else {
                 (may_code, may_ideate)
             };
@@ -349,6 +353,17 @@ impl AgentRuntime {
                 && has_backlog
                 && let Some((idea, expert)) = self.backlog.pop_front()
             {
+                // Projects mode: an idea that is a project already is not made one again.
+                if books.lab.config.projects.is_some()
+                    && books
+                        .ledger
+                        .projects()
+                        .list(books.campaign.id)?
+                        .iter()
+                        .any(|p| p.idea["title"].as_str() == Some(idea.title.as_str()))
+                {
+                    continue;
+                }
                 let row = self.propose_idea(books, next, &idea, &expert)?;
                 self.implement_async(books, jobs, row, None)?;
                 continue;

@@ -477,3 +477,39 @@ fn a_planner_the_llm_cannot_reach_is_asked_again_and_the_project_goes_on() {
         .unwrap();
     assert_eq!(notes.matches("## Run 1").count(), 1, "{notes}");
 }
+
+#[test]
+fn two_projects_run_side_by_side_on_two_slots() {
+    let llm = FakeServer::from_fn(two_lines_llm);
+    let lab = shell_projects_lab(&llm, "max_ideas = 2\n");
+    let out = lab.autolab(&[
+        "run",
+        "--tag",
+        "t",
+        "--max-experiments",
+        "10",
+        "--parallel",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM projects WHERE status = 'done'"),
+        2,
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM experiments WHERE project_id IS NOT NULL"
+        ),
+        3
+    );
+    // Whatever order the verdicts came in, the best run of any project is the incumbent.
+    let status = lab.json(&["status", "--json"]);
+    let best = &status["incumbent"];
+    assert_eq!(best["score"], 0.1, "{status}");
+    let branch = lab.git(&["rev-parse", "autolab/t"]);
+    assert_eq!(Some(branch.trim()), best["commit"].as_str(), "{status}");
+}
