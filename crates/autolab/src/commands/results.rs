@@ -65,9 +65,20 @@ pub fn results(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
 pub fn rows_json(ledger: &Ledger, tag: &str) -> Result<Vec<Value>, CliError> {
     let campaign = pick_campaign(ledger, Some(tag))?;
     let mut rows = Vec::new();
+    let mut numbers = std::collections::HashMap::new();
     for e in ledger.experiments(campaign.id)? {
         let runs = ledger.run_count(e.row)?;
-        rows.push(experiment_json(tag, &e, runs));
+        let mut row = experiment_json(tag, &e, runs);
+        // Projects mode: which project the run belongs to, and its place in the series (a
+        // ledger from before projects has none).
+        if let Ok(Some((id, run))) = ledger.projects().of_experiment(e.row) {
+            let number = *numbers
+                .entry(id)
+                .or_insert_with(|| ledger.projects().get(id).ok().flatten().map(|p| p.number));
+            row["project"] = serde_json::json!(number);
+            row["project_run"] = serde_json::json!(run);
+        }
+        rows.push(row);
     }
     Ok(rows)
 }

@@ -341,6 +341,13 @@ fn max_ideas_ends_the_campaign_when_its_projects_are_done() {
         3,
         "the baseline and the project's two runs"
     );
+    let results = lab.json(&["results", "--json"]);
+    assert_eq!(results[2]["project"], 1, "{results}");
+    assert_eq!(results[2]["project_run"], 2, "{results}");
+    assert!(
+        results[0].get("project").is_none(),
+        "the baseline is no project's run"
+    );
     // The archive is shown: status, report, dashboard.
     let status = stdout(&lab.autolab(&["status"]));
     assert!(
