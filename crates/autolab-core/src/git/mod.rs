@@ -25,6 +25,8 @@ pub use worktree::Worktree;
 pub enum GitError {
     #[error("git is not installed or not runnable: {0}")]
     NotInstalled(#[source] std::io::Error),
+    #[error("a git argument could not be passed: {0}")]
+    BadArgument(String),
     #[error("`{dir}` is not inside a git repository")]
     NotARepo { dir: PathBuf },
     #[error("the repository has no commit yet")]
@@ -387,5 +389,9 @@ fn git_output(at: &Location, args: &[&str]) -> Result<std::process::Output, GitE
         .env_remove("GIT_EXTERNAL_DIFF")
         .stdin(Stdio::null())
         .output()
-        .map_err(GitError::NotInstalled)
+        .map_err(|e| match e.kind() {
+            // An argument git could not be given (a NUL byte): autolab's fault, not the install's.
+            std::io::ErrorKind::InvalidInput => GitError::BadArgument(e.to_string()),
+            _ => GitError::NotInstalled(e),
+        })
 }

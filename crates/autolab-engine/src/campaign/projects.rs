@@ -348,6 +348,8 @@ impl ProjectRuntime {
         for (row, index) in books.ledger.projects().runs(id)? {
             Self::copy_run(books, row, &dir, index)?;
         }
+        // The code may carry links (`review.txt -> ~/.bashrc`): none survive into the write-up.
+        layout::clear_links(&dir);
         let plot = self.cfg.plot.as_ref().map(|cmd| {
             let spec = jobs.plot_spec(books, &dir, cmd);
             (Arc::clone(&jobs.runner), spec)
@@ -374,8 +376,9 @@ impl ProjectRuntime {
             changes,
             notes: project.notes.clone(),
             settings: config.writeup.clone(),
-            paper: self.cfg.paper,
-            review: self.cfg.review,
+            // A project without a run that scored has nothing to write about.
+            paper: self.cfg.paper && runs.iter().any(|r| r.score.is_some()),
+            review: self.cfg.review && runs.iter().any(|r| r.score.is_some()),
             literature: crate::literature::from_config(&config.writeup, None),
             pdf_name: format!("{}.pdf", layout::name(&title)),
         };

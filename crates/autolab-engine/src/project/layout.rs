@@ -27,7 +27,7 @@ pub fn dir(state_dir: &Path, tag: &str, number: u32, title: &str) -> PathBuf {
         .join(format!("{number:02}_{}", name(title)))
 }
 
-/// Copies a run's directory (its files, one level of subdirectories) to `to`, replacing it.
+/// Copies a run's directory (its files, three levels of subdirectories) to `to`, replacing it.
 /// Symlinks are skipped: a run's directory is the run's, and may point anywhere.
 /// Files bigger than this are not copied (checkpoints, datasets): outputs like
 /// `final_info.json` and figures are what a project's plots and paper read.
@@ -98,6 +98,23 @@ pub fn checkout_code(repo_root: &Path, commit: &str, dir: &Path) -> Result<(), S
     Ok(())
 }
 
+/// Removes every symbolic link under `dir`: the project's directory holds code the LLM wrote
+/// and files its plot command made, and autolab writes the paper and review there — never
+/// through a link to somewhere else.
+pub fn clear_links(dir: &Path) {
+    fn walk(d: &Path, depth: u32) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_symlink() {
+                let _ = std::fs::remove_file(e.path());
+            } else if t.is_dir() && depth > 0 {
+                walk(&e.path(), depth - 1);
+            }
+        }
+    }
+    walk(dir, 16);
+}
+
 /// The PNG files at the top of `dir`, newest first, at most `n`.
 pub fn figures(dir: &Path, n: usize) -> Vec<PathBuf> {
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
@@ -126,6 +143,19 @@ pub fn figures(dir: &Path, n: usize) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_cleared_and_files_stay() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/keep.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("review.txt")).unwrap();
+        std::os::unix::fs::symlink("/tmp", d.path().join("sub/paper")).unwrap();
+        clear_links(d.path());
+        assert!(std::fs::symlink_metadata(d.path().join("review.txt")).is_err());
+        assert!(std::fs::symlink_metadata(d.path().join("sub/paper")).is_err());
+        assert!(d.path().join("sub/keep.txt").is_file());
+    }
 
     #[test]
     fn names_are_directory_safe() {

@@ -177,7 +177,8 @@ pub fn plan(job: PlanJob) -> PlanOutcome {
             expected_effect: String::new(),
             risk: String::new(),
             novelty: None,
-        });
+        }
+        .clean());
     }
     out
 }

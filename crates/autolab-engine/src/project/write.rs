@@ -97,6 +97,8 @@ pub fn write(job: WriteJob) -> Written {
                 .push(format!("the plot command could not run: {e}")),
         }
     }
+    // The plot command may have left links to elsewhere: autolab writes here next.
+    layout::clear_links(&job.dir);
     out.figures = layout::figures(&job.dir, 4);
     if !job.paper {
         return out;

@@ -147,6 +147,18 @@ fn trimmed(mut p: literature::Paper) -> literature::Paper {
 
 /// The results table, from the ledger's numbers only.
 fn results_table(report: &Value) -> String {
+    // Titles are anybody's text: what pdflatex cannot set (beyond Latin-1) prints as `?`.
+    let settable = |t: &str| -> String {
+        t.chars()
+            .map(|c| {
+                if (c as u32) < 0x100 && !c.is_control() {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect()
+    };
     let num = |v: &Value| {
         v.as_f64()
             .map_or("--".to_string(), |x| latex_escape(&shown(x)))
@@ -164,7 +176,7 @@ fn results_table(report: &Value) -> String {
         rows.push(format!(
             "\\#{} & {} & {} & {} & {} & {} \\\\",
             k["id"].as_u64().unwrap_or(0),
-            latex_escape(&title),
+            latex_escape(&settable(&title)),
             num(&k["score"]),
             num(&k["gain"]),
             num(&k["p"]),
@@ -495,6 +507,18 @@ fn compose(
         }
         // Which section the error is in; errors outside the LLM's text cannot be fixed by it.
         let line = error_line(&b.errors);
+        // An error in autolab's own table or figures is not the LLM's to fix.
+        if let (Some(l), Some(at)) = (line, doc.find(&floats)) {
+            let first = doc[..at].matches('\n').count() + 1;
+            let last = first + floats.matches('\n').count();
+            if (first..=last).contains(&l) {
+                return Err(format!(
+                    "autolab's results table or figures do not compile: {}; see {}",
+                    b.errors.join(" / "),
+                    b.log.display()
+                ));
+            }
+        }
         let Some(name) = line.and_then(|l| {
             starts
                 .iter()
@@ -529,7 +553,7 @@ fn compose(
         // A fix must pass the same checks as the section did.
         let again = super::sections::accept(&brief, candidate);
         paper.notes.push(format!(
-            "{name}: LaTeX error fixed by the LLM ({})",
+            "{name}: the LLM was asked to fix a LaTeX error ({})",
             b.errors.first().cloned().unwrap_or_default()
         ));
         slot.1 = again;

@@ -520,3 +520,65 @@ fn two_projects_run_side_by_side_on_two_slots() {
     let branch = lab.git(&["rev-parse", "autolab/t"]);
     assert_eq!(Some(branch.trim()), best["commit"].as_str(), "{status}");
 }
+
+#[test]
+fn links_planted_by_the_plot_command_are_not_written_through() {
+    if !tools_or_skip() {
+        return;
+    }
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("precious.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h = hold.clone();
+    let llm = FakeServer::from_fn(move |r| {
+        let p = r.prompt_text();
+        if p.contains("# Write the section")
+            || p.contains("## Review form")
+            || p.contains("literature search queries")
+        {
+            writer(r)
+        } else {
+            shell_llm(r, &h)
+        }
+    });
+    let lab = shell_projects_lab(&llm, "");
+    lab.write(
+        "plot.sh",
+        &format!(
+            "ln -s {v} review.txt\nln -s {v} halve_the_rate.pdf\nmkdir -p elsewhere && ln -s {o} paper\n",
+            v = victim.display(),
+            o = outside.path().display()
+        ),
+    );
+    let toml = lab
+        .read("autolab.toml")
+        .replace("paper = false\n", "plot = \"sh plot.sh\"\n")
+        + "[writeup]\nqueries = 0\nreviews = 1\nreflections = 0\n";
+    lab.write("autolab.toml", &toml);
+    lab.commit("a plot that plants links");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "nothing written outside"
+    );
+    let conn = lab.ledger();
+    let dir: String = conn
+        .query_row("SELECT dir FROM projects", [], |r| r.get(0))
+        .unwrap();
+    let review = std::path::Path::new(&dir).join("review.txt");
+    assert!(
+        !std::fs::symlink_metadata(&review)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&review)
+            .unwrap()
+            .contains("Overall")
+    );
+}

@@ -195,7 +195,7 @@ fn idea_from(item: &Value, at: &str) -> Result<Idea, String> {
             ));
         }
     };
-    Ok(Idea {
+    let idea = Idea {
         title,
         hypothesis: text("hypothesis")?,
         plan: text("plan")?,
@@ -203,7 +203,12 @@ fn idea_from(item: &Value, at: &str) -> Result<Idea, String> {
         expected_effect: text("expected_effect")?,
         risk: text("risk")?,
         novelty: None,
-    })
+    }
+    .clean();
+    if idea.title.is_empty() {
+        return Err(format!("`{at}.title` has no printable text"));
+    }
+    Ok(idea)
 }
 
 /// The value of `key` in `map`, ignoring case, `_`, `-` and spaces in keys.

@@ -49,7 +49,8 @@ pub fn seed_ideas_from_ai_scientist(json: &str) -> Result<Vec<Idea>, String> {
                 expected_effect: String::new(),
                 risk: scores.join(", "),
                 novelty: None,
-            })
+            }
+            .clean())
         })
         .collect()
 }

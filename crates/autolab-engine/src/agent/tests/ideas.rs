@@ -348,3 +348,13 @@ fn near_duplicates_of_tried_ideas_are_caught() {
         NEAR_DUPLICATE_THRESHOLD
     ));
 }
+
+#[test]
+fn a_title_with_control_characters_is_cleaned_when_parsed() {
+    let ideas = parse_ideas(
+        r#"{"ideas": [{"title": "Halve\u0000 the \u001b[2Jrate\nnow", "hypothesis": "h\u0007", "plan": "p"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(ideas[0].title, "Halve the [2Jrate now");
+    assert_eq!(ideas[0].hypothesis, "h");
+}
