@@ -92,5 +92,15 @@ mod tests {
         assert_eq!(r["counts"]["failed"], 1);
         let f = crate::writeup::facts::Facts::from_report(&r);
         assert_eq!(f.get("best.loss").unwrap().value, 8.0);
+        // Maximizing, the best is the highest and gains count up.
+        let r = report(
+            "acc",
+            Goal::Maximize,
+            Some(&base),
+            &[run(1, Some(8.0)), run(2, Some(12.0))],
+        );
+        assert_eq!(r["best"]["id"], 12);
+        assert_eq!(r["gain"]["value"], 2.0);
+        assert_eq!(r["kept"][0]["gain"], -2.0);
     }
 }

@@ -36,26 +36,41 @@ pub const MAX_COPIED_FILE: u64 = 64 << 20;
 pub const MAX_COPIED_RUN: u64 = 512 << 20;
 
 pub fn copy_run(from: &Path, to: &Path) -> std::io::Result<()> {
-    if to.exists() {
-        std::fs::remove_dir_all(to)?;
-    }
-    let mut budget = MAX_COPIED_RUN;
-    copy_tree(from, to, 3, &mut budget)
+    copy_run_within(from, to, MAX_COPIED_FILE, MAX_COPIED_RUN)
 }
 
-fn copy_tree(from: &Path, to: &Path, depth: u32, budget: &mut u64) -> std::io::Result<()> {
+/// [`copy_run`] with its limits given.
+fn copy_run_within(from: &Path, to: &Path, max_file: u64, max_total: u64) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(to).is_ok() {
+        if std::fs::symlink_metadata(to)?.file_type().is_dir() {
+            std::fs::remove_dir_all(to)?;
+        } else {
+            std::fs::remove_file(to)?;
+        }
+    }
+    let mut budget = max_total;
+    copy_tree(from, to, 3, max_file, &mut budget)
+}
+
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    depth: u32,
+    max_file: u64,
+    budget: &mut u64,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)?.flatten() {
         let t = e.file_type()?;
         let target = to.join(e.file_name());
         if t.is_file() {
             let len = e.metadata()?.len();
-            if len <= MAX_COPIED_FILE && len <= *budget {
+            if len <= max_file && len <= *budget {
                 std::fs::copy(e.path(), &target)?;
                 *budget -= len;
             }
         } else if t.is_dir() && depth > 0 && e.file_name() != "tmp" {
-            copy_tree(&e.path(), &target, depth - 1, budget)?;
+            copy_tree(&e.path(), &target, depth - 1, max_file, budget)?;
         }
     }
     Ok(())
@@ -155,6 +170,108 @@ mod tests {
         assert!(std::fs::symlink_metadata(d.path().join("review.txt")).is_err());
         assert!(std::fs::symlink_metadata(d.path().join("sub/paper")).is_err());
         assert!(d.path().join("sub/keep.txt").is_file());
+    }
+
+    #[test]
+    fn a_run_is_copied_within_its_limits_without_links_or_tmp() {
+        let d = tempfile::tempdir().unwrap();
+        let (from, to) = (d.path().join("run"), d.path().join("proj/run_1"));
+        std::fs::create_dir_all(from.join("a/b/c/d")).unwrap();
+        std::fs::create_dir_all(from.join("tmp")).unwrap();
+        std::fs::write(from.join("final_info.json"), "{}").unwrap();
+        std::fs::write(from.join("big.bin"), vec![0u8; 100]).unwrap();
+        std::fs::write(from.join("a/b/c/deep.txt"), "3").unwrap();
+        std::fs::write(from.join("a/b/c/d/deeper.txt"), "4 levels").unwrap();
+        std::fs::write(from.join("tmp/scratch"), "x").unwrap();
+        std::fs::write(from.join("w1.txt"), "0123456789").unwrap();
+        std::fs::write(from.join("w2.txt"), "0123456789").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", from.join("passwd")).unwrap();
+        // An old copy (here a link planted in its place) is replaced, not followed.
+        std::fs::create_dir_all(d.path().join("proj")).unwrap();
+        std::os::unix::fs::symlink("/tmp", &to).unwrap();
+        copy_run_within(&from, &to, 50, 14).unwrap();
+        assert!(to.join("final_info.json").is_file());
+        assert!(!to.join("big.bin").exists(), "over the per-file limit");
+        assert!(to.join("a/b/c/deep.txt").is_file());
+        assert!(!to.join("a/b/c/d").exists(), "deeper than three levels");
+        assert!(!to.join("tmp").exists() && !to.join("passwd").exists());
+        let words = ["w1.txt", "w2.txt"]
+            .iter()
+            .filter(|f| to.join(f).exists())
+            .count();
+        assert_eq!(
+            words, 1,
+            "the total limit (14 bytes) leaves room for one of the two"
+        );
+        assert!(
+            !std::fs::symlink_metadata(&to)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn the_code_of_a_commit_is_checked_out_and_a_bad_commit_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(d.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                ok.status.success(),
+                "{}",
+                String::from_utf8_lossy(&ok.stderr)
+            );
+            String::from_utf8_lossy(&ok.stdout).trim().to_string()
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir_all(d.path().join("latex")).unwrap();
+        std::fs::write(d.path().join("latex/template.tex"), "T").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "c"]);
+        let head = git(&["rev-parse", "HEAD"]);
+        let out = d.path().join("out");
+        checkout_code(d.path(), &head, &out).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("latex/template.tex")).unwrap(),
+            "T"
+        );
+        assert!(checkout_code(d.path(), "0000000000000000000000000000000000000000", &out).is_err());
+    }
+
+    #[test]
+    fn figures_are_the_newest_pngs_at_the_top() {
+        let d = tempfile::tempdir().unwrap();
+        for (i, f) in ["a.png", "b.PNG", "c.txt"].iter().enumerate() {
+            std::fs::write(d.path().join(f), "x").unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1_000 + i as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(d.path().join(f))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        let got: Vec<String> = figures(d.path(), 5)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(got, ["b.PNG", "a.png"]);
+        assert_eq!(figures(d.path(), 1).len(), 1);
+    }
+
+    #[test]
+    fn a_project_directory_is_numbered_under_its_campaign() {
+        assert_eq!(
+            dir(Path::new("/s"), "t", 3, "Lower beta"),
+            Path::new("/s/projects/t/03_lower_beta")
+        );
     }
 
     #[test]

@@ -182,3 +182,138 @@ pub fn plan(job: PlanJob) -> PlanOutcome {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use autolab_llm::fake::{FakeReply, FakeServer};
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(index: u32, verdict: &str, score: Option<f64>) -> RunSummary {
+        RunSummary {
+            index,
+            experiment: index,
+            title: format!("step {index}"),
+            verdict: verdict.into(),
+            score,
+            metrics: json!({"loss": score}),
+            reason: (verdict == "crashed").then(|| "exit code 1: boom".into()),
+            lines: (1, 0),
+        }
+    }
+
+    fn job(server: &FakeServer, runs: Vec<RunSummary>, per_idea: u32) -> PlanJob {
+        let mut cfg = autolab_llm::ProviderConfig::new(autolab_llm::Provider::OpenAi, "m");
+        cfg.base_url = Some(server.url());
+        cfg.max_retries = 0;
+        let client = autolab_llm::client(&cfg).unwrap();
+        PlanJob {
+            caller: Caller::new(Arc::from(client), "m", 256, None, 0.0, None),
+            project: 7,
+            idea: Idea {
+                title: "Lower beta".into(),
+                hypothesis: "h".into(),
+                plan: "lower it".into(),
+                files: vec!["e.py".into()],
+                expected_effect: String::new(),
+                risk: String::new(),
+                novelty: None,
+            },
+            baseline: Some(run(0, "kept", Some(10.0))),
+            runs,
+            runs_per_idea: per_idea,
+            command: "python e.py --out_dir=run_i".into(),
+        }
+    }
+
+    const NEXT: &str = r#"{"notes": "Run 1 lowered it.", "done": false, "next": {"title": "lower more", "plan": "halve beta"}}"#;
+
+    #[test]
+    fn the_next_run_is_planned_from_the_results_so_far() {
+        let server = FakeServer::start(vec![FakeReply::openai(NEXT)]);
+        let out = plan(job(
+            &server,
+            vec![run(1, "kept", Some(8.0)), run(2, "crashed", None)],
+            5,
+        ));
+        assert_eq!((out.project, out.run), (7, 2));
+        assert_eq!(out.notes, "Run 1 lowered it.");
+        let next = out.next.unwrap();
+        assert_eq!(next.title, "Lower beta — run 3: lower more");
+        assert!(
+            next.plan.starts_with("halve beta") && next.plan.contains("Run 3 of at most 5"),
+            "{}",
+            next.plan
+        );
+        assert_eq!(next.files, ["e.py"]);
+        let p = server.requests()[0].prompt_text();
+        assert!(
+            p.contains("implement the following idea: Lower beta."),
+            "{p}"
+        );
+        assert!(
+            p.contains("The baseline results (run 0) are: {\"loss\":10.0}"),
+            "{p}"
+        );
+        assert!(
+            p.contains("Run 1 (step 1) completed. Results: {\"loss\":8.0}"),
+            "{p}"
+        );
+        assert!(
+            p.contains("Run 2 (step 2) failed: exit code 1: boom"),
+            "{p}"
+        );
+        assert!(
+            p.contains("2 are done") && p.contains("up to 5 runs"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn done_or_out_of_runs_plans_nothing_more() {
+        let server = FakeServer::start(vec![FakeReply::openai(r#"{"notes": "n", "done": true}"#)]);
+        assert!(
+            plan(job(&server, vec![run(1, "kept", Some(8.0))], 5))
+                .next
+                .is_none()
+        );
+        let server = FakeServer::start(vec![FakeReply::openai(NEXT)]);
+        let out = plan(job(
+            &server,
+            vec![run(1, "kept", Some(8.0)), run(2, "kept", Some(7.0))],
+            2,
+        ));
+        assert!(out.next.is_none(), "two runs of two are done");
+        assert_eq!(out.notes, "Run 1 lowered it.");
+    }
+
+    #[test]
+    fn unreadable_answers_are_re_asked_once_then_end_the_plan() {
+        let server = FakeServer::start(vec![FakeReply::openai("no json"), FakeReply::openai(NEXT)]);
+        let out = plan(job(&server, vec![run(1, "kept", Some(8.0))], 5));
+        assert!(out.next.is_some() && out.error.is_none());
+        assert!(
+            server.requests()[1]
+                .prompt_text()
+                .contains("could not be read as the JSON")
+        );
+        let server = FakeServer::start(vec![FakeReply::openai("no json")]);
+        let out = plan(job(&server, vec![run(1, "kept", Some(8.0))], 5));
+        assert!(out.next.is_none());
+        assert!(out.error.unwrap().contains("also after a re-ask"));
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[test]
+    fn an_unreachable_llm_is_told_apart_from_a_bad_answer() {
+        let server = FakeServer::start(vec![FakeReply::status(503, "overloaded")]);
+        let out = plan(job(&server, vec![run(1, "kept", Some(8.0))], 5));
+        assert!(out.unavailable.is_some(), "{:?}", out.error);
+        let server = FakeServer::start(vec![FakeReply::status(400, "bad request")]);
+        let out = plan(job(&server, vec![run(1, "kept", Some(8.0))], 5));
+        assert!(out.unavailable.is_none() && out.error.is_some());
+    }
+}
