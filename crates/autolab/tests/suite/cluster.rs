@@ -422,3 +422,49 @@ fn cancel_and_pause_from_another_terminal_reach_slurm_jobs() {
     assert_eq!(verdicts[1], "cancelled", "{exps}");
     assert_ne!(verdicts[2], "cancelled", "{exps}");
 }
+
+#[test]
+fn projects_run_as_slurm_jobs_with_their_plot() {
+    let Some(conf) = slurm() else { return };
+    let llm = autolab_llm::fake::FakeServer::from_fn(super::projects::two_lines_llm);
+    let lab = super::projects::shell_projects_lab(&llm, "max_ideas = 2\nplot = \"sh plot.sh\"\n");
+    lab.write("plot.sh", "ls -d run_* > plotted.txt\n");
+    let toml = lab.read("autolab.toml")
+        + "[runner]\nkind = \"slurm\"\nparallel = 2\npoll_interval = \"200ms\"\n";
+    lab.write("autolab.toml", &toml);
+    lab.commit("on slurm, with a plot");
+    let out = lab
+        .cmd()
+        .args(["run", "--tag", "sl", "--max-experiments", "10"])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM projects WHERE status = 'done'"),
+        2,
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM runs WHERE job IS NULL"),
+        0,
+        "every run was a job"
+    );
+    let dirs: Vec<String> = conn
+        .prepare("SELECT dir FROM projects ORDER BY number")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for d in dirs {
+        let plotted =
+            std::fs::read_to_string(Path::new(&d).join("plotted.txt")).unwrap_or_default();
+        assert!(
+            plotted.contains("run_0") && plotted.contains("run_1"),
+            "the plot ran in {d}: {plotted:?}"
+        );
+    }
+}

@@ -197,7 +197,7 @@ fn two_ideas_become_projects_with_runs_notes_plots_papers_and_reviews() {
 }
 
 /// A shell lab in projects mode without a paper: one idea, two runs.
-fn shell_projects_lab(llm: &FakeServer, extra: &str) -> TestLab {
+pub(super) fn shell_projects_lab(llm: &FakeServer, extra: &str) -> TestLab {
     let lab = TestLab::new();
     lab.write("run.sh", "RATE=8\necho \"val_loss: 0.$RATE\"\n");
     lab.write(
@@ -373,7 +373,7 @@ fn max_ideas_ends_the_campaign_when_its_projects_are_done() {
 
 /// Two projects on separate lines: A's first run is worse (discarded), its second, built on
 /// it, is kept; B's first run, from the base, beats A's.
-fn two_lines_llm(r: &Recorded) -> FakeReply {
+pub(super) fn two_lines_llm(r: &Recorded) -> FakeReply {
     let p = r.prompt_text();
     let edit = |from: &str, to: &str| {
         format!(
