@@ -140,7 +140,9 @@ impl Facts {
                 .unwrap_or("")
                 .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
             {
-                let t = token.trim_matches(|c: char| c == '.' || c == '-' || c == 'e');
+                let t = token
+                    .trim_end_matches(['.', '-', 'e'])
+                    .trim_start_matches(['.', 'e']);
                 if let Ok(v) = t.parse::<f64>() {
                     f.allow(v, format!("the title of {from}"));
                 }
@@ -249,6 +251,16 @@ mod tests {
         assert_eq!(f.get("gain.percent").unwrap().text, "20");
         assert_eq!(f.get("kept.1.p").unwrap().from, "#3");
         assert_eq!(f.get("compute_hours").unwrap().text, "1.5");
+        assert_eq!(f.get("wall_hours").map(|w| w.value), Some(0.5));
+        assert!(
+            f.get("counts.kept").is_none(),
+            "the status counts the baseline as kept"
+        );
+        assert_eq!(f.get("counts.crashed").map(|c| c.value), Some(1.0));
+        // Numbers of a kept title, signs and exponents included.
+        let t = Facts::from_report(&json!({"kept": [{"id": 1, "title": "wd=-1e-4, lr=3"}]}));
+        assert!(t.admits(-0.0001, 12, false) && t.admits(3.0, 0, false));
+        assert!(!t.admits(4.0, 0, false));
         assert_eq!(f.get("proposers.tpe.percent").unwrap().value, 20.0);
         assert_eq!(f.get("kept.2.lines_added").unwrap().value, 2.0);
         assert!(f.table().contains("best.score = 0.9877 (from #7)"));

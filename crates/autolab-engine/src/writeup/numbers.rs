@@ -367,6 +367,19 @@ mod tests {
             "after % is a comment"
         );
         assert!(check("ends with a backslash \\", &facts()).is_empty());
+        // A long way in, `\%` still only skips itself.
+        let o = check("An increase of 20\\% and 13 more.", &facts());
+        assert_eq!(o.len(), 1, "{o:?}");
+        // Thin and thick spaces group thousands as printed.
+        let mut f = facts();
+        f.allow(3200.0, "a test");
+        for t in [
+            "over 3\\,200 runs",
+            "over 3\\;200 runs",
+            "a long way in: over 3\\,200 runs",
+        ] {
+            assert!(check(t, &f).is_empty(), "{t}: {:?}", check(t, &f));
+        }
     }
 
     #[test]

@@ -85,7 +85,9 @@ fn diff_numbers(changes: &[Change], facts: &mut Facts) {
             for token in line[1..]
                 .split(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == 'e' || ch == '-'))
             {
-                let t = token.trim_matches(|ch: char| ch == '.' || ch == '-' || ch == 'e');
+                let t = token
+                    .trim_end_matches(['.', '-', 'e'])
+                    .trim_start_matches(['.', 'e']);
                 if t.chars().any(|ch| ch.is_ascii_digit())
                     && let Ok(v) = t.parse::<f64>()
                 {
