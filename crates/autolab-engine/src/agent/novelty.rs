@@ -164,22 +164,7 @@ pub fn check(
             .papers
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                let abs: String = p
-                    .abstract_text
-                    .as_deref()
-                    .unwrap_or("")
-                    .chars()
-                    .take(300)
-                    .collect();
-                format!(
-                    "[{}] {} ({}) {}",
-                    offset + i,
-                    p.title,
-                    p.year.map_or("n.d.".into(), |y| y.to_string()),
-                    abs
-                )
-            })
+            .map(|(i, p)| format!("[{}] {}", offset + i, p.line()))
             .collect();
         found.extend(f.papers);
         let answer = if listed.is_empty() {

@@ -100,6 +100,22 @@ pub struct Paper {
     pub source: Source,
 }
 
+impl Paper {
+    /// The paper as an LLM is shown it: title (first authors, year) and the abstract's start.
+    pub fn line(&self) -> String {
+        let abs: String = self
+            .abstract_text
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect();
+        let mut who: Vec<String> = self.authors.iter().take(3).cloned().collect();
+        who.push(self.year.map_or("n.d.".into(), |y| y.to_string()));
+        format!("{} ({}) {abs}", self.title, who.join(", "))
+    }
+}
+
 /// Base URLs of the services; `Default` gives the real ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {

@@ -389,27 +389,7 @@ fn compose(
     let papers: String = keys
         .iter()
         .zip(&found)
-        .map(|(k, p)| {
-            let abs: String = p
-                .abstract_text
-                .as_deref()
-                .unwrap_or("")
-                .chars()
-                .take(300)
-                .collect();
-            format!(
-                "{k}: {} ({}, {}) {}",
-                p.title,
-                p.authors
-                    .iter()
-                    .take(3)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                p.year.map_or("n.d.".into(), |y| y.to_string()),
-                abs
-            )
-        })
+        .map(|(k, p)| format!("{k}: {}", p.line()))
         .collect::<Vec<_>>()
         .join("\n");
     paper.cited = found;

@@ -235,3 +235,14 @@ pub fn spawn_until_running(lab: &TestLab, args: &[&str]) -> std::process::Child 
     });
     child
 }
+
+/// The last message of a chat request the fake LLM received (what the model is asked now).
+pub fn last_message(r: &autolab_llm::fake::Recorded) -> String {
+    r.json()
+        .and_then(|v| {
+            v["messages"].as_array()?.last()?["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}

@@ -13,16 +13,6 @@ const IDEAS: &str = r#"{"ideas": [
  {"title": "Halve the rate", "hypothesis": "the rate is too high", "plan": "set RATE to 4", "files": ["run.sh"], "expected_effect": "lower loss", "risk": "low"}
 ]}"#;
 
-fn last_message(r: &Recorded) -> String {
-    r.json()
-        .and_then(|v| {
-            v["messages"].as_array()?.last()?["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .unwrap_or_default()
-}
-
 /// Ideation gives a known idea first; the novelty judge searches once, then calls the random
 /// search idea known (paper 0) and any other novel; the coder halves the rate.
 fn llm(r: &Recorded) -> FakeReply {

@@ -95,14 +95,7 @@ const REVIEW: &str = r#"{"Summary": "A campaign.", "Strengths": ["traceable numb
 /// re-asked) and writes an undefined command in Method (until told it does not compile).
 pub(super) fn writer(r: &Recorded) -> FakeReply {
     let p = r.prompt_text();
-    let last = r
-        .json()
-        .and_then(|v| {
-            v["messages"].as_array()?.last()?["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let last = last_message(r);
     let cite = offered_keys(&p)
         .first()
         .map(|k| format!(" \\citep{{{k}}}"))

@@ -16,16 +16,6 @@ fn edit(from: &str, to: &str) -> String {
     )
 }
 
-fn last_message(r: &Recorded) -> String {
-    r.json()
-        .and_then(|v| {
-            v["messages"].as_array()?.last()?["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .unwrap_or_default()
-}
-
 /// A model that follows the protocol: the seed idea first, then one ideation; the coder lowers
 /// beta step by step, except that the vaccination idea's first run crashes until fixed.
 fn llm(r: &Recorded) -> FakeReply {
