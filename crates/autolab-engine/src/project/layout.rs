@@ -84,6 +84,12 @@ pub fn checkout_code(repo_root: &Path, commit: &str, dir: &Path) -> Result<(), S
         .arg("-C")
         .arg(repo_root)
         .args(["archive", "--format=tar", commit])
+        // The lab's repository, whatever the caller's environment points git at.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_COMMON_DIR")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
