@@ -42,6 +42,16 @@ impl StatePaths {
         self.state_dir().join("playbook.md")
     }
 
+    /// The explorer's research brief (the user may edit it; each edit is a new version).
+    pub fn brief(&self) -> PathBuf {
+        self.state_dir().join("brief.md")
+    }
+
+    /// Where the explorer's commands run.
+    pub fn explore_dir(&self) -> PathBuf {
+        self.state_dir().join("explore")
+    }
+
     /// Where `init --probe` tries the lab's command.
     pub fn probes(&self) -> PathBuf {
         self.state_dir().join("probe")

@@ -6,15 +6,18 @@ pub mod campaign;
 pub mod coder;
 pub mod early_stop;
 mod error;
+pub mod explore;
 pub mod judge;
 pub mod lab;
 pub mod lab_checks;
 pub mod literature;
 pub mod llm;
 mod mlflow;
+pub mod notify;
 pub mod playbook;
 pub mod project;
 pub mod proposer;
+pub mod supervisor;
 pub mod writeup;
 
 pub use campaign::{

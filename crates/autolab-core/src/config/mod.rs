@@ -10,6 +10,8 @@ pub mod drift;
 mod duration;
 mod early_stop;
 mod error;
+mod explore;
+mod notify;
 mod params;
 pub mod params_file;
 mod projects;
@@ -30,6 +32,8 @@ pub use decide::{Decide, Policy};
 pub use duration::{format_duration, parse_duration};
 pub use early_stop::EarlyStop;
 pub use error::ConfigError;
+pub use explore::Explore;
+pub use notify::{NOTIFY_EVENTS, Notify, Supervisor};
 pub use params::{Apply, ParamKind, ParamSpec, ParamsConfig, Sampler};
 pub use projects::Projects;
 pub use runner::{PARALLEL, RunnerConfig, RunnerKind, check_parallel};
@@ -55,6 +59,10 @@ pub struct Config {
     pub writeup: Writeup,
     /// `Some` with `[task] mode = "projects"`.
     pub projects: Option<Projects>,
+    /// Where the campaign's news goes, if anywhere.
+    pub notify: Option<Notify>,
+    pub supervisor: Supervisor,
+    pub explore: Explore,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +145,12 @@ struct RawConfig {
     writeup: Option<writeup::RawWriteup>,
     #[serde(default)]
     projects: Option<projects::RawProjects>,
+    #[serde(default)]
+    notify: Option<notify::RawNotify>,
+    #[serde(default)]
+    supervisor: Option<notify::RawSupervisor>,
+    #[serde(default)]
+    explore: Option<explore::RawExplore>,
 }
 
 #[derive(Deserialize)]
@@ -465,7 +479,18 @@ impl Config {
             }
         };
 
+        let notify = notify::validate_notify(raw.notify)
+            .map_err(|(key, msg, hint)| at("notify", &key, msg, hint))?;
+        let supervisor = notify::validate_supervisor(raw.supervisor)
+            .map_err(|(key, msg, hint)| at("supervisor", &key, msg, hint))?;
+
+        let explore = explore::validate(raw.explore)
+            .map_err(|(key, msg, hint)| at("explore", &key, msg, hint))?;
+
         Ok(Config {
+            explore,
+            notify,
+            supervisor,
             projects,
             writeup,
             sandbox,

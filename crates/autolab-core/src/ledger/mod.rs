@@ -7,6 +7,7 @@
 //! (with their transitions) are one transaction boundary and stay together; runs (`runs.rs`),
 //! what the LLM path records (`llm.rs`), the control inbox and forgetting are apart.
 
+mod briefs;
 mod controls;
 mod feed;
 mod forget;
@@ -17,6 +18,7 @@ mod runs;
 mod schema;
 mod writeups;
 
+pub use briefs::{Brief, Briefs};
 pub use controls::Controls;
 pub use feed::{Feed, FeedItem, Pulse};
 pub use forget::{Forgotten, forget_campaign};
@@ -176,6 +178,11 @@ impl Ledger {
     /// AI-Scientist-style projects (`[task] mode = "projects"`).
     pub fn projects(&self) -> Projects<'_> {
         Projects(self)
+    }
+
+    /// The research brief's versions.
+    pub fn briefs(&self) -> Briefs<'_> {
+        Briefs(self)
     }
 
     /// Papers, reviews and the literature cache.

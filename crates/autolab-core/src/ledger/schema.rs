@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 7;
+pub const VERSION: i64 = 8;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -177,6 +177,15 @@ CREATE TABLE projects (
 );
 ALTER TABLE experiments ADD COLUMN project_id INTEGER REFERENCES projects(id);
 ALTER TABLE experiments ADD COLUMN project_run INTEGER;
+"#,
+    r#"
+CREATE TABLE briefs (
+    id     INTEGER PRIMARY KEY,
+    at     REAL NOT NULL,
+    source TEXT NOT NULL,
+    model  TEXT,
+    body   TEXT NOT NULL
+);
 "#,
 ];
 

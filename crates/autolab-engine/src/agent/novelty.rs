@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use autolab_core::ledger::Transcript;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::ideas::Idea;
 use crate::literature::{Literature, Paper, SharedCache};
@@ -62,11 +61,7 @@ fn unknown(reason: String, queries: Vec<String>, found: &[Paper]) -> Novelty {
     }
 }
 
-/// The JSON object in a reply.
-fn json_in(text: &str) -> Option<Value> {
-    let (a, b) = (text.find('{')?, text.rfind('}')?);
-    serde_json::from_str(text.get(a..=b)?).ok()
-}
+use crate::llm::json_in;
 
 /// Checks one idea: the LLM asks for queries one at a time and decides when it has seen enough.
 pub fn check(

@@ -347,14 +347,30 @@ fn sandbox_spec(
     worktree: &std::path::Path,
     run_dir: &std::path::Path,
 ) -> Option<SandboxSpec> {
-    let sb = &books.lab.config.sandbox;
-    let helper = books.opts.sandbox_helper.clone()?;
+    sandbox_for(
+        books.lab,
+        books.opts.sandbox_helper.clone(),
+        vec![worktree.to_path_buf(), run_dir.to_path_buf()],
+        vec![worktree.join(".git")],
+    )
+}
+
+/// The lab's `[sandbox]` for a command that may write only beneath `writable` (and the lab's
+/// own `writable` directories); `None` when the sandbox is off or no helper is known.
+pub(crate) fn sandbox_for(
+    lab: &crate::Lab,
+    helper: Option<std::path::PathBuf>,
+    writable: Vec<std::path::PathBuf>,
+    read_only: Vec<std::path::PathBuf>,
+) -> Option<SandboxSpec> {
+    let sb = &lab.config.sandbox;
+    let helper = helper?;
     if !sb.enabled {
         return None;
     }
     // `join` keeps an absolute path as it is and puts a relative one under the lab.
-    let in_lab = |p: &String| books.lab.root.join(p);
-    let writable = [worktree.to_path_buf(), run_dir.to_path_buf()]
+    let in_lab = |p: &String| lab.root.join(p);
+    let writable = writable
         .into_iter()
         .chain(sb.writable.iter().map(in_lab))
         .collect();
@@ -368,10 +384,10 @@ fn sandbox_spec(
         max_address_space: sb.max_memory_bytes,
         // The lab's own files (data, code outside the worktree) stay readable if the lab
         // lies in /tmp; the worktree's `.git` is autolab's, not the run's.
-        visible: std::iter::once(books.lab.root.clone())
+        visible: std::iter::once(lab.root.clone())
             .chain(sb.visible.iter().map(in_lab))
             .collect(),
-        read_only: vec![worktree.join(".git")],
+        read_only,
         private_tmp_bytes: sb.max_disk_bytes.map(|b| b / 4).or(sb.max_memory_bytes),
     })
 }

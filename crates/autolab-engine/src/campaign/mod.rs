@@ -22,6 +22,7 @@ mod outage;
 mod pipeline;
 mod projects;
 mod reconcile;
+mod supervise;
 mod worktrees;
 
 use autolab_core::ids::{ExperimentId, RunId};
@@ -38,6 +39,7 @@ pub use api::{Ending, Observer, Report, RunOptions, Summary};
 use books::Books;
 use decide::Verdicts;
 use jobs::{Jobs, SlotMsg, Work};
+pub(crate) use launch::sandbox_for;
 pub use open::{Parts, cluster_config, run_campaign, run_campaign_with};
 use pipeline::Sources;
 
@@ -64,6 +66,8 @@ struct Driver<'a> {
     stop_asked: bool,
     /// Every thread that could answer the loop is gone.
     disconnected: bool,
+    /// The supervisor: the failure streak, its diagnosis, the notifications.
+    watch: supervise::Watch,
 }
 
 impl<'a> Driver<'a> {
@@ -79,6 +83,7 @@ impl<'a> Driver<'a> {
             .map(|h| started + Duration::from_secs_f64(h * 3600.0));
         let mut ending = Ending::Budget;
         let mut last_beat = Instant::now();
+        self.supervise_beat()?;
         loop {
             self.take_controls()?;
             self.settle()?;
@@ -116,15 +121,8 @@ impl<'a> Driver<'a> {
                     slot.cancel.store(true, Ordering::SeqCst);
                 }
             } else if self.paused && ending == Ending::Budget {
+                // The supervisor (and failed ideations) said why when they paused it.
                 ending = Ending::Paused;
-                // Failed ideations said so when they paused the campaign.
-                if self.consecutive_crashes >= self.books.lab.config.runner.max_consecutive_crashes
-                {
-                    self.books.observer.report(Report::Note(format!(
-                        "{} crashed experiments in a row: pausing (finishing running ones)",
-                        self.consecutive_crashes
-                    )));
-                }
             } else if deadline.is_some_and(|d| Instant::now() >= d) && ending == Ending::Budget {
                 ending = Ending::Time;
                 self.books.observer.report(Report::Note(
@@ -202,6 +200,7 @@ impl<'a> Driver<'a> {
             self.settle()?;
             if last_beat.elapsed() > Duration::from_secs(5) {
                 self.books.ledger.heartbeat(self.books.campaign.id)?;
+                self.supervise_beat()?;
                 last_beat = Instant::now();
             }
             if self.disconnected {
@@ -262,6 +261,7 @@ impl<'a> Driver<'a> {
 
     /// The campaign's last words: spares go, results.tsv is rewritten, a clean end recorded.
     fn end(&mut self, ending: Ending) -> Result<Summary, EngineError> {
+        self.supervise_end(ending)?;
         let books = &mut self.books;
         books.ledger.heartbeat(books.campaign.id)?;
         books.worktrees().drop_spares()?;
@@ -463,6 +463,8 @@ impl<'a> Driver<'a> {
         if self.consecutive_crashes >= books.lab.config.runner.max_consecutive_crashes {
             self.paused = true;
         }
+        self.supervise_verdict(&experiment)?;
+        let books = &mut self.books;
         if let Some(agent) = self.agent.as_mut() {
             books.write_playbook(agent)?;
             agent.launch_lessons(books, &mut self.jobs)?;

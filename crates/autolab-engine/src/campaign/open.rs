@@ -19,6 +19,7 @@ use super::jobs::Jobs;
 use super::pipeline::Sources;
 use super::{
     Driver, Observer, Report, RunOptions, Summary, agent_flow, drift, fresh_start, projects,
+    supervise,
 };
 use crate::EngineError;
 use crate::coder::{Coder, ParamsWriter};
@@ -115,6 +116,7 @@ pub fn run_campaign_with(
     };
     let parallel = opts.parallel.unwrap_or(lab.config.runner.parallel).max(1);
     let lab_projects = lab.config.projects.clone();
+    let watch = supervise::Watch::new(&lab.config, &campaign.tag);
     let mut driver = Driver {
         books: Books {
             lab,
@@ -142,6 +144,7 @@ pub fn run_campaign_with(
         user_pause: None,
         stop_asked: false,
         disconnected: false,
+        watch,
     };
     driver.load_approvals()?;
     driver.reconcile()?;

@@ -183,6 +183,12 @@ fn role_name(r: &Role) -> &'static str {
     }
 }
 
+/// The JSON object in a reply: from its first `{` to its last `}`.
+pub fn json_in(text: &str) -> Option<serde_json::Value> {
+    let (a, b) = (text.find('{')?, text.rfind('}')?);
+    serde_json::from_str(text.get(a..=b)?).ok()
+}
+
 pub fn user(text: impl Into<String>) -> Message {
     Message {
         role: Role::User,

@@ -3,7 +3,6 @@
 //! is done. Its prompt follows AI-Scientist's experiment loop.
 
 use autolab_core::ledger::Transcript;
-use serde_json::Value;
 
 use super::RunSummary;
 use crate::agent::ideas::Idea;
@@ -92,10 +91,7 @@ fn prompt(job: &PlanJob) -> String {
     )
 }
 
-fn parse(text: &str) -> Option<Value> {
-    let (a, b) = (text.find('{')?, text.rfind('}')?);
-    serde_json::from_str(text.get(a..=b)?).ok()
-}
+use crate::llm::json_in as parse;
 
 /// Asks the planner (one re-ask when the JSON cannot be read).
 pub fn plan(job: PlanJob) -> PlanOutcome {

@@ -141,6 +141,17 @@ fn print_one(v: &Value) {
             );
         }
     }
+    if let Some(cause) = v["diagnosis"]["cause"].as_str() {
+        let by = if v["diagnosis"]["by"] == "llm" {
+            " (LLM)"
+        } else {
+            ""
+        };
+        println!("diagnosis  {}{by}", one_line(cause));
+        if let Some(advice) = v["diagnosis"]["advice"].as_str() {
+            println!("advice     {}", one_line(advice));
+        }
+    }
     if let Some(who) = v["paused_by"].as_str() {
         println!(
             "paused     by {}: `autolab resume --tag {}` goes on",
@@ -341,8 +352,16 @@ pub fn status_of(
             })
         })
         .collect();
+    // The supervisor's newest diagnosis of the current (or last) run, if it paused it.
+    let diagnosis = ledger
+        .campaign_event_times(campaign.id, autolab_engine::supervisor::DIAGNOSIS_EVENT)?
+        .into_iter()
+        .zip(ledger.campaign_events(campaign.id, autolab_engine::supervisor::DIAGNOSIS_EVENT)?)
+        .rfind(|(at, _)| *at >= started_at)
+        .map(|(_, d)| d);
     Ok(json!({
         "tag": campaign.tag,
+        "diagnosis": diagnosis,
         "projects": projects,
         "incumbent": incumbent,
         "counts": counts,

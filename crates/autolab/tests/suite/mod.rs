@@ -27,4 +27,5 @@ mod projects;
 mod report;
 mod resume;
 mod status;
+mod supervisor;
 mod verdicts;

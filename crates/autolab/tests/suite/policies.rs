@@ -102,7 +102,11 @@ fn noise_aware_rejects_a_change_that_only_moves_the_noise() {
 
 #[test]
 fn a_crash_only_campaign_keeps_nothing_and_divides_by_nothing() {
-    let lab = TestLab::with_mode("crash", "[decide]\npolicy = \"noise-aware\"\n");
+    // Three identical crashes would pause it: the supervisor is off here.
+    let lab = TestLab::with_mode(
+        "crash",
+        "[decide]\npolicy = \"noise-aware\"\n[supervisor]\nidentical_failures = 0\n",
+    );
     assert!(
         lab.autolab(&["run", "--tag", "t", "--max-experiments", "4"])
             .status

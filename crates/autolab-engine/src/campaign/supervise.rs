@@ -1,0 +1,320 @@
+//! The supervisor's part of the loop: it follows the streak of failed verdicts, pauses the
+//! campaign with a diagnosis when the streak is long (`max_consecutive_crashes`) or its last
+//! failures die of the same error (`[supervisor] identical_failures`), watches the disk, and
+//! sends the campaign's news through `[notify]`. At the end of a paused invocation the LLM,
+//! when there is one, reads the failed runs' logs for a better diagnosis.
+
+use autolab_core::experiment::{Experiment, Verdict};
+use autolab_core::ids::ExperimentId;
+use serde_json::json;
+
+use super::{Driver, Ending, Report};
+use crate::EngineError;
+use crate::notify::Notifier;
+use crate::supervisor::{
+    DIAGNOSIS_EVENT, Diagnosis, Failure, disk_diagnosis, error_line, llm_diagnosis, rule_diagnosis,
+};
+
+/// The event recording a notification that could not be delivered.
+pub(super) const NOTIFY_FAILED_EVENT: &str = "notify-failed";
+
+/// What the supervisor holds between steps.
+pub(super) struct Watch {
+    pub notifier: Option<Notifier>,
+    /// The experiments of the current run of failed verdicts, oldest first.
+    pub streak: Vec<ExperimentId>,
+    /// Why the supervisor paused this invocation, once it did.
+    pub diagnosis: Option<Diagnosis>,
+}
+
+impl Watch {
+    pub fn new(config: &autolab_core::config::Config, tag: &str) -> Watch {
+        Watch {
+            notifier: config.notify.as_ref().map(|n| Notifier::start(n, tag)),
+            streak: Vec::new(),
+            diagnosis: None,
+        }
+    }
+}
+
+impl Driver<'_> {
+    /// Follows the streak after a verdict, pausing with a diagnosis when it calls for one, and
+    /// sends a new best.
+    pub(super) fn supervise_verdict(&mut self, exp: &Experiment) -> Result<(), EngineError> {
+        match exp.verdict {
+            Some(Verdict::Crashed | Verdict::Timeout) => self.watch.streak.push(exp.row),
+            Some(Verdict::Cancelled) | None => {}
+            Some(_) => self.watch.streak.clear(),
+        }
+        if exp.verdict == Some(Verdict::Kept) && exp.number > 0 {
+            self.notify_new_best(exp)?;
+        }
+        if self.watch.diagnosis.is_some() || self.watch.streak.is_empty() {
+            return Ok(());
+        }
+        let cfg = &self.books.lab.config;
+        let trigger = if self.consecutive_crashes >= cfg.runner.max_consecutive_crashes {
+            "crash_streak"
+        } else if self.identical_failures()? {
+            "identical_failures"
+        } else {
+            return Ok(());
+        };
+        let failures = self.failures()?;
+        self.pause_with(rule_diagnosis(trigger, &failures))
+    }
+
+    /// Whether the last `identical_failures` failures of the streak end with the same error.
+    fn identical_failures(&self) -> Result<bool, EngineError> {
+        let k = self.books.lab.config.supervisor.identical_failures as usize;
+        if k == 0 || self.watch.streak.len() < k {
+            return Ok(false);
+        }
+        let failures = self.failures()?;
+        let lines: Vec<Option<String>> = failures[failures.len() - k..]
+            .iter()
+            .map(|f| error_line(&f.log_tail))
+            .collect();
+        Ok(lines[0].is_some() && lines.iter().all(|l| *l == lines[0]))
+    }
+
+    /// The streak's failures, each with its last run's log.
+    fn failures(&self) -> Result<Vec<Failure>, EngineError> {
+        let mut exps = Vec::new();
+        for row in &self.watch.streak {
+            exps.push(self.books.ledger.experiment_by_row(*row)?);
+        }
+        self.failures_in(exps)
+    }
+
+    /// The failures of experiments `numbers` of this campaign.
+    fn failures_of(&self, numbers: &[u32]) -> Result<Vec<Failure>, EngineError> {
+        let mut exps = Vec::new();
+        for n in numbers {
+            if let Some(e) = self.books.ledger.experiment(self.books.campaign.id, *n)? {
+                exps.push(e);
+            }
+        }
+        self.failures_in(exps)
+    }
+
+    fn failures_in(&self, exps: Vec<Experiment>) -> Result<Vec<Failure>, EngineError> {
+        let mut out = Vec::new();
+        for e in exps {
+            let run = self.books.ledger.runs(e.row)?.pop();
+            out.push(Failure {
+                number: e.number,
+                verdict: e.verdict.map_or("failed", |v| v.as_str()).into(),
+                reason: e.reason.unwrap_or_default(),
+                exit_code: run.as_ref().and_then(|r| r.exit_code),
+                log_tail: run.and_then(|r| r.log_tail).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records `d`, says it, sends it, and pauses the campaign (running runs finish).
+    fn pause_with(&mut self, d: Diagnosis) -> Result<(), EngineError> {
+        self.record_diagnosis(&d)?;
+        if let Some(n) = &self.watch.notifier
+            && d.trigger != "disk_low"
+        {
+            n.send(
+                "crash_streak",
+                format!("{} failed runs in a row: {}", d.experiments.len(), d.line()),
+                serde_json::to_value(&d).unwrap_or_default(),
+            );
+        }
+        self.watch.diagnosis = Some(d);
+        self.paused = true;
+        Ok(())
+    }
+
+    fn record_diagnosis(&mut self, d: &Diagnosis) -> Result<(), EngineError> {
+        let books = &mut self.books;
+        books.ledger.campaign_event(
+            books.campaign.id,
+            DIAGNOSIS_EVENT,
+            &serde_json::to_value(d).unwrap_or_default(),
+        )?;
+        let by = if d.by == "llm" { " (LLM)" } else { "" };
+        books.observer.report(Report::Note(format!(
+            "supervisor{by}: {} — pausing; fix the cause, then `autolab run --tag {}` goes on",
+            d.line(),
+            books.campaign.tag
+        )));
+        Ok(())
+    }
+
+    /// Every heartbeat (and once at the start): the disk, and failed deliveries recorded.
+    pub(super) fn supervise_beat(&mut self) -> Result<(), EngineError> {
+        self.record_undelivered()?;
+        let min = self.books.lab.config.supervisor.min_free_disk_mb;
+        if self.watch.diagnosis.is_none()
+            && let Some(d) = disk_diagnosis(&self.books.lab.root, min)
+        {
+            self.pause_with(d)?;
+        }
+        Ok(())
+    }
+
+    fn record_undelivered(&mut self) -> Result<(), EngineError> {
+        let Some(n) = &self.watch.notifier else {
+            return Ok(());
+        };
+        for f in n.failures() {
+            self.books.ledger.campaign_event(
+                self.books.campaign.id,
+                NOTIFY_FAILED_EVENT,
+                &json!({"event": f.kind, "destination": f.destination, "why": f.why}),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn notify_new_best(&mut self, exp: &Experiment) -> Result<(), EngineError> {
+        let Some(n) = &self.watch.notifier else {
+            return Ok(());
+        };
+        let books = &self.books;
+        let primary = &books.lab.config.metrics.primary;
+        let value = exp.metrics.get(primary).copied();
+        let baseline = books
+            .ledger
+            .experiment(books.campaign.id, 0)?
+            .and_then(|b| b.metrics.get(primary).copied());
+        let shown = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v}"));
+        n.send(
+            "new_best",
+            format!(
+                "new best #{} \"{}\": {primary} {} (baseline {})",
+                exp.number,
+                exp.title,
+                shown(value),
+                shown(baseline)
+            ),
+            json!({
+                "experiment": exp.number,
+                "title": exp.title,
+                "score": exp.score,
+                "metric": primary,
+                "value": value,
+                "baseline": baseline,
+            }),
+        );
+        Ok(())
+    }
+
+    /// The end of an invocation: the LLM's diagnosis of a pause, the last notifications, and
+    /// what could not be delivered recorded.
+    pub(super) fn supervise_end(&mut self, ending: Ending) -> Result<(), EngineError> {
+        if ending == Ending::Paused {
+            self.diagnose_with_llm()?;
+        }
+        if self.watch.notifier.is_none() {
+            return Ok(());
+        }
+        let books = &self.books;
+        let best = books.incumbent()?;
+        let primary = &books.lab.config.metrics.primary;
+        let best_text = match &best {
+            Some(b) => format!(
+                "best #{} {primary} {}",
+                b.number,
+                b.metrics
+                    .get(primary)
+                    .map_or("?".into(), |v| format!("{v}"))
+            ),
+            None => "no best yet".into(),
+        };
+        let count = books.ledger.next_number(books.campaign.id)?;
+        let data = json!({
+            "ending": format!("{ending:?}").to_lowercase(),
+            "best": best.as_ref().map(|b| b.number),
+            "score": best.as_ref().and_then(|b| b.score),
+            "experiments": count,
+            "diagnosis": self.watch.diagnosis,
+        });
+        if let Some(n) = &self.watch.notifier {
+            match ending {
+                Ending::Paused => {
+                    let why = match &self.watch.diagnosis {
+                        Some(d) => d.line(),
+                        None if self.user_pause.is_some() => "paused by the user".into(),
+                        None => "paused (out of ideas, or the LLM is unreachable)".into(),
+                    };
+                    n.send("paused", format!("paused: {why}"), data.clone());
+                }
+                Ending::Budget | Ending::Time | Ending::Spent => {
+                    let which = match ending {
+                        Ending::Time => "the time budget (max_hours) is reached",
+                        Ending::Spent => "the LLM budget (max_usd) is spent",
+                        _ => "the experiment budget is reached (or nothing is left to try)",
+                    };
+                    n.send("budget_reached", which, data.clone());
+                }
+                Ending::Stopped => {}
+            }
+            n.send(
+                "finished",
+                format!(
+                    "this run ended ({}): {best_text}, {count} experiments",
+                    format!("{ending:?}").to_lowercase()
+                ),
+                data,
+            );
+        }
+        let (undelivered, done) = match self.watch.notifier.as_mut() {
+            Some(n) => n.finish(),
+            None => (Vec::new(), true),
+        };
+        for f in undelivered {
+            self.books.ledger.campaign_event(
+                self.books.campaign.id,
+                NOTIFY_FAILED_EVENT,
+                &json!({"event": f.kind, "destination": f.destination, "why": f.why}),
+            )?;
+        }
+        if !done {
+            self.books.observer.report(Report::Note(
+                "notifications still on their way were abandoned: the receiver did not answer in time".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Asks the LLM to read the failed runs' logs, when the supervisor paused for failures.
+    fn diagnose_with_llm(&mut self) -> Result<(), EngineError> {
+        let Some(rules) = self.watch.diagnosis.clone() else {
+            return Ok(());
+        };
+        let Some(agent) = self.agent.as_ref() else {
+            return Ok(());
+        };
+        if rules.trigger == "disk_low"
+            || !self.books.lab.config.supervisor.llm_diagnosis
+            || agent.caller.exhausted().is_some()
+        {
+            return Ok(());
+        }
+        let failures = self.failures_of(&rules.experiments)?;
+        let goal = crate::llm::context::goal_text(&self.books.lab.root, &self.books.lab.config);
+        let mut log = Vec::new();
+        let answer = llm_diagnosis(&agent.caller, &goal, &failures, &rules, &mut log);
+        for t in &log {
+            self.books
+                .ledger
+                .record_transcript(self.books.campaign.id, t)?;
+        }
+        match answer {
+            Ok(d) => {
+                self.record_diagnosis(&d)?;
+                self.watch.diagnosis = Some(d);
+            }
+            Err(why) => self.books.observer.report(Report::Note(format!(
+                "supervisor: the LLM's diagnosis failed ({why}); the rules' one stands"
+            ))),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+use super::samples::{HEAD_BYTES, MAX_FILES};
+use super::*;
+
+#[test]
+fn a_csv_shows_its_first_rows_and_its_row_count() {
+    let text = "x,y,label\n1,2,a\n3,4,b\n";
+    let s = sample("csv", text.as_bytes(), text.len() as u64);
+    assert_eq!(s, "x,y,label\n1,2,a\n3,4,b\n[3 lines]");
+}
+
+#[test]
+fn a_large_csv_is_sampled_from_its_head_with_an_estimate_and_no_partial_line() {
+    let mut text = String::from("a,b\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("{i:06},{:07}\n", i * 2));
+    }
+    let head = &text.as_bytes()[..HEAD_BYTES];
+    let s = sample("csv", head, text.len() as u64);
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(
+        &lines[..6],
+        [
+            "a,b",
+            "000000,0000000",
+            "000001,0000002",
+            "000002,0000004",
+            "000003,0000006",
+            "000004,0000008"
+        ]
+    );
+    let last = lines.last().unwrap();
+    assert!(last.starts_with("[about "), "{last}");
+    let est: f64 = last["[about ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((est - 100_001.0).abs() / 100_001.0 < 0.01, "{est}");
+}
+
+#[test]
+fn long_lines_are_cut() {
+    let line = "z".repeat(1000);
+    let s = sample("tsv", line.as_bytes(), 1000);
+    assert_eq!(s.lines().next().unwrap().chars().count(), 301);
+}
+
+#[test]
+fn a_npy_header_gives_dtype_and_shape() {
+    let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (100, 3), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = dict.to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend([0u8; 2400]);
+    assert_eq!(sample("npy", &bytes, bytes.len() as u64), dict);
+    assert_eq!(
+        sample("npy", b"garbage", 7),
+        "not a NumPy .npy file (no magic)"
+    );
+    // A header length past the bytes read is not trusted.
+    let mut cut = b"\x93NUMPY\x01\x00".to_vec();
+    cut.extend(60000u16.to_le_bytes());
+    cut.extend(b"{'descr'");
+    assert_eq!(sample("npy", &cut, 100), "not a NumPy .npy file (no magic)");
+}
+
+#[test]
+fn parquet_and_json_are_recognised_by_their_content() {
+    assert!(sample("parquet", b"PAR1....", 8).starts_with("a Parquet file"));
+    assert!(sample("parquet", b"nope", 4).starts_with("not a Parquet"));
+    let s = sample("json", b"{\"a\": 1", 5000);
+    assert_eq!(s, "{\"a\": 1\n[first 7 bytes of 5000]");
+}
+
+#[test]
+fn the_walk_finds_data_skips_hidden_and_tool_dirs_and_caps_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("data/raw")).unwrap();
+    std::fs::create_dir_all(root.join(".autolab/runs")).unwrap();
+    std::fs::create_dir_all(root.join("node_modules/x")).unwrap();
+    std::fs::write(root.join("data/train.csv"), "a,b\n1,2\n").unwrap();
+    std::fs::write(root.join("data/raw/extra.tsv"), "a\tb\n").unwrap();
+    std::fs::write(root.join(".autolab/runs/m.json"), "{}").unwrap();
+    std::fs::write(root.join("node_modules/x/p.json"), "{}").unwrap();
+    std::fs::write(root.join("train.py"), "print(1)").unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("data/link")).unwrap();
+    let found = find_data(root);
+    let paths: Vec<&str> = found.samples.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, ["data/train.csv", "data/raw/extra.tsv"]);
+    assert_eq!(found.samples[0].bytes, 8);
+    assert_eq!(found.more, 0);
+    for i in 0..25 {
+        std::fs::write(root.join(format!("data/f{i:02}.csv")), "a\n").unwrap();
+    }
+    let found = find_data(root);
+    assert_eq!(found.samples.len(), MAX_FILES);
+    assert_eq!(found.more, 27 - MAX_FILES);
+}
+
+#[test]
+fn a_brief_reply_is_unfenced_and_garbage_is_refused() {
+    let reply = "```markdown\n## Domain\nSpirals.\n## Data\nTwo classes, 200 points each.\n```";
+    assert_eq!(
+        clean_brief(reply).unwrap(),
+        "## Domain\nSpirals.\n## Data\nTwo classes, 200 points each.\n"
+    );
+    assert!(clean_brief("Sure!").is_err());
+    assert!(clean_brief(&"no sections here at all, just a long sentence".repeat(2)).is_err());
+    let long = format!("## Domain\n{}", "x".repeat(MAX_BRIEF * 2));
+    let cut = clean_brief(&long).unwrap();
+    assert!(cut.ends_with("[cut]\n") && cut.len() < MAX_BRIEF + 20);
+    // Control characters (a terminal escape) are dropped.
+    assert_eq!(
+        clean_brief("## Domain\n\u{1b}[31mred\u{1b}[0m and more words here to pass").unwrap(),
+        "## Domain\n[31mred[0m and more words here to pass\n"
+    );
+}

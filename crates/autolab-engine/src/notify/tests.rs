@@ -1,0 +1,159 @@
+use std::sync::{Arc, Mutex};
+
+use autolab_core::config::{NOTIFY_EVENTS, Notify};
+use autolab_llm::fake::{FakeReply, FakeServer};
+use serde_json::json;
+
+use super::*;
+
+fn cfg() -> Notify {
+    Notify {
+        webhook: None,
+        command: None,
+        ntfy: None,
+        events: NOTIFY_EVENTS.iter().map(|e| e.to_string()).collect(),
+        retries: 0,
+        timeout_secs: 5,
+    }
+}
+
+fn event(kind: &str) -> Event {
+    Event {
+        kind: kind.into(),
+        tag: "nov30".into(),
+        text: "new best #3: val_loss 0.91".into(),
+        data: json!({"experiment": 3}),
+    }
+}
+
+#[test]
+fn a_webhook_gets_the_event_as_json_with_a_slack_text() {
+    let server = FakeServer::start(vec![FakeReply::status(200, "ok")]);
+    let c = Notify {
+        webhook: Some(format!("{}/hook", server.url())),
+        ..cfg()
+    };
+    assert_eq!(deliver(&c, &event("new_best")), vec![]);
+    let got = server.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].method, "POST");
+    assert_eq!(got[0].path, "/hook");
+    let body = got[0].json().unwrap();
+    assert_eq!(body["event"], "new_best");
+    assert_eq!(body["campaign"], "nov30");
+    assert_eq!(body["text"], "autolab [nov30] new best #3: val_loss 0.91");
+    assert_eq!(body["data"]["experiment"], 3);
+}
+
+#[test]
+fn ntfy_gets_the_text_with_a_title() {
+    let server = FakeServer::start(vec![FakeReply::status(200, "{}")]);
+    let c = Notify {
+        ntfy: Some(format!("{}/my-topic", server.url())),
+        ..cfg()
+    };
+    assert_eq!(deliver(&c, &event("paused")), vec![]);
+    let got = server.requests();
+    assert_eq!(got[0].path, "/my-topic");
+    assert_eq!(got[0].body, "autolab [nov30] new best #3: val_loss 0.91");
+    assert_eq!(got[0].header("title"), Some("autolab: paused"));
+}
+
+#[test]
+fn a_command_reads_the_event_on_its_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("got.json");
+    let c = Notify {
+        command: Some(format!("cat > '{}'", out.display())),
+        ..cfg()
+    };
+    assert_eq!(deliver(&c, &event("finished")), vec![]);
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(got["event"], "finished");
+    assert_eq!(got["data"]["experiment"], 3);
+}
+
+#[test]
+fn a_failing_destination_is_retried_then_reported_and_the_others_still_get_it() {
+    let failing = FakeServer::from_fn(|_| FakeReply::status(500, "down"));
+    let fine = FakeServer::start(vec![FakeReply::status(204, "")]);
+    let c = Notify {
+        webhook: Some(failing.url()),
+        ntfy: Some(fine.url()),
+        command: Some("echo broken >&2; exit 3".into()),
+        retries: 2,
+        ..cfg()
+    };
+    let failed = deliver(&c, &event("crash_streak"));
+    assert_eq!(failing.requests().len(), 3, "one try and two retries");
+    assert_eq!(fine.requests().len(), 1);
+    assert_eq!(
+        failed,
+        vec![
+            Undelivered {
+                kind: "crash_streak".into(),
+                destination: format!("webhook {}", failing.url()),
+                why: "HTTP 500".into(),
+            },
+            Undelivered {
+                kind: "crash_streak".into(),
+                destination: "command `echo broken >&2; exit 3`".into(),
+                why: "exit code 3: broken".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_command_that_hangs_is_killed_after_its_timeout() {
+    let c = Notify {
+        command: Some("sleep 600".into()),
+        timeout_secs: 1,
+        ..cfg()
+    };
+    let failed = deliver(&c, &event("finished"));
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].why, "did not end within 1 s");
+}
+
+#[test]
+fn only_the_configured_events_are_sent() {
+    let server = FakeServer::from_fn(|_| FakeReply::status(200, "ok"));
+    let c = Notify {
+        webhook: Some(server.url()),
+        events: vec!["paused".into()],
+        ..cfg()
+    };
+    let mut n = Notifier::start(&c, "t");
+    n.send("new_best", "x", json!({}));
+    n.send("paused", "y", json!({}));
+    let (failed, done) = n.finish();
+    assert_eq!((failed, done), (vec![], true));
+    let got = server.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json().unwrap()["event"], "paused");
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_neither_send_nor_the_end_past_its_timeout() {
+    // The receiver holds every request until the test lets go.
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let g = Arc::clone(&gate);
+    let server = FakeServer::from_fn(move |_| {
+        let _wait = g.lock();
+        FakeReply::status(200, "ok")
+    });
+    let c = Notify {
+        webhook: Some(server.url()),
+        timeout_secs: 1,
+        ..cfg()
+    };
+    let mut n = Notifier::start(&c, "t");
+    for i in 0..20 {
+        n.send("new_best", format!("#{i}"), json!({}));
+    }
+    let (_, done) = n.finish();
+    assert!(!done, "the first delivery is still held by the receiver");
+    drop(held);
+}

@@ -1,0 +1,208 @@
+use std::sync::Arc;
+
+use autolab_llm::fake::{FakeReply, FakeServer};
+
+use super::*;
+use crate::llm::Caller;
+
+const IMPORT_TAIL: &str = "step 1\nTraceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n    import torch\nModuleNotFoundError: No module named 'torch'\n";
+
+fn failure(number: u32, tail: &str, code: Option<i32>) -> Failure {
+    Failure {
+        number,
+        verdict: "crashed".into(),
+        reason: format!("exit code {}", code.unwrap_or(-1)),
+        exit_code: code,
+        log_tail: tail.into(),
+    }
+}
+
+#[test]
+fn the_error_line_is_the_exception_not_the_traceback_header_nor_the_trailing_noise() {
+    assert_eq!(
+        error_line(IMPORT_TAIL).as_deref(),
+        Some("ModuleNotFoundError: No module named 'torch'")
+    );
+    assert_eq!(
+        error_line("loss 3\nRuntimeError: shapes differ\n  \nwandb: synced\n").as_deref(),
+        Some("RuntimeError: shapes differ")
+    );
+    assert_eq!(
+        error_line("just\nlast words\n").as_deref(),
+        Some("last words")
+    );
+    assert_eq!(error_line("\n \n"), None);
+    let long = format!("ValueError: {}", "é".repeat(400));
+    let cut = error_line(&long).unwrap();
+    assert!(cut.ends_with('…') && cut.len() <= 304, "{}", cut.len());
+}
+
+#[test]
+fn all_failures_with_one_import_error_name_the_module_and_how_to_install_it() {
+    let fs: Vec<Failure> = (3..8).map(|n| failure(n, IMPORT_TAIL, Some(1))).collect();
+    let d = rule_diagnosis("crash_streak", &fs);
+    assert_eq!(
+        d.cause,
+        "all 5 runs crashed with: ModuleNotFoundError: No module named 'torch'"
+    );
+    assert!(
+        d.advice.as_deref().unwrap().contains("`pip install torch`"),
+        "{d:?}"
+    );
+    assert_eq!(d.experiments, vec![3, 4, 5, 6, 7]);
+    assert_eq!(d.evidence[0], "exit code 1 in all 5");
+    assert_eq!(d.by, "rules");
+    assert_eq!(d.trigger, "crash_streak");
+}
+
+#[test]
+fn a_dotted_module_is_installed_by_its_package() {
+    let tail = "ModuleNotFoundError: No module named 'sklearn.linear_model'";
+    let d = rule_diagnosis("x", &[failure(1, tail, Some(1)), failure(2, tail, Some(1))]);
+    assert!(d.advice.unwrap().contains("`pip install sklearn`"));
+}
+
+#[test]
+fn a_majority_line_is_named_with_its_count_and_a_minority_is_not() {
+    let other = "KeyError: 'lr'";
+    let fs = vec![
+        failure(1, IMPORT_TAIL, Some(1)),
+        failure(2, other, Some(1)),
+        failure(3, IMPORT_TAIL, Some(1)),
+    ];
+    let d = rule_diagnosis("x", &fs);
+    assert_eq!(
+        d.cause,
+        "2 of 3 runs crashed with: ModuleNotFoundError: No module named 'torch'"
+    );
+    let fs = vec![
+        failure(1, "A: 1", Some(2)),
+        failure(2, "B: 2", Some(3)),
+        failure(3, "C: 3", Some(4)),
+        failure(4, "A: 1", Some(5)),
+    ];
+    let d = rule_diagnosis("x", &fs);
+    assert_eq!(d.cause, "4 runs crashed in a row with different errors");
+}
+
+#[test]
+fn different_lines_with_one_exit_code_say_the_code_and_what_it_means() {
+    let fs = vec![
+        failure(1, "epoch 1", Some(137)),
+        failure(2, "epoch 7", Some(137)),
+        failure(3, "epoch 4", Some(137)),
+    ];
+    let d = rule_diagnosis("x", &fs);
+    assert_eq!(
+        d.cause,
+        "all 3 runs crashed with exit code 137, each with a different last line"
+    );
+    assert!(d.advice.unwrap().contains("out-of-memory"));
+}
+
+#[test]
+fn timeouts_are_told_apart_from_crashes() {
+    let mut fs: Vec<Failure> = (1..4)
+        .map(|n| failure(n, &format!("step {n}"), None))
+        .collect();
+    for f in &mut fs {
+        f.verdict = "timeout".into();
+        f.reason = "stalled: no output for 60s".into();
+    }
+    let d = rule_diagnosis("x", &fs);
+    assert_eq!(d.cause, "all 3 runs timed out (stalled: no output for 60s)");
+    assert!(d.advice.unwrap().contains("timeout"));
+}
+
+#[test]
+fn a_missing_command_is_named_for_bash_and_dash() {
+    for line in [
+        "bash: line 1: trainer: command not found",
+        "sh: 1: trainer: not found",
+    ] {
+        let d = rule_diagnosis(
+            "x",
+            &[failure(1, line, Some(127)), failure(2, line, Some(127))],
+        );
+        assert!(
+            d.advice
+                .as_deref()
+                .unwrap()
+                .starts_with("`trainer` is not on the runs' PATH"),
+            "{line}: {d:?}"
+        );
+    }
+}
+
+fn caller(server: &FakeServer) -> Caller {
+    let mut cfg = autolab_llm::ProviderConfig::new(autolab_llm::Provider::OpenAi, "m");
+    cfg.base_url = Some(server.url());
+    cfg.max_retries = 0;
+    let client = autolab_llm::client(&cfg).unwrap();
+    Caller::new(Arc::from(client), "m", 256, None, 0.0, None)
+}
+
+#[test]
+fn the_llm_reads_the_logs_and_its_cause_replaces_the_rules_one() {
+    let server = FakeServer::start(vec![FakeReply::openai(
+        "Here: {\"cause\": \"torch is not installed in the run environment\", \"advice\": \"pip install torch\"}",
+    )]);
+    let fs: Vec<Failure> = (3..6).map(|n| failure(n, IMPORT_TAIL, Some(1))).collect();
+    let rules = rule_diagnosis("identical_failures", &fs);
+    let mut log = Vec::new();
+    let d = llm_diagnosis(&caller(&server), "lower val_loss", &fs, &rules, &mut log).unwrap();
+    assert_eq!(d.cause, "torch is not installed in the run environment");
+    assert_eq!(d.advice.as_deref(), Some("pip install torch"));
+    assert_eq!(
+        (d.by.as_str(), d.trigger.as_str()),
+        ("llm", "identical_failures")
+    );
+    assert_eq!(d.experiments, vec![3, 4, 5]);
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].role, DIAGNOSIS_ROLE);
+    let prompt = server.requests()[0].prompt_text();
+    assert!(prompt.contains("No module named 'torch'"), "{prompt}");
+    assert!(prompt.contains("## Experiment #5"), "{prompt}");
+    assert!(prompt.contains(&rules.cause), "{prompt}");
+}
+
+#[test]
+fn a_garbage_or_failed_llm_answer_is_an_error_the_rules_survive() {
+    let server = FakeServer::start(vec![
+        FakeReply::openai("I think it is torch."),
+        FakeReply::openai("{\"advice\": \"x\"}"),
+        FakeReply::status(400, "bad request"),
+    ]);
+    let fs = vec![failure(1, IMPORT_TAIL, Some(1))];
+    let rules = rule_diagnosis("x", &fs);
+    let c = caller(&server);
+    let mut log = Vec::new();
+    assert_eq!(
+        llm_diagnosis(&c, "g", &fs, &rules, &mut log).unwrap_err(),
+        "the reply holds no JSON object"
+    );
+    assert_eq!(
+        llm_diagnosis(&c, "g", &fs, &rules, &mut log).unwrap_err(),
+        "the reply has no `cause`"
+    );
+    assert!(llm_diagnosis(&c, "g", &fs, &rules, &mut log).is_err());
+    assert_eq!(log.len(), 3);
+}
+
+#[test]
+fn the_disk_watch_fires_under_its_floor_and_never_when_off() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(disk_diagnosis(dir.path(), Some(0)), None);
+    let free = free_bytes(dir.path()).unwrap();
+    assert_eq!(
+        disk_diagnosis(dir.path(), Some(1)),
+        None,
+        "{free} bytes free"
+    );
+    let d = disk_diagnosis(dir.path(), Some((free >> 20) + 2)).unwrap();
+    assert_eq!(d.trigger, "disk_low");
+    assert!(
+        d.cause
+            .starts_with("the disk holding the lab is nearly full")
+    );
+}

@@ -1,0 +1,273 @@
+//! The supervisor and notifications end to end: a lab whose runs die of the same ImportError
+//! pauses with a diagnosis naming it (by rules, and by a fake LLM reading the logs), shown by
+//! `status`; a local receiver gets the news; a failing or silent receiver holds nothing up.
+
+use std::sync::{Arc, Mutex};
+
+use autolab_llm::fake::{FakeReply, FakeServer, Recorded};
+
+use super::agent::{is_ideation, openai, python_or_skip};
+use super::common::*;
+
+/// Experiment #1 improves, every later one dies of a missing module (the baseline is fine).
+const SCRIPT: &str = r#"#!/bin/sh
+case "$AUTOLAB_EXPERIMENT" in
+  */0000) echo "val_loss: 0.5" ;;
+  */0001) echo "val_loss: 0.3" ;;
+  *) echo "loading data"; exec python3 -c "import autolab_missing_mod" ;;
+esac
+"#;
+
+fn failing_lab(extra_toml: &str) -> TestLab {
+    let lab = TestLab::new();
+    lab.write("run.sh", SCRIPT);
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\ntimeout = \"30s\"\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
+             [params]\napply = {{ env = \"P_\" }}\nx = {{ choice = [\"a\"] }}\n{extra_toml}\n"
+        ),
+    );
+    lab.commit("lab");
+    lab
+}
+
+fn diagnoses(lab: &TestLab) -> Vec<serde_json::Value> {
+    let conn = lab.ledger();
+    let mut stmt = conn
+        .prepare("SELECT detail FROM events WHERE kind = 'diagnosis' ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+        .collect()
+}
+
+fn events(server: &FakeServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter_map(|r| r.json())
+        .map(|j| j["event"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn identical_import_errors_pause_the_campaign_with_a_diagnosis_and_the_news_goes_out() {
+    if !python_or_skip() {
+        return;
+    }
+    let hook = FakeServer::from_fn(|_| FakeReply::status(200, "ok"));
+    let lab = failing_lab(&format!("[notify]\nwebhook = \"{}/hook\"\n", hook.url()));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "20"]);
+    assert_eq!(out.status.code(), Some(1), "paused: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("supervisor: all 3 runs crashed with: ModuleNotFoundError: No module named 'autolab_missing_mod'"),
+        "{err}"
+    );
+    // Three identical failures, not the budget of twenty nor the streak of five.
+    let exps = count(&lab.ledger(), "SELECT COUNT(*) FROM experiments");
+    assert_eq!(exps, 5, "#0, #1 kept, #2–#4 crashed: {err}");
+    let d = &diagnoses(&lab)[0];
+    assert_eq!(d["trigger"], "identical_failures");
+    assert_eq!(d["by"], "rules");
+    assert_eq!(d["experiments"], serde_json::json!([2, 3, 4]));
+    assert!(
+        d["advice"]
+            .as_str()
+            .unwrap()
+            .contains("`pip install autolab_missing_mod`"),
+        "{d}"
+    );
+    let status = stdout(&lab.autolab(&["status", "--tag", "t"]));
+    assert!(
+        status.contains("diagnosis  all 3 runs crashed with: ModuleNotFoundError: No module named 'autolab_missing_mod'"),
+        "{status}"
+    );
+    assert!(
+        status.contains("advice     the environment the runs execute in lacks"),
+        "{status}"
+    );
+    // The receiver got the new best, the streak, the pause and the end, in order.
+    assert_eq!(
+        events(&hook),
+        ["new_best", "crash_streak", "paused", "finished"],
+        "{:?}",
+        hook.requests()
+    );
+    let first = hook.requests()[0].json().unwrap();
+    assert_eq!(first["data"]["experiment"], 1);
+    assert_eq!(
+        first["text"],
+        "autolab [t] new best #1 \"x=a\": val_loss 0.3 (baseline 0.5)"
+    );
+    let paused = hook.requests()[2].json().unwrap();
+    assert!(
+        paused["text"]
+            .as_str()
+            .unwrap()
+            .contains("No module named 'autolab_missing_mod'"),
+        "{paused}"
+    );
+    assert_eq!(paused["data"]["diagnosis"]["trigger"], "identical_failures");
+}
+
+#[test]
+fn the_crash_streak_pauses_with_a_diagnosis_when_identical_failures_is_off() {
+    if !python_or_skip() {
+        return;
+    }
+    let lab = failing_lab(
+        "[runner]\nmax_consecutive_crashes = 4\n[supervisor]\nidentical_failures = 0\n",
+    );
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(count(&lab.ledger(), "SELECT COUNT(*) FROM experiments"), 6);
+    let d = &diagnoses(&lab)[0];
+    assert_eq!(d["trigger"], "crash_streak");
+    assert_eq!(
+        d["cause"],
+        "all 4 runs crashed with: ModuleNotFoundError: No module named 'autolab_missing_mod'"
+    );
+}
+
+#[test]
+fn a_receiver_that_fails_or_never_answers_holds_nothing_up_and_failures_are_recorded() {
+    if !python_or_skip() {
+        return;
+    }
+    // Answers 500 to everything: each event tried once (retries = 0), each failure recorded.
+    let failing = FakeServer::from_fn(|_| FakeReply::status(500, "down"));
+    let lab = failing_lab(&format!(
+        "[notify]\nwebhook = \"{}\"\nretries = 0\n",
+        failing.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(count(&lab.ledger(), "SELECT COUNT(*) FROM experiments"), 5);
+    let conn = lab.ledger();
+    let mut stmt = conn
+        .prepare("SELECT detail FROM events WHERE kind = 'notify-failed' ORDER BY id")
+        .unwrap();
+    let failed: Vec<serde_json::Value> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = failed
+        .iter()
+        .map(|f| f["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["new_best", "crash_streak", "paused", "finished"]);
+    assert_eq!(failed[0]["why"], "HTTP 500");
+
+    // Never answers: the campaign runs all the same and its end waits one timeout at most.
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let g = Arc::clone(&gate);
+    let silent = FakeServer::from_fn(move |_| {
+        let _wait = g.lock();
+        FakeReply::status(200, "ok")
+    });
+    let lab = failing_lab(&format!(
+        "[notify]\nwebhook = \"{}\"\ntimeout_secs = 1\nretries = 0\n",
+        silent.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(count(&lab.ledger(), "SELECT COUNT(*) FROM experiments"), 5);
+    assert!(
+        stderr(&out).contains("notifications still on their way were abandoned"),
+        "{}",
+        stderr(&out)
+    );
+    drop(held);
+}
+
+fn is_diagnosis(r: &Recorded) -> bool {
+    r.body
+        .contains("You supervise an automated research campaign")
+}
+
+#[test]
+fn with_an_llm_its_reading_of_the_logs_is_the_diagnosis_shown() {
+    if !python_or_skip() {
+        return;
+    }
+    let ideas = Arc::new(Mutex::new(0u32));
+    let edit = "run.sh\n```\n<<<<<<< SEARCH\necho \"val_loss: $(cat val.txt)\"\n=======\npython3 -c \"import autolab_missing_mod\"\n>>>>>>> REPLACE\n```\n";
+    let server = FakeServer::from_fn(move |r| {
+        if is_diagnosis(r) {
+            openai(
+                "{\"cause\": \"LLM: every run imports autolab_missing_mod, which is not installed\", \"advice\": \"install it in the runs' environment\"}",
+            )
+        } else if is_ideation(r) {
+            let mut n = ideas.lock().unwrap();
+            *n += 1;
+            openai(&format!(
+                r#"{{"ideas": [{{"title": "Idea number {n}", "hypothesis": "h{n}", "plan": "p", "files": ["run.sh"], "expected_effect": "-0.1", "risk": "low"}}]}}"#
+            ))
+        } else {
+            openai(edit)
+        }
+    });
+    let lab = super::agent::shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nfix_attempts = 0\nlessons = \"template\"\n",
+        server.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let all = diagnoses(&lab);
+    assert_eq!(
+        all.len(),
+        2,
+        "the rules' diagnosis, then the LLM's: {all:?}"
+    );
+    assert_eq!(all[0]["by"], "rules");
+    assert_eq!(all[1]["by"], "llm");
+    assert_eq!(all[1]["experiments"], all[0]["experiments"]);
+    let asked = server.requests().into_iter().find(is_diagnosis).unwrap();
+    assert!(
+        asked.body.contains("No module named 'autolab_missing_mod'"),
+        "the LLM reads the logs: {}",
+        asked.body
+    );
+    let status = stdout(&lab.autolab(&["status", "--tag", "t"]));
+    assert!(
+        status.contains(
+            "diagnosis  LLM: every run imports autolab_missing_mod, which is not installed (LLM)"
+        ),
+        "{status}"
+    );
+    // The call is in the ledger under the supervisor's role.
+    assert_eq!(
+        count(
+            &lab.ledger(),
+            "SELECT COUNT(*) FROM transcripts WHERE role = 'supervisor'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_disk_under_its_floor_pauses_the_campaign_before_anything_runs() {
+    let lab = failing_lab("[supervisor]\nmin_free_disk_mb = 1000000000\n");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(count(&lab.ledger(), "SELECT COUNT(*) FROM runs"), 0);
+    let d = &diagnoses(&lab)[0];
+    assert_eq!(d["trigger"], "disk_low");
+    let status = stdout(&lab.autolab(&["status", "--tag", "t"]));
+    assert!(
+        status.contains("diagnosis  the disk holding the lab is nearly full"),
+        "{status}"
+    );
+    // Turned off, the same lab runs.
+    let toml = lab.read("autolab.toml").replace("1000000000", "0");
+    lab.write("autolab.toml", &toml);
+    lab.commit("watch off");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
