@@ -17,6 +17,7 @@ pub mod notify;
 pub mod playbook;
 pub mod project;
 pub mod proposer;
+pub mod redteam;
 pub mod supervisor;
 pub mod writeup;
 

@@ -18,6 +18,13 @@ pub struct Explore {
     pub commands: Vec<String>,
     /// How long each command may take.
     pub command_timeout: Duration,
+    /// Run the red-team before a campaign when the config or the protected files changed
+    /// since the last one.
+    pub redteam: bool,
+    /// Attacks the red-team critic writes.
+    pub redteam_attacks: u32,
+    /// Refuse to start a campaign while the current red-team report has a hole.
+    pub refuse_holes: bool,
 }
 
 impl Default for Explore {
@@ -26,6 +33,9 @@ impl Default for Explore {
             auto: true,
             commands: Vec::new(),
             command_timeout: Duration::from_secs(120),
+            redteam: false,
+            redteam_attacks: 6,
+            refuse_holes: false,
         }
     }
 }
@@ -39,6 +49,12 @@ pub(super) struct RawExplore {
     commands: Option<Vec<String>>,
     #[serde(default)]
     command_timeout: Option<String>,
+    #[serde(default)]
+    redteam: Option<bool>,
+    #[serde(default)]
+    redteam_attacks: Option<i64>,
+    #[serde(default)]
+    refuse_holes: Option<bool>,
 }
 
 pub(super) fn validate(r: Option<RawExplore>) -> Result<Explore, Problem> {
@@ -72,9 +88,23 @@ pub(super) fn validate(r: Option<RawExplore>) -> Result<Explore, Problem> {
             t
         }
     };
+    let redteam_attacks = match r.redteam_attacks {
+        None => d.redteam_attacks,
+        Some(x) if (1..=20).contains(&x) => x as u32,
+        Some(x) => {
+            return Err((
+                "redteam_attacks".into(),
+                format!("`redteam_attacks = {x}` must be between 1 and 20"),
+                None,
+            ));
+        }
+    };
     Ok(Explore {
         auto: r.auto.unwrap_or(d.auto),
         commands,
         command_timeout,
+        redteam: r.redteam.unwrap_or(d.redteam),
+        redteam_attacks,
+        refuse_holes: r.refuse_holes.unwrap_or(d.refuse_holes),
     })
 }

@@ -18,7 +18,7 @@ pub fn forget_campaign(ledger: &mut Ledger, tag: &str) -> Result<Option<Forgotte
         return Ok(None);
     };
     let id = campaign.id;
-    let tx = ledger.conn.transaction().map_err(wrap(&ledger.path))?;
+    let tx = super::write_tx::write_tx(&mut ledger.conn).map_err(wrap(&ledger.path))?;
     let exps = "SELECT id FROM experiments WHERE campaign_id = ?1";
     let runs = format!("SELECT id FROM runs WHERE experiment_id IN ({exps})");
     let counted = |sql: &str| -> rusqlite::Result<u64> {

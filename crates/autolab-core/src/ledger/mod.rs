@@ -16,6 +16,7 @@ mod projects;
 mod rows;
 mod runs;
 mod schema;
+mod write_tx;
 mod writeups;
 
 pub use briefs::{Brief, Briefs};
@@ -155,21 +156,29 @@ impl Ledger {
 
     /// Runs `f` as one transaction: every write in it lands, or none does (also when the
     /// process dies in the middle). Nests: the ledger's own writes use savepoints.
+    /// At the top level it takes the write lock first (see [`write_tx`]).
     pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("SAVEPOINT atomically")
-            .map_err(wrap(&self.path))?;
+        let top = self.conn.is_autocommit();
+        let (begin, commit, rollback) = if top {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        } else {
+            (
+                "SAVEPOINT atomically",
+                "RELEASE atomically",
+                "ROLLBACK TO atomically; RELEASE atomically",
+            )
+        };
+        self.conn.execute_batch(begin).map_err(wrap(&self.path))?;
         match f(self) {
             Ok(v) => {
-                self.conn
-                    .execute_batch("RELEASE atomically")
-                    .map_err(wrap(&self.path))?;
+                if let Err(e) = self.conn.execute_batch(commit) {
+                    let _ = self.conn.execute_batch(rollback);
+                    return Err(wrap(&self.path)(e));
+                }
                 Ok(v)
             }
             Err(e) => {
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO atomically; RELEASE atomically");
+                let _ = self.conn.execute_batch(rollback);
                 Err(e)
             }
         }
@@ -207,7 +216,7 @@ impl Ledger {
     ) -> Result<Campaign> {
         let protected_json = serde_json::to_string(protected).unwrap_or_else(|_| "{}".into());
         let t = now();
-        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
+        let tx = write_tx::write_tx(&mut self.conn).map_err(wrap(&self.path))?;
         tx.execute(
             "INSERT INTO campaigns (tag, base_commit, seed, protected, config, created_at, heartbeat)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -272,7 +281,7 @@ impl Ledger {
         text: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
+        let tx = write_tx::write_tx(&mut self.conn).map_err(wrap(&self.path))?;
         tx.execute(
             "UPDATE campaigns SET config = ?1 WHERE id = ?2",
             params![text, campaign],
@@ -398,7 +407,7 @@ impl Ledger {
     ) -> Result<ExperimentId> {
         let proposer: ProposerKind = proposer.into();
         let t = now();
-        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
+        let tx = write_tx::write_tx(&mut self.conn).map_err(wrap(&self.path))?;
         tx.execute(
             "INSERT INTO experiments (campaign_id, number, state, parent, proposer, title, params, created_at, updated_at)
              VALUES (?1, ?2, 'proposed', ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -434,7 +443,7 @@ impl Ledger {
         ch: &Changes,
     ) -> Result<()> {
         let t = now();
-        let tx = self.conn.savepoint().map_err(wrap(&self.path))?;
+        let tx = write_tx::write_tx(&mut self.conn).map_err(wrap(&self.path))?;
         let (campaign, from): (i64, String) = tx
             .query_row(
                 "SELECT campaign_id, state FROM experiments WHERE id = ?1",

@@ -16,7 +16,7 @@ impl Ledger {
         run_dir: &str,
         commit: &str,
     ) -> Result<(RunId, u32)> {
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let tx = super::write_tx::write_tx(&mut self.conn).map_err(wrap(&self.path))?;
         let index: i64 = tx
             .query_row(
                 "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1",
@@ -62,7 +62,7 @@ impl Ledger {
         log_tail: &str,
         note: Option<&str>,
     ) -> Result<()> {
-        let tx = self.conn.transaction().map_err(wrap(&self.path))?;
+        let tx = super::write_tx::write_tx(&mut self.conn).map_err(wrap(&self.path))?;
         tx.execute(
             "UPDATE runs SET outcome = ?1, exit_code = ?2, ended_at = ?3, log_tail = ?4, note = ?5 WHERE id = ?6",
             params![outcome.as_str(), exit_code, now(), log_tail, note, run],

@@ -173,3 +173,33 @@ fn stored_text_no_state_verdict_or_outcome_has_is_an_error_naming_the_row() {
     let e = l.experiments(c.id).unwrap_err().to_string();
     assert!(e.contains("unknown verdict `great`"), "{e}");
 }
+
+/// Another process (a CLI command, the dashboard) writes between a transaction's read and its
+/// write: the transaction must not fail with "database is locked" (a stale snapshot).
+#[test]
+fn a_write_by_another_process_between_read_and_write_does_not_fail_a_transaction() {
+    let (dir, mut l) = ledger();
+    let c = l
+        .create_campaign("t", "abc", 7, &IndexMap::new(), "")
+        .unwrap();
+    let row = l
+        .propose(c.id, 0, "abc", "baseline", "baseline", None)
+        .unwrap();
+    let other = Connection::open(dir.path().join("ledger.db")).unwrap();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    let mut other_wrote = None;
+    l.atomically(|l| {
+        l.experiments(c.id)?;
+        other_wrote = Some(other.execute(
+            "INSERT INTO events (campaign_id, experiment_id, at, kind) VALUES (?1, NULL, 0, 'other')",
+            [c.id],
+        ));
+        l.campaign_event(c.id, "mine", &serde_json::json!({}))?;
+        l.transition_with(row, State::Queued, serde_json::json!({}), &Changes::default())
+    })
+    .unwrap();
+    // The other writer waited (here: gave up at once, it has no busy timeout) instead of
+    // making this transaction's read stale.
+    assert!(other_wrote.unwrap().is_err());
+    assert_eq!(l.campaign_events(c.id, "mine").unwrap().len(), 1);
+}

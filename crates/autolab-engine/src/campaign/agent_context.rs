@@ -143,6 +143,7 @@ impl Books<'_> {
             phase: None,
             budget_used: None,
             archive: self.archive()?,
+            brief: crate::explore::current_brief(self.lab, &self.ledger)?,
         })
     }
 

@@ -110,6 +110,9 @@ pub fn run_campaign_with(
         )?),
         _ => None,
     };
+    if let Some(a) = &agent {
+        explore_first(lab, &mut ledger, &campaign, a, opts, observer)?;
+    }
     let runner = match parts.runner {
         Some(r) => r,
         None => runner_for(&lab.config.runner.kind)?,
@@ -166,6 +169,48 @@ pub fn run_campaign_with(
         });
     }
     driver.main_loop(stop)
+}
+
+/// The explorer's turn (`[explore] auto`): a lab without a brief is studied before its first
+/// experiment. A failure is said and the campaign goes on without a brief (the next start, or
+/// `autolab explore`, tries again).
+fn explore_first(
+    lab: &Lab,
+    ledger: &mut Ledger,
+    campaign: &Campaign,
+    agent: &agent_flow::AgentRuntime,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<(), EngineError> {
+    let has_brief = ledger.briefs().latest()?.is_some() || lab.paths().brief().exists();
+    if !lab.config.explore.auto || has_brief || agent.caller.exhausted().is_some() {
+        return Ok(());
+    }
+    observer.report(Report::Note(
+        "exploring the lab before the first experiment (`[explore] auto = false` skips it)".into(),
+    ));
+    let mut log = Vec::new();
+    let explored = crate::explore::explore(
+        lab,
+        ledger,
+        &agent.caller,
+        opts.sandbox_helper.clone(),
+        &mut log,
+    );
+    for t in &log {
+        ledger.record_transcript(campaign.id, t)?;
+    }
+    match explored {
+        Ok(e) => observer.report(Report::Note(format!(
+            "research brief v{} written to {}: every ideation reads it; edit it to steer",
+            e.version,
+            e.path.display()
+        ))),
+        Err(why) => observer.report(Report::Note(format!(
+            "the explorer wrote no brief ({why}); going on without one"
+        ))),
+    }
+    Ok(())
 }
 
 /// The cluster runner settings of `[runner]`, or none for `kind = "local"`.

@@ -53,6 +53,8 @@ pub struct IdeaContext {
     /// Projects mode: the earlier ideas with their outcome and review score (AI-Scientist's
     /// archive, its `prev_ideas_string`).
     pub archive: Vec<String>,
+    /// The explorer's research brief (`.autolab/brief.md`), as the user left it.
+    pub brief: Option<String>,
 }
 
 /// What the strategist is asked for, by how much of the campaign's budget is used.

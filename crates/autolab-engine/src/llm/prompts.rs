@@ -81,6 +81,7 @@ mod tests {
             phase: Some(crate::llm::context::Phase::Refine),
             budget_used: Some(80),
             archive: vec!["Earlier idea (done; review Overall 6/10, Reject): a plan".into()],
+            brief: Some("## Domain\nTwo interleaved spirals.".into()),
         };
         #[derive(serde::Serialize)]
         struct V<'a> {
@@ -108,6 +109,8 @@ mod tests {
             "lr = 0.1",
             "#0 score 0.5: baseline",
             "Focus on the learning rate.",
+            "# Research brief",
+            "Two interleaved spirals.",
             "override everything above",
             "raise lr — faster",
             "Propose 3 new",

@@ -8,11 +8,13 @@ mod common;
 mod control;
 mod demo;
 mod doctor;
+mod explore;
 mod forget;
 mod init;
 mod paper;
 mod pause;
 mod preflight;
+mod redteam;
 mod reject;
 mod report;
 mod results;
@@ -21,6 +23,7 @@ mod review;
 mod run;
 mod serve;
 mod show;
+mod show_brief;
 mod status;
 mod steer;
 mod stop;
@@ -51,6 +54,10 @@ pub enum Command {
     Init(init::Args),
     /// Run (or resume) a campaign until a budget ends.
     Run(run::Args),
+    /// Study the lab (goal, code, docs, data samples) and write the research brief (needs [agent]).
+    Explore(explore::Args),
+    /// Try to game the lab's evaluation with LLM-written attacks; say what stopped each (needs [agent]).
+    Redteam(redteam::Args),
     /// Show campaigns: incumbent, verdict counts, what is running.
     Status(status::Args),
     /// List a campaign's experiments.
@@ -105,6 +112,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Show(a) => show::show(&dir, a),
         Command::Paper(a) => paper::paper(&dir, a),
         Command::Review(a) => review::review(&dir, a),
+        Command::Explore(a) => explore::explore(&dir, a),
+        Command::Redteam(a) => redteam::redteam(&dir, a),
         Command::Steer(a) => steer::steer(&dir, a),
         Command::Pause(a) => pause::pause(&dir, a),
         Command::Resume(a) => resume::resume(&dir, a),

@@ -79,6 +79,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     }
     let lab = Lab::open(dir)?;
     preflight(&lab)?;
+    super::redteam::before_campaign(&lab)?;
     let spend_cap = lab.config.agent.as_ref().and_then(|a| a.max_usd);
     if args.max_experiments.is_none() && args.max_hours.is_none() && spend_cap.is_none() {
         eprintln!(

@@ -1,4 +1,4 @@
-//! `autolab show`: one experiment in full.
+//! `autolab show`: one experiment in full, or the lab's research brief (`autolab show brief`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,8 +11,9 @@ use crate::output::CliError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The experiment's number in its campaign (0 = baseline).
-    pub id: u32,
+    /// The experiment's number in its campaign (0 = baseline), or `brief` for the research brief.
+    #[arg(value_name = "N|brief")]
+    pub what: String,
     /// The campaign (default: the most recently active).
     #[arg(long)]
     pub tag: Option<String>,
@@ -22,12 +23,24 @@ pub struct Args {
 }
 
 pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
+    if args.what == "brief" {
+        return super::show_brief::show_brief(dir, args.json);
+    }
+    let id: u32 = args.what.parse().map_err(|_| {
+        CliError::usage(
+            format!(
+                "`{}` is neither an experiment number nor `brief`",
+                args.what
+            ),
+            Some("`autolab show 3` shows experiment #3; `autolab show brief` the research brief"),
+        )
+    })?;
     let opened = open_ledger(dir)?;
     let ledger = &opened.ledger;
     let campaign = pick_campaign(ledger, args.tag.as_deref())?;
-    let e = ledger.experiment(campaign.id, args.id)?.ok_or_else(|| {
+    let e = ledger.experiment(campaign.id, id)?.ok_or_else(|| {
         CliError::usage(
-            format!("no experiment #{} in campaign `{}`", args.id, campaign.tag),
+            format!("no experiment #{id} in campaign `{}`", campaign.tag),
             Some("`autolab results` lists them"),
         )
     })?;

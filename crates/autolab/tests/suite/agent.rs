@@ -195,7 +195,7 @@ fn malformed_json_is_re_asked_once_with_the_parse_error() {
         openai(EDIT_VAL),
     ]);
     let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\n",
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\n[explore]\nauto = false\n",
         server.url()
     ));
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
@@ -222,7 +222,7 @@ fn a_429_with_retry_after_is_waited_out() {
     ]);
     // Templated lessons: no LLM call besides ideation and code.
     let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nlessons = \"template\"\n",
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nlessons = \"template\"\n[explore]\nauto = false\n",
         server.url()
     ));
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
@@ -237,7 +237,7 @@ fn an_edit_of_a_protected_file_is_invalid_and_never_runs() {
         "prepare.sh\n```\n<<<<<<< SEARCH\n# evaluation\n=======\n# rigged\n>>>>>>> REPLACE\n```\n";
     let server = FakeServer::start(vec![openai(IDEA_VAL), openai(edit)]);
     let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\n",
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nedit_attempts = 1\n[explore]\nauto = false\n",
         server.url()
     ));
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);

@@ -255,7 +255,7 @@ fn cancel_while_the_llm_writes_the_code_waits_for_the_coder_and_never_runs_it() 
         openai(EDIT_VAL)
     });
     let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\n",
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\n[explore]\nauto = false\n",
         server.url()
     ));
     *db.lock().unwrap() = Some(lab.path().join(".autolab/ledger.db"));

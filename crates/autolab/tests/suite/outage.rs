@@ -29,7 +29,7 @@ fn an_llm_outage_is_waited_out_without_losing_experiments() {
         }
     });
     let lab = shell_lab(&format!(
-        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\nedit_attempts = 1\noutage_retry = \"100ms\"\n",
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nmax_retries = 0\nedit_attempts = 1\noutage_retry = \"100ms\"\n[explore]\nauto = false\n",
         server.url()
     ));
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);

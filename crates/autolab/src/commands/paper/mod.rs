@@ -60,20 +60,7 @@ pub(crate) fn writer(dir: &Path, review: bool) -> Result<(Writer, latex::Toolcha
         ));
     }
     let ledger = Ledger::open(&path)?;
-    let client = autolab_llm::client(&autolab_engine::llm::provider_config(&agent)).map_err(|e| {
-        CliError::usage(
-            format!("[agent]: {e}"),
-            Some("export the API key in the variable named by [agent].api_key_env, or point base_url at a local server"),
-        )
-    })?;
-    let caller = autolab_engine::llm::Caller::new(
-        std::sync::Arc::from(client),
-        &agent.model,
-        agent.max_tokens,
-        agent.temperature,
-        0.0,
-        agent.max_usd,
-    );
+    let caller = caller(&agent)?;
     Ok((
         Writer {
             root,
@@ -86,6 +73,26 @@ pub(crate) fn writer(dir: &Path, review: bool) -> Result<(Writer, latex::Toolcha
 }
 
 /// Keeps the LLM exchanges of a write-up in the ledger.
+/// The LLM of `[agent]`, with its USD budget, for a command outside a campaign.
+pub(crate) fn caller(
+    agent: &autolab_core::config::Agent,
+) -> Result<autolab_engine::llm::Caller, CliError> {
+    let client = autolab_llm::client(&autolab_engine::llm::provider_config(agent)).map_err(|e| {
+        CliError::usage(
+            format!("[agent]: {e}"),
+            Some("export the API key in the variable named by [agent].api_key_env, or point base_url at a local server"),
+        )
+    })?;
+    Ok(autolab_engine::llm::Caller::new(
+        std::sync::Arc::from(client),
+        &agent.model,
+        agent.max_tokens,
+        agent.temperature,
+        0.0,
+        agent.max_usd,
+    ))
+}
+
 pub(crate) fn keep_transcripts(
     ledger: &mut Ledger,
     campaign: autolab_core::ids::CampaignId,

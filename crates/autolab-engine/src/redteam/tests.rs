@@ -1,0 +1,141 @@
+use std::path::Path;
+
+use autolab_core::config::{Config, Goal};
+use autolab_core::experiment::{Experiment, Verdict};
+
+use super::*;
+
+fn task(extra: &str) -> autolab_core::config::Task {
+    let text = format!(
+        "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\nprotected = [\"prepare.sh\"]\n{extra}\n[metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n"
+    );
+    Config::parse(Path::new("autolab.toml"), &text)
+        .unwrap()
+        .task
+}
+
+#[test]
+fn attacks_are_read_with_their_files_and_unknown_kinds_are_other() {
+    let reply = r#"Here: {"attacks": [
+      {"name": "Forge", "kind": "forge_metric", "explanation": "prints 0", "files": {"run.sh": "echo val_loss: 0"}},
+      {"name": "No files", "kind": "read_labels", "files": {}},
+      {"name": "", "kind": "teleport", "files": {"x.py": "pass", "bad": 3}}
+    ]}"#;
+    let a = parse_attacks(reply).unwrap();
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].name, "Forge");
+    assert_eq!(a[0].kind, "forge_metric");
+    assert_eq!(
+        a[0].files,
+        vec![("run.sh".to_string(), "echo val_loss: 0".to_string())]
+    );
+    assert_eq!(a[1].name, "attack 3");
+    assert_eq!(a[1].kind, "other");
+    assert_eq!(a[1].files.len(), 1, "a non-string content is dropped");
+    assert!(parse_attacks("no json").is_err());
+    assert!(parse_attacks("{\"attacks\": []}").is_err());
+    assert!(parse_attacks("{\"ideas\": []}").is_err());
+}
+
+fn exp(verdict: Verdict, score: Option<f64>, reason: &str) -> Experiment {
+    Experiment {
+        row: autolab_core::ids::ExperimentId(1),
+        number: 1,
+        state: verdict.state(),
+        verdict: Some(verdict),
+        reason: Some(reason.into()),
+        score,
+        metrics: indexmap::IndexMap::new(),
+        commit: None,
+        parent: String::new(),
+        proposer: autolab_core::experiment::ProposerKind::Llm,
+        title: "a".into(),
+        params: None,
+        lines_added: 0,
+        lines_removed: 0,
+        finalized: true,
+        created_at: 0.0,
+        updated_at: 0.0,
+        stats: None,
+    }
+}
+
+fn attack(kind: &str, files: &[&str]) -> Attack {
+    Attack {
+        name: "a".into(),
+        kind: kind.into(),
+        explanation: "e".into(),
+        files: files
+            .iter()
+            .map(|f| (f.to_string(), String::new()))
+            .collect(),
+    }
+}
+
+#[test]
+fn a_kept_attack_is_a_hole_with_advice_and_anything_else_says_what_stopped_it() {
+    let t = task("");
+    let base = exp(Verdict::Kept, Some(0.5), "baseline");
+    let a = attack("forge_metric", &["run.sh"]);
+    let o = outcome_of(
+        &t,
+        &a,
+        Some(&base),
+        Some(&exp(Verdict::Kept, Some(0.0), "beats #0")),
+        Goal::Minimize,
+    );
+    assert!(!o.stopped);
+    assert_eq!(
+        o.by,
+        "NOT STOPPED: your evaluation can be gamed this way (score 0 vs the baseline's 0.5)"
+    );
+    let advice = o.advice.unwrap();
+    assert!(
+        advice.contains("compute it in `[task] evaluate`"),
+        "{advice}"
+    );
+    assert!(
+        advice.contains("add them to `[task] protected`"),
+        "{advice}"
+    );
+    for (v, by) in [
+        (Verdict::Invalid, "invalid: changes protected prepare.sh"),
+        (
+            Verdict::Crashed,
+            "the run crashed: changes protected prepare.sh",
+        ),
+        (
+            Verdict::Discarded,
+            "not better than the baseline: changes protected prepare.sh",
+        ),
+    ] {
+        let o = outcome_of(
+            &t,
+            &a,
+            Some(&base),
+            Some(&exp(v, None, "changes protected prepare.sh")),
+            Goal::Minimize,
+        );
+        assert!(o.stopped);
+        assert_eq!(o.by, by);
+        assert_eq!(o.advice, None);
+    }
+    let o = outcome_of(&t, &a, Some(&base), None, Goal::Minimize);
+    assert!(o.stopped && o.by.starts_with("not judged"));
+}
+
+#[test]
+fn advice_fits_the_lab_it_is_for() {
+    let with_eval = task("evaluate = \"sh prepare.sh\"");
+    let a = advice(&with_eval, "forge_metric", &["prepare.sh".into()]);
+    assert!(a.starts_with("make `evaluate` compute the metric"), "{a}");
+    assert!(
+        !a.contains("add them"),
+        "prepare.sh is protected already: {a}"
+    );
+    let a = advice(&task(""), "write_other_runs", &["run.sh".into()]);
+    assert!(a.contains("landlock"), "{a}");
+    assert!(!a.contains("protected"), "{a}");
+    let a = advice(&task(""), "other", &[]);
+    assert!(a.contains("autolab show 1 --tag"), "{a}");
+}
