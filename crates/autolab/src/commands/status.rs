@@ -308,6 +308,11 @@ pub fn status_of(
         .campaign_event_times(campaign.id, "run_ended")?
         .pop()
         .is_some_and(|at| at >= started_at);
+    let ended_paused = ended_cleanly
+        && ledger
+            .campaign_events(campaign.id, "run_ended")?
+            .pop()
+            .is_some_and(|e| e["ending"] == "paused");
     let started = ledger
         .campaign_events(campaign.id, "run_started")?
         .pop()
@@ -372,6 +377,9 @@ pub fn status_of(
             "paused"
         } else if live {
             "running"
+        } else if ended_paused {
+            // Its last run paused it (the supervisor, failed ideations, an outage).
+            "paused"
         } else if has_open && ended_cleanly {
             "stopped"
         } else if has_open {

@@ -82,6 +82,7 @@ fn identical_import_errors_pause_the_campaign_with_a_diagnosis_and_the_news_goes
         "{d}"
     );
     let status = stdout(&lab.autolab(&["status", "--tag", "t"]));
+    assert!(status.starts_with("campaign   t  (paused)"), "{status}");
     assert!(
         status.contains("diagnosis  all 3 runs crashed with: ModuleNotFoundError: No module named 'autolab_missing_mod'"),
         "{status}"
@@ -89,6 +90,15 @@ fn identical_import_errors_pause_the_campaign_with_a_diagnosis_and_the_news_goes
     assert!(
         status.contains("advice     the environment the runs execute in lacks"),
         "{status}"
+    );
+    // The dashboard shows it too (escaped: the error line quotes the module name).
+    let served = super::dashboard::server::Served::start(&lab, &[]);
+    let (code, page) = served.get("/");
+    assert_eq!(code, 200);
+    assert!(page.contains("id=\"diagnosis\""), "{page}");
+    assert!(
+        page.contains("No module named &#x27;autolab_missing_mod&#x27;"),
+        "{page}"
     );
     // The receiver got the new best, the streak, the pause and the end, in order.
     assert_eq!(
