@@ -14,6 +14,8 @@ pub enum State {
     Evaluating,
     Confirming,
     Kept,
+    /// Kept for being simpler: within noise of the incumbent, with fewer lines.
+    Simplified,
     Discarded,
     Crashed,
     Timeout,
@@ -22,7 +24,7 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 12] = [
+    pub const ALL: [State; 13] = [
         State::Proposed,
         State::Implementing,
         State::Queued,
@@ -30,6 +32,7 @@ impl State {
         State::Evaluating,
         State::Confirming,
         State::Kept,
+        State::Simplified,
         State::Discarded,
         State::Crashed,
         State::Timeout,
@@ -46,6 +49,7 @@ impl State {
             State::Evaluating => "evaluating",
             State::Confirming => "confirming",
             State::Kept => "kept",
+            State::Simplified => "simplified",
             State::Discarded => "discarded",
             State::Crashed => "crashed",
             State::Timeout => "timeout",
@@ -62,6 +66,7 @@ impl State {
     pub fn verdict(self) -> Option<Verdict> {
         match self {
             State::Kept => Some(Verdict::Kept),
+            State::Simplified => Some(Verdict::Simplified),
             State::Discarded => Some(Verdict::Discarded),
             State::Crashed => Some(Verdict::Crashed),
             State::Timeout => Some(Verdict::Timeout),
@@ -74,12 +79,19 @@ impl State {
     pub fn is_final(self) -> bool {
         self.verdict().is_some()
     }
+
+    /// Whether the experiment became the incumbent (`kept` or `simplified`).
+    pub fn keeps(self) -> bool {
+        self.verdict().is_some_and(Verdict::keeps)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Kept,
+    /// Kept for being simpler: within noise of the incumbent, with fewer lines.
+    Simplified,
     Discarded,
     Crashed,
     Timeout,
@@ -89,8 +101,9 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 6] = [
+    pub const ALL: [Verdict; 7] = [
         Verdict::Kept,
+        Verdict::Simplified,
         Verdict::Discarded,
         Verdict::Crashed,
         Verdict::Timeout,
@@ -101,6 +114,7 @@ impl Verdict {
     pub fn state(self) -> State {
         match self {
             Verdict::Kept => State::Kept,
+            Verdict::Simplified => State::Simplified,
             Verdict::Discarded => State::Discarded,
             Verdict::Crashed => State::Crashed,
             Verdict::Timeout => State::Timeout,
@@ -113,10 +127,15 @@ impl Verdict {
         self.state().as_str()
     }
 
+    /// Whether the verdict makes the experiment the incumbent (`kept` or `simplified`).
+    pub fn keeps(self) -> bool {
+        matches!(self, Verdict::Kept | Verdict::Simplified)
+    }
+
     /// The status word autoresearch's results.tsv uses.
     pub fn tsv_status(self) -> &'static str {
         match self {
-            Verdict::Kept => "keep",
+            Verdict::Kept | Verdict::Simplified => "keep",
             Verdict::Discarded | Verdict::Invalid | Verdict::Cancelled => "discard",
             Verdict::Crashed | Verdict::Timeout => "crash",
         }

@@ -84,7 +84,7 @@ pub fn render(
             continue;
         };
         match v {
-            Verdict::Kept => works.push(line),
+            Verdict::Kept | Verdict::Simplified => works.push(line),
             Verdict::Discarded | Verdict::Crashed | Verdict::Timeout => failed.push(line),
             Verdict::Invalid => never.push(line),
             // Somebody stopped it: it taught nothing.

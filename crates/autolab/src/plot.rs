@@ -89,7 +89,7 @@ impl<'a> Progress<'a> {
                 Goal::Minimize => *s < b,
                 Goal::Maximize => *s > b,
             });
-            if e.verdict == Some(Verdict::Kept) && better {
+            if e.verdict.is_some_and(Verdict::keeps) && better {
                 if let Some(b) = best {
                     steps.push((f64::from(*n), b));
                 }
@@ -188,12 +188,12 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
     }
     let others = scored
         .iter()
-        .filter(|p| p.2.verdict != Some(Verdict::Kept))
+        .filter(|p| !p.2.verdict.is_some_and(Verdict::keeps))
         .count();
     let every = others.div_ceil(MAX_OTHER_POINTS).max(1);
     let mut other_index = 0;
     for (n, s, e) in scored {
-        let kept = e.verdict == Some(Verdict::Kept);
+        let kept = e.verdict.is_some_and(Verdict::keeps);
         if !kept {
             other_index += 1;
             if (other_index - 1) % every != 0 {

@@ -50,7 +50,7 @@ pub fn progress(
     root.fill(&WHITE).map_err(err)?;
     let kept_n = scored
         .iter()
-        .filter(|p| p.2.verdict == Some(Verdict::Kept))
+        .filter(|p| p.2.verdict.is_some_and(Verdict::keeps))
         .count();
     let caption = format!(
         "{} experiments, {kept_n} kept ({} is better)",
@@ -86,7 +86,7 @@ pub fn progress(
         .draw_series(
             scored
                 .iter()
-                .filter(|p| p.2.verdict != Some(Verdict::Kept))
+                .filter(|p| !p.2.verdict.is_some_and(Verdict::keeps))
                 .map(|(n, s, _)| Circle::new((*n, *s), 4, OTHER.filled())),
         )
         .map_err(err)?;
@@ -98,7 +98,7 @@ pub fn progress(
     }
     let kept: Vec<&(f64, f64, &Experiment)> = scored
         .iter()
-        .filter(|p| p.2.verdict == Some(Verdict::Kept))
+        .filter(|p| p.2.verdict.is_some_and(Verdict::keeps))
         .collect();
     chart
         .draw_series(

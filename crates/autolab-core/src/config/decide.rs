@@ -27,6 +27,9 @@ pub struct Decide {
     /// Candidates wait, once implemented, until somebody approves them (`autolab approve N`,
     /// the dashboard) or rejects them.
     pub approve: bool,
+    /// autoresearch's simplicity rule: a candidate not worse than the incumbent that removes
+    /// lines is kept, with verdict `simplified`.
+    pub simplicity: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -46,6 +49,8 @@ pub(super) struct RawDecide {
     remeasure: Option<bool>,
     #[serde(default)]
     approve: Option<bool>,
+    #[serde(default)]
+    simplicity: Option<bool>,
 }
 
 pub(super) fn validate(d: RawDecide) -> Result<Decide, Problem> {
@@ -100,5 +105,6 @@ pub(super) fn validate(d: RawDecide) -> Result<Decide, Problem> {
         max_confirm: max_confirm as u32,
         remeasure: d.remeasure.unwrap_or(false),
         approve: d.approve.unwrap_or(false),
+        simplicity: d.simplicity.unwrap_or(true),
     })
 }

@@ -205,7 +205,7 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT expert, COUNT(*), SUM(verdict = 'kept'), SUM(verdict IS NOT NULL)
+                "SELECT expert, COUNT(*), SUM(verdict IN ('kept', 'simplified')), SUM(verdict IS NOT NULL)
                  FROM experiments WHERE campaign_id = ?1 AND expert IS NOT NULL GROUP BY expert",
             )
             .map_err(wrap(&self.path))?;

@@ -172,7 +172,7 @@ proptest! {
             }
 
             let status = match verdict {
-                Verdict::Kept => "keep",
+                Verdict::Kept | Verdict::Simplified => "keep",
                 Verdict::Discarded | Verdict::Invalid | Verdict::Cancelled => "discard",
                 Verdict::Crashed | Verdict::Timeout => "crash",
             };

@@ -45,7 +45,7 @@ impl Books<'_> {
         let incumbent = self.incumbent_commit()?;
         let mut kept: Vec<_> = exps
             .iter()
-            .filter(|e| e.verdict == Some(Verdict::Kept) && e.score.is_some())
+            .filter(|e| e.verdict.is_some_and(Verdict::keeps) && e.score.is_some())
             .collect();
         let goal = config.score_goal();
         kept.sort_by(|a, b| {

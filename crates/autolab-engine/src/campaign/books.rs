@@ -41,9 +41,11 @@ impl Books<'_> {
         if commit == self.campaign.base_commit {
             return Ok(true);
         }
-        Ok(self.ledger.experiments(self.campaign.id)?.iter().any(|e| {
-            e.state == autolab_core::experiment::State::Kept && e.commit.as_deref() == Some(commit)
-        }))
+        Ok(self
+            .ledger
+            .experiments(self.campaign.id)?
+            .iter()
+            .any(|e| e.state.keeps() && e.commit.as_deref() == Some(commit)))
     }
 
     pub fn incumbent(&self) -> Result<Option<Experiment>, EngineError> {

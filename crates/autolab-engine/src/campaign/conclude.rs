@@ -2,7 +2,7 @@
 //! transaction), carries out its git effects idempotently (`finalize`), rewrites results.tsv
 //! and leaves it in `concluded` for the loop to report.
 
-use autolab_core::experiment::{State, Verdict};
+use autolab_core::experiment::Verdict;
 use autolab_core::git;
 use autolab_core::ids::ExperimentId;
 use autolab_core::ledger::Changes;
@@ -60,7 +60,7 @@ impl Books<'_> {
         let tag = self.campaign.tag.clone();
         let repo = &self.lab.repo;
         if let Some(commit) = &exp.commit {
-            if exp.state == State::Kept {
+            if exp.state.keeps() {
                 let branch = format!("refs/heads/{}", git::incumbent_branch(&tag));
                 let now = repo.ref_target(&branch);
                 let projects = self.lab.config.projects.is_some();

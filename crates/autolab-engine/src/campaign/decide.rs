@@ -140,10 +140,15 @@ impl Verdicts<'_, '_> {
             against,
             self.books.lab.config.score_goal(),
             decide.min_delta,
+            judge::strict::Lines {
+                net: exp.lines_added as i64 - exp.lines_removed as i64,
+                simplicity: decide.simplicity,
+            },
         );
         let (verdict, reason) = match (call, incumbent) {
             (StrictCall::Keep(reason), _) => (Verdict::Kept, reason),
             (StrictCall::Discard(reason), _) => (Verdict::Discarded, reason),
+            (StrictCall::Simpler(reason), _) => (Verdict::Simplified, reason),
             (StrictCall::MoveOnto, Some(inc)) => {
                 return self.rebase(row, inc.commit.clone().unwrap_or_default(), inc.number);
             }
@@ -151,7 +156,7 @@ impl Verdicts<'_, '_> {
             (StrictCall::MoveOnto, None) => (Verdict::Kept, "first scored experiment".into()),
         };
         let ch = Changes {
-            new_incumbent: (verdict == Verdict::Kept).then_some(exp.number),
+            new_incumbent: verdict.keeps().then_some(exp.number),
             ..Changes::default()
         };
         self.books

@@ -119,7 +119,9 @@ impl Verdicts<'_, '_> {
             confidence: decide.confidence,
             max_confirm: decide.max_confirm,
         };
-        let (verdict, cmp, alpha) = call(&cand, &inc_sample, &noise, rules, net);
+        // Without the simplicity rule fewer lines win nothing.
+        let lines = if decide.simplicity { net } else { net.max(0) };
+        let (verdict, cmp, alpha) = call(&cand, &inc_sample, &noise, rules, lines);
         let stats = json!({
             "policy": "noise-aware",
             "test": "welch-one-sided",
@@ -167,7 +169,7 @@ impl Verdicts<'_, '_> {
                 ),
             ),
             Call::Simpler => (
-                Verdict::Kept,
+                Verdict::Simplified,
                 format!(
                     "within noise of #{} and {} line(s) shorter",
                     inc.number, -net
@@ -179,7 +181,7 @@ impl Verdicts<'_, '_> {
             score: Some(cand.mean),
             metrics: Some(metrics),
             stats: Some(stats),
-            new_incumbent: (verdict == Verdict::Kept).then_some(exp.number),
+            new_incumbent: verdict.keeps().then_some(exp.number),
             ..Changes::default()
         };
         let detail = json!({"policy": "noise-aware"});

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use autolab_core::experiment::State;
 use autolab_core::git;
 use autolab_core::ledger::{Campaign, Ledger};
 use autolab_core::lock::LabLock;
@@ -155,7 +154,7 @@ pub fn run_campaign_with(
     let books = &driver.books;
     if let Some(base) = books.ledger.experiment(books.campaign.id, 0)?
         && base.state.is_final()
-        && base.state != State::Kept
+        && !base.state.keeps()
     {
         let log = books
             .ledger

@@ -263,7 +263,10 @@ impl ProjectRuntime {
                 for (row, _) in &runs {
                     let e = books.ledger.experiment_by_row(*row)?;
                     if e.score.is_some()
-                        && matches!(e.verdict, Some(Verdict::Kept | Verdict::Discarded))
+                        && matches!(
+                            e.verdict,
+                            Some(Verdict::Kept | Verdict::Simplified | Verdict::Discarded)
+                        )
                     {
                         parent = e.commit.clone().unwrap_or(parent);
                     }

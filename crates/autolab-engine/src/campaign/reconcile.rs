@@ -181,7 +181,7 @@ impl Driver<'_> {
         let projects = self.books.lab.config.projects.is_some();
         for exp in self.books.ledger.experiments(self.books.campaign.id)? {
             if !projects
-                && exp.state == State::Kept
+                && exp.state.keeps()
                 && !exp.finalized
                 && let Some(c) = exp.commit
                 && repo.is_ancestor(&want, &c)

@@ -46,7 +46,7 @@ impl Driver<'_> {
             Some(Verdict::Cancelled) | None => {}
             Some(_) => self.watch.streak.clear(),
         }
-        if exp.verdict == Some(Verdict::Kept) && exp.number > 0 {
+        if exp.verdict.is_some_and(Verdict::keeps) && exp.number > 0 {
             self.notify_new_best(exp)?;
         }
         if self.watch.diagnosis.is_some() || self.watch.streak.is_empty() {

@@ -107,8 +107,13 @@ pub fn call(
         if net_lines < 0 && worse.p >= 1.0 - confidence {
             Call::Simpler
         } else if gain <= min_delta {
+            let added = if net_lines > 0 {
+                format!(" for {net_lines} added line(s)")
+            } else {
+                String::new()
+            };
             Call::NotBetter(format!(
-                "no gain beyond min_delta {min_delta} (gain {gain:.6})"
+                "no gain beyond min_delta {min_delta} (gain {gain:.6}){added}"
             ))
         } else {
             Call::NotBetter(format!(

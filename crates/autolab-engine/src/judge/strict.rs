@@ -1,5 +1,6 @@
 //! The `strict` policy: keep iff strictly better than the incumbent by more than `min_delta`;
-//! a better candidate built on an older incumbent is moved onto the current one first.
+//! a better candidate built on an older incumbent is moved onto the current one first. With
+//! the simplicity rule, a candidate that is not worse and removes lines is kept as simpler.
 
 use autolab_core::config::Goal;
 use autolab_core::score;
@@ -19,6 +20,16 @@ pub enum StrictCall {
     Discard(String),
     /// Better, but built on an older incumbent: move it onto this one and measure again.
     MoveOnto,
+    /// Not worse, and fewer lines (the simplicity rule): kept as `simplified`.
+    Simpler(String),
+}
+
+/// How a candidate's code compares in size, and whether simpler code may win a tie.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lines {
+    /// Lines added minus lines removed.
+    pub net: i64,
+    pub simplicity: bool,
 }
 
 /// The call on candidate `number` (built on `parent`) that scored `score`.
@@ -29,6 +40,7 @@ pub fn call(
     incumbent: Option<Incumbent<'_>>,
     goal: Goal,
     min_delta: f64,
+    lines: Lines,
 ) -> StrictCall {
     let inc = match incumbent {
         _ if number == 0 => return StrictCall::Keep("baseline".into()),
@@ -36,9 +48,24 @@ pub fn call(
         Some(inc) => inc,
     };
     let best = inc.score.unwrap_or(f64::NAN);
+    let not_worse = match goal {
+        Goal::Minimize => score <= best,
+        Goal::Maximize => score >= best,
+    };
     if !score::strictly_better(score, best, goal, min_delta) {
+        if lines.simplicity && lines.net < 0 && not_worse && inc.commit == Some(parent) {
+            return StrictCall::Simpler(format!(
+                "score {score:.6} is not worse than #{} ({best:.6}) with {} line(s) fewer",
+                inc.number, -lines.net
+            ));
+        }
+        let added = if lines.net > 0 {
+            format!(" for {} added line(s)", lines.net)
+        } else {
+            String::new()
+        };
         StrictCall::Discard(format!(
-            "score {score:.6} does not beat #{} ({best:.6}, {})",
+            "score {score:.6} does not beat #{} ({best:.6}, {}){added}",
             inc.number,
             goal.as_str()
         ))
@@ -64,7 +91,7 @@ mod tests {
 
     #[test]
     fn the_baseline_and_a_first_score_are_kept() {
-        let c = |n, inc| call(n, 9.0, "p", inc, Goal::Minimize, 0.0);
+        let c = |n, inc| call(n, 9.0, "p", inc, Goal::Minimize, 0.0, Lines::default());
         assert_eq!(c(0, Some(INC)), StrictCall::Keep("baseline".into()));
         assert_eq!(
             c(4, None),
@@ -74,7 +101,7 @@ mod tests {
 
     #[test]
     fn only_a_strict_gain_beyond_min_delta_on_the_incumbent_is_kept() {
-        let c = |s, parent, goal, d| call(4, s, parent, Some(INC), goal, d);
+        let c = |s, parent, goal, d| call(4, s, parent, Some(INC), goal, d, Lines::default());
         assert_eq!(
             c(0.4, "c3", Goal::Minimize, 0.0),
             StrictCall::Keep("score 0.400000 beats #3 (0.500000)".into())
@@ -106,5 +133,49 @@ mod tests {
             c(0.6, "c2", Goal::Minimize, 0.0),
             StrictCall::Discard(_)
         ));
+    }
+
+    #[test]
+    fn a_tie_that_removes_lines_is_simpler_and_a_non_gain_that_adds_lines_says_so() {
+        let simpler = Lines {
+            net: -4,
+            simplicity: true,
+        };
+        let c = |s, parent, lines| call(4, s, parent, Some(INC), Goal::Minimize, 0.05, lines);
+        assert_eq!(
+            c(0.5, "c3", simpler),
+            StrictCall::Simpler(
+                "score 0.500000 is not worse than #3 (0.500000) with 4 line(s) fewer".into()
+            )
+        );
+        // Better, but not by min_delta: still simpler.
+        assert!(matches!(c(0.48, "c3", simpler), StrictCall::Simpler(_)));
+        // Worse, or off the incumbent, or the rule off, or no lines removed: discarded.
+        assert!(matches!(c(0.51, "c3", simpler), StrictCall::Discard(_)));
+        assert!(matches!(c(0.5, "c2", simpler), StrictCall::Discard(_)));
+        let off = Lines {
+            net: -4,
+            simplicity: false,
+        };
+        assert!(matches!(c(0.5, "c3", off), StrictCall::Discard(_)));
+        let same = Lines {
+            net: 0,
+            simplicity: true,
+        };
+        assert!(matches!(c(0.5, "c3", same), StrictCall::Discard(_)));
+        let more = Lines {
+            net: 30,
+            simplicity: true,
+        };
+        assert_eq!(
+            c(0.48, "c3", more),
+            StrictCall::Discard(
+                "score 0.480000 does not beat #3 (0.500000, minimize) for 30 added line(s)".into()
+            )
+        );
+        // Maximizing: not worse means not lower.
+        let m = |s| call(4, s, "c3", Some(INC), Goal::Maximize, 0.0, simpler);
+        assert!(matches!(m(0.5), StrictCall::Simpler(_)));
+        assert!(matches!(m(0.49), StrictCall::Discard(_)));
     }
 }

@@ -99,7 +99,7 @@ pub fn outcome_of(
         Some(Verdict::Timeout) => format!("the run timed out: {reason}"),
         Some(Verdict::Discarded) => format!("not better than the baseline: {reason}"),
         Some(Verdict::Cancelled) | None => format!("not judged ({})", exp.state.as_str()),
-        Some(Verdict::Kept) => {
+        Some(Verdict::Kept | Verdict::Simplified) => {
             o.stopped = false;
             let gained = match (o.score, o.baseline) {
                 (Some(s), Some(b)) => {

@@ -83,7 +83,7 @@ pub fn apply(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             }
             let archived = archive_ref(&tag, n);
             let commit = match e.verdict {
-                Some(Verdict::Kept) => e.commit.clone().filter(|c| repo.rev_parse(c).is_some()),
+                Some(Verdict::Kept | Verdict::Simplified) => e.commit.clone().filter(|c| repo.rev_parse(c).is_some()),
                 _ => None,
             }
             .or_else(|| repo.rev_parse(&archived))

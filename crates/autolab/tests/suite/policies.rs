@@ -178,3 +178,71 @@ fn early_stopping_spares_a_better_curve() {
     assert_eq!(one["verdict"], "kept", "{one}");
     assert_eq!(one["run_list"][0]["outcome"], "exited");
 }
+
+/// A lab whose run.sh carries dead code; the coder's edit deletes it and changes nothing else.
+fn dead_code_lab(extra: &str) -> (TestLab, autolab_llm::fake::FakeServer) {
+    use super::agent::{IDEA_VAL, is_ideation, openai};
+    let delete = "run.sh\n```\n<<<<<<< SEARCH\nunused_a() { echo never; }\nunused_b() { echo never; }\n=======\n>>>>>>> REPLACE\n```\n";
+    let server = autolab_llm::fake::FakeServer::from_fn(move |r| {
+        if is_ideation(r) {
+            openai(IDEA_VAL)
+        } else {
+            openai(delete)
+        }
+    });
+    let lab = super::agent::shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nlessons = \"template\"\n[explore]\nauto = false\n{extra}",
+        server.url()
+    ));
+    lab.write(
+        "run.sh",
+        "echo \"val_loss: $(cat val.txt)\"\nunused_a() { echo never; }\nunused_b() { echo never; }\n",
+    );
+    lab.commit("dead code");
+    (lab, server)
+}
+
+#[test]
+fn deleting_dead_code_at_an_equal_score_is_kept_as_simplified() {
+    let (lab, _server) = dead_code_lab("");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one = lab.json(&["show", "1", "--json"]);
+    assert_eq!(one["verdict"], "simplified", "{one}");
+    assert_eq!(
+        one["reason"],
+        "score 0.500000 is not worse than #0 (0.500000) with 2 line(s) fewer"
+    );
+    // It is the incumbent: the branch holds it and results.tsv says keep.
+    let status = lab.json(&["status", "--tag", "t", "--json"]);
+    assert_eq!(status["incumbent"]["id"], 1, "{status}");
+    assert_eq!(status["counts"]["simplified"], 1);
+    assert_eq!(
+        lab.git(&["rev-parse", "autolab/t"]).trim(),
+        one["commit"].as_str().unwrap()
+    );
+    assert!(
+        lab.read("results.tsv").contains("\tkeep\t"),
+        "{}",
+        lab.read("results.tsv")
+    );
+}
+
+#[test]
+fn without_the_simplicity_rule_a_shorter_tie_is_discarded() {
+    let (lab, _server) = dead_code_lab("[decide]\nsimplicity = false\n");
+    // shell_lab's [decide] is already there: the key goes into it.
+    let toml = lab
+        .read("autolab.toml")
+        .replace("[decide]\nsimplicity = false\n", "")
+        .replace(
+            "policy = \"strict\"\n",
+            "policy = \"strict\"\nsimplicity = false\n",
+        );
+    lab.write("autolab.toml", &toml);
+    lab.commit("no simplicity");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one = lab.json(&["show", "1", "--json"]);
+    assert_eq!(one["verdict"], "discarded", "{one}");
+}

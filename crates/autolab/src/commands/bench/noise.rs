@@ -75,7 +75,9 @@ fn campaign(dir: &Path, candidates: u32, seed: u64) -> Result<(u32, u32, u32), C
     {
         n += 1;
         runs += ledger.run_count(e.row)?;
-        if e.verdict == Some(autolab_core::experiment::Verdict::Kept) {
+        if e.verdict
+            .is_some_and(autolab_core::experiment::Verdict::keeps)
+        {
             kept += 1;
         }
     }

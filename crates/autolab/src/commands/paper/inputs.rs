@@ -70,7 +70,7 @@ pub fn gather(
     let mut changes = Vec::new();
     for e in exps
         .iter()
-        .filter(|e| e.verdict == Some(Verdict::Kept) && e.number > 0)
+        .filter(|e| e.verdict.is_some_and(Verdict::keeps) && e.number > 0)
     {
         let (idea, _) = ledger.idea(e.row)?;
         let diff = match &e.commit {

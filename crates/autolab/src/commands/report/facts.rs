@@ -88,7 +88,7 @@ pub fn facts(ledger: &Ledger, root: &Path, tag: &str) -> Result<Value, CliError>
     let mut before: Option<&Experiment> = baseline;
     for e in exps
         .iter()
-        .filter(|e| e.verdict == Some(Verdict::Kept) && e.number > 0)
+        .filter(|e| e.verdict.is_some_and(Verdict::keeps) && e.number > 0)
     {
         let (idea, _) = ledger.idea(e.row)?;
         let delta = match (e.score, before.and_then(|b| b.score)) {
@@ -144,7 +144,7 @@ pub fn facts(ledger: &Ledger, root: &Path, tag: &str) -> Result<Value, CliError>
         }
         let w = who.entry(by(e)).or_default();
         w.0 += 1;
-        w.1 += u32::from(e.verdict == Some(Verdict::Kept));
+        w.1 += u32::from(e.verdict.is_some_and(Verdict::keeps));
     }
     let proposers: Vec<Value> = who
         .into_iter()

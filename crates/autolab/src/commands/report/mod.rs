@@ -58,10 +58,11 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     // Learning curves (the primary metric over `step`, as runs printed them) of the baseline
     // and each kept change.
     let mut curves: Vec<(u32, String)> = Vec::new();
-    for e in exps
-        .iter()
-        .filter(|e| e.number == 0 || e.verdict == Some(autolab_core::experiment::Verdict::Kept))
-    {
+    for e in exps.iter().filter(|e| {
+        e.number == 0
+            || e.verdict
+                .is_some_and(autolab_core::experiment::Verdict::keeps)
+    }) {
         if let Some(svg) = crate::curves::learning_curves(&opened.root, &ledger.runs(e.row)?) {
             curves.push((e.number, svg));
         }
@@ -98,7 +99,9 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             let diffs: Vec<serde_json::Value> = exps
                 .iter()
                 .filter(|e| {
-                    e.verdict == Some(autolab_core::experiment::Verdict::Kept) && e.number > 0
+                    e.verdict
+                        .is_some_and(autolab_core::experiment::Verdict::keeps)
+                        && e.number > 0
                 })
                 .map(|e| {
                     let diff = match &e.commit {
