@@ -76,6 +76,16 @@ pub struct Campaign {
     pub heartbeat: f64,
 }
 
+/// Tags of side campaigns: the red-team's attacks, each tried in a campaign of its own. They
+/// are never the default campaign and never write results.tsv.
+pub const SIDE_TAG_PREFIX: &str = "redteam-";
+
+impl Campaign {
+    pub fn is_side(&self) -> bool {
+        self.tag.starts_with(SIDE_TAG_PREFIX)
+    }
+}
+
 pub struct Ledger {
     conn: Connection,
     path: String,
@@ -255,11 +265,13 @@ impl Ledger {
             .map_err(wrap(&self.path))
     }
 
-    /// The most recently active campaign.
+    /// The most recently active campaign, never a side one (the red-team's: named only by
+    /// their tag).
     pub fn latest_campaign(&self) -> Result<Option<Campaign>> {
         Ok(self
             .campaigns()?
             .into_iter()
+            .filter(|c| !c.is_side())
             .max_by(|a, b| a.heartbeat.total_cmp(&b.heartbeat)))
     }
 

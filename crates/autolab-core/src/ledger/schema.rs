@@ -194,11 +194,17 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     if current > VERSION {
         return Err(MigrateError::TooNew(current));
     }
+    if current == VERSION {
+        return Ok(());
+    }
+    // Two processes may open an old ledger at once (`autolab run` and `autolab serve`): the
+    // write lock is taken first and the version read again under it.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }

@@ -107,6 +107,10 @@ impl Books<'_> {
     }
 
     pub fn write_results(&self) -> Result<(), EngineError> {
+        // The red-team's side campaigns leave the lab's results.tsv to the real ones.
+        if self.campaign.is_side() {
+            return Ok(());
+        }
         let experiments = self.ledger.experiments(self.campaign.id)?;
         let text = results::results_tsv(&self.lab.config.metrics.primary, &experiments);
         let path = self.lab.results_path();

@@ -489,6 +489,7 @@ impl<'a> Driver<'a> {
             primary,
             run_secs,
         });
+        self.say_pending();
         Ok(())
     }
 }

@@ -25,15 +25,33 @@ pub(super) struct Watch {
     pub streak: Vec<ExperimentId>,
     /// Why the supervisor paused this invocation, once it did.
     pub diagnosis: Option<Diagnosis>,
+    /// What the supervisor says after the verdict that made it pause is shown.
+    pub pending_note: Option<String>,
 }
 
 impl Watch {
     pub fn new(config: &autolab_core::config::Config, tag: &str) -> Watch {
         Watch {
-            notifier: config.notify.as_ref().map(|n| Notifier::start(n, tag)),
+            notifier: config.notify.as_ref().map(|n| {
+                Notifier::start(
+                    n,
+                    tag,
+                    autolab_runner::allowed_env(&config.runner.env_allow),
+                )
+            }),
             streak: Vec::new(),
             diagnosis: None,
+            pending_note: None,
         }
+    }
+}
+
+/// How a failure died, to tell identical ones: its error line, or its timeout's reason.
+fn failure_key(f: &Failure) -> Option<String> {
+    if f.verdict == "timeout" {
+        Some(format!("timeout: {}", f.reason))
+    } else {
+        error_line(&f.log_tail)
     }
 }
 
@@ -53,29 +71,31 @@ impl Driver<'_> {
             return Ok(());
         }
         let cfg = &self.books.lab.config;
-        let trigger = if self.consecutive_crashes >= cfg.runner.max_consecutive_crashes {
-            "crash_streak"
-        } else if self.identical_failures()? {
-            "identical_failures"
-        } else {
-            return Ok(());
-        };
+        let k = cfg.supervisor.identical_failures as usize;
         let failures = self.failures()?;
-        self.pause_with(rule_diagnosis(trigger, &failures))
+        // The identical failures are what the diagnosis is about, not older ones of the streak.
+        if self.identical_failures(&failures) {
+            let last = &failures[failures.len() - k..];
+            return self.pause_with(rule_diagnosis("identical_failures", last));
+        }
+        if self.consecutive_crashes >= cfg.runner.max_consecutive_crashes {
+            return self.pause_with(rule_diagnosis("crash_streak", &failures));
+        }
+        Ok(())
     }
 
-    /// Whether the last `identical_failures` failures of the streak end with the same error.
-    fn identical_failures(&self) -> Result<bool, EngineError> {
+    /// Whether the last `identical_failures` failures of the streak died the same way: the
+    /// same error line, or timeouts for the same reason.
+    fn identical_failures(&self, failures: &[Failure]) -> bool {
         let k = self.books.lab.config.supervisor.identical_failures as usize;
-        if k == 0 || self.watch.streak.len() < k {
-            return Ok(false);
+        if k == 0 || failures.len() < k {
+            return false;
         }
-        let failures = self.failures()?;
-        let lines: Vec<Option<String>> = failures[failures.len() - k..]
+        let keys: Vec<Option<String>> = failures[failures.len() - k..]
             .iter()
-            .map(|f| error_line(&f.log_tail))
+            .map(failure_key)
             .collect();
-        Ok(lines[0].is_some() && lines.iter().all(|l| *l == lines[0]))
+        keys[0].is_some() && keys.iter().all(|l| *l == keys[0])
     }
 
     /// The streak's failures, each with its last run's log.
@@ -138,12 +158,29 @@ impl Driver<'_> {
             &serde_json::to_value(d).unwrap_or_default(),
         )?;
         let by = if d.by == "llm" { " (LLM)" } else { "" };
-        books.observer.report(Report::Note(format!(
+        let note = format!(
             "supervisor{by}: {} — pausing; fix the cause, then `autolab run --tag {}` goes on",
             d.line(),
             books.campaign.tag
-        )));
+        );
+        // Said after the verdict that set it off is shown.
+        match &mut self.watch.pending_note {
+            Some(n) => {
+                n.push('\n');
+                n.push_str(&note);
+            }
+            None => self.watch.pending_note = Some(note),
+        }
         Ok(())
+    }
+
+    /// Says what the supervisor has to say (after the verdict line that set it off).
+    pub(super) fn say_pending(&mut self) {
+        if let Some(note) = self.watch.pending_note.take() {
+            for line in note.lines() {
+                self.books.observer.report(Report::Note(line.to_string()));
+            }
+        }
     }
 
     /// Every heartbeat (and once at the start): the disk, and failed deliveries recorded.
@@ -154,6 +191,7 @@ impl Driver<'_> {
             && let Some(d) = disk_diagnosis(&self.books.lab.root, min)
         {
             self.pause_with(d)?;
+            self.say_pending();
         }
         Ok(())
     }
@@ -264,10 +302,14 @@ impl Driver<'_> {
                 data,
             );
         }
-        let (undelivered, done) = match self.watch.notifier.as_mut() {
+        let undelivered = match self.watch.notifier.as_mut() {
             Some(n) => n.finish(),
-            None => (Vec::new(), true),
+            None => Vec::new(),
         };
+        let given_up = undelivered
+            .iter()
+            .filter(|f| f.why.starts_with("given up at the end"))
+            .count();
         for f in undelivered {
             self.books.ledger.campaign_event(
                 self.books.campaign.id,
@@ -275,10 +317,10 @@ impl Driver<'_> {
                 &json!({"event": f.kind, "destination": f.destination, "why": f.why}),
             )?;
         }
-        if !done {
-            self.books.observer.report(Report::Note(
-                "notifications still on their way were abandoned: the receiver did not answer in time".into(),
-            ));
+        if given_up > 0 {
+            self.books.observer.report(Report::Note(format!(
+                "{given_up} notification(s) given up at the end: their destination was still busy (recorded as notify-failed events)"
+            )));
         }
         Ok(())
     }
@@ -309,6 +351,7 @@ impl Driver<'_> {
         match answer {
             Ok(d) => {
                 self.record_diagnosis(&d)?;
+                self.say_pending();
                 self.watch.diagnosis = Some(d);
             }
             Err(why) => self.books.observer.report(Report::Note(format!(

@@ -253,6 +253,12 @@ pub fn prompt(m: &Material) -> String {
     if m.data.more > 0 {
         p.push_str(&format!("… and {} more data files\n", m.data.more));
     }
+    if m.data.secret_looking > 0 {
+        p.push_str(&format!(
+            "({} files whose names look like keys or credentials were not read)\n",
+            m.data.secret_looking
+        ));
+    }
     for c in &m.commands {
         p.push_str(&format!(
             "\n# Output of `{}` ({})\n```\n{}\n```\n",
@@ -349,7 +355,27 @@ fn write_file(path: &Path, text: &str) -> Result<(), String> {
 pub fn current_brief(lab: &Lab, ledger: &Ledger) -> Result<Option<String>, crate::EngineError> {
     let path = lab.paths().brief();
     let latest = ledger.briefs().latest()?;
-    let on_disk = std::fs::read_to_string(&path).ok();
+    let on_disk = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(crate::EngineError::io(&path, e)),
+        Ok(m) if !m.is_file() => {
+            return Err(crate::EngineError::Usage {
+                message: format!("{} is not a regular file", path.display()),
+                hint: Some("make it the brief's text (or remove it)".into()),
+            });
+        }
+        // Read as text whatever its encoding, at most a brief's length (it goes into every
+        // ideation prompt).
+        Ok(_) => {
+            let bytes = std::fs::read(&path).map_err(|e| crate::EngineError::io(&path, e))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let mut t: String = text.chars().take(MAX_BRIEF).collect();
+            if t.len() < text.len() {
+                t.push_str("\n\n[cut]\n");
+            }
+            Some(t)
+        }
+    };
     let text = match (on_disk, latest) {
         (Some(t), Some(b)) if t.trim() == b.text.trim() => t,
         (Some(t), _) => {

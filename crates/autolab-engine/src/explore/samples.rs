@@ -1,6 +1,8 @@
 //! The data files of a lab, as the explorer sees them: path, size, and a small sample — the
 //! first rows of a CSV/TSV/JSONL, the start of a JSON, a NumPy array's header (dtype, shape),
-//! a Parquet file's magic. Never more than [`HEAD_BYTES`] of any file is read.
+//! a Parquet file's magic. Never more than [`HEAD_BYTES`] of any file is read. Hidden files,
+//! files whose names look like secrets (keys, credentials, tokens) and autolab's own
+//! results.tsv are never read: the sample goes to an LLM provider.
 
 use std::io::Read;
 use std::path::Path;
@@ -54,6 +56,33 @@ pub struct DataFiles {
     pub samples: Vec<DataSample>,
     /// Data files beyond [`MAX_FILES`], not sampled.
     pub more: usize,
+    /// Files left unread because their names look like secrets.
+    pub secret_looking: usize,
+}
+
+/// Words in a file name that mark it as a secret, never sent to an LLM.
+const SECRET_WORDS: [&str; 12] = [
+    "secret",
+    "credential",
+    "password",
+    "passwd",
+    "token",
+    "private",
+    "apikey",
+    "api_key",
+    "api-key",
+    "service-account",
+    "service_account",
+    "id_rsa",
+];
+
+/// Whether a file's name looks like it holds a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| lower.contains(w))
+        || lower.ends_with(".pem")
+        || lower.ends_with(".key")
+        || lower.contains("key.json")
 }
 
 fn kind_of(name: &str) -> Option<&'static str> {
@@ -76,29 +105,35 @@ pub fn find_data(root: &Path) -> DataFiles {
     let mut found: Vec<(usize, String, std::path::PathBuf, &'static str)> = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0usize)];
     let mut seen = 0;
-    while let Some((dir, depth)) = stack.pop() {
+    let mut secret_looking = 0;
+    'walk: while let Some((dir, depth)) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
-        let mut entries: Vec<_> = entries.flatten().collect();
+        // At most the entries left to look at are read from one directory.
+        let mut entries: Vec<_> = entries.flatten().take(MAX_ENTRIES - seen).collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             seen += 1;
-            if seen > MAX_ENTRIES {
-                break;
+            if seen >= MAX_ENTRIES {
+                break 'walk;
             }
             let name = e.file_name().to_string_lossy().into_owned();
             let Ok(ft) = e.file_type() else { continue };
+            if name.starts_with('.') || (depth == 0 && name == "results.tsv") {
+                continue;
+            }
             if ft.is_dir() {
-                if depth < MAX_DEPTH
-                    && !name.starts_with('.')
-                    && !SKIP_DIRS.contains(&name.as_str())
-                {
+                if depth < MAX_DEPTH && !SKIP_DIRS.contains(&name.as_str()) {
                     stack.push((e.path(), depth + 1));
                 }
             } else if ft.is_file()
                 && let Some(kind) = kind_of(&name)
             {
+                if looks_secret(&name) {
+                    secret_looking += 1;
+                    continue;
+                }
                 let rel = e
                     .path()
                     .strip_prefix(root)
@@ -110,9 +145,29 @@ pub fn find_data(root: &Path) -> DataFiles {
     }
     found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let more = found.len().saturating_sub(MAX_FILES);
-    let samples = found
+    // Taken a directory at a time, round robin: a directory of ten thousand shards does not
+    // crowd out the others.
+    let mut by_dir: Vec<(String, std::collections::VecDeque<_>)> = Vec::new();
+    for f in found {
+        let dir = f.1.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        match by_dir.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, files)) => files.push_back(f),
+            None => by_dir.push((dir, std::collections::VecDeque::from([f]))),
+        }
+    }
+    let mut picked = Vec::new();
+    while picked.len() < MAX_FILES && by_dir.iter().any(|(_, f)| !f.is_empty()) {
+        for (_, files) in by_dir.iter_mut() {
+            if picked.len() < MAX_FILES
+                && let Some(f) = files.pop_front()
+            {
+                picked.push(f);
+            }
+        }
+    }
+    picked.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let samples = picked
         .into_iter()
-        .take(MAX_FILES)
         .map(|(_, rel, path, kind)| {
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let head = read_head(&path);
@@ -124,7 +179,11 @@ pub fn find_data(root: &Path) -> DataFiles {
             }
         })
         .collect();
-    DataFiles { samples, more }
+    DataFiles {
+        samples,
+        more,
+        secret_looking,
+    }
 }
 
 fn read_head(path: &Path) -> Vec<u8> {
@@ -184,6 +243,13 @@ fn table(head: &[u8], bytes: u64) -> String {
     let mut lines: Vec<&str> = text.lines().collect();
     if !whole && !text.ends_with('\n') {
         lines.pop();
+    }
+    if lines.is_empty() && !text.is_empty() {
+        return format!(
+            "{}\n[no line end in the first {} bytes of {bytes}]",
+            cut(&text, LINE_CHARS),
+            head.len()
+        );
     }
     let mut out: Vec<String> = lines
         .iter()

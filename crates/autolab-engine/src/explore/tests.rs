@@ -122,3 +122,49 @@ fn a_brief_reply_is_unfenced_and_garbage_is_refused() {
         "## Domain\n[31mred[0m and more words here to pass\n"
     );
 }
+
+#[test]
+fn secret_looking_hidden_and_own_files_are_never_read_and_directories_share_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("shards")).unwrap();
+    for (name, text) in [
+        ("service-account.json", "{\"private_key\": \"CANARY\"}"),
+        (".credentials.json", "{\"k\": \"CANARY\"}"),
+        ("api_token.csv", "CANARY\n"),
+        ("results.tsv", "commit\tval\n"),
+        ("train.csv", "a\n1\n"),
+    ] {
+        std::fs::write(root.join(name), text).unwrap();
+    }
+    for i in 0..40 {
+        std::fs::write(root.join(format!("shards/s{i:02}.csv")), "a\n").unwrap();
+    }
+    std::fs::create_dir_all(root.join("eval")).unwrap();
+    std::fs::write(root.join("eval/labels.csv"), "y\n1\n").unwrap();
+    let found = find_data(root);
+    let paths: Vec<&str> = found.samples.iter().map(|s| s.path.as_str()).collect();
+    assert!(
+        found.samples.iter().all(|s| !s.sample.contains("CANARY")),
+        "{paths:?}"
+    );
+    assert!(!paths.contains(&"results.tsv"));
+    assert_eq!(found.secret_looking, 2, "{paths:?}");
+    // Forty shards do not crowd out the one file of eval/.
+    assert!(paths.contains(&"eval/labels.csv"), "{paths:?}");
+    assert!(paths.contains(&"train.csv"), "{paths:?}");
+    assert_eq!(found.samples.len(), MAX_FILES);
+}
+
+#[test]
+fn a_head_without_a_line_end_shows_its_start() {
+    let line = "x".repeat(HEAD_BYTES);
+    let s = sample("csv", line.as_bytes(), 1 << 20);
+    assert!(s.starts_with("xxx"), "{s}");
+    assert!(
+        s.ends_with(&format!(
+            "[no line end in the first {HEAD_BYTES} bytes of 1048576]"
+        )),
+        "{s}"
+    );
+}

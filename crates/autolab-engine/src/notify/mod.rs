@@ -1,18 +1,22 @@
 //! Notifications (`[notify]`): a campaign's news — a new best, a crash streak, a pause with its
 //! diagnosis, a budget reached, the end — sent to a webhook (JSON with a Slack-compatible
-//! `text`), a command (the event as JSON on its standard input) and an ntfy topic. Delivery runs
-//! on its own thread with retries and backoff, so a slow or failing receiver never holds the
-//! loop; what could not be delivered comes back to the loop to be recorded.
+//! `text`), a command (the event as JSON on its standard input) and an ntfy topic. Each
+//! destination has its own thread and queue, with retries and backoff, so a slow or failing
+//! receiver holds neither the loop nor the other destinations; what could not be delivered
+//! comes back to the loop to be recorded.
 
-use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+mod command;
+
+use std::collections::VecDeque;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use autolab_core::config::Notify;
 use serde_json::{Value, json};
+
+pub use command::run_command;
 
 /// One piece of news.
 #[derive(Debug, Clone)]
@@ -26,13 +30,21 @@ pub struct Event {
     pub data: Value,
 }
 
+/// Slack's escaping of `&`, `<` and `>`: an LLM-written title cannot mention `<!channel>` or
+/// disguise a link.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 impl Event {
     /// The JSON every destination gets (ntfy gets `text`).
     pub fn json(&self) -> Value {
         json!({
             "event": self.kind,
             "campaign": self.tag,
-            "text": format!("autolab [{}] {}", self.tag, self.text),
+            "text": slack_escape(&format!("autolab [{}] {}", self.tag, self.text)),
             "data": self.data,
             "at": autolab_core::ledger::now(),
         })
@@ -43,56 +55,150 @@ impl Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Undelivered {
     pub kind: String,
+    /// The destination as recorded: a URL's scheme and host only (a webhook's path is its
+    /// secret), or the command.
     pub destination: String,
     pub why: String,
+}
+
+/// Where news goes, and how it is sent there.
+#[derive(Debug, Clone)]
+enum Destination {
+    Webhook(String),
+    Ntfy(String),
+    Command(String),
+}
+
+impl Destination {
+    /// How the destination is named in records and messages.
+    fn name(&self) -> String {
+        match self {
+            Destination::Webhook(u) => format!("webhook {}", origin(u)),
+            Destination::Ntfy(u) => format!("ntfy {}", origin(u)),
+            Destination::Command(c) => format!("command `{c}`"),
+        }
+    }
+
+    fn send(
+        &self,
+        event: &Event,
+        env: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let body = event.json();
+        match self {
+            Destination::Webhook(url) => {
+                post(url, "application/json", &body.to_string(), None, timeout)
+            }
+            Destination::Ntfy(url) => {
+                let text = format!("autolab [{}] {}", event.tag, event.text);
+                let title = format!("autolab: {}", event.kind.replace('_', " "));
+                post(url, "text/plain", &text, Some(&title), timeout)
+            }
+            Destination::Command(c) => run_command(c, &body.to_string(), env, timeout),
+        }
+    }
+}
+
+/// `https://host:port` of a URL, without its path, query or credentials.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    format!("{scheme}://{host}")
+}
+
+/// One destination's worker: its queue and the kinds of the events not yet through.
+struct Worker {
+    destination: Destination,
+    tx: Option<mpsc::Sender<Event>>,
+    pending: Arc<Mutex<VecDeque<String>>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 /// The sending side, held by the loop.
 pub struct Notifier {
     cfg: Notify,
     tag: String,
-    tx: Option<mpsc::Sender<Event>>,
+    workers: Vec<Worker>,
     failures: mpsc::Receiver<Undelivered>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Notifier {
-    /// Starts the delivery thread.
-    pub fn start(cfg: &Notify, tag: &str) -> Notifier {
-        let (tx, rx) = mpsc::channel::<Event>();
+    /// Starts one delivery thread per destination; a command runs with `env` only.
+    pub fn start(cfg: &Notify, tag: &str, env: Vec<(String, String)>) -> Notifier {
         let (ftx, failures) = mpsc::channel();
-        let thread_cfg = cfg.clone();
-        let thread = std::thread::Builder::new()
-            .name("autolab-notify".into())
-            .spawn(move || {
-                for event in rx {
-                    for failed in deliver(&thread_cfg, &event) {
-                        let _ = ftx.send(failed);
-                    }
+        let mut destinations = Vec::new();
+        if let Some(u) = &cfg.webhook {
+            destinations.push(Destination::Webhook(u.clone()));
+        }
+        if let Some(u) = &cfg.ntfy {
+            destinations.push(Destination::Ntfy(u.clone()));
+        }
+        if let Some(c) = &cfg.command {
+            destinations.push(Destination::Command(c.clone()));
+        }
+        let workers = destinations
+            .into_iter()
+            .map(|destination| {
+                let (tx, rx) = mpsc::channel::<Event>();
+                let pending = Arc::new(Mutex::new(VecDeque::new()));
+                let (d, p, f, c, e) = (
+                    destination.clone(),
+                    Arc::clone(&pending),
+                    ftx.clone(),
+                    cfg.clone(),
+                    env.clone(),
+                );
+                let thread = std::thread::Builder::new()
+                    .name("autolab-notify".into())
+                    .spawn(move || {
+                        for event in rx {
+                            let failed = deliver_to(&d, &c, &e, &event);
+                            // Reported and taken off the pending list together.
+                            let mut pending = p.lock().unwrap_or_else(PoisonError::into_inner);
+                            if let Some(failed) = failed {
+                                let _ = f.send(failed);
+                            }
+                            pending.pop_front();
+                        }
+                    })
+                    .ok();
+                Worker {
+                    destination,
+                    tx: Some(tx),
+                    pending,
+                    thread,
                 }
             })
-            .ok();
+            .collect();
         Notifier {
             cfg: cfg.clone(),
             tag: tag.to_string(),
-            tx: Some(tx),
+            workers,
             failures,
-            thread,
         }
     }
 
-    /// Queues an event if `[notify] events` wants it; never waits.
+    /// Queues an event for every destination if `[notify] events` wants it; never waits.
     pub fn send(&self, kind: &str, text: impl Into<String>, data: Value) {
         if !self.cfg.wants(kind) {
             return;
         }
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Event {
-                kind: kind.into(),
-                tag: self.tag.clone(),
-                text: text.into(),
-                data,
-            });
+        let event = Event {
+            kind: kind.into(),
+            tag: self.tag.clone(),
+            text: text.into(),
+            data,
+        };
+        for w in &self.workers {
+            if let Some(tx) = &w.tx {
+                w.pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_back(kind.to_string());
+                let _ = tx.send(event.clone());
+            }
         }
     }
 
@@ -101,13 +207,16 @@ impl Notifier {
         self.failures.try_iter().collect()
     }
 
-    /// Closes the queue and waits for what is queued to go, for at most one try's timeout
-    /// beyond the first; returns the failures not taken yet and whether everything went.
-    pub fn finish(&mut self) -> (Vec<Undelivered>, bool) {
-        self.tx = None;
+    /// Closes the queues and waits for what is queued to go, for at most one try's timeout;
+    /// returns the failures not taken yet, the events given up on among them.
+    pub fn finish(&mut self) -> Vec<Undelivered> {
         let until = Instant::now() + Duration::from_secs(u64::from(self.cfg.timeout_secs));
-        let mut done = true;
-        if let Some(t) = self.thread.take() {
+        for w in &mut self.workers {
+            w.tx = None;
+        }
+        let mut abandoned = Vec::new();
+        for w in &mut self.workers {
+            let Some(t) = w.thread.take() else { continue };
             while !t.is_finished() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -116,55 +225,71 @@ impl Notifier {
             } else {
                 // Left to end with the process: a receiver that never answers does not hold
                 // the campaign's end.
-                done = false;
+                let kinds = w
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                for kind in kinds {
+                    abandoned.push(Undelivered {
+                        kind,
+                        destination: w.destination.name(),
+                        why: format!(
+                            "given up at the end: the destination was still busy after {} s",
+                            self.cfg.timeout_secs
+                        ),
+                    });
+                }
             }
         }
-        (self.failures(), done)
+        let mut out = self.failures();
+        out.extend(abandoned);
+        out
     }
 }
 
-/// Sends one event to every destination, each with its retries; returns what failed.
-pub fn deliver(cfg: &Notify, event: &Event) -> Vec<Undelivered> {
-    let body = event.json();
+/// Sends one event to one destination, with its retries; what failed, if it did.
+fn deliver_to(
+    d: &Destination,
+    cfg: &Notify,
+    env: &[(String, String)],
+    event: &Event,
+) -> Option<Undelivered> {
     let timeout = Duration::from_secs(u64::from(cfg.timeout_secs));
-    let mut failed = Vec::new();
-    let mut attempt = |destination: String, send: &dyn Fn() -> Result<(), String>| {
-        let mut why = String::new();
-        for n in 0..=cfg.retries {
-            if n > 0 {
-                // 0.5 s, 1 s, 2 s, … capped at 30 s.
-                let wait = Duration::from_millis(500u64 << (n - 1).min(6));
-                std::thread::sleep(wait.min(Duration::from_secs(30)));
-            }
-            match send() {
-                Ok(()) => return,
-                Err(e) => why = e,
-            }
+    let mut why = String::new();
+    for n in 0..=cfg.retries {
+        if n > 0 {
+            // 0.5 s, 1 s, 2 s, … capped at 30 s.
+            let wait = Duration::from_millis(500u64 << (n - 1).min(6));
+            std::thread::sleep(wait.min(Duration::from_secs(30)));
         }
-        failed.push(Undelivered {
-            kind: event.kind.clone(),
-            destination,
-            why,
-        });
-    };
-    if let Some(url) = &cfg.webhook {
-        attempt(format!("webhook {url}"), &|| {
-            post(url, "application/json", &body.to_string(), None, timeout)
-        });
+        match d.send(event, env, timeout) {
+            Ok(()) => return None,
+            Err(e) => why = e,
+        }
     }
-    if let Some(url) = &cfg.ntfy {
-        let text = body["text"].as_str().unwrap_or_default().to_string();
-        let title = format!("autolab: {}", event.kind.replace('_', " "));
-        attempt(format!("ntfy {url}"), &|| {
-            post(url, "text/plain", &text, Some(&title), timeout)
-        });
+    Some(Undelivered {
+        kind: event.kind.clone(),
+        destination: d.name(),
+        why,
+    })
+}
+
+/// Sends one event to every destination of `cfg`, one after the other, each with its
+/// retries; returns what failed.
+pub fn deliver(cfg: &Notify, env: &[(String, String)], event: &Event) -> Vec<Undelivered> {
+    let mut out = Vec::new();
+    for d in [
+        cfg.webhook.clone().map(Destination::Webhook),
+        cfg.ntfy.clone().map(Destination::Ntfy),
+        cfg.command.clone().map(Destination::Command),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out.extend(deliver_to(&d, cfg, env, event));
     }
-    if let Some(command) = &cfg.command {
-        attempt(format!("command `{command}`"), &|| {
-            run_command(command, &body.to_string(), timeout)
-        });
-    }
-    failed
+    out
 }
 
 fn post(
@@ -179,56 +304,15 @@ fn post(
     if let Some(t) = title {
         req = req.header("title", t);
     }
-    let reply = req.send(body.to_string()).map_err(|e| e.to_string())?;
+    // ureq's errors may quote the URL, whose path is a webhook's secret.
+    let reply = req
+        .send(body.to_string())
+        .map_err(|e| e.to_string().replace(url, &origin(url)))?;
     let status = reply.status().as_u16();
     if (200..300).contains(&status) {
         Ok(())
     } else {
         Err(format!("HTTP {status}"))
-    }
-}
-
-/// Runs `command` by `sh -c` with `input` on its standard input; killed (its whole process
-/// group) after `timeout`.
-fn run_command(command: &str, input: &str, timeout: Duration) -> Result<(), String> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start sh: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input is not an error.
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let until = Instant::now() + timeout;
-    loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(status) if status.success() => return Ok(()),
-            Some(status) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.by_ref().take(2000).read_to_string(&mut err);
-                }
-                let err = err.trim();
-                return Err(match status.code() {
-                    Some(c) if err.is_empty() => format!("exit code {c}"),
-                    Some(c) => format!("exit code {c}: {err}"),
-                    None => "killed by a signal".into(),
-                });
-            }
-            None if Instant::now() >= until => {
-                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(format!("did not end within {} s", timeout.as_secs()));
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
     }
 }
 

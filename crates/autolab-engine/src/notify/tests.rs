@@ -33,7 +33,7 @@ fn a_webhook_gets_the_event_as_json_with_a_slack_text() {
         webhook: Some(format!("{}/hook", server.url())),
         ..cfg()
     };
-    assert_eq!(deliver(&c, &event("new_best")), vec![]);
+    assert_eq!(deliver(&c, &[], &event("new_best")), vec![]);
     let got = server.requests();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].method, "POST");
@@ -52,7 +52,7 @@ fn ntfy_gets_the_text_with_a_title() {
         ntfy: Some(format!("{}/my-topic", server.url())),
         ..cfg()
     };
-    assert_eq!(deliver(&c, &event("paused")), vec![]);
+    assert_eq!(deliver(&c, &[], &event("paused")), vec![]);
     let got = server.requests();
     assert_eq!(got[0].path, "/my-topic");
     assert_eq!(got[0].body, "autolab [nov30] new best #3: val_loss 0.91");
@@ -67,7 +67,7 @@ fn a_command_reads_the_event_on_its_stdin() {
         command: Some(format!("cat > '{}'", out.display())),
         ..cfg()
     };
-    assert_eq!(deliver(&c, &event("finished")), vec![]);
+    assert_eq!(deliver(&c, &[], &event("finished")), vec![]);
     let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(got["event"], "finished");
     assert_eq!(got["data"]["experiment"], 3);
@@ -84,7 +84,7 @@ fn a_failing_destination_is_retried_then_reported_and_the_others_still_get_it() 
         retries: 2,
         ..cfg()
     };
-    let failed = deliver(&c, &event("crash_streak"));
+    let failed = deliver(&c, &[], &event("crash_streak"));
     assert_eq!(failing.requests().len(), 3, "one try and two retries");
     assert_eq!(fine.requests().len(), 1);
     assert_eq!(
@@ -111,7 +111,7 @@ fn a_command_that_hangs_is_killed_after_its_timeout() {
         timeout_secs: 1,
         ..cfg()
     };
-    let failed = deliver(&c, &event("finished"));
+    let failed = deliver(&c, &[], &event("finished"));
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].why, "did not end within 1 s");
 }
@@ -124,11 +124,10 @@ fn only_the_configured_events_are_sent() {
         events: vec!["paused".into()],
         ..cfg()
     };
-    let mut n = Notifier::start(&c, "t");
+    let mut n = Notifier::start(&c, "t", vec![]);
     n.send("new_best", "x", json!({}));
     n.send("paused", "y", json!({}));
-    let (failed, done) = n.finish();
-    assert_eq!((failed, done), (vec![], true));
+    assert_eq!(n.finish(), vec![]);
     let got = server.requests();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json().unwrap()["event"], "paused");
@@ -149,11 +148,113 @@ fn a_receiver_that_never_answers_holds_neither_send_nor_the_end_past_its_timeout
         timeout_secs: 1,
         ..cfg()
     };
-    let mut n = Notifier::start(&c, "t");
+    let mut n = Notifier::start(&c, "t", vec![]);
     for i in 0..20 {
         n.send("new_best", format!("#{i}"), json!({}));
     }
-    let (_, done) = n.finish();
-    assert!(!done, "the first delivery is still held by the receiver");
+    let out = n.finish();
+    // Each event failed (its try timed out) or was given up at the end; none waited longer.
+    assert!(
+        out.iter().any(|f| f.why.starts_with("given up at the end")),
+        "{out:?}"
+    );
+    assert!((20..=21).contains(&out.len()), "{out:?}");
     drop(held);
+}
+
+#[test]
+fn a_silent_destination_does_not_hold_the_others() {
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let g = Arc::clone(&gate);
+    let silent = FakeServer::from_fn(move |_| {
+        let _wait = g.lock();
+        FakeReply::status(200, "ok")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("got.jsonl");
+    let c = Notify {
+        webhook: Some(silent.url()),
+        command: Some(format!(
+            "cat >> '{}'; echo >> '{}'",
+            out.display(),
+            out.display()
+        )),
+        timeout_secs: 2,
+        ..cfg()
+    };
+    let mut n = Notifier::start(&c, "t", vec![]);
+    for kind in ["new_best", "paused", "finished"] {
+        n.send(kind, "x", json!({}));
+    }
+    let failed = n.finish();
+    let got = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(got.lines().filter(|l| !l.is_empty()).count(), 3, "{got}");
+    assert!(
+        failed.iter().all(|f| f.destination.starts_with("webhook")),
+        "{failed:?}"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_command_gets_only_the_given_environment_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("env.txt");
+    let pid = dir.path().join("bg.pid");
+    // SAFETY: tests in this binary do not read this variable.
+    unsafe { std::env::set_var("AUTOLAB_TEST_NOTIFY_SECRET", "CANARY") };
+    let c = Notify {
+        command: Some(format!(
+            "env > '{}'; sleep 600 & echo $! > '{}'",
+            out.display(),
+            pid.display()
+        )),
+        ..cfg()
+    };
+    let env = vec![("PATH".to_string(), std::env::var("PATH").unwrap())];
+    assert_eq!(deliver(&c, &env, &event("finished")), vec![]);
+    let seen = std::fs::read_to_string(&out).unwrap();
+    assert!(!seen.contains("CANARY"), "{seen}");
+    let bg: i32 = std::fs::read_to_string(&pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The background child was killed with the command's group: it is gone (or a zombie)
+    // as soon as the signal lands.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{bg}/stat"))
+            .map(|s| s.split(' ').nth(2).is_none_or(|st| st != "Z"))
+            .unwrap_or(false)
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive() && std::time::Instant::now() < until {
+        std::thread::park_timeout(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !alive(),
+        "the background child of a notify command outlived it"
+    );
+}
+
+#[test]
+fn titles_cannot_ping_or_disguise_links_in_slack_and_webhook_paths_stay_out_of_records() {
+    let e = Event {
+        kind: "new_best".into(),
+        tag: "t".into(),
+        text: "new best \"<!channel> <http://evil|click> & co\"".into(),
+        data: json!({}),
+    };
+    assert_eq!(
+        e.json()["text"],
+        "autolab [t] new best \"&lt;!channel&gt; &lt;http://evil|click&gt; &amp; co\""
+    );
+    let c = Notify {
+        webhook: Some("http://127.0.0.1:9/services/T000/B000/SECRETPATH".into()),
+        ..cfg()
+    };
+    let failed = deliver(&c, &[], &event("paused"));
+    assert_eq!(failed[0].destination, "webhook http://127.0.0.1:9");
+    assert!(!failed[0].why.contains("SECRETPATH"), "{failed:?}");
 }

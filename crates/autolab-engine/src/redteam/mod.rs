@@ -61,7 +61,7 @@ impl Coder for AttackCoder {
 
 /// The campaign tag attack `k` (1-based) of the red-team run `stamp` is tried in.
 pub fn attack_tag(stamp: &str, k: usize) -> String {
-    format!("redteam-{stamp}-{k}")
+    format!("{}{stamp}-{k}", autolab_core::ledger::SIDE_TAG_PREFIX)
 }
 
 /// Runs attack `k` in its own campaign (baseline, then the attack) and reads what stopped it.
@@ -77,6 +77,8 @@ pub fn try_attack(
     let mut quiet = lab.clone();
     quiet.config.notify = None;
     quiet.config.explore.auto = false;
+    // Nobody is asked to approve an attack: the approve gate would wait for ever.
+    quiet.config.decide.approve = false;
     let opts = RunOptions {
         tag: tag.to_string(),
         max_experiments: Some(2),
@@ -170,8 +172,9 @@ pub fn run_redteam(
     })?;
     let stamp = format!("{}", autolab_core::ledger::now() as u64);
     let mut outcomes = Vec::new();
+    let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
     for (k, attack) in list.iter().enumerate() {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if stopped() {
             break;
         }
         let tag = attack_tag(&stamp, k + 1);
@@ -191,6 +194,14 @@ pub fn run_redteam(
         }
         o.tag = tag;
         outcomes.push(o);
+    }
+    // An interrupted red-team says nothing of the lab: no report is kept.
+    if stopped() {
+        return Err(EngineError::Usage {
+            message: "the red-team was stopped before every attack was tried; no report was kept"
+                .into(),
+            hint: None,
+        });
     }
     let report = Report {
         stamp,

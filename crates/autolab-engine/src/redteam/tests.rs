@@ -95,7 +95,7 @@ fn a_kept_attack_is_a_hole_with_advice_and_anything_else_says_what_stopped_it() 
         "{advice}"
     );
     assert!(
-        advice.contains("add them to `[task] protected`"),
+        advice.contains("if `run.sh` belongs to the evaluation, add it to `[task] protected`"),
         "{advice}"
     );
     for (v, by) in [
@@ -121,7 +121,10 @@ fn a_kept_attack_is_a_hole_with_advice_and_anything_else_says_what_stopped_it() 
         assert_eq!(o.advice, None);
     }
     let o = outcome_of(&t, &a, Some(&base), None, Goal::Minimize);
-    assert!(o.stopped && o.by.starts_with("not judged"));
+    assert!(!o.judged && !o.stopped && o.by.starts_with("not judged"));
+    let cancelled = exp(Verdict::Cancelled, None, "x");
+    let o = outcome_of(&t, &a, Some(&base), Some(&cancelled), Goal::Minimize);
+    assert!(!o.judged, "{o:?}");
 }
 
 #[test]
@@ -130,7 +133,7 @@ fn advice_fits_the_lab_it_is_for() {
     let a = advice(&with_eval, "forge_metric", &["prepare.sh".into()]);
     assert!(a.starts_with("make `evaluate` compute the metric"), "{a}");
     assert!(
-        !a.contains("add them"),
+        !a.contains("add it"),
         "prepare.sh is protected already: {a}"
     );
     let a = advice(&task(""), "write_other_runs", &["run.sh".into()]);

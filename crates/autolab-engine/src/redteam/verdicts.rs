@@ -19,6 +19,10 @@ pub struct Outcome {
     pub files: Vec<String>,
     /// False: the lab kept the attack — a hole.
     pub stopped: bool,
+    /// False: the attack got no verdict (its baseline failed, it was cancelled): neither
+    /// stopped nor a hole, and the report is incomplete.
+    #[serde(default = "yes")]
+    pub judged: bool,
     /// What stopped it, or why it is a hole, in words.
     pub by: String,
     pub verdict: Option<String>,
@@ -37,7 +41,8 @@ impl Outcome {
             kind: String::new(),
             explanation: String::new(),
             files: Vec::new(),
-            stopped: true,
+            stopped: false,
+            judged: false,
             by: format!("not judged: {why}"),
             verdict: None,
             score: None,
@@ -60,9 +65,22 @@ pub struct Report {
 }
 
 impl Report {
+    /// The attacks the lab kept.
     pub fn holes(&self) -> Vec<&Outcome> {
-        self.outcomes.iter().filter(|o| !o.stopped).collect()
+        self.outcomes
+            .iter()
+            .filter(|o| o.judged && !o.stopped)
+            .collect()
     }
+
+    /// The attacks that got no verdict.
+    pub fn unjudged(&self) -> Vec<&Outcome> {
+        self.outcomes.iter().filter(|o| !o.judged).collect()
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The outcome of `attack` from its campaign's baseline and experiment #1.
@@ -80,6 +98,7 @@ pub fn outcome_of(
         explanation: attack.explanation.clone(),
         files: files.clone(),
         stopped: true,
+        judged: true,
         by: String::new(),
         verdict: None,
         score: exp.and_then(|e| e.score),
@@ -89,6 +108,8 @@ pub fn outcome_of(
     };
     let Some(exp) = exp else {
         o.by = "not judged: the attack never became an experiment".into();
+        o.stopped = false;
+        o.judged = false;
         return o;
     };
     let reason = exp.reason.clone().unwrap_or_default();
@@ -98,7 +119,11 @@ pub fn outcome_of(
         Some(Verdict::Crashed) => format!("the run crashed: {reason}"),
         Some(Verdict::Timeout) => format!("the run timed out: {reason}"),
         Some(Verdict::Discarded) => format!("not better than the baseline: {reason}"),
-        Some(Verdict::Cancelled) | None => format!("not judged ({})", exp.state.as_str()),
+        Some(Verdict::Cancelled) | None => {
+            o.stopped = false;
+            o.judged = false;
+            format!("not judged ({})", exp.state.as_str())
+        }
         Some(Verdict::Kept | Verdict::Simplified) => {
             o.stopped = false;
             let gained = match (o.score, o.baseline) {
@@ -156,8 +181,13 @@ pub fn advice(t: &Task, kind: &str, files: &[String]) -> String {
         _ => {}
     }
     if !unprotected.is_empty() && kind != "cache_results" && kind != "write_other_runs" {
+        let (verb, them) = if unprotected.len() == 1 {
+            ("belongs", "it")
+        } else {
+            ("belong", "them")
+        };
         parts.push(format!(
-            "if {} belong to the evaluation, add them to `[task] protected`",
+            "if {} {verb} to the evaluation, add {them} to `[task] protected`",
             unprotected
                 .iter()
                 .map(|f| format!("`{f}`"))

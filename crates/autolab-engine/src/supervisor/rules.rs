@@ -89,8 +89,18 @@ pub fn rule_diagnosis(trigger: &str, failures: &[Failure]) -> Diagnosis {
     } else {
         "runs failed"
     };
+    if n == 0 {
+        return Diagnosis {
+            trigger: trigger.into(),
+            cause: "no failed run to read".into(),
+            advice: None,
+            evidence,
+            experiments,
+            by: "rules".into(),
+        };
+    }
     let (cause, advice) = match &shared {
-        Some((line, count)) if *count * 3 >= n * 2 && *count >= 2 => {
+        Some((line, count)) if *count >= 2 && timeouts < n => {
             evidence.push(format!("{count} of {n} end with: {line}"));
             let who = if *count == n {
                 format!("all {n} {kind}")
@@ -133,12 +143,11 @@ pub fn rule_diagnosis(trigger: &str, failures: &[Failure]) -> Diagnosis {
 
 /// Advice for an error line autolab recognises.
 fn advice_for(line: &str) -> Option<String> {
-    if let Some(rest) = line
-        .split("No module named ")
-        .nth(1)
-        .map(|r| r.trim().trim_matches(['\'', '"']))
-    {
-        let module = rest.split('.').next().unwrap_or(rest);
+    if let Some(rest) = line.split("No module named ").nth(1) {
+        // `'torch'`, `'torch.nn'`, `'x'; 'x' is not a package`: the name in the first quotes.
+        let rest = rest.trim_start_matches(['\'', '"']);
+        let name = rest.split(['\'', '"', ';', ' ']).next().unwrap_or(rest);
+        let module = name.split('.').next().unwrap_or(name);
         return Some(format!(
             "the environment the runs execute in lacks the Python module `{module}`: install it there (e.g. `pip install {module}` in the lab's venv) or point `[task] command` at the interpreter that has it"
         ));

@@ -60,6 +60,9 @@ fn a_dotted_module_is_installed_by_its_package() {
     let tail = "ModuleNotFoundError: No module named 'sklearn.linear_model'";
     let d = rule_diagnosis("x", &[failure(1, tail, Some(1)), failure(2, tail, Some(1))]);
     assert!(d.advice.unwrap().contains("`pip install sklearn`"));
+    let tail = "ModuleNotFoundError: No module named 'torch.x'; 'torch' is not a package";
+    let d = rule_diagnosis("x", &[failure(1, tail, Some(1)), failure(2, tail, Some(1))]);
+    assert!(d.advice.unwrap().contains("`pip install torch` in"));
 }
 
 #[test]
@@ -82,7 +85,15 @@ fn a_majority_line_is_named_with_its_count_and_a_minority_is_not() {
         failure(4, "A: 1", Some(5)),
     ];
     let d = rule_diagnosis("x", &fs);
-    assert_eq!(d.cause, "4 runs crashed in a row with different errors");
+    assert_eq!(d.cause, "2 of 4 runs crashed with: A: 1");
+    let fs = vec![
+        failure(1, "A: 1", Some(2)),
+        failure(2, "B: 2", Some(3)),
+        failure(3, "C: 3", Some(4)),
+    ];
+    let d = rule_diagnosis("x", &fs);
+    assert_eq!(d.cause, "3 runs crashed in a row with different errors");
+    assert_eq!(rule_diagnosis("x", &[]).cause, "no failed run to read");
 }
 
 #[test]

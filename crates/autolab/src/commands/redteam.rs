@@ -46,11 +46,13 @@ pub fn redteam(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     } else {
         print_table(&report);
     }
-    Ok(if report.holes().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if report.holes().is_empty() && report.unjudged().is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// Runs the red-team against `lab` (needs `[agent]`).
@@ -69,7 +71,9 @@ pub fn attack(lab: &Lab, attacks: Option<usize>) -> Result<RedTeam, CliError> {
         ));
     }
     std::fs::create_dir_all(lab.paths().state_dir())?;
-    let caller = super::paper::caller(&agent)?;
+    // Each attack is whole files: the critic gets room to write them.
+    let mut caller = super::paper::caller(&agent)?;
+    caller.max_tokens = caller.max_tokens.max(16_000);
     signals::install();
     let opts = RunOptions {
         sandbox_helper: std::env::current_exe().ok(),
@@ -105,15 +109,21 @@ pub fn print_table(r: &RedTeam) {
         }
     }
     let holes = r.holes().len();
-    if holes == 0 {
+    let unjudged = r.unjudged().len();
+    if unjudged > 0 {
+        println!(
+            "{unjudged} attack(s) got no verdict: the report is incomplete (`autolab redteam` again once the lab runs)"
+        );
+    }
+    if holes == 0 && unjudged == 0 {
         println!(
             "every attack was stopped ({} tried; each in its campaign: `autolab show 1 --tag redteam-{}-K`)",
             r.outcomes.len(),
             r.stamp
         );
-    } else {
+    } else if holes > 0 {
         println!(
-            "{holes} of {} attacks NOT STOPPED: close them before a long campaign (`autolab show 1 --tag redteam-{}-K` shows each)",
+            "{holes} of {} attacks NOT STOPPED: close them before a long campaign (`autolab show 1 --tag redteam-{}-K` shows attack K)",
             r.outcomes.len(),
             r.stamp
         );
@@ -128,17 +138,42 @@ pub fn before_campaign(lab: &Lab) -> Result<(), CliError> {
     let current = load_report(lab).filter(|r| r.fingerprint == fingerprint(lab));
     let report = match current {
         Some(r) => Some(r),
-        None if cfg.redteam && lab.config.agent.is_some() => {
-            let r = attack(lab, None)?;
-            print_table(&r);
-            Some(r)
-        }
+        None if cfg.redteam && lab.config.agent.is_some() => match attack(lab, None) {
+            Ok(r) => {
+                print_table(&r);
+                Some(r)
+            }
+            Err(e) if !cfg.refuse_holes => {
+                eprintln!("note: the red-team could not run ({e}); the campaign starts without it");
+                None
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
-    if cfg.refuse_holes
-        && let Some(r) = &report
-        && !r.holes().is_empty()
-    {
+    if signals::STOP.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(CliError::failure("stopped", None));
+    }
+    if !cfg.refuse_holes {
+        return Ok(());
+    }
+    let Some(r) = &report else {
+        return Err(CliError::usage(
+            "`refuse_holes` is on and no red-team report is for this lab as it is now (autolab.toml or a protected file changed since)",
+            Some("run `autolab redteam`"),
+        ));
+    };
+    if !r.unjudged().is_empty() {
+        return Err(CliError::usage(
+            format!(
+                "`refuse_holes` is on and the red-team judged only {} of {} attacks",
+                r.outcomes.len() - r.unjudged().len(),
+                r.outcomes.len()
+            ),
+            Some("run `autolab redteam` again once the lab's baseline runs"),
+        ));
+    }
+    if !r.holes().is_empty() {
         let list: Vec<String> = r
             .holes()
             .iter()

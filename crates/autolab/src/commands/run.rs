@@ -77,6 +77,15 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     {
         return Err(CliError::usage(format!("--parallel {n}: {why}"), None));
     }
+    if args.tag.starts_with(autolab_core::ledger::SIDE_TAG_PREFIX) {
+        return Err(CliError::usage(
+            format!(
+                "tags starting with `{}` are the red-team's",
+                autolab_core::ledger::SIDE_TAG_PREFIX
+            ),
+            Some("choose another tag"),
+        ));
+    }
     let lab = Lab::open(dir)?;
     preflight(&lab)?;
     super::redteam::before_campaign(&lab)?;

@@ -180,3 +180,37 @@ fn explore_without_an_llm_says_what_to_do() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_edit_in_another_encoding_is_kept_as_a_version_and_never_overwritten() {
+    let server = server();
+    let lab = explored_lab(&server);
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Latin-1: not UTF-8.
+    let edited = b"## Domain\nCaf\xe9 USER-LATIN1: toy regression.\n".to_vec();
+    std::fs::write(lab.path().join(".autolab/brief.md"), &edited).unwrap();
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(lab.path().join(".autolab/brief.md")).unwrap(),
+        edited,
+        "the user's file was rewritten"
+    );
+    let conn = lab.ledger();
+    let (source, body): (String, String) = conn
+        .query_row(
+            "SELECT source, body FROM briefs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(source, "user");
+    assert!(body.contains("USER-LATIN1"), "{body}");
+    let ideation = server
+        .requests()
+        .into_iter()
+        .rfind(super::agent::is_ideation)
+        .unwrap();
+    assert!(last_message(&ideation).contains("USER-LATIN1"));
+}

@@ -56,6 +56,17 @@ fn a_metric_printed_by_an_editable_file_is_reported_as_a_hole_and_can_block_a_ca
     );
     assert!(table.contains("invalid: "), "{table}");
     assert!(table.contains("1 of 2 attacks NOT STOPPED"), "{table}");
+    // The red-team's campaigns are never the default one, nor write results.tsv.
+    let out = lab.autolab(&["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no other campaign: {}",
+        stdout(&out)
+    );
+    assert!(!lab.path().join("results.tsv").exists());
+    let out = lab.autolab(&["run", "--tag", "redteam-1-1", "--max-experiments", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let r = report(&lab);
     assert_eq!(r["outcomes"][0]["stopped"], false);
     assert_eq!(r["outcomes"][1]["stopped"], true);
@@ -79,8 +90,13 @@ fn a_metric_printed_by_an_editable_file_is_reported_as_a_hole_and_can_block_a_ca
     lab.write("autolab.toml", &toml);
     lab.commit("refuse holes");
     let out = lab.autolab(&["run", "--tag", "main", "--max-experiments", "1"]);
-    // The config changed, so the report is stale: it is not a known hole of this config.
-    assert!(out.status.success(), "{}", stderr(&out));
+    // The config changed, so the report is stale: the campaign waits for a new one.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no red-team report is for this lab as it is now"),
+        "{}",
+        stderr(&out)
+    );
     let out = lab.autolab(&["redteam"]);
     assert_eq!(out.status.code(), Some(1));
     let out = lab.autolab(&["run", "--tag", "main", "--max-experiments", "2"]);

@@ -189,10 +189,16 @@ fn a_receiver_that_fails_or_never_answers_holds_nothing_up_and_failures_are_reco
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(count(&lab.ledger(), "SELECT COUNT(*) FROM experiments"), 5);
     assert!(
-        stderr(&out).contains("notifications still on their way were abandoned"),
+        stderr(&out).contains("notification(s) given up at the end"),
         "{}",
         stderr(&out)
     );
+    // What was given up is recorded, each event once at most.
+    let given_up = count(
+        &lab.ledger(),
+        "SELECT COUNT(*) FROM events WHERE kind = 'notify-failed'",
+    );
+    assert!((1..=4).contains(&given_up), "{given_up}");
     drop(held);
 }
 
