@@ -87,8 +87,23 @@ impl Verdicts<'_, '_> {
                     keep_metrics,
                 } => (verdict, reason, keep_metrics),
             };
+        // The same error as the runs before it (fix attempts included): the environment, not
+        // the code — no fix is asked for, the supervisor hears of it at once.
+        let again = verdict == Verdict::Crashed
+            && super::supervise::same_error_again(
+                self.books,
+                run,
+                r.log_tail.as_deref().unwrap_or(""),
+            )?;
+        if again {
+            self.books.observer.report(super::Report::Note(format!(
+                "#{:04}: the same error as the runs before it; no fix asked for",
+                exp.number
+            )));
+        }
         if verdict == Verdict::Crashed
             && exp.number > 0
+            && !again
             && let Some(agent) = self.agent.as_deref_mut()
             && agent.try_fix(
                 self.books,

@@ -55,6 +55,37 @@ fn failure_key(f: &Failure) -> Option<String> {
     }
 }
 
+/// Whether the run `run` (of experiment `row`, its log `tail`) died of the same error as the
+/// last `identical_failures - 1` failed runs of the campaign before it (fix attempts
+/// included): then the cause is the environment, not the code, and no fix is asked for.
+pub(super) fn same_error_again(
+    books: &super::books::Books<'_>,
+    run: autolab_core::ids::RunId,
+    tail: &str,
+) -> Result<bool, EngineError> {
+    let k = books.lab.config.supervisor.identical_failures as usize;
+    let Some(line) = error_line(tail) else {
+        return Ok(false);
+    };
+    if k < 2 {
+        return Ok(false);
+    }
+    let mut failed = Vec::new();
+    for e in books.ledger.experiments(books.campaign.id)? {
+        for r in books.ledger.runs(e.row)? {
+            if r.row != run && r.outcome == autolab_core::experiment::RunOutcome::Failed {
+                failed.push((r.started_at, r.log_tail.unwrap_or_default()));
+            }
+        }
+    }
+    failed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let before: Vec<_> = failed.iter().take(k - 1).collect();
+    Ok(before.len() == k - 1
+        && before
+            .iter()
+            .all(|(_, t)| error_line(t).as_deref() == Some(line.as_str())))
+}
+
 impl Driver<'_> {
     /// Follows the streak after a verdict, pausing with a diagnosis when it calls for one, and
     /// sends a new best.

@@ -287,3 +287,48 @@ fn a_disk_under_its_floor_pauses_the_campaign_before_anything_runs() {
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn an_environment_error_is_not_sent_back_to_the_coder_again_and_again() {
+    if !python_or_skip() {
+        return;
+    }
+    let ideas = Arc::new(Mutex::new(0u32));
+    let edit = "run.sh\n```\n<<<<<<< SEARCH\necho \"val_loss: $(cat val.txt)\"\n=======\npython3 -c \"import autolab_missing_mod\"\n>>>>>>> REPLACE\n```\n";
+    let fix = "run.sh\n```\n<<<<<<< SEARCH\npython3 -c \"import autolab_missing_mod\"\n=======\n# a fix attempt\npython3 -c \"import autolab_missing_mod\"\n>>>>>>> REPLACE\n```\n";
+    let server = FakeServer::from_fn(move |r| {
+        if is_diagnosis(r) {
+            openai("{\"cause\": \"missing module\"}")
+        } else if is_ideation(r) {
+            let mut n = ideas.lock().unwrap();
+            *n += 1;
+            openai(&format!(
+                r#"{{"ideas": [{{"title": "Idea number {n}", "hypothesis": "h{n}", "plan": "p", "files": ["run.sh"], "expected_effect": "-0.1", "risk": "low"}}]}}"#
+            ))
+        } else if super::agent::is_fix(r) {
+            openai(fix)
+        } else {
+            openai(edit)
+        }
+    });
+    let lab = super::agent::shell_lab(&format!(
+        "provider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nfix_attempts = 3\nlessons = \"template\"\n[explore]\nauto = false\n",
+        server.url()
+    ));
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // #1 gets two fixes; its third identical failure, and every later one, gets none.
+    let fixes = server
+        .requests()
+        .iter()
+        .filter(|r| super::agent::is_fix(r))
+        .count();
+    assert_eq!(fixes, 2, "{}", stderr(&out));
+    let runs = count(&lab.ledger(), "SELECT COUNT(*) FROM runs");
+    assert_eq!(runs, 1 + 3 + 1 + 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the same error as the runs before it; no fix asked for"),
+        "{}",
+        stderr(&out)
+    );
+}
