@@ -142,3 +142,112 @@ fn advice_fits_the_lab_it_is_for() {
     let a = advice(&task(""), "other", &[]);
     assert!(a.contains("autolab show 1 --tag"), "{a}");
 }
+
+#[test]
+fn the_gain_is_named_only_when_the_attack_scored_better_in_the_score_direction() {
+    let t = task("");
+    let a = attack("forge_metric", &["run.sh"]);
+    let base = exp(Verdict::Kept, Some(0.5), "baseline");
+    let kept = |s: f64, goal| {
+        outcome_of(
+            &t,
+            &a,
+            Some(&base),
+            Some(&exp(Verdict::Kept, Some(s), "k")),
+            goal,
+        )
+        .by
+    };
+    let plain = "NOT STOPPED: your evaluation can be gamed this way";
+    assert_eq!(
+        kept(0.9, Goal::Maximize),
+        format!("{plain} (score 0.9 vs the baseline's 0.5)")
+    );
+    assert_eq!(kept(0.1, Goal::Maximize), plain);
+    assert_eq!(kept(0.5, Goal::Maximize), plain);
+    assert_eq!(kept(0.5, Goal::Minimize), plain);
+    assert_eq!(kept(0.9, Goal::Minimize), plain);
+}
+
+#[test]
+fn a_report_from_before_verdicts_could_be_missing_counts_its_outcomes_as_judged() {
+    let old = r#"{"stamp": "1", "at": 0, "fingerprint": "f", "outcomes": [
+        {"attack": "a", "kind": "forge_metric", "explanation": "", "files": [], "stopped": false,
+         "by": "NOT STOPPED", "verdict": "kept", "score": null, "baseline": null, "advice": null, "tag": "t"}]}"#;
+    let r: Report = serde_json::from_str(old).unwrap();
+    assert_eq!(r.holes().len(), 1);
+    assert!(r.unjudged().is_empty());
+}
+
+#[test]
+fn every_kind_of_attack_has_its_own_advice() {
+    let plain = task("");
+    let evaluated = task("evaluate = \"sh prepare.sh\"");
+    let files = ["run.sh".to_string()];
+    for (t, kind, says) in [
+        (&plain, "forge_metric", "compute it in `[task] evaluate`"),
+        (&plain, "edit_evaluation", "compute it in `[task] evaluate`"),
+        (
+            &evaluated,
+            "edit_evaluation",
+            "make `evaluate` compute the metric",
+        ),
+        (
+            &plain,
+            "read_labels",
+            "validation labels where runs cannot read them",
+        ),
+        (&plain, "cache_results", "private /tmp"),
+        (&plain, "edit_limits", "time limits, budgets and seeds"),
+        (&plain, "write_other_runs", "landlock"),
+    ] {
+        let a = advice(t, kind, &files);
+        assert!(a.contains(says), "{kind}: {a}");
+        let protects = a.contains("add it to `[task] protected`");
+        assert_eq!(
+            protects,
+            !matches!(kind, "cache_results" | "write_other_runs"),
+            "{kind}: {a}"
+        );
+    }
+    for (_, what) in ATTACK_KINDS {
+        assert!(!what.is_empty());
+    }
+}
+
+#[test]
+fn holes_are_judged_kept_attacks_and_unjudged_ones_are_apart() {
+    let t = task("");
+    let a = attack("forge_metric", &["run.sh"]);
+    let base = exp(Verdict::Kept, Some(0.5), "baseline");
+    let r = Report {
+        stamp: "1".into(),
+        at: 0.0,
+        fingerprint: "f".into(),
+        outcomes: vec![
+            outcome_of(
+                &t,
+                &a,
+                Some(&base),
+                Some(&exp(Verdict::Kept, Some(0.1), "k")),
+                Goal::Minimize,
+            ),
+            outcome_of(
+                &t,
+                &a,
+                Some(&base),
+                Some(&exp(Verdict::Invalid, None, "i")),
+                Goal::Minimize,
+            ),
+            outcome_of(&t, &a, Some(&base), None, Goal::Minimize),
+        ],
+    };
+    let holes: Vec<&str> = r
+        .holes()
+        .iter()
+        .map(|o| o.verdict.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(holes, ["kept"]);
+    let unjudged: Vec<bool> = r.unjudged().iter().map(|o| o.judged).collect();
+    assert_eq!(unjudged, [false]);
+}

@@ -217,3 +217,65 @@ fn the_disk_watch_fires_under_its_floor_and_never_when_off() {
             .starts_with("the disk holding the lab is nearly full")
     );
 }
+
+#[test]
+fn a_cut_never_splits_a_character() {
+    // An odd-length prefix puts the 300th byte inside a two-byte character.
+    let long = format!("KeyError: x{}", "é".repeat(400));
+    let cut = error_line(&long).unwrap();
+    assert!(cut.ends_with('…'));
+    assert_eq!(cut.len(), 299 + '…'.len_utf8(), "{}", cut.len());
+}
+
+#[test]
+fn among_equally_shared_lines_the_newest_is_named() {
+    let fs = vec![
+        failure(1, "A: 1", Some(1)),
+        failure(2, "B: 2", Some(1)),
+        failure(3, "A: 1", Some(1)),
+        failure(4, "B: 2", Some(1)),
+    ];
+    assert_eq!(
+        rule_diagnosis("x", &fs).cause,
+        "2 of 4 runs crashed with: B: 2"
+    );
+}
+
+#[test]
+fn timeouts_with_one_last_line_are_still_timeouts() {
+    let mut fs: Vec<Failure> = (1..4).map(|n| failure(n, "step 7", None)).collect();
+    for f in &mut fs {
+        f.verdict = "timeout".into();
+        f.reason = "timeout after 10m".into();
+    }
+    assert_eq!(
+        rule_diagnosis("x", &fs).cause,
+        "all 3 runs timed out (timeout after 10m)"
+    );
+}
+
+#[test]
+fn memory_and_shell_exit_codes_get_their_advice() {
+    let two = |line: &str, code| {
+        rule_diagnosis(
+            "x",
+            &[failure(1, line, Some(code)), failure(2, line, Some(code))],
+        )
+        .advice
+        .unwrap_or_default()
+    };
+    assert!(two("MemoryError", 1).contains("out of memory"));
+    assert!(two("CUDA out of memory. Tried to allocate", 1).contains("out of memory"));
+    let codes = |code| {
+        rule_diagnosis(
+            "x",
+            &[failure(1, "a", Some(code)), failure(2, "b", Some(code))],
+        )
+        .advice
+        .unwrap_or_default()
+    };
+    assert!(codes(127).contains("did not find the command"));
+    assert!(codes(126).contains("not executable"));
+    assert!(codes(137).contains("SIGKILL"));
+    assert_eq!(codes(3), "");
+}
