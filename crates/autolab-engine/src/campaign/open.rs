@@ -167,7 +167,12 @@ pub fn run_campaign_with(
             log,
         });
     }
-    driver.main_loop(stop)
+    let result = driver.main_loop(stop);
+    if let Err(e) = &result {
+        // An overnight campaign that stops on an error says so too.
+        driver.supervise_failed(e);
+    }
+    result
 }
 
 /// The explorer's turn (`[explore] auto`): a lab without a brief is studied before its first

@@ -356,6 +356,19 @@ impl Driver<'_> {
         Ok(())
     }
 
+    /// The campaign stopped on an error: `finished` says so, and what is queued gets its
+    /// timeout to go (failures are not recorded: the ledger may be what failed).
+    pub(super) fn supervise_failed(&mut self, e: &EngineError) {
+        if let Some(n) = self.watch.notifier.as_mut() {
+            n.send(
+                "finished",
+                format!("this run stopped on an error: {e}"),
+                json!({"ending": "error", "error": e.to_string()}),
+            );
+            n.finish();
+        }
+    }
+
     /// Asks the LLM to read the failed runs' logs, when the supervisor paused for failures.
     fn diagnose_with_llm(&mut self) -> Result<(), EngineError> {
         let Some(rules) = self.watch.diagnosis.clone() else {

@@ -108,11 +108,17 @@ fn prompt(lab: &Lab, n: usize) -> String {
 
 /// The attacks in a reply; an error says why none could be read.
 pub fn parse_attacks(text: &str) -> Result<Vec<Attack>, String> {
+    parse_attacks_counted(text).map(|(a, _)| a)
+}
+
+/// The attacks in a reply, and how many were dropped (no file, or a file over 200 KB).
+pub fn parse_attacks_counted(text: &str) -> Result<(Vec<Attack>, usize), String> {
     let v = json_in(text).ok_or("the reply holds no JSON object")?;
     let list = v["attacks"]
         .as_array()
         .ok_or("the reply has no `attacks` list")?;
     let mut out = Vec::new();
+    let mut dropped = 0;
     for (i, a) in list.iter().enumerate() {
         let name = a["name"]
             .as_str()
@@ -129,17 +135,19 @@ pub fn parse_attacks(text: &str) -> Result<Vec<Attack>, String> {
             .filter(|k| ATTACK_KINDS.iter().any(|(n, _)| n == k))
             .unwrap_or("other")
             .to_string();
-        let files: Vec<(String, String)> = match &a["files"] {
-            Value::Object(m) => m
-                .iter()
-                .filter_map(|(p, c)| {
-                    let c = c.as_str()?;
-                    (c.len() <= MAX_FILE).then(|| (p.clone(), c.to_string()))
-                })
-                .collect(),
-            _ => Vec::new(),
+        let (files, too_big): (Vec<(String, String)>, bool) = match &a["files"] {
+            Value::Object(m) => (
+                m.iter()
+                    .filter_map(|(p, c)| Some((p.clone(), c.as_str()?.to_string())))
+                    .collect(),
+                m.values()
+                    .any(|c| c.as_str().is_some_and(|c| c.len() > MAX_FILE)),
+            ),
+            _ => (Vec::new(), false),
         };
-        if files.is_empty() {
+        // An attack is tried whole or not at all.
+        if files.is_empty() || too_big {
+            dropped += 1;
             continue;
         }
         out.push(Attack {
@@ -157,24 +165,25 @@ pub fn parse_attacks(text: &str) -> Result<Vec<Attack>, String> {
     if out.is_empty() {
         return Err("no attack in the reply writes a file".into());
     }
-    Ok(out)
+    Ok((out, dropped))
 }
 
-/// Asks the critic for `n` attacks (one re-ask when the answer cannot be read).
+/// Asks the critic for `n` attacks (one re-ask when the answer cannot be read); also how many
+/// of its attacks were dropped.
 pub fn ask_for_attacks(
     caller: &Caller,
     lab: &Lab,
     n: usize,
     log: &mut Vec<Transcript>,
-) -> Result<Vec<Attack>, String> {
+) -> Result<(Vec<Attack>, usize), String> {
     let mut messages = vec![user(prompt(lab, n))];
     let reply = caller
         .call(messages.clone(), "redteam", None, log)
         .map_err(|e| e.to_string())?;
-    match parse_attacks(&reply.text) {
-        Ok(mut a) => {
+    match parse_attacks_counted(&reply.text) {
+        Ok((mut a, dropped)) => {
             a.truncate(n);
-            Ok(a)
+            Ok((a, dropped))
         }
         Err(why) => {
             messages.push(crate::llm::assistant(reply.text));
@@ -184,9 +193,9 @@ pub fn ask_for_attacks(
             let reply = caller
                 .call(messages, "redteam", None, log)
                 .map_err(|e| e.to_string())?;
-            let mut a = parse_attacks(&reply.text)?;
+            let (mut a, dropped) = parse_attacks_counted(&reply.text)?;
             a.truncate(n);
-            Ok(a)
+            Ok((a, dropped))
         }
     }
 }

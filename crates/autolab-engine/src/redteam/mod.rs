@@ -9,7 +9,7 @@
 mod attacks;
 mod verdicts;
 
-pub use attacks::{ATTACK_KINDS, Attack, ask_for_attacks, parse_attacks};
+pub use attacks::{ATTACK_KINDS, Attack, ask_for_attacks, parse_attacks, parse_attacks_counted};
 pub use verdicts::{Outcome, REDTEAM_FILE, Report, advice, outcome_of};
 
 use std::path::Path;
@@ -166,10 +166,11 @@ pub fn run_redteam(
     stop: &AtomicBool,
     log: &mut Vec<autolab_core::ledger::Transcript>,
 ) -> Result<Report, EngineError> {
-    let list = ask_for_attacks(caller, lab, attacks, log).map_err(|why| EngineError::Usage {
-        message: format!("the red-team critic wrote no attack: {why}"),
-        hint: Some("check the LLM of [agent]".into()),
-    })?;
+    let (list, dropped) =
+        ask_for_attacks(caller, lab, attacks, log).map_err(|why| EngineError::Usage {
+            message: format!("the red-team critic wrote no attack: {why}"),
+            hint: Some("check the LLM of [agent]".into()),
+        })?;
     let stamp = format!("{}", autolab_core::ledger::now() as u64);
     let mut outcomes = Vec::new();
     let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
@@ -208,6 +209,7 @@ pub fn run_redteam(
         at: autolab_core::ledger::now(),
         fingerprint: fingerprint(lab),
         outcomes,
+        dropped,
     };
     let path = lab.paths().state_dir().join(REDTEAM_FILE);
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();

@@ -32,6 +32,16 @@ fn attacks_are_read_with_their_files_and_unknown_kinds_are_other() {
     assert_eq!(a[1].name, "attack 3");
     assert_eq!(a[1].kind, "other");
     assert_eq!(a[1].files.len(), 1, "a non-string content is dropped");
+    let big = "x".repeat(200_001);
+    let reply = format!(
+        r#"{{"attacks": [{{"name": "big", "files": {{"a.py": "{big}", "b.py": "pass"}}}}, {{"name": "ok", "files": {{"c.py": "pass"}}}}, {{"name": "none", "files": {{}}}}]}}"#
+    );
+    let (a, dropped) = parse_attacks_counted(&reply).unwrap();
+    assert_eq!(
+        a.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["ok"]
+    );
+    assert_eq!(dropped, 2, "an attack with a file too big is dropped whole");
     assert!(parse_attacks("no json").is_err());
     assert!(parse_attacks("{\"attacks\": []}").is_err());
     assert!(parse_attacks("{\"ideas\": []}").is_err());
@@ -241,6 +251,7 @@ fn holes_are_judged_kept_attacks_and_unjudged_ones_are_apart() {
             ),
             outcome_of(&t, &a, Some(&base), None, Goal::Minimize),
         ],
+        dropped: 0,
     };
     let holes: Vec<&str> = r
         .holes()

@@ -62,6 +62,9 @@ pub struct Report {
     /// FNV-1a of the config text and of each protected file's content at HEAD.
     pub fingerprint: String,
     pub outcomes: Vec<Outcome>,
+    /// Attacks the critic wrote that were not tried (no file, or a file over 200 KB).
+    #[serde(default)]
+    pub dropped: usize,
 }
 
 impl Report {

@@ -110,6 +110,12 @@ pub fn print_table(r: &RedTeam) {
     }
     let holes = r.holes().len();
     let unjudged = r.unjudged().len();
+    if r.dropped > 0 {
+        println!(
+            "{} attack(s) the critic wrote were not tried: no file, or a file over 200 KB",
+            r.dropped
+        );
+    }
     if unjudged > 0 {
         println!(
             "{unjudged} attack(s) got no verdict: the report is incomplete (`autolab redteam` again once the lab runs)"

@@ -332,3 +332,35 @@ fn an_environment_error_is_not_sent_back_to_the_coder_again_and_again() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_campaign_that_stops_on_an_error_still_says_it_finished() {
+    let hook = FakeServer::from_fn(|_| FakeReply::status(200, "ok"));
+    let lab = TestLab::new();
+    lab.write("run.sh", "echo 'no such thing' >&2; exit 4\n");
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\ncommand = \"sh run.sh\"\neditable = [\"run.sh\"]\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
+             [params]\napply = {{ env = \"P_\" }}\nx = {{ choice = [\"a\"] }}\n\
+             [notify]\nwebhook = \"{}\"\n",
+            hook.url()
+        ),
+    );
+    lab.commit("lab");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let events: Vec<serde_json::Value> = hook.requests().iter().filter_map(|r| r.json()).collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "finished");
+    assert_eq!(events[0]["data"]["ending"], "error");
+    assert!(
+        events[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("the baseline (experiment #0) crashed"),
+        "{}",
+        events[0]
+    );
+}
