@@ -248,6 +248,14 @@ impl Notifier {
     }
 }
 
+/// The wait before try `n` (0 is the first): none, then 0.5 s, 1 s, 2 s, … capped at 30 s.
+pub fn backoff(n: u32) -> Duration {
+    if n == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(500u64 << (n - 1).min(6)).min(Duration::from_secs(30))
+}
+
 /// Sends one event to one destination, with its retries; what failed, if it did.
 fn deliver_to(
     d: &Destination,
@@ -258,11 +266,7 @@ fn deliver_to(
     let timeout = Duration::from_secs(u64::from(cfg.timeout_secs));
     let mut why = String::new();
     for n in 0..=cfg.retries {
-        if n > 0 {
-            // 0.5 s, 1 s, 2 s, … capped at 30 s.
-            let wait = Duration::from_millis(500u64 << (n - 1).min(6));
-            std::thread::sleep(wait.min(Duration::from_secs(30)));
-        }
+        std::thread::sleep(backoff(n));
         match d.send(event, env, timeout) {
             Ok(()) => return None,
             Err(e) => why = e,

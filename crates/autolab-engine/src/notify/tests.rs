@@ -258,3 +258,34 @@ fn titles_cannot_ping_or_disguise_links_in_slack_and_webhook_paths_stay_out_of_r
     assert_eq!(failed[0].destination, "webhook http://127.0.0.1:9");
     assert!(!failed[0].why.contains("SECRETPATH"), "{failed:?}");
 }
+
+#[test]
+fn retries_back_off_doubling_up_to_half_a_minute() {
+    let ms = |n| backoff(n).as_millis();
+    assert_eq!(
+        (0..9).map(ms).collect::<Vec<_>>(),
+        [0, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]
+    );
+}
+
+#[test]
+fn failures_reach_the_loop_while_it_runs_and_a_bare_exit_code_is_said_as_such() {
+    let failing = FakeServer::from_fn(|_| FakeReply::status(503, "busy"));
+    let c = Notify {
+        webhook: Some(failing.url()),
+        command: Some("exit 3".into()),
+        ..cfg()
+    };
+    let mut n = Notifier::start(&c, "t", vec![]);
+    n.send("paused", "x", json!({}));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut got = Vec::new();
+    while got.len() < 2 && std::time::Instant::now() < until {
+        got.extend(n.failures());
+        std::thread::park_timeout(std::time::Duration::from_millis(20));
+    }
+    got.sort_by(|a, b| a.destination.cmp(&b.destination));
+    let whys: Vec<&str> = got.iter().map(|f| f.why.as_str()).collect();
+    assert_eq!(whys, ["exit code 3", "HTTP 503"], "{got:?}");
+    assert_eq!(n.finish(), vec![]);
+}
