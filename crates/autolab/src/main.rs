@@ -29,7 +29,10 @@ fn main() -> ExitCode {
         signals::default_sigpipe();
     }
     output::init_logging(cli.verbose);
-    match commands::dispatch(cli) {
+    let result = commands::dispatch(cli);
+    // Whatever ran is over: what is left to say dies quietly with a closed pipe too.
+    signals::default_sigpipe();
+    match result {
         Ok(code) => code,
         Err(e) => output::report_error(&e),
     }

@@ -110,6 +110,8 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         serial_agent: false,
     };
     let summary = run_with_progress(&lab, &opts)?;
+    // The campaign is over: a closed pipe may end the summary (`autolab run … | head`).
+    crate::signals::default_sigpipe();
     print_summary(&lab, &summary);
     if summary.ending == Ending::Paused {
         return Ok(ExitCode::from(1));

@@ -285,3 +285,29 @@ fn demo_improves_on_its_baseline() {
         "best {best} does not beat the baseline {baseline}"
     );
 }
+
+/// `autolab run … 2>&1 | head -1`: the campaign runs to its end whatever its reader does, and
+/// what it says after the reader is gone dies quietly (SIGPIPE), never as a panic (101).
+#[test]
+fn a_closed_pipe_neither_stops_a_campaign_nor_makes_it_panic() {
+    use std::io::BufRead;
+    let lab = TestLab::with_mode("better", "");
+    let mut child = lab
+        .cmd()
+        .args(["run", "--tag", "t", "--max-experiments", "4"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "{first}");
+    assert_eq!(
+        count(&lab.ledger(), "SELECT COUNT(*) FROM experiments WHERE verdict IS NOT NULL"),
+        4
+    );
+}
