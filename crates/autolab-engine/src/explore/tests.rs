@@ -1,4 +1,4 @@
-use super::samples::{HEAD_BYTES, MAX_FILES};
+use super::samples::{HEAD_BYTES, MAX_FILES, looks_secret};
 use super::*;
 
 #[test]
@@ -167,4 +167,134 @@ fn a_head_without_a_line_end_shows_its_start() {
         )),
         "{s}"
     );
+}
+
+#[test]
+fn secret_names_are_told_from_data_names() {
+    for name in [
+        "server.pem",
+        "tls.key",
+        "gcp-key.json",
+        "my_password.csv",
+        "API_KEY.json",
+        "Credentials.csv",
+    ] {
+        assert!(looks_secret(name), "{name}");
+    }
+    for name in ["keyboard.csv", "train.csv", "labels.json", "monkeys.tsv"] {
+        assert!(!looks_secret(name), "{name}");
+    }
+}
+
+#[test]
+fn every_data_kind_is_recognised_by_its_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "a.jsonl",
+        "b.ndjson",
+        "c.npy",
+        "d.npz",
+        "e.parquet",
+        "f.pq",
+        "g.TSV",
+        "h.txt",
+    ] {
+        std::fs::write(dir.path().join(f), "x\n").unwrap();
+    }
+    let found = find_data(dir.path());
+    let kinds: Vec<(&str, &str)> = found
+        .samples
+        .iter()
+        .map(|s| (s.path.as_str(), s.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("a.jsonl", "jsonl"),
+            ("b.ndjson", "jsonl"),
+            ("c.npy", "npy"),
+            ("d.npz", "npz"),
+            ("e.parquet", "parquet"),
+            ("f.pq", "parquet"),
+            ("g.TSV", "tsv"),
+        ]
+    );
+}
+
+#[test]
+fn the_walk_stops_at_its_depth_and_its_entry_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("a/b/c/d/e")).unwrap();
+    std::fs::write(root.join("a/b/c/d/four.csv"), "x\n").unwrap();
+    std::fs::write(root.join("a/b/c/d/e/five.csv"), "x\n").unwrap();
+    let found = find_data(root);
+    let paths: Vec<&str> = found.samples.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, ["a/b/c/d/four.csv"]);
+    // A directory with more entries than the walk looks at is not read to its end.
+    let many = root.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..20_100 {
+        std::fs::write(many.join(format!("f{i:05}.csv")), "").unwrap();
+    }
+    let found = find_data(root);
+    let seen = found.samples.len() + found.more;
+    assert!(seen < 20_000, "{seen} files looked at");
+    assert!(seen > 19_000, "{seen} files looked at");
+}
+
+#[test]
+fn the_sample_is_shared_round_robin_between_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (d, n) in [("a", 30), ("b", 30), ("c", 1)] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+        for i in 0..n {
+            std::fs::write(root.join(format!("{d}/f{i:02}.csv")), "x\n").unwrap();
+        }
+    }
+    let found = find_data(root);
+    let per = |d: &str| {
+        found
+            .samples
+            .iter()
+            .filter(|s| s.path.starts_with(&format!("{d}/")))
+            .count()
+    };
+    assert_eq!((per("a"), per("b"), per("c")), (10, 9, 1));
+    assert_eq!(found.more, 61 - MAX_FILES);
+}
+
+#[test]
+fn a_sampled_file_shows_its_own_content_and_npz_is_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("train.csv"), "a,b\n1,2\n").unwrap();
+    let found = find_data(dir.path());
+    assert_eq!(found.samples[0].sample, "a,b\n1,2\n[2 lines]");
+    assert!(sample("npz", b"PK\x03\x04", 4).starts_with("a NumPy .npz archive"));
+    assert_eq!(sample("npz", b"nope", 4), "not a zip archive");
+}
+
+#[test]
+fn a_whole_file_is_neither_called_cut_nor_loses_its_last_line() {
+    assert_eq!(sample("json", b"{}", 2), "{}");
+    assert_eq!(sample("csv", b"a\n1", 3), "a\n1\n[2 lines]");
+}
+
+#[test]
+fn npy_headers_of_both_versions_and_short_heads() {
+    let dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }";
+    let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+    v2.extend((dict.len() as u32).to_le_bytes());
+    v2.extend(dict.as_bytes());
+    assert_eq!(sample("npy", &v2, 4096), dict);
+    let none = "not a NumPy .npy file (no magic)";
+    // A head too short for its header length is not read past its end.
+    assert_eq!(sample("npy", b"\x93NUMPY\x01\x00", 8), none);
+    assert_eq!(sample("npy", b"\x93NUMPY\x01\x00\x05", 9), none);
+    assert_eq!(sample("npy", b"\x93NUMPY\x02\x00\x05\x00\x00", 11), none);
+    let mut exact = b"\x93NUMPY\x01\x00".to_vec();
+    exact.extend(2u16.to_le_bytes());
+    exact.extend(b"{}");
+    assert_eq!(sample("npy", &exact, 12), "{}");
 }

@@ -307,7 +307,10 @@ fn a_closed_pipe_neither_stops_a_campaign_nor_makes_it_panic() {
     let status = child.wait().unwrap();
     assert_ne!(status.code(), Some(101), "{first}");
     assert_eq!(
-        count(&lab.ledger(), "SELECT COUNT(*) FROM experiments WHERE verdict IS NOT NULL"),
+        count(
+            &lab.ledger(),
+            "SELECT COUNT(*) FROM experiments WHERE verdict IS NOT NULL"
+        ),
         4
     );
 }
