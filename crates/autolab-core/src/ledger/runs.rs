@@ -6,9 +6,31 @@ use rusqlite::params;
 use super::rows::bad_row;
 use super::{Ledger, Result, now, wrap};
 use crate::experiment::{JobRef, Run, RunOutcome};
-use crate::ids::{ExperimentId, RunId};
+use crate::ids::{CampaignId, ExperimentId, RunId};
 
 impl Ledger {
+    /// The log tails of a campaign's newest failed runs but `except`, newest first.
+    pub fn failed_run_tails(
+        &self,
+        campaign: CampaignId,
+        except: RunId,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT COALESCE(r.log_tail, '') FROM runs r JOIN experiments e ON r.experiment_id = e.id
+                 WHERE e.campaign_id = ?1 AND r.outcome = 'failed' AND r.id != ?2
+                 ORDER BY r.started_at DESC, r.id DESC LIMIT ?3",
+            )
+            .map_err(wrap(&self.path))?;
+        let rows = stmt
+            .query_map(params![campaign, except, limit as i64], |r| r.get(0))
+            .map_err(wrap(&self.path))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(wrap(&self.path))
+    }
+
     pub fn start_run(
         &mut self,
         exp: ExperimentId,

@@ -3,6 +3,7 @@
 //! with its log tail and diff, a bounded number of times (counted in the ledger, so a restart
 //! grants no new attempts).
 
+use crate::llm::context::tail_chars;
 use autolab_core::experiment::{ProposerKind, State, Verdict};
 use autolab_core::ids::ExperimentId;
 use autolab_core::ledger::Changes;
@@ -258,10 +259,4 @@ impl AgentRuntime {
         )?;
         Ok(true)
     }
-}
-
-/// The last `n` characters of `text`.
-fn tail_chars(text: &str, n: usize) -> String {
-    let count = text.chars().count();
-    text.chars().skip(count.saturating_sub(n)).collect()
 }

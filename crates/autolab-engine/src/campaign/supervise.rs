@@ -70,20 +70,13 @@ pub(super) fn same_error_again(
     if k < 2 {
         return Ok(false);
     }
-    let mut failed = Vec::new();
-    for e in books.ledger.experiments(books.campaign.id)? {
-        for r in books.ledger.runs(e.row)? {
-            if r.row != run && r.outcome == autolab_core::experiment::RunOutcome::Failed {
-                failed.push((r.started_at, r.log_tail.unwrap_or_default()));
-            }
-        }
-    }
-    failed.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let before: Vec<_> = failed.iter().take(k - 1).collect();
+    let before = books
+        .ledger
+        .failed_run_tails(books.campaign.id, run, k - 1)?;
     Ok(before.len() == k - 1
         && before
             .iter()
-            .all(|(_, t)| error_line(t).as_deref() == Some(line.as_str())))
+            .all(|t| error_line(t).as_deref() == Some(line.as_str())))
 }
 
 impl Driver<'_> {
@@ -103,36 +96,27 @@ impl Driver<'_> {
         }
         let cfg = &self.books.lab.config;
         let k = cfg.supervisor.identical_failures as usize;
-        let failures = self.failures()?;
-        // The identical failures are what the diagnosis is about, not older ones of the streak.
-        if self.identical_failures(&failures) {
-            let last = &failures[failures.len() - k..];
-            return self.pause_with(rule_diagnosis("identical_failures", last));
+        let streak = self.watch.streak.len();
+        // The identical failures are what the diagnosis is about, not older ones of the
+        // streak; only they are read.
+        if k > 0 && streak >= k {
+            let last = self.failures(&self.watch.streak[streak - k..])?;
+            let keys: Vec<Option<String>> = last.iter().map(failure_key).collect();
+            if keys[0].is_some() && keys.iter().all(|l| *l == keys[0]) {
+                return self.pause_with(rule_diagnosis("identical_failures", &last));
+            }
         }
         if self.consecutive_crashes >= cfg.runner.max_consecutive_crashes {
-            return self.pause_with(rule_diagnosis("crash_streak", &failures));
+            let all = self.failures(&self.watch.streak)?;
+            return self.pause_with(rule_diagnosis("crash_streak", &all));
         }
         Ok(())
     }
 
-    /// Whether the last `identical_failures` failures of the streak died the same way: the
-    /// same error line, or timeouts for the same reason.
-    fn identical_failures(&self, failures: &[Failure]) -> bool {
-        let k = self.books.lab.config.supervisor.identical_failures as usize;
-        if k == 0 || failures.len() < k {
-            return false;
-        }
-        let keys: Vec<Option<String>> = failures[failures.len() - k..]
-            .iter()
-            .map(failure_key)
-            .collect();
-        keys[0].is_some() && keys.iter().all(|l| *l == keys[0])
-    }
-
-    /// The streak's failures, each with its last run's log.
-    fn failures(&self) -> Result<Vec<Failure>, EngineError> {
+    /// The failures of experiment rows `rows`, each with its last run's log.
+    fn failures(&self, rows: &[ExperimentId]) -> Result<Vec<Failure>, EngineError> {
         let mut exps = Vec::new();
-        for row in &self.watch.streak {
+        for row in rows {
             exps.push(self.books.ledger.experiment_by_row(*row)?);
         }
         self.failures_in(exps)
@@ -228,10 +212,18 @@ impl Driver<'_> {
     }
 
     fn record_undelivered(&mut self) -> Result<(), EngineError> {
-        let Some(n) = &self.watch.notifier else {
-            return Ok(());
-        };
-        for f in n.failures() {
+        let failed = self
+            .watch
+            .notifier
+            .as_ref()
+            .map(Notifier::failures)
+            .unwrap_or_default();
+        self.record_failed(&failed)
+    }
+
+    /// Records deliveries that failed as `notify-failed` events.
+    fn record_failed(&mut self, failed: &[crate::notify::Undelivered]) -> Result<(), EngineError> {
+        for f in failed {
             self.books.ledger.campaign_event(
                 self.books.campaign.id,
                 NOTIFY_FAILED_EVENT,
@@ -341,13 +333,7 @@ impl Driver<'_> {
             .iter()
             .filter(|f| f.why.starts_with("given up at the end"))
             .count();
-        for f in undelivered {
-            self.books.ledger.campaign_event(
-                self.books.campaign.id,
-                NOTIFY_FAILED_EVENT,
-                &json!({"event": f.kind, "destination": f.destination, "why": f.why}),
-            )?;
-        }
+        self.record_failed(&undelivered)?;
         if given_up > 0 {
             self.books.observer.report(Report::Note(format!(
                 "{given_up} notification(s) given up at the end: their destination was still busy (recorded as notify-failed events)"

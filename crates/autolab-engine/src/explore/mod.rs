@@ -17,7 +17,7 @@ use autolab_runner::{LocalRunner, RunSpec, Runner, allowed_env};
 use serde::Serialize;
 
 use crate::lab::Lab;
-use crate::llm::context::{FileView, editable_files, goal_text, summarize};
+use crate::llm::context::{FileView, editable_files, goal_text, summarize, tail_chars};
 use crate::llm::{Caller, user};
 
 /// The role the explorer's LLM calls are recorded under.
@@ -189,14 +189,15 @@ pub fn run_commands(lab: &Lab, helper: Option<PathBuf>) -> Vec<CommandOutput> {
 }
 
 fn tail(text: &str, cap: usize) -> String {
-    if text.len() <= cap {
+    let count = text.chars().count();
+    if count <= cap {
         return text.to_string();
     }
-    let mut start = text.len() - cap;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("[… {} bytes cut]\n{}", start, &text[start..])
+    format!(
+        "[… {} characters cut]\n{}",
+        count - cap,
+        tail_chars(text, cap)
+    )
 }
 
 fn fmt_bytes(b: u64) -> String {

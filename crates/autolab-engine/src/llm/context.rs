@@ -172,6 +172,12 @@ pub fn steering(root: &Path, steering_file: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
+/// The last `n` characters of `text`.
+pub fn tail_chars(text: &str, n: usize) -> String {
+    let count = text.chars().count();
+    text.chars().skip(count.saturating_sub(n)).collect()
+}
+
 /// The first lines of a diff.
 pub fn short_diff(diff: &str) -> String {
     let lines: Vec<&str> = diff.lines().collect();

@@ -128,17 +128,7 @@ impl Notifier {
     /// Starts one delivery thread per destination; a command runs with `env` only.
     pub fn start(cfg: &Notify, tag: &str, env: Vec<(String, String)>) -> Notifier {
         let (ftx, failures) = mpsc::channel();
-        let mut destinations = Vec::new();
-        if let Some(u) = &cfg.webhook {
-            destinations.push(Destination::Webhook(u.clone()));
-        }
-        if let Some(u) = &cfg.ntfy {
-            destinations.push(Destination::Ntfy(u.clone()));
-        }
-        if let Some(c) = &cfg.command {
-            destinations.push(Destination::Command(c.clone()));
-        }
-        let workers = destinations
+        let workers = destinations(cfg)
             .into_iter()
             .map(|destination| {
                 let (tx, rx) = mpsc::channel::<Event>();
@@ -282,18 +272,22 @@ fn deliver_to(
 /// Sends one event to every destination of `cfg`, one after the other, each with its
 /// retries; returns what failed.
 pub fn deliver(cfg: &Notify, env: &[(String, String)], event: &Event) -> Vec<Undelivered> {
-    let mut out = Vec::new();
-    for d in [
+    destinations(cfg)
+        .iter()
+        .filter_map(|d| deliver_to(d, cfg, env, event))
+        .collect()
+}
+
+/// The destinations `[notify]` names, in the order they are tried.
+fn destinations(cfg: &Notify) -> Vec<Destination> {
+    [
         cfg.webhook.clone().map(Destination::Webhook),
         cfg.ntfy.clone().map(Destination::Ntfy),
         cfg.command.clone().map(Destination::Command),
     ]
     .into_iter()
     .flatten()
-    {
-        out.extend(deliver_to(&d, cfg, env, event));
-    }
-    out
+    .collect()
 }
 
 fn post(

@@ -4,6 +4,7 @@
 use autolab_core::ledger::Transcript;
 
 use super::{Diagnosis, Failure};
+use crate::llm::context::tail_chars;
 use crate::llm::{Caller, json_in, user};
 
 /// The role LLM calls of the supervisor are recorded under.
@@ -14,17 +15,6 @@ const TAIL_CHARS: usize = 1500;
 const MAX_FAILURES: usize = 6;
 /// The longest cause or advice kept.
 const MAX_FIELD: usize = 600;
-
-fn tail(text: &str) -> &str {
-    if text.len() <= TAIL_CHARS {
-        return text;
-    }
-    let mut start = text.len() - TAIL_CHARS;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
-}
 
 fn prompt(goal: &str, failures: &[Failure], rules: &Diagnosis) -> String {
     let mut p = format!(
@@ -40,7 +30,7 @@ fn prompt(goal: &str, failures: &[Failure], rules: &Diagnosis) -> String {
             f.verdict,
             f.reason,
             f.exit_code.map_or("none".into(), |c| c.to_string()),
-            tail(&f.log_tail)
+            tail_chars(&f.log_tail, TAIL_CHARS)
         ));
     }
     p.push_str(&format!(
