@@ -1,6 +1,7 @@
 //! autolab's research loop: the campaign scheduler and pipeline, reconciliation after a
 //! restart, verdicts, proposers and coders.
 
+pub mod ablation;
 pub mod agent;
 pub mod campaign;
 pub mod coder;

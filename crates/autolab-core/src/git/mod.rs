@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod merge;
 mod pattern;
 pub mod refs;
 mod tag;

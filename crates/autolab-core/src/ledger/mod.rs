@@ -76,13 +76,23 @@ pub struct Campaign {
     pub heartbeat: f64,
 }
 
-/// Tags of side campaigns: the red-team's attacks, each tried in a campaign of its own. They
-/// are never the default campaign and never write results.tsv.
-pub const SIDE_TAG_PREFIX: &str = "redteam-";
+/// The tag prefix of the red-team's side campaigns (one attack each).
+pub const REDTEAM_TAG_PREFIX: &str = "redteam-";
+/// The tag prefix of an ablation's side campaigns (one variant each).
+pub const ABLATION_TAG_PREFIX: &str = "ablate-";
+
+/// Tags of side campaigns: the red-team's attacks and an ablation's variants, each tried in a
+/// campaign of its own. They are never the default campaign and never write results.tsv.
+pub const SIDE_TAG_PREFIXES: [&str; 2] = [REDTEAM_TAG_PREFIX, ABLATION_TAG_PREFIX];
+
+/// The side-campaign prefix `tag` starts with, if any.
+pub fn side_prefix(tag: &str) -> Option<&'static str> {
+    SIDE_TAG_PREFIXES.into_iter().find(|p| tag.starts_with(p))
+}
 
 impl Campaign {
     pub fn is_side(&self) -> bool {
-        self.tag.starts_with(SIDE_TAG_PREFIX)
+        side_prefix(&self.tag).is_some()
     }
 }
 

@@ -17,6 +17,9 @@ pub struct RunOptions {
     pub sandbox_helper: Option<std::path::PathBuf>,
     /// No overlap of LLM work with runs (a propose-then-run loop), for benchmarks.
     pub serial_agent: bool,
+    /// The commit a new campaign starts from (its baseline); HEAD when None. An ablation's
+    /// variants are campaigns based on commits autolab built.
+    pub base: Option<String>,
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar or log lines).

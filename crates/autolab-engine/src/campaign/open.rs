@@ -279,7 +279,10 @@ fn open_campaign(
             refs: existing,
         });
     }
-    let base = lab.repo.head()?;
+    let base = match &opts.base {
+        Some(commit) => commit.clone(),
+        None => lab.repo.head()?,
+    };
     let mut protected = IndexMap::new();
     let files = lab.repo.files_at(&base)?;
     for pattern in &lab.config.task.protected {

@@ -61,7 +61,7 @@ impl Coder for AttackCoder {
 
 /// The campaign tag attack `k` (1-based) of the red-team run `stamp` is tried in.
 pub fn attack_tag(stamp: &str, k: usize) -> String {
-    format!("{}{stamp}-{k}", autolab_core::ledger::SIDE_TAG_PREFIX)
+    format!("{}{stamp}-{k}", autolab_core::ledger::REDTEAM_TAG_PREFIX)
 }
 
 /// Runs attack `k` in its own campaign (baseline, then the attack) and reads what stopped it.
@@ -87,6 +87,7 @@ pub fn try_attack(
         seed: opts.seed,
         sandbox_helper: opts.sandbox_helper.clone(),
         serial_agent: false,
+        base: None,
     };
     let parts = Parts {
         proposer: Some(Box::new(AttackProposer {

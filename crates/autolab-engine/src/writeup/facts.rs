@@ -172,6 +172,31 @@ impl Facts {
             r["kept"].as_array().map_or(0, Vec::len) as f64,
             "ledger",
         );
+        // `autolab ablate`'s contributions: `ablation.K.leave_one_out` (…`_low`, `_high`) and
+        // `ablation.K.add_one_in` for the K-th change of the incumbent line (`ablation.K.id`).
+        let a = &r["ablation"];
+        for (i, row) in a["rows"].as_array().into_iter().flatten().enumerate() {
+            let n = i + 1;
+            let from = row["change"]["number"]
+                .as_u64()
+                .map_or("ledger".to_string(), |x| format!("ablation of #{x}"));
+            if let Some(x) = row["change"]["number"].as_f64() {
+                f.push(format!("ablation.{n}.id"), x, from.clone());
+            }
+            for way in ["leave_one_out", "add_one_in"] {
+                for (suffix, field) in [("", "gain"), ("_low", "lo"), ("_high", "hi")] {
+                    if let Some(v) = row[way][field].as_f64() {
+                        f.push(format!("ablation.{n}.{way}{suffix}"), v, from.clone());
+                    }
+                }
+            }
+        }
+        if let Some(v) = a["repeats"].as_f64() {
+            f.push("ablation.repeats", v, "ablation");
+        }
+        if let Some(v) = a["total"]["gain"].as_f64() {
+            f.push("ablation.total", v, "ablation");
+        }
         for p in r["proposers"].as_array().into_iter().flatten() {
             let Some(name) = p["name"].as_str() else {
                 continue;
@@ -267,6 +292,35 @@ mod tests {
         assert!(
             f.admits(0.05, 2, false),
             "a number of a kept change's title"
+        );
+    }
+
+    #[test]
+    fn an_ablation_gives_each_change_its_contribution_keys() {
+        let mut r = report();
+        r["ablation"] = json!({
+            "repeats": 3,
+            "total": {"gain": 0.6, "lo": 0.58, "hi": 0.62},
+            "rows": [
+                {"change": {"number": 3}, "leave_one_out": {"gain": 0.3, "lo": 0.28, "hi": 0.32},
+                 "add_one_in": {"gain": 0.29, "lo": 0.27, "hi": 0.31}},
+                {"change": {"number": 7}, "leave_one_out": {"gain": 0.1, "lo": 0.08, "hi": 0.12},
+                 "add_one_in": null}
+            ]
+        });
+        let f = Facts::from_report(&r);
+        let loo = f.get("ablation.1.leave_one_out").unwrap();
+        assert_eq!((loo.value, loo.from.as_str()), (0.3, "ablation of #3"));
+        assert_eq!(f.get("ablation.1.add_one_in_low").unwrap().value, 0.27);
+        assert_eq!(f.get("ablation.2.leave_one_out_high").unwrap().value, 0.12);
+        assert_eq!(f.get("ablation.2.id").unwrap().value, 7.0);
+        assert!(f.get("ablation.2.add_one_in").is_none(), "not measured");
+        assert_eq!(f.get("ablation.repeats").unwrap().value, 3.0);
+        assert_eq!(f.get("ablation.total").unwrap().value, 0.6);
+        assert!(
+            Facts::from_report(&report())
+                .get("ablation.repeats")
+                .is_none()
         );
     }
 

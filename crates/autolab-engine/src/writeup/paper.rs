@@ -147,20 +147,57 @@ fn trimmed(mut p: literature::Paper) -> literature::Paper {
     p
 }
 
+/// Titles are anybody's text: what pdflatex cannot set (beyond Latin-1) prints as `?`.
+fn settable(t: &str) -> String {
+    t.chars()
+        .map(|c| {
+            if (c as u32) < 0x100 && !c.is_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// `autolab ablate`'s table (when the report has one), from the ledger's numbers only.
+pub(super) fn ablation_table(report: &Value) -> Option<String> {
+    let a = &report["ablation"];
+    let rows = a["rows"].as_array()?;
+    let effect = |e: &Value| match (e["gain"].as_f64(), e["lo"].as_f64(), e["hi"].as_f64()) {
+        (Some(g), Some(lo), Some(hi)) => {
+            latex_escape(&format!("{} [{}, {}]", shown(g), shown(lo), shown(hi)))
+        }
+        _ => "--".into(),
+    };
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let title: String = r["change"]["title"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(48)
+                .collect();
+            format!(
+                "\\#{} & {} & {} & {} \\\\",
+                r["change"]["number"].as_u64().unwrap_or(0),
+                latex_escape(&settable(&title)),
+                effect(&r["leave_one_out"]),
+                effect(&r["add_one_in"])
+            )
+        })
+        .collect();
+    Some(format!(
+        "\\begin{{table}}[!htbp]\n\\centering\n\\begin{{tabular}}{{llll}}\n\\toprule\nExperiment & Change & Leave-one-out & Add-one-in \\\\\n\\midrule\n{}\n\\bottomrule\n\\end{{tabular}}\n\\caption{{Ablation of the kept changes, {} runs of each variant: the final incumbent's gain over itself without the change (leave-one-out) and the change's gain alone over the baseline (add-one-in), toward the goal, with {}\\% intervals.}}\n\\label{{tab:ablation}}\n\\end{{table}}\n",
+        lines.join("\n"),
+        a["repeats"].as_u64().unwrap_or(0),
+        (a["confidence"].as_f64().unwrap_or(0.95) * 100.0).round()
+    ))
+}
+
 /// The results table, from the ledger's numbers only.
 fn results_table(report: &Value) -> String {
-    // Titles are anybody's text: what pdflatex cannot set (beyond Latin-1) prints as `?`.
-    let settable = |t: &str| -> String {
-        t.chars()
-            .map(|c| {
-                if (c as u32) < 0x100 && !c.is_control() {
-                    c
-                } else {
-                    '?'
-                }
-            })
-            .collect()
-    };
     let num = |v: &Value| {
         v.as_f64()
             .map_or("--".to_string(), |x| latex_escape(&shown(x)))
@@ -194,6 +231,9 @@ fn results_table(report: &Value) -> String {
 
 fn floats(report: &Value, figures: &[Figure]) -> String {
     let mut out = results_table(report);
+    if let Some(t) = ablation_table(report) {
+        out.push_str(&t);
+    }
     for f in figures {
         let name = f
             .file

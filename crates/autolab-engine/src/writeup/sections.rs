@@ -36,7 +36,7 @@ pub fn advice(section: &str) -> &'static str {
             "The task, the metric and its direction, how runs were judged (repeats, noise), the budget; only facts given, no invented hardware or datasets."
         }
         "results" => {
-            "The results of the runs, with the facts given; refer to \\cref{tab:results} and \\cref{fig:progress}; include the gain's confidence interval and the limitations. Do not invent results."
+            "The results of the runs, with the facts given; refer to \\cref{tab:results} and \\cref{fig:progress}; include the gain's confidence interval and the limitations; when the facts have ablation keys, say which changes carried the gain (\\cref{tab:ablation}). Do not invent results."
         }
         "conclusion" => "A brief recap, then possible future work.",
         _ => "",
@@ -89,7 +89,7 @@ fn prompt(b: &Brief, section: &str) -> String {
         "# Write the section: {section}\n{}\n\n\
          Rules:\n\
          - Write every number as \\fact{{key}} with a key from the facts, e.g. \\fact{{best.score}}; write no digits yourself (a percentage is \\fact{{gain.percent}}\\%).\n\
-         - Tables and figures exist already (labels tab:results and fig:progress): refer to them, never write a figure, table or \\includegraphics.\n\
+         - Tables and figures exist already (labels tab:results and fig:progress; tab:ablation when the facts have ablation keys): refer to them, never write a figure, table or \\includegraphics.\n\
          - Reply with the section's LaTeX body only: no \\section heading, no preamble, no code fences.",
         advice(section)
     ));

@@ -170,3 +170,24 @@ fn an_enormous_section_is_cut_to_the_cap() {
     assert!(w.text.chars().count() <= super::sections::MAX_SECTION_CHARS);
     assert!(!w.text.is_empty());
 }
+
+#[test]
+fn the_ablation_table_is_the_ledger_s_numbers_with_titles_escaped() {
+    assert!(super::paper::ablation_table(&json!({})).is_none());
+    let t = super::paper::ablation_table(&json!({"ablation": {
+        "repeats": 3, "confidence": 0.95,
+        "rows": [
+            {"change": {"number": 3, "title": "lr_max 50% up & ✓"},
+             "leave_one_out": {"gain": 0.30004, "lo": 0.28, "hi": 0.32},
+             "add_one_in": null}
+        ]
+    }}))
+    .unwrap();
+    assert!(t.contains("\\label{tab:ablation}"), "{t}");
+    assert!(t.contains("3 runs of each variant"), "{t}");
+    assert!(t.contains("95\\% intervals"), "{t}");
+    assert!(
+        t.contains("\\#3 & lr\\_max 50\\% up \\& ? & 0.3 [0.28, 0.32] & -- \\\\"),
+        "{t}"
+    );
+}

@@ -77,6 +77,7 @@ pub fn demo(args: Args) -> Result<ExitCode, CliError> {
         seed: Some(args.seed),
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
+        base: None,
     };
     let summary = run_with_progress(&lab, &opts)?;
     println!();

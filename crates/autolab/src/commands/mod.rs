@@ -1,5 +1,6 @@
 //! One module per subcommand, each with an `Args` struct and one entry function.
 
+mod ablate;
 mod apply;
 mod approve;
 mod bench;
@@ -58,6 +59,8 @@ pub enum Command {
     Explore(explore::Args),
     /// Try to game the lab's evaluation with LLM-written attacks; say what stopped each (needs [agent]).
     Redteam(redteam::Args),
+    /// Which kept changes carried the gain: leave-one-out and add-one-in, with confidence intervals.
+    Ablate(ablate::Args),
     /// Show campaigns: incumbent, verdict counts, what is running.
     Status(status::Args),
     /// List a campaign's experiments.
@@ -114,6 +117,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Review(a) => review::review(&dir, a),
         Command::Explore(a) => explore::explore(&dir, a),
         Command::Redteam(a) => redteam::redteam(&dir, a),
+        Command::Ablate(a) => ablate::ablate(&dir, a),
         Command::Steer(a) => steer::steer(&dir, a),
         Command::Pause(a) => pause::pause(&dir, a),
         Command::Resume(a) => resume::resume(&dir, a),

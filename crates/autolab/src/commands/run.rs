@@ -77,12 +77,14 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     {
         return Err(CliError::usage(format!("--parallel {n}: {why}"), None));
     }
-    if args.tag.starts_with(autolab_core::ledger::SIDE_TAG_PREFIX) {
+    if let Some(prefix) = autolab_core::ledger::side_prefix(&args.tag) {
+        let whose = if prefix == autolab_core::ledger::ABLATION_TAG_PREFIX {
+            "`autolab ablate`'s"
+        } else {
+            "the red-team's"
+        };
         return Err(CliError::usage(
-            format!(
-                "tags starting with `{}` are the red-team's",
-                autolab_core::ledger::SIDE_TAG_PREFIX
-            ),
+            format!("tags starting with `{prefix}` are {whose}"),
             Some("choose another tag"),
         ));
     }
@@ -108,6 +110,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         seed: args.seed,
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
+        base: None,
     };
     let summary = run_with_progress(&lab, &opts)?;
     // The campaign is over: a closed pipe may end the summary (`autolab run … | head`).

@@ -1,5 +1,6 @@
 mod common;
 
+mod ablation;
 mod adopt;
 mod agent;
 mod bad_config;

@@ -92,6 +92,7 @@ fn measure(
         seed: Some(1),
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: serial,
+        base: None,
     };
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
     let ledger = Ledger::open(&lab.ledger_path())?;

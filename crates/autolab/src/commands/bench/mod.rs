@@ -181,6 +181,7 @@ fn measure(dir: &Path, experiments: u32) -> Result<(f64, f64), CliError> {
         seed: Some(0),
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
+        base: None,
     };
     let start = Instant::now();
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;

@@ -59,6 +59,7 @@ fn campaign(dir: &Path, candidates: u32, seed: u64) -> Result<(u32, u32, u32), C
         seed: Some(seed),
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
+        base: None,
     };
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
     let ledger = Ledger::open(&lab.ledger_path())?;

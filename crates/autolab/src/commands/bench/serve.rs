@@ -189,6 +189,7 @@ fn campaign_secs(lab: &Lab, tag: &str) -> Result<f64, CliError> {
         seed: Some(0),
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
+        base: None,
     };
     let start = Instant::now();
     run_campaign(lab, &opts, &mut Quiet, &AtomicBool::new(false))?;

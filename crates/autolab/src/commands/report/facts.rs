@@ -180,5 +180,8 @@ pub fn facts(ledger: &Ledger, root: &Path, tag: &str) -> Result<Value, CliError>
         "causes": causes,
         "proposers": proposers,
         "projects": status["projects"],
+        // `autolab ablate`'s newest table, while the incumbent it ablated is still the best.
+        "ablation": autolab_engine::ablation::latest(ledger, campaign.id)
+            .filter(|a| Some(a.incumbent) == campaign.incumbent),
     }))
 }

@@ -191,6 +191,7 @@ pub fn render(f: &Value) -> String {
         }
         let _ = writeln!(md);
     }
+    ablation(&mut md, &f["ablation"]);
     if let Some(projects) = f["projects"].as_array().filter(|p| !p.is_empty()) {
         let _ = writeln!(md, "## Projects\n");
         let _ = writeln!(md, "| project | idea | status | runs | review | paper |");
@@ -218,4 +219,57 @@ pub fn render(f: &Value) -> String {
         "_Every number above is read from the campaign's ledger; `#N` names the experiment it belongs to (`autolab show N`)._"
     );
     md
+}
+
+/// An effect `{gain, lo, hi}` as `+g [lo, hi]`, or why a variant was not measured.
+fn effect(e: &Value, measured: &Value) -> String {
+    match (e["gain"].as_f64(), e["lo"].as_f64(), e["hi"].as_f64()) {
+        (Some(g), Some(lo), Some(hi)) => format!("{g:+.4} [{lo:+.4}, {hi:+.4}]"),
+        _ => format!("— {}", cell(&measured["why"]).trim())
+            .trim()
+            .to_string(),
+    }
+}
+
+/// `autolab ablate`'s table: each kept change's contribution both ways.
+fn ablation(md: &mut String, a: &Value) {
+    let Some(rows) = a["rows"].as_array() else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Ablation
+"
+    );
+    let _ = writeln!(
+        md,
+        "Which kept changes carried the gain (`autolab ablate`): each variant run {} times, gains toward the goal with {:.0}% intervals.
+",
+        a["repeats"],
+        a["confidence"].as_f64().unwrap_or(0.95) * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| # | change | leave-one-out (#{inc} − without it) | add-one-in (alone − #0) |",
+        inc = a["incumbent"]
+    );
+    let _ = writeln!(md, "|---|--------|---------------|------------|");
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            r["change"]["number"],
+            cell(&r["change"]["title"]),
+            effect(&r["leave_one_out"], &r["without"]),
+            effect(&r["add_one_in"], &r["alone"])
+        );
+    }
+    let _ = writeln!(
+        md,
+        "
+Total: {} (#{} against the baseline, both measured again).
+",
+        effect(&a["total"], &a["baseline"]),
+        a["incumbent"]
+    );
 }

@@ -1,0 +1,306 @@
+//! Ablation (`autolab ablate`): which of a campaign's kept changes carried the gain. For each
+//! change on the incumbent line, leave-one-out (the final incumbent with that change reverted)
+//! and add-one-in (that change alone on the baseline), each run `repeats` times; with the final
+//! incumbent and the baseline measured the same way, each change's contribution gets a
+//! confidence interval. Every variant is a commit autolab builds without a worktree (a
+//! three-way merge of trees) and runs as the baseline of a side campaign `ablate-<key>` based
+//! on it — the lab's normal path (worktree, sandbox, protected files, `evaluate`, the runner),
+//! never touching the campaign's incumbent. The key names the variant's tree, the config and
+//! the repeats: a variant measured before (the same tree twice, an interrupted ablation run
+//! again) is read back, not run again.
+
+mod effects;
+mod line;
+
+pub use effects::{Ablation, Effect, Measured, Row, effect, pooled};
+pub use line::{Change, incumbent_line};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use autolab_core::config::{Goal, Policy};
+use autolab_core::ledger::{ABLATION_TAG_PREFIX, Ledger};
+use autolab_core::stats::Sample;
+
+use crate::EngineError;
+use crate::campaign::{Observer, Parts, RunOptions, run_campaign_with};
+use crate::judge::run::{RunCall, call};
+use crate::lab::Lab;
+use crate::proposer::{Proposal, Proposer, Trial};
+
+/// The campaign event an ablation's table is stored as (the newest is the campaign's).
+pub const ABLATION_EVENT: &str = "ablation";
+
+/// A variant's side campaign proposes nothing: its baseline is the variant.
+struct NoProposals;
+
+impl Proposer for NoProposals {
+    fn propose(&mut self, _number: u32, _history: &[Trial]) -> Option<Proposal> {
+        None
+    }
+}
+
+/// The side campaign a variant with `tree` is measured in under `lab`'s config.
+pub fn variant_tag(lab: &Lab, tree: &str, repeats: u32) -> String {
+    let key = crate::writeup::prompt_hash(&format!("{tree}\n{repeats}\n{}", lab.config_text));
+    format!("{ABLATION_TAG_PREFIX}{}", &key[..12])
+}
+
+/// The newest ablation stored for campaign `tag`, if any.
+pub fn latest(ledger: &Ledger, campaign: autolab_core::ids::CampaignId) -> Option<Ablation> {
+    let events = ledger.campaign_events(campaign, ABLATION_EVENT).ok()?;
+    events
+        .into_iter()
+        .rev()
+        .find_map(|v| serde_json::from_value(v).ok())
+}
+
+/// What the side campaign `side` says of its variant: its baseline's scored runs once it has
+/// `repeats` of them, why it has none when its baseline failed, or None while unfinished.
+fn read_back(lab: &Lab, side: &str, repeats: u32) -> Result<Option<Measured>, EngineError> {
+    let ledger = Ledger::open(&lab.ledger_path())?;
+    let Some(campaign) = ledger.campaign(side)? else {
+        return Ok(None);
+    };
+    let Some(base) = ledger.experiment(campaign.id, 0)? else {
+        return Ok(None);
+    };
+    let measured = |sample, why| Measured {
+        tag: Some(side.to_string()),
+        commit: base.commit.clone(),
+        sample,
+        why,
+    };
+    if base.state.is_final() && !base.state.keeps() {
+        let reason = base.reason.clone().unwrap_or_default();
+        return Ok(Some(measured(
+            None,
+            Some(format!("its runs failed: {reason}")),
+        )));
+    }
+    let scores: Vec<f64> = ledger
+        .runs(base.row)?
+        .iter()
+        .filter_map(
+            |r| match call(r, &lab.config.metrics.score, lab.config.task.timeout) {
+                RunCall::Scored(s) => Some(s),
+                _ => None,
+            },
+        )
+        .collect();
+    if !base.state.is_final() || scores.len() < repeats as usize {
+        return Ok(None);
+    }
+    Ok(Some(measured(Sample::of(&scores), None)))
+}
+
+/// Runs the variant `commit` `repeats` times (or reads back an earlier measurement).
+fn measure(
+    lab: &Lab,
+    commit: &str,
+    repeats: u32,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+) -> Result<Measured, EngineError> {
+    let tree = lab
+        .repo
+        .tree_of(commit)
+        .unwrap_or_else(|| commit.to_string());
+    let side = variant_tag(lab, &tree, repeats);
+    if let Some(m) = read_back(lab, &side, repeats)? {
+        return Ok(m);
+    }
+    let mut quiet = lab.clone();
+    quiet.config.notify = None;
+    quiet.config.explore.auto = false;
+    quiet.config.decide.approve = false;
+    // The baseline of a noise-aware campaign runs `repeats` times: the variant's sample.
+    quiet.config.decide.policy = Policy::NoiseAware;
+    quiet.config.decide.repeats = repeats;
+    let side_opts = RunOptions {
+        tag: side.clone(),
+        max_experiments: Some(1),
+        max_hours: None,
+        parallel: Some(1),
+        seed: opts.seed,
+        sandbox_helper: opts.sandbox_helper.clone(),
+        serial_agent: false,
+        base: Some(commit.to_string()),
+    };
+    let parts = Parts {
+        proposer: Some(Box::new(NoProposals)),
+        coder: None,
+        runner: None,
+    };
+    match run_campaign_with(&quiet, &side_opts, observer, stop, parts) {
+        Ok(_) | Err(EngineError::BaselineFailed { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    read_back(lab, &side, repeats)?.ok_or_else(|| {
+        EngineError::usage(
+            "the ablation was stopped before its end",
+            Some("the same command resumes it: the variants measured so far are kept"),
+        )
+    })
+}
+
+/// A variant: a label for the log, and its commit or why there is none.
+struct Variant {
+    label: String,
+    commit: Result<String, String>,
+}
+
+fn build(lab: &Lab, onto: &str, from: &str, to: &str, message: &str) -> Result<String, String> {
+    match lab.repo.apply_change(onto, from, to) {
+        Ok(Some(tree)) => lab
+            .repo
+            .commit_tree(&tree, onto, message)
+            .map_err(|e| e.to_string()),
+        Ok(None) => Err("it conflicts with the other changes".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Ablates campaign `tag`'s incumbent line with `repeats` runs a variant; the table is
+/// stored as the campaign's `ablation` event and returned.
+pub fn run_ablation(
+    lab: &Lab,
+    tag: &str,
+    repeats: u32,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+) -> Result<Ablation, EngineError> {
+    if repeats < 2 {
+        return Err(EngineError::usage(
+            format!("{repeats} run(s) a variant give no confidence interval"),
+            Some("use at least 2 repeats"),
+        ));
+    }
+    let ledger = Ledger::open(&lab.ledger_path())?;
+    let Some(campaign) = ledger.campaign(tag)?.filter(|c| !c.is_side()) else {
+        return Err(EngineError::usage(
+            format!("this lab has no campaign `{tag}`"),
+            None,
+        ));
+    };
+    let Some(incumbent) = campaign.incumbent else {
+        return Err(EngineError::usage(
+            format!("campaign `{tag}` has no incumbent yet (its baseline has no verdict)"),
+            None,
+        ));
+    };
+    let experiments = ledger.experiments(campaign.id)?;
+    let line = incumbent_line(&experiments, incumbent, &campaign.base_commit)
+        .map_err(|why| EngineError::usage(format!("campaign `{tag}`: {why}"), None))?;
+    if line.is_empty() {
+        return Err(EngineError::usage(
+            format!("campaign `{tag}` kept no change over its baseline: nothing to ablate"),
+            None,
+        ));
+    }
+    drop(ledger);
+    let full = line.last().map(|c| c.commit.clone()).unwrap_or_default();
+    let base = campaign.base_commit.clone();
+    let mut variants = vec![
+        Variant {
+            label: format!("the final incumbent #{incumbent}"),
+            commit: Ok(full.clone()),
+        },
+        Variant {
+            label: "the baseline".into(),
+            commit: Ok(base.clone()),
+        },
+    ];
+    for c in &line {
+        let n = c.number;
+        variants.push(Variant {
+            label: format!("without #{n}"),
+            commit: build(
+                lab,
+                &full,
+                &c.commit,
+                &c.parent,
+                &format!("ablation of `{tag}`: the incumbent without #{n}"),
+            ),
+        });
+        variants.push(Variant {
+            label: format!("#{n} alone"),
+            commit: build(
+                lab,
+                &base,
+                &c.parent,
+                &c.commit,
+                &format!("ablation of `{tag}`: #{n} alone on the baseline"),
+            ),
+        });
+    }
+    let side_opts = RunOptions {
+        seed: Some(campaign.seed),
+        ..opts.clone()
+    };
+    let mut measured = Vec::new();
+    for (k, v) in variants.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            return Err(EngineError::usage(
+                "the ablation was stopped before its end",
+                Some("the same command resumes it: the variants measured so far are kept"),
+            ));
+        }
+        observer.report(crate::Report::Note(format!(
+            "ablation variant {}/{}: {}",
+            k + 1,
+            variants.len(),
+            v.label
+        )));
+        measured.push(match &v.commit {
+            Ok(commit) => measure(lab, commit, repeats, &side_opts, observer, stop)?,
+            Err(why) => Measured::missing(format!("does not apply: {why}")),
+        });
+    }
+    let goal = lab.config.score_goal();
+    let confidence = lab.config.decide.confidence;
+    let noise = pooled(&measured.iter().collect::<Vec<_>>());
+    let (full_m, base_m) = (measured[0].clone(), measured[1].clone());
+    let rows = line
+        .into_iter()
+        .enumerate()
+        .map(|(i, change)| {
+            let without = measured[2 + 2 * i].clone();
+            let alone = measured[3 + 2 * i].clone();
+            Row {
+                leave_one_out: effect(&full_m, &without, goal, noise, confidence),
+                add_one_in: effect(&alone, &base_m, goal, noise, confidence),
+                change,
+                without,
+                alone,
+            }
+        })
+        .collect();
+    let ablation = Ablation {
+        tag: tag.to_string(),
+        repeats,
+        confidence,
+        goal: match goal {
+            Goal::Minimize => "minimize".into(),
+            Goal::Maximize => "maximize".into(),
+        },
+        incumbent,
+        total: effect(&full_m, &base_m, goal, noise, confidence),
+        full: full_m,
+        baseline: base_m,
+        rows,
+        noise_sd: noise.map(|n| n.sd),
+        at: autolab_core::ledger::now(),
+    };
+    let ledger = Ledger::open(&lab.ledger_path())?;
+    ledger.campaign_event(
+        campaign.id,
+        ABLATION_EVENT,
+        &serde_json::to_value(&ablation).unwrap_or_default(),
+    )?;
+    Ok(ablation)
+}
+
+#[cfg(test)]
+mod tests;
