@@ -70,15 +70,26 @@ fn read_back(lab: &Lab, side: &str, repeats: u32) -> Result<Option<Measured>, En
         sample,
         why,
     };
+    let runs = ledger.runs(base.row)?;
     if base.state.is_final() && !base.state.keeps() {
-        let reason = base.reason.clone().unwrap_or_default();
-        return Ok(Some(measured(
-            None,
-            Some(format!("its runs failed: {reason}")),
-        )));
+        let mut why = format!(
+            "its runs failed: {}",
+            base.reason.clone().unwrap_or_default()
+        );
+        // What the run said last, e.g. the exception.
+        if let Some(last) = runs
+            .last()
+            .and_then(|r| r.log_tail.as_deref())
+            .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
+        {
+            let last: String = last.trim().chars().take(120).collect();
+            if !why.contains(&last) {
+                why.push_str(&format!(" ({last})"));
+            }
+        }
+        return Ok(Some(measured(None, Some(why))));
     }
-    let scores: Vec<f64> = ledger
-        .runs(base.row)?
+    let scores: Vec<f64> = runs
         .iter()
         .filter_map(
             |r| match call(r, &lab.config.metrics.score, lab.config.task.timeout) {
@@ -150,13 +161,20 @@ struct Variant {
     commit: Result<String, String>,
 }
 
-fn build(lab: &Lab, onto: &str, from: &str, to: &str, message: &str) -> Result<String, String> {
+/// The commit of `onto` with the change `from → to`; `conflict` says why when it does not
+/// apply there.
+fn build(
+    lab: &Lab,
+    (onto, from, to): (&str, &str, &str),
+    message: &str,
+    conflict: &str,
+) -> Result<String, String> {
     match lab.repo.apply_change(onto, from, to) {
         Ok(Some(tree)) => lab
             .repo
             .commit_tree(&tree, onto, message)
             .map_err(|e| e.to_string()),
-        Ok(None) => Err("it conflicts with the other changes".into()),
+        Ok(None) => Err(conflict.into()),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -218,20 +236,18 @@ pub fn run_ablation(
             label: format!("without #{n}"),
             commit: build(
                 lab,
-                &full,
-                &c.commit,
-                &c.parent,
+                (&full, &c.commit, &c.parent),
                 &format!("ablation of `{tag}`: the incumbent without #{n}"),
+                "a later change rewrote its lines",
             ),
         });
         variants.push(Variant {
             label: format!("#{n} alone"),
             commit: build(
                 lab,
-                &base,
-                &c.parent,
-                &c.commit,
+                (&base, &c.parent, &c.commit),
                 &format!("ablation of `{tag}`: #{n} alone on the baseline"),
+                "it changes lines an earlier change wrote",
             ),
         });
     }

@@ -11,24 +11,35 @@ use super::agent::{is_ideation, openai};
 use super::common::*;
 use super::learning::distinct_idea;
 
-/// The sizes of the three changes (a, b, c), in val_loss.
+/// The sizes of the additive lab's three changes (a, b, c), in val_loss.
 const SIZES: [f64; 3] = [0.3, 0.2, 0.1];
 
-fn edit(file: &str, to: f64) -> String {
-    format!("{file}\n```\n<<<<<<< SEARCH\n0\n=======\n{to}\n>>>>>>> REPLACE\n```\n")
+fn edit(file: &str, from: &str, to: &str) -> String {
+    format!("{file}\n```\n<<<<<<< SEARCH\n{from}\n=======\n{to}\n>>>>>>> REPLACE\n```\n")
 }
 
-/// A lab whose val_loss is 1 − a − b − c plus noise of ±0.01 (seeded by the run's seed and the
-/// code: every variant draws its own); the coder's k-th change sets file k to its size.
-fn additive_lab() -> (TestLab, FakeServer) {
+/// val_loss is 1 − a − b − c plus noise of ±0.01, seeded by the run's seed and the code: every
+/// variant draws its own.
+const ADDITIVE: &str = "import os, random\n\
+     a, b, c = (float(open(f).read()) for f in ('a.txt', 'b.txt', 'c.txt'))\n\
+     seed = int(os.environ.get('AUTOLAB_SEED', '0'))\n\
+     noise = (random.Random(f'{seed} {a} {b} {c}').random() - 0.5) * 0.02\n\
+     print(f'val_loss: {1.0 - a - b - c + noise:.6f}')\n";
+
+/// A lab scored by `run_py` over a.txt, b.txt and c.txt (each 0 at first); the coder's k-th
+/// change is `edits[k]` (file, line before, line after).
+fn lab_of(
+    run_py: &str,
+    edits: Vec<(&'static str, &'static str, &'static str)>,
+) -> (TestLab, FakeServer) {
     let ideas = AtomicUsize::new(0);
     let codes = AtomicUsize::new(0);
     let server = FakeServer::from_fn(move |r| {
         if is_ideation(r) {
             openai(&distinct_idea(ideas.fetch_add(1, Ordering::SeqCst)))
         } else {
-            let k = codes.fetch_add(1, Ordering::SeqCst) % 3;
-            openai(&edit(["a.txt", "b.txt", "c.txt"][k], SIZES[k]))
+            let (file, from, to) = edits[codes.fetch_add(1, Ordering::SeqCst) % edits.len()];
+            openai(&edit(file, from, to))
         }
     });
     let lab = TestLab::new();
@@ -36,14 +47,7 @@ fn additive_lab() -> (TestLab, FakeServer) {
         lab.write(f, "0\n");
     }
     lab.write("prepare.sh", "# evaluation\n");
-    lab.write(
-        "run.py",
-        "import os, random\n\
-         a, b, c = (float(open(f).read()) for f in ('a.txt', 'b.txt', 'c.txt'))\n\
-         seed = int(os.environ.get('AUTOLAB_SEED', '0'))\n\
-         noise = (random.Random(f'{seed} {a} {b} {c}').random() - 0.5) * 0.02\n\
-         print(f'val_loss: {1.0 - a - b - c + noise:.6f}')\n",
-    );
+    lab.write("run.py", run_py);
     lab.write(
         "autolab.toml",
         &format!(
@@ -55,6 +59,28 @@ fn additive_lab() -> (TestLab, FakeServer) {
     );
     lab.commit("lab");
     (lab, server)
+}
+
+/// The three changes a = 0.3, b = 0.2, c = 0.1 of the additive lab.
+fn additive_lab() -> (TestLab, FakeServer) {
+    lab_of(
+        ADDITIVE,
+        vec![
+            ("a.txt", "0", "0.3"),
+            ("b.txt", "0", "0.2"),
+            ("c.txt", "0", "0.1"),
+        ],
+    )
+}
+
+/// Runs campaign `t` one candidate an invocation: each is written on top of the one kept
+/// before it (within one invocation the next candidate is coded while the last one runs,
+/// from its parent).
+fn three_candidates(lab: &TestLab) {
+    for n in ["2", "3", "4"] {
+        let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", n]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
 }
 
 fn runs_of_side_campaigns(lab: &TestLab) -> usize {
@@ -80,12 +106,7 @@ fn runs_of_side_campaigns(lab: &TestLab) -> usize {
 #[test]
 fn ablation_recovers_three_independent_changes_of_known_sizes_within_their_intervals() {
     let (lab, _server) = additive_lab();
-    // One candidate an invocation: each is written on top of the one kept before it (within
-    // one invocation the next candidate is coded while the last one runs, from its parent).
-    for n in ["2", "3", "4"] {
-        let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", n]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    three_candidates(&lab);
     let status = lab.json(&["status", "--tag", "t", "--json"]);
     assert_eq!(status["incumbent"]["id"], 3, "{status}");
     assert_eq!(status["counts"]["kept"], 4, "{status}");
@@ -189,4 +210,128 @@ fn ablation_needs_a_kept_change_and_two_repeats() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn changes_that_touch_the_same_line_or_need_each_other_are_said_so() {
+    // #1 a = 0.3; #2 b = 0.2, which crashes without a; #3 a from 0.3 to 0.5 (a's line again).
+    let (lab, _server) = lab_of(
+        "import sys\n\
+         a, b = (float(open(f).read()) for f in ('a.txt', 'b.txt'))\n\
+         if b and not a:\n    sys.exit('b needs a')\n\
+         print(f'val_loss: {1.0 - a - b:.6f}')\n",
+        vec![
+            ("a.txt", "0", "0.3"),
+            ("b.txt", "0", "0.2"),
+            ("a.txt", "0.3", "0.5"),
+        ],
+    );
+    three_candidates(&lab);
+    let out = lab.autolab(&["ablate", "--tag", "t", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{table}");
+    // #1 cannot be reverted from the incumbent: #3 rewrote its line.
+    assert!(rows[0]["leave_one_out"].is_null(), "{table}");
+    assert_eq!(
+        rows[0]["without"]["why"],
+        "does not apply: a later change rewrote its lines"
+    );
+    // #2 alone crashes: it needs #1.
+    assert!(rows[1]["add_one_in"].is_null(), "{table}");
+    let why = rows[1]["alone"]["why"].as_str().unwrap();
+    assert_eq!(why, "its runs failed: exit code 1 (b needs a)");
+    // Without #2 the incumbent runs: its contribution is exactly 0.2 (no noise here).
+    assert_eq!(
+        rows[1]["leave_one_out"]["gain"]
+            .as_f64()
+            .map(|g| (g * 1e6).round()),
+        Some(200_000.0)
+    );
+    // #3 does not apply on the baseline, where a is still 0.
+    assert!(rows[2]["add_one_in"].is_null(), "{table}");
+    assert_eq!(
+        rows[2]["alone"]["why"],
+        "does not apply: it changes lines an earlier change wrote"
+    );
+    // The table says each, the campaign still works.
+    let out = lab.autolab(&["ablate", "--tag", "t"]);
+    let text = stdout(&out);
+    assert!(text.contains("— (its runs failed: "), "{text}");
+    assert!(
+        text.contains("— (does not apply: a later change rewrote its lines)"),
+        "{text}"
+    );
+    let status = lab.json(&["status", "--json"]);
+    assert_eq!(status["tag"], "t", "{status}");
+}
+
+/// Run rows of each ablation side campaign whose variant has its verdict.
+fn judged_variants(lab: &TestLab) -> Vec<(String, i64)> {
+    let conn = lab.ledger();
+    let mut stmt = conn
+        .prepare(
+            "SELECT c.tag, (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id)
+             FROM campaigns c JOIN experiments e ON e.campaign_id = c.id
+             WHERE c.tag LIKE 'ablate-%' AND e.number = 0 AND e.verdict IS NOT NULL ORDER BY c.tag",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn an_ablation_killed_with_sigkill_resumes_without_running_its_measured_variants_again() {
+    let (lab, _server) = additive_lab();
+    three_candidates(&lab);
+    let child = lab
+        .cmd()
+        .args(["ablate", "--tag", "t"])
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.wait_for("two variants measured and a third running", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM experiments e JOIN campaigns c ON c.id = e.campaign_id
+             WHERE c.tag LIKE 'ablate-%' AND e.verdict IS NOT NULL",
+        ) >= 2
+            && count(
+                c,
+                "SELECT COUNT(*) FROM runs WHERE outcome = 'running' AND pid IS NOT NULL",
+            ) >= 1
+    });
+    let pid = child.id();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    let _ = output_within(child, std::time::Duration::from_secs(30));
+    let before = judged_variants(&lab);
+    assert!(before.len() >= 2, "{before:?}");
+    // No ablation table is stored by the killed run.
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM events WHERE kind = 'ablation'"),
+        0
+    );
+
+    let out = lab.autolab(&["ablate", "--tag", "t", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for row in table["rows"].as_array().unwrap() {
+        assert!(row["leave_one_out"]["gain"].is_f64(), "{row}");
+        assert!(row["add_one_in"]["gain"].is_f64(), "{row}");
+    }
+    // The variants measured before the kill kept their runs: nothing of them ran again.
+    let after = judged_variants(&lab);
+    assert_eq!(after.len(), 8, "{after:?}");
+    for v in &before {
+        assert!(after.contains(v), "{v:?} ran again: {after:?}");
+    }
+    assert!(leftovers(&lab).is_empty(), "{:?}", leftovers(&lab));
+    assert_eq!(lab.json(&["status", "--json"])["tag"], "t");
 }
