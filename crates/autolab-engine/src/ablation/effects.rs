@@ -62,6 +62,9 @@ pub struct Row {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ablation {
     pub tag: String,
+    /// What a row is: a kept `change` of code, or a `parameter` the optimizer moved.
+    #[serde(default)]
+    pub by: String,
     /// Runs per variant.
     pub repeats: u32,
     pub confidence: f64,
@@ -146,8 +149,13 @@ impl Ablation {
     /// The table `autolab ablate` prints and the report carries.
     pub fn render(&self) -> String {
         let pct = (self.confidence * 100.0).round();
+        let rows = if self.by == "parameter" {
+            "parameter(s) the incumbent moved from the baseline's value"
+        } else {
+            "change(s) on the incumbent line"
+        };
         let mut out = format!(
-            "ablation of campaign `{}`: {} change(s) on the incumbent line (#{}), {} run(s) per variant (score: {})\n",
+            "ablation of campaign `{}`: {} {rows} (#{}), {} run(s) per variant (score: {})\n",
             self.tag,
             self.rows.len(),
             self.incumbent,

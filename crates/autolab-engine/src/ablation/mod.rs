@@ -11,9 +11,11 @@
 
 mod effects;
 mod line;
+mod variants;
 
 pub use effects::{Ablation, Effect, Measured, Row, effect, pooled};
 pub use line::{Change, incumbent_line};
+pub use variants::{Plan, Spec, Variant};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -39,9 +41,10 @@ impl Proposer for NoProposals {
     }
 }
 
-/// The side campaign a variant with `tree` is measured in under `lab`'s config.
-pub fn variant_tag(lab: &Lab, tree: &str, repeats: u32) -> String {
-    let key = crate::writeup::prompt_hash(&format!("{tree}\n{repeats}\n{}", lab.config_text));
+/// The side campaign a variant is measured in under `lab`'s config: `code` names what it runs
+/// (its tree, and its parameter values if any).
+pub fn variant_tag(lab: &Lab, code: &str, repeats: u32) -> String {
+    let key = crate::writeup::prompt_hash(&format!("{code}\n{repeats}\n{}", lab.config_text));
     format!("{ABLATION_TAG_PREFIX}{}", &key[..12])
 }
 
@@ -107,17 +110,22 @@ fn read_back(lab: &Lab, side: &str, repeats: u32) -> Result<Option<Measured>, En
 /// Runs the variant `commit` `repeats` times (or reads back an earlier measurement).
 fn measure(
     lab: &Lab,
-    commit: &str,
+    spec: &Spec,
     repeats: u32,
     opts: &RunOptions,
     observer: &mut dyn Observer,
     stop: &AtomicBool,
 ) -> Result<Measured, EngineError> {
-    let tree = lab
+    let commit = spec.commit.as_str();
+    let mut code = lab
         .repo
         .tree_of(commit)
         .unwrap_or_else(|| commit.to_string());
-    let side = variant_tag(lab, &tree, repeats);
+    if let Some(p) = &spec.params {
+        code.push('\n');
+        code.push_str(&p.to_string());
+    }
+    let side = variant_tag(lab, &code, repeats);
     if let Some(m) = read_back(lab, &side, repeats)? {
         return Ok(m);
     }
@@ -137,6 +145,7 @@ fn measure(
         sandbox_helper: opts.sandbox_helper.clone(),
         serial_agent: false,
         base: Some(commit.to_string()),
+        base_params: spec.params.clone(),
     };
     let parts = Parts {
         proposer: Some(Box::new(NoProposals)),
@@ -153,30 +162,6 @@ fn measure(
             Some("the same command resumes it: the variants measured so far are kept"),
         )
     })
-}
-
-/// A variant: a label for the log, and its commit or why there is none.
-struct Variant {
-    label: String,
-    commit: Result<String, String>,
-}
-
-/// The commit of `onto` with the change `from → to`; `conflict` says why when it does not
-/// apply there.
-fn build(
-    lab: &Lab,
-    (onto, from, to): (&str, &str, &str),
-    message: &str,
-    conflict: &str,
-) -> Result<String, String> {
-    match lab.repo.apply_change(onto, from, to) {
-        Ok(Some(tree)) => lab
-            .repo
-            .commit_tree(&tree, onto, message)
-            .map_err(|e| e.to_string()),
-        Ok(None) => Err(conflict.into()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// Ablates campaign `tag`'s incumbent line with `repeats` runs a variant; the table is
@@ -218,39 +203,31 @@ pub fn run_ablation(
         ));
     }
     drop(ledger);
-    let full = line.last().map(|c| c.commit.clone()).unwrap_or_default();
     let base = campaign.base_commit.clone();
-    let mut variants = vec![
-        Variant {
-            label: format!("the final incumbent #{incumbent}"),
-            commit: Ok(full.clone()),
-        },
-        Variant {
-            label: "the baseline".into(),
-            commit: Ok(base.clone()),
-        },
-    ];
-    for c in &line {
-        let n = c.number;
-        variants.push(Variant {
-            label: format!("without #{n}"),
-            commit: build(
-                lab,
-                (&full, &c.commit, &c.parent),
-                &format!("ablation of `{tag}`: the incumbent without #{n}"),
-                "a later change rewrote its lines",
+    let of = |n: u32| experiments.iter().find(|e| e.number == n);
+    let by_params = lab.config.params.as_ref().filter(|_| {
+        line.iter()
+            .all(|c| of(c.number).is_some_and(|e| e.params.is_some()))
+    });
+    let plan = match (by_params, of(incumbent)) {
+        (Some(params), Some(inc)) => {
+            let with_values: Vec<_> = line
+                .iter()
+                .map(|c| (c.clone(), of(c.number).and_then(|e| e.params.clone())))
+                .collect();
+            variants::by_parameter(lab, params, &base, inc, &with_values)
+        }
+        _ => variants::by_change(lab, tag, &base, incumbent, line),
+    };
+    if plan.rows.is_empty() {
+        return Err(EngineError::usage(
+            format!(
+                "campaign `{tag}`'s incumbent holds every parameter at the baseline's value: nothing to ablate"
             ),
-        });
-        variants.push(Variant {
-            label: format!("#{n} alone"),
-            commit: build(
-                lab,
-                (&base, &c.parent, &c.commit),
-                &format!("ablation of `{tag}`: #{n} alone on the baseline"),
-                "it changes lines an earlier change wrote",
-            ),
-        });
+            None,
+        ));
     }
+    let variants = plan.variants;
     let side_opts = RunOptions {
         seed: Some(campaign.seed),
         ..opts.clone()
@@ -269,8 +246,8 @@ pub fn run_ablation(
             variants.len(),
             v.label
         )));
-        measured.push(match &v.commit {
-            Ok(commit) => measure(lab, commit, repeats, &side_opts, observer, stop)?,
+        measured.push(match &v.spec {
+            Ok(spec) => measure(lab, spec, repeats, &side_opts, observer, stop)?,
             Err(why) => Measured::missing(format!("does not apply: {why}")),
         });
     }
@@ -278,7 +255,8 @@ pub fn run_ablation(
     let confidence = lab.config.decide.confidence;
     let noise = pooled(&measured.iter().collect::<Vec<_>>());
     let (full_m, base_m) = (measured[0].clone(), measured[1].clone());
-    let rows = line
+    let rows = plan
+        .rows
         .into_iter()
         .enumerate()
         .map(|(i, change)| {
@@ -295,6 +273,7 @@ pub fn run_ablation(
         .collect();
     let ablation = Ablation {
         tag: tag.to_string(),
+        by: plan.by.to_string(),
         repeats,
         confidence,
         goal: match goal {

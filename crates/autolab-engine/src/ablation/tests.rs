@@ -137,6 +137,7 @@ fn table(rows: Vec<(f64, f64)>, total: f64) -> Ablation {
     };
     Ablation {
         tag: "t".into(),
+        by: "change".into(),
         repeats: 3,
         confidence: 0.95,
         goal: "minimize".into(),

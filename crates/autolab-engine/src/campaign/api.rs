@@ -20,6 +20,9 @@ pub struct RunOptions {
     /// The commit a new campaign starts from (its baseline); HEAD when None. An ablation's
     /// variants are campaigns based on commits autolab built.
     pub base: Option<String>,
+    /// Parameter values the baseline runs with (written by the params writer like a
+    /// candidate's); the lab's own values when None. An ablation's parameter variants.
+    pub base_params: Option<serde_json::Value>,
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar or log lines).

@@ -32,7 +32,7 @@ impl Sources {
             Proposal {
                 title: "baseline".into(),
                 proposer: "baseline".into(),
-                params: None,
+                params: books.opts.base_params.clone(),
             }
         } else {
             let history = books.trials()?;
@@ -79,8 +79,9 @@ impl Sources {
         let worktree = books.lab.worktree(&books.campaign.tag, exp.number);
         books.worktrees().checkout(exp.number, &exp.parent)?;
 
-        if exp.number == 0 {
-            // The baseline is the incumbent as it is.
+        if exp.number == 0 && (exp.params.is_none() || self.coder.is_none()) {
+            // The baseline is the incumbent as it is (with values given, they are applied
+            // like a candidate's below).
             let ch = Changes {
                 commit: Some(exp.parent.clone()),
                 lines: Some((0, 0)),

@@ -88,6 +88,7 @@ pub fn try_attack(
         sandbox_helper: opts.sandbox_helper.clone(),
         serial_agent: false,
         base: None,
+        base_params: None,
     };
     let parts = Parts {
         proposer: Some(Box::new(AttackProposer {

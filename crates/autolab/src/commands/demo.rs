@@ -78,6 +78,7 @@ pub fn demo(args: Args) -> Result<ExitCode, CliError> {
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
         base: None,
+        base_params: None,
     };
     let summary = run_with_progress(&lab, &opts)?;
     println!();

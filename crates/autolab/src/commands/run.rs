@@ -111,6 +111,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
         base: None,
+        base_params: None,
     };
     let summary = run_with_progress(&lab, &opts)?;
     // The campaign is over: a closed pipe may end the summary (`autolab run … | head`).

@@ -335,3 +335,125 @@ fn an_ablation_killed_with_sigkill_resumes_without_running_its_measured_variants
     assert!(leftovers(&lab).is_empty(), "{:?}", leftovers(&lab));
     assert_eq!(lab.json(&["status", "--json"])["tag"], "t");
 }
+
+/// An optimizer lab: val_loss = 1 − (a + b + c)/10 plus noise; d does nothing. The values go
+/// in by `apply` (`json` into params.json, or `args` with defaults).
+fn params_lab(apply: &str, defaults: bool) -> TestLab {
+    let lab = TestLab::new();
+    lab.write("params.json", "{\"a\": 0, \"b\": 0, \"c\": 0, \"d\": 0}\n");
+    lab.write(
+        "run.py",
+        "import json, os, random, sys\n\
+         p = json.load(open('params.json'))\n\
+         for k, v in zip(sys.argv[1::2], sys.argv[2::2]):\n    p[k.lstrip('-')] = int(v)\n\
+         seed = int(os.environ.get('AUTOLAB_SEED', '0'))\n\
+         noise = (random.Random(f'{seed} {sorted(p.items())}').random() - 0.5) * 0.02\n\
+         print(f\"val_loss: {1.0 - (p['a'] + p['b'] + p['c']) / 10 + noise:.6f}\")\n",
+    );
+    let d = |v: &str| {
+        if defaults {
+            format!(", default = {v}")
+        } else {
+            String::new()
+        }
+    };
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\ncommand = \"python3 run.py\"\neditable = [\"params.json\"]\nprotected = [\"run.py\"]\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n\
+             [params]\napply = {apply}\na = {{ choice = [0, 3]{} }}\nb = {{ choice = [0, 2]{} }}\nc = {{ choice = [0, 1]{} }}\nd = {{ choice = [0, 5]{} }}\n\
+             [decide]\npolicy = \"strict\"\nrepeats = 3\nconfidence = 0.99\n",
+            d("0"),
+            d("0"),
+            d("0"),
+            d("0")
+        ),
+    );
+    lab.commit("lab");
+    lab
+}
+
+/// Checks a parameter ablation's rows against the lab's sizes (a 0.3, b 0.2, c 0.1, d none).
+fn assert_parameter_sizes(table: &serde_json::Value) {
+    assert_eq!(table["by"], "parameter", "{table}");
+    let rows = table["rows"].as_array().unwrap();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| r["change"]["title"].as_str().unwrap().to_string())
+        .collect();
+    for (name, size) in [("a: 0 → 3", 0.3), ("b: 0 → 2", 0.2), ("c: 0 → 1", 0.1)] {
+        let row = rows
+            .iter()
+            .find(|r| r["change"]["title"] == name)
+            .unwrap_or_else(|| panic!("no row {name}: {names:?}"));
+        for way in ["leave_one_out", "add_one_in"] {
+            let e = &row[way];
+            let (lo, hi) = (e["lo"].as_f64().unwrap(), e["hi"].as_f64().unwrap());
+            assert!(lo <= size && size <= hi, "{name} {way}: {e}");
+            assert!(hi - lo < 0.1, "{name} {way}: {e}");
+        }
+    }
+    if let Some(d) = rows.iter().find(|r| r["change"]["title"] == "d: 0 → 5") {
+        for way in ["leave_one_out", "add_one_in"] {
+            let e = &d[way];
+            assert!(
+                e["lo"].as_f64().unwrap() <= 0.0 && 0.0 <= e["hi"].as_f64().unwrap(),
+                "d {way}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_optimizer_campaign_is_ablated_by_parameter() {
+    let lab = params_lab("{ json = \"params.json\" }", false);
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let best = lab.json(&["status", "--tag", "t", "--json"]);
+    let out = lab.autolab(&["ablate", "--tag", "t", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(table["incumbent"], best["incumbent"]["id"], "{table}");
+    assert_parameter_sizes(&table);
+    // Each row names the kept experiment that set the value.
+    for r in table["rows"].as_array().unwrap() {
+        let n = r["change"]["number"].as_u64().unwrap();
+        let e = lab.json(&["show", &n.to_string(), "--tag", "t", "--json"]);
+        assert_eq!(e["verdict"], "kept", "{e}");
+    }
+}
+
+#[test]
+fn parameters_passed_as_arguments_need_their_defaults() {
+    let lab = params_lab("{ args = \"--a {a} --b {b} --c {c} --d {d}\" }", true);
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lab.autolab(&["ablate", "--tag", "t", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_parameter_sizes(&table);
+
+    // Without defaults autolab cannot know the baseline's values: every variant that needs
+    // one says so, and nothing is measured wrongly.
+    let lab = params_lab("{ args = \"--a {a} --b {b} --c {c} --d {d}\" }", false);
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "12"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lab.autolab(&["ablate", "--tag", "t", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{table}");
+    for r in rows {
+        assert!(
+            r["leave_one_out"].is_null() && r["add_one_in"].is_null(),
+            "{r}"
+        );
+        let why = r["without"]["why"].as_str().unwrap();
+        assert!(
+            why.contains("unknown: give it a `default` in [params]"),
+            "{why}"
+        );
+    }
+    assert!(table["full"]["sample"].is_null(), "{table}");
+}

@@ -93,6 +93,7 @@ fn measure(
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: serial,
         base: None,
+        base_params: None,
     };
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
     let ledger = Ledger::open(&lab.ledger_path())?;

@@ -182,6 +182,7 @@ fn measure(dir: &Path, experiments: u32) -> Result<(f64, f64), CliError> {
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
         base: None,
+        base_params: None,
     };
     let start = Instant::now();
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;

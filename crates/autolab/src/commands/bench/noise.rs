@@ -60,6 +60,7 @@ fn campaign(dir: &Path, candidates: u32, seed: u64) -> Result<(u32, u32, u32), C
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
         base: None,
+        base_params: None,
     };
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
     let ledger = Ledger::open(&lab.ledger_path())?;

@@ -190,6 +190,7 @@ fn campaign_secs(lab: &Lab, tag: &str) -> Result<f64, CliError> {
         sandbox_helper: std::env::current_exe().ok(),
         serial_agent: false,
         base: None,
+        base_params: None,
     };
     let start = Instant::now();
     run_campaign(lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
