@@ -20,7 +20,12 @@ pub enum Apply {
 /// How the optimizer chooses values: `[params].sampler`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampler {
-    /// Tree-structured Parzen Estimator after a random warm-up (the default).
+    /// The Gaussian process while the history is small and the space low-dimensional, TPE
+    /// beyond (the default).
+    Auto,
+    /// Gaussian-process Bayesian optimisation after a random warm-up.
+    Gp,
+    /// Tree-structured Parzen Estimator after a random warm-up.
     Tpe,
     /// Independent uniform draws (log-uniform for `log_float`).
     Random,
@@ -29,6 +34,8 @@ pub enum Sampler {
 impl Sampler {
     pub fn as_str(self) -> &'static str {
         match self {
+            Sampler::Auto => "auto",
+            Sampler::Gp => "gp",
             Sampler::Tpe => "tpe",
             Sampler::Random => "random",
         }
@@ -94,7 +101,9 @@ type Problem = (String, String, Option<String>);
 
 pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
     let sampler = match &raw.sampler {
-        None => Sampler::Tpe,
+        None => Sampler::Auto,
+        Some(toml::Value::String(s)) if s == "auto" => Sampler::Auto,
+        Some(toml::Value::String(s)) if s == "gp" => Sampler::Gp,
         Some(toml::Value::String(s)) if s == "tpe" => Sampler::Tpe,
         Some(toml::Value::String(s)) if s == "random" => Sampler::Random,
         Some(other) => {
@@ -105,7 +114,7 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
             return Err((
                 "sampler".into(),
                 format!("unknown sampler {shown}"),
-                Some("valid samplers: \"tpe\" (the default), \"random\"".into()),
+                Some("valid samplers: \"auto\" (the default), \"gp\", \"tpe\", \"random\"".into()),
             ));
         }
     };

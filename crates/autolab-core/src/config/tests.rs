@@ -152,12 +152,21 @@ fn params_error(extra: &str) -> ConfigError {
 }
 
 #[test]
-fn sampler_defaults_to_tpe_and_accepts_random() {
+fn sampler_defaults_to_auto_and_accepts_gp_tpe_and_random() {
     let p = parse(&with_params("lr = { float = [0.0, 1.0] }"))
         .unwrap()
         .params
         .unwrap();
-    assert_eq!(p.sampler, Sampler::Tpe);
+    assert_eq!(p.sampler, Sampler::Auto);
+    for (name, want) in [("gp", Sampler::Gp), ("auto", Sampler::Auto)] {
+        let p = parse(&with_params(&format!(
+            "sampler = \"{name}\"\nlr = {{ float = [0.0, 1.0] }}"
+        )))
+        .unwrap()
+        .params
+        .unwrap();
+        assert_eq!(p.sampler, want);
+    }
     assert_eq!(p.startup, None);
     let p = parse(&with_params(
         "sampler = \"random\"\nlr = { float = [0.0, 1.0] }",

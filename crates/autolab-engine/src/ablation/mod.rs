@@ -42,9 +42,14 @@ impl Proposer for NoProposals {
 }
 
 /// The side campaign a variant is measured in under `lab`'s config: `code` names what it runs
-/// (its tree, and its parameter values if any).
+/// (its tree, and its parameter values if any). The config counts as parsed: a comment or a
+/// blank line changes nothing that runs.
 pub fn variant_tag(lab: &Lab, code: &str, repeats: u32) -> String {
-    let key = crate::writeup::prompt_hash(&format!("{code}\n{repeats}\n{}", lab.config_text));
+    let config = lab
+        .config_text
+        .parse::<toml::Table>()
+        .map_or_else(|_| lab.config_text.clone(), |t| t.to_string());
+    let key = crate::writeup::prompt_hash(&format!("{code}\n{repeats}\n{config}"));
     format!("{ABLATION_TAG_PREFIX}{}", &key[..12])
 }
 
@@ -85,7 +90,11 @@ fn read_back(lab: &Lab, side: &str, repeats: u32) -> Result<Option<Measured>, En
             .and_then(|r| r.log_tail.as_deref())
             .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
         {
-            let last: String = last.trim().chars().take(120).collect();
+            let whole = last.trim();
+            let mut last: String = whole.chars().take(120).collect();
+            if whole.chars().count() > 120 {
+                last.push('…');
+            }
             if !why.contains(&last) {
                 why.push_str(&format!(" ({last})"));
             }
@@ -107,7 +116,9 @@ fn read_back(lab: &Lab, side: &str, repeats: u32) -> Result<Option<Measured>, En
     Ok(Some(measured(Sample::of(&scores), None)))
 }
 
-/// Runs the variant `commit` `repeats` times (or reads back an earlier measurement).
+/// Runs a variant `repeats` times, or reads back an earlier measurement. A variant whose
+/// runs failed before is tried again (in a side campaign of its own, `<tag>-<k>`): the cause
+/// may be fixed, or passing.
 fn measure(
     lab: &Lab,
     spec: &Spec,
@@ -115,6 +126,7 @@ fn measure(
     opts: &RunOptions,
     observer: &mut dyn Observer,
     stop: &AtomicBool,
+    ran: &mut std::collections::HashSet<String>,
 ) -> Result<Measured, EngineError> {
     let commit = spec.commit.as_str();
     let mut code = lab
@@ -125,10 +137,25 @@ fn measure(
         code.push('\n');
         code.push_str(&p.to_string());
     }
-    let side = variant_tag(lab, &code, repeats);
-    if let Some(m) = read_back(lab, &side, repeats)? {
-        return Ok(m);
+    let key = variant_tag(lab, &code, repeats);
+    let mut side = key.clone();
+    for k in 1.. {
+        match read_back(lab, &side, repeats)? {
+            Some(m) if m.sample.is_some() => {
+                observer.report(crate::Report::Note(format!(
+                    "ablation: measured before, read back from `{side}`"
+                )));
+                return Ok(m);
+            }
+            // Failed in this very ablation (a variant two rows share): not again.
+            Some(m) if ran.contains(&side) => return Ok(m),
+            Some(_) => side = format!("{key}-{k}"),
+            None => break,
+        }
     }
+    observer.report(crate::Report::Note(format!(
+        "ablation: running in side campaign `{side}`"
+    )));
     let mut quiet = lab.clone();
     quiet.config.notify = None;
     quiet.config.explore.auto = false;
@@ -147,6 +174,7 @@ fn measure(
         base: Some(commit.to_string()),
         base_params: spec.params.clone(),
     };
+    ran.insert(side.clone());
     let parts = Parts {
         proposer: Some(Box::new(NoProposals)),
         coder: None,
@@ -174,19 +202,30 @@ pub fn run_ablation(
     observer: &mut dyn Observer,
     stop: &AtomicBool,
 ) -> Result<Ablation, EngineError> {
-    if repeats < 2 {
+    if !(2..=100).contains(&repeats) {
         return Err(EngineError::usage(
-            format!("{repeats} run(s) a variant give no confidence interval"),
+            format!(
+                "{repeats} run(s) a variant: between 2 (a confidence interval needs two) and 100"
+            ),
             Some("use at least 2 repeats"),
         ));
     }
     let ledger = Ledger::open(&lab.ledger_path())?;
-    let Some(campaign) = ledger.campaign(tag)?.filter(|c| !c.is_side()) else {
+    let Some(campaign) = ledger.campaign(tag)? else {
         return Err(EngineError::usage(
             format!("this lab has no campaign `{tag}`"),
             None,
         ));
     };
+    if campaign.is_side() {
+        return Err(EngineError::usage(
+            format!(
+                "`{tag}` is a side campaign (one variant of an ablation, or one red-team attack)"
+            ),
+            Some("ablate the campaign it belongs to: `autolab ablate --tag <its tag>`"),
+        ));
+    }
+    crate::campaign::refuse_defining_changes(lab, &ledger, &campaign)?;
     let Some(incumbent) = campaign.incumbent else {
         return Err(EngineError::usage(
             format!("campaign `{tag}` has no incumbent yet (its baseline has no verdict)"),
@@ -215,7 +254,12 @@ pub fn run_ablation(
                 .iter()
                 .map(|c| (c.clone(), of(c.number).and_then(|e| e.params.clone())))
                 .collect();
-            variants::by_parameter(lab, params, &base, inc, &with_values)
+            variants::by_parameter(lab, params, &base, inc, &with_values).map_err(|why| {
+                EngineError::usage(
+                    format!("campaign `{tag}` cannot be ablated by parameter: {why}"),
+                    Some("declare each parameter's `default` in [params]: the value the code uses when it is not given"),
+                )
+            })?
         }
         _ => variants::by_change(lab, tag, &base, incumbent, line),
     };
@@ -233,6 +277,7 @@ pub fn run_ablation(
         ..opts.clone()
     };
     let mut measured = Vec::new();
+    let mut ran = std::collections::HashSet::new();
     for (k, v) in variants.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             return Err(EngineError::usage(
@@ -247,7 +292,7 @@ pub fn run_ablation(
             v.label
         )));
         measured.push(match &v.spec {
-            Ok(spec) => measure(lab, spec, repeats, &side_opts, observer, stop)?,
+            Ok(spec) => measure(lab, spec, repeats, &side_opts, observer, stop, &mut ran)?,
             Err(why) => Measured::missing(format!("does not apply: {why}")),
         });
     }

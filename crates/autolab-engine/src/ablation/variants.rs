@@ -131,14 +131,16 @@ fn shown(v: &Value) -> String {
 /// The plan over parameters: each parameter the incumbent holds at another value than the
 /// baseline's (from the params file at `base`, else the parameter's `default`). Values go in
 /// as the baseline's parameters of each variant's side campaign: merged into the file, or on
-/// the command line / in the environment, where every parameter needs a value.
+/// the command line / in the environment, where every parameter needs a value — the baseline
+/// variant too, with the defaults, so every variant runs with explicit values. An error names
+/// the parameters whose baseline value is unknown there.
 pub fn by_parameter(
     lab: &Lab,
     params: &ParamsConfig,
     base: &str,
     incumbent: &Experiment,
     line: &[(Change, Option<Value>)],
-) -> Plan {
+) -> Result<Plan, String> {
     let in_file = matches!(params.apply, Apply::Json(_) | Apply::Toml(_));
     let file = file_values(lab, params, base);
     let base_values: Map<String, Value> = params
@@ -161,32 +163,32 @@ pub fn by_parameter(
         .map(|p| p.name.as_str())
         .filter(|n| !base_values.contains_key(*n))
         .collect();
+    if !in_file && !unknown.is_empty() {
+        return Err(format!(
+            "the values go on the command line or in the environment, and the baseline's value of {} is unknown",
+            unknown.join(", ")
+        ));
+    }
     let with = |values: Map<String, Value>| -> Result<Spec, String> {
         Ok(Spec {
             commit: base.to_string(),
             params: Some(Value::Object(values)),
         })
     };
-    let complete = |values: Map<String, Value>| -> Result<Spec, String> {
-        if in_file || unknown.is_empty() {
-            with(values)
-        } else {
-            Err(format!(
-                "the baseline's value of {} is unknown: give it a `default` in [params]",
-                unknown.join(", ")
-            ))
-        }
-    };
     let mut full = base_values.clone();
     full.extend(finals.clone());
     let mut variants = vec![
         Variant {
             label: format!("the final incumbent #{}", incumbent.number),
-            spec: complete(full.clone()),
+            spec: with(full.clone()),
         },
         Variant {
             label: "the baseline".into(),
-            spec: code(base),
+            spec: if in_file {
+                code(base)
+            } else {
+                with(base_values.clone())
+            },
         },
     ];
     let mut rows = Vec::new();
@@ -224,7 +226,7 @@ pub fn by_parameter(
                 Some(w) => {
                     let mut v = full.clone();
                     v.insert(p.name.clone(), w.clone());
-                    complete(v)
+                    with(v)
                 }
                 None => Err(format!(
                     "the baseline's value of {} is unknown: give it a `default` in [params]",
@@ -239,13 +241,13 @@ pub fn by_parameter(
             } else {
                 let mut v = base_values.clone();
                 v.insert(p.name.clone(), fin.clone());
-                complete(v)
+                with(v)
             },
         });
     }
-    Plan {
+    Ok(Plan {
         by: "parameter",
         rows,
         variants,
-    }
+    })
 }

@@ -93,20 +93,34 @@ impl Books<'_> {
 
     /// The judged points the optimizer learns from.
     pub fn trials(&self) -> Result<Vec<Trial>, EngineError> {
-        Ok(self
-            .ledger
-            .experiments(self.campaign.id)?
-            .into_iter()
+        let mut out = Vec::new();
+        for e in self.ledger.experiments(self.campaign.id)? {
             // A cancelled point was never measured: it tells the optimizer nothing.
-            .filter(|e| e.state.is_final() && e.state != State::Cancelled)
-            .filter_map(|e| match e.params {
-                Some(serde_json::Value::Object(params)) => Some(Trial {
-                    params,
-                    score: e.score,
-                }),
-                _ => None,
-            })
-            .collect())
+            if e.state == State::Cancelled {
+                continue;
+            }
+            let Some(serde_json::Value::Object(params)) = e.params else {
+                continue;
+            };
+            let pending = !e.state.is_final();
+            // The runs a score is the mean of (noise-aware repeats and confirmations).
+            let runs = if pending || e.score.is_none() {
+                0
+            } else {
+                self.ledger
+                    .runs(e.row)?
+                    .iter()
+                    .filter(|r| r.outcome == autolab_core::experiment::RunOutcome::Exited)
+                    .count() as u32
+            };
+            out.push(Trial {
+                params,
+                score: if pending { None } else { e.score },
+                pending,
+                runs,
+            });
+        }
+        Ok(out)
     }
 
     /// Records a candidate's commit and its line counts: queued to run (with `detail` in the

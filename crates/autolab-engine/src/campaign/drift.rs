@@ -8,6 +8,32 @@ use serde_json::json;
 
 use crate::{EngineError, Lab, Observer, Report};
 
+/// The lab's config against the campaign's: an error when a change defines the search (its
+/// verdicts would not compare); nothing is recorded. For work that reads a campaign without
+/// running it further (`autolab ablate`).
+pub fn refuse_defining_changes(
+    lab: &Lab,
+    ledger: &Ledger,
+    campaign: &Campaign,
+) -> Result<(), EngineError> {
+    let stored = ledger.campaign_config(campaign.id)?;
+    if stored == lab.config_text {
+        return Ok(());
+    }
+    let Ok(was) = Config::parse(&lab.config.path, &stored) else {
+        return Ok(());
+    };
+    let d = drift(&was, &lab.config);
+    if d.refused.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::ConfigChanged {
+        path: lab.config.path.display().to_string(),
+        tag: campaign.tag.clone(),
+        changes: d.refused.iter().map(|c| c.to_string()).collect(),
+    })
+}
+
 /// Compares the lab's config with the campaign's; refuses a defining change, records others.
 pub(super) fn check(
     lab: &Lab,

@@ -38,6 +38,7 @@ use crate::EngineError;
 pub use api::{Ending, Observer, Report, RunOptions, Summary};
 use books::Books;
 use decide::Verdicts;
+pub use drift::refuse_defining_changes;
 use jobs::{Jobs, SlotMsg, Work};
 pub(crate) use launch::sandbox_for;
 pub use open::{Parts, cluster_config, run_campaign, run_campaign_with};

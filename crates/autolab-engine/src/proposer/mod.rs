@@ -1,5 +1,7 @@
 //! Proposers produce ideas; this module has the built-in optimizer.
 
+mod auto;
+mod gp;
 mod parzen;
 mod rng;
 mod sampler;
@@ -8,6 +10,8 @@ mod tpe;
 use autolab_core::config::{Goal, ParamKind, ParamsConfig, Sampler as SamplerKind};
 use serde_json::{Map, Value};
 
+pub use auto::AutoSampler;
+pub use gp::GpSampler;
 pub use rng::Rng;
 pub use sampler::{RandomSampler, Sampler, Trial};
 pub use tpe::TpeSampler;
@@ -37,14 +41,16 @@ pub struct Optimizer {
 impl Optimizer {
     /// The optimizer over `space`, seeded, for scores whose better direction is `goal`.
     pub fn new(space: ParamsConfig, seed: u64, goal: Goal) -> Optimizer {
+        let startup = space.startup.map(|n| n as usize);
         let sampler: Box<dyn Sampler> = match space.sampler {
             SamplerKind::Random => Box::new(RandomSampler),
-            SamplerKind::Tpe => {
-                let startup = space
-                    .startup
-                    .map_or(TpeSampler::DEFAULT_STARTUP, |n| n as usize);
-                Box::new(TpeSampler::new(goal).with_startup(startup))
-            }
+            SamplerKind::Tpe => Box::new(
+                TpeSampler::new(goal).with_startup(startup.unwrap_or(TpeSampler::DEFAULT_STARTUP)),
+            ),
+            SamplerKind::Gp => Box::new(
+                GpSampler::new(goal).with_startup(startup.unwrap_or(GpSampler::DEFAULT_STARTUP)),
+            ),
+            SamplerKind::Auto => Box::new(AutoSampler::new(goal, startup)),
         };
         Optimizer {
             space,

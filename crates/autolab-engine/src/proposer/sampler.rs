@@ -5,12 +5,17 @@ use serde_json::{Map, Value};
 
 use super::{Rng, round_sig};
 
-/// A finished experiment as a sampler sees it.
-#[derive(Debug, Clone, PartialEq)]
+/// An experiment as a sampler sees it: finished, or still pending (proposed, running or being
+/// confirmed: its point is taken, its score unknown).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Trial {
     pub params: Map<String, Value>,
-    /// None for crashed or invalid trials.
+    /// None for crashed, invalid or pending trials.
     pub score: Option<f64>,
+    /// Not judged yet.
+    pub pending: bool,
+    /// The runs its score is the mean of (0 or 1: one).
+    pub runs: u32,
 }
 
 pub trait Sampler {

@@ -97,7 +97,11 @@ fn optimizer_wires_the_configured_sampler_startup_and_goal() {
             let params = RandomSampler.suggest(&config.space, &[], &mut Rng::new(n));
             let lr = params["lr"].as_f64().unwrap();
             let score = Some(-(lr.log10() + 2.0).powi(2));
-            Trial { params, score }
+            Trial {
+                params,
+                score,
+                ..Trial::default()
+            }
         })
         .collect();
     for goal in [Goal::Minimize, Goal::Maximize] {
@@ -144,6 +148,7 @@ fn a_finite_space_is_covered_before_any_point_repeats() {
             history.push(Trial {
                 score: Some(f64::from(n)),
                 params,
+                ..Trial::default()
             });
         }
         let distinct: std::collections::BTreeSet<String> = history

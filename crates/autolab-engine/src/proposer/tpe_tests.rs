@@ -32,6 +32,7 @@ fn best_of(
         history.push(Trial {
             params,
             score: Some(y),
+            ..Trial::default()
         });
     }
     best
@@ -172,7 +173,11 @@ fn history(seed: u64, trials: u64) -> Vec<Trial> {
     for n in 0..trials {
         let params = tpe.suggest(&mixed_space(), &h, &mut Rng::for_stream(seed, n));
         let score = Some(mixed_loss(&params));
-        h.push(Trial { params, score });
+        h.push(Trial {
+            params,
+            score,
+            ..Trial::default()
+        });
     }
     h
 }
@@ -222,6 +227,7 @@ fn maximizing_is_minimizing_the_negated_score() {
         .map(|t| Trial {
             params: t.params.clone(),
             score: t.score.map(|s| -s),
+            ..Trial::default()
         })
         .collect();
     let min = TpeSampler::new(Goal::Minimize);
@@ -238,7 +244,11 @@ fn maximizing_is_minimizing_the_negated_score() {
     for n in 0..30 {
         let params = tpe.suggest(&mixed_space(), &hist, &mut Rng::for_stream(2, n));
         let score = Some(-mixed_loss(&params));
-        hist.push(Trial { params, score });
+        hist.push(Trial {
+            params,
+            score,
+            ..Trial::default()
+        });
     }
     let tail_best = hist[20..]
         .iter()
@@ -260,6 +270,7 @@ fn crashed_trials_are_bad_but_do_not_break_it() {
         .map(|t| Trial {
             params: t.params,
             score: None,
+            ..Trial::default()
         })
         .collect();
     for v in suggestions(&tpe, &crashed, 1) {
@@ -271,7 +282,11 @@ fn crashed_trials_are_bad_but_do_not_break_it() {
         let params = tpe.suggest(&mixed_space(), &hist, &mut Rng::for_stream(8, n));
         let score = (params["act"] != "tanh").then(|| mixed_loss(&params));
         assert_in_domain(&mixed_space(), &params);
-        hist.push(Trial { params, score });
+        hist.push(Trial {
+            params,
+            score,
+            ..Trial::default()
+        });
     }
     let late_crashes = hist[20..].iter().filter(|t| t.score.is_none()).count();
     assert!(
@@ -294,6 +309,7 @@ fn repeated_configurations_are_several_observations() {
         .map(|i| Trial {
             params: one.clone(),
             score: Some(1.0 + f64::from(i % 3)),
+            ..Trial::default()
         })
         .collect();
     for v in suggestions(&tpe, &repeated, 3) {
@@ -309,6 +325,7 @@ fn repeated_configurations_are_several_observations() {
         .map(|_| Trial {
             params: serde_json::from_value(json!({"n": 3, "c": "only"})).unwrap(),
             score: Some(0.5),
+            ..Trial::default()
         })
         .collect();
     let v = tpe.suggest(&tiny, &h, &mut Rng::new(1));
@@ -359,6 +376,7 @@ fn crashed_trials_weigh_in_the_bad_group() {
         hist.push(Trial {
             params: [("x".to_string(), json!(x))].into_iter().collect(),
             score: Some(1.0),
+            ..Trial::default()
         });
     }
     for i in 0..20 {
@@ -367,6 +385,7 @@ fn crashed_trials_weigh_in_the_bad_group() {
                 .into_iter()
                 .collect(),
             score: None,
+            ..Trial::default()
         });
     }
     let tpe = TpeSampler::new(Goal::Minimize).with_startup(5);
@@ -401,6 +420,7 @@ fn an_untried_point_is_suggested_before_a_tried_one_repeats() {
         h.push(Trial {
             params,
             score: Some(if *act == "relu" { 0.1 } else { 0.9 } + i as f64 * 1e-3),
+            ..Trial::default()
         });
     }
     let tpe = TpeSampler::new(Goal::Minimize).with_startup(2);
@@ -415,6 +435,7 @@ fn an_untried_point_is_suggested_before_a_tried_one_repeats() {
     full.push(Trial {
         params,
         score: Some(0.95),
+        ..Trial::default()
     });
     let s = tpe.suggest(&space, &full, &mut Rng::for_stream(0, 0));
     assert_ne!(s["act"], Value::Null);
@@ -436,6 +457,7 @@ fn the_model_takes_over_from_the_warm_up_at_n_startup_observations() {
         Trial {
             params,
             score: Some((x - 0.9).abs()),
+            ..Trial::default()
         }
     };
     let h: Vec<Trial> = [0.1, 0.2, 0.85, 0.3].into_iter().map(trial).collect();

@@ -34,6 +34,7 @@ struct Log;
 impl Observer for Log {
     fn report(&mut self, report: Report) {
         match report {
+            Report::Note(n) if n.starts_with("ablation:") => eprintln!("  {}", &n[10..]),
             Report::Note(n) if n.starts_with("ablation") => eprintln!("{n}"),
             Report::Verdict { experiment, .. } => eprintln!(
                 "  {}{}",
@@ -56,6 +57,14 @@ pub fn ablate(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         pick_campaign(&ledger, args.tag.as_deref())?.tag
     };
     let repeats = args.repeats.unwrap_or(lab.config.decide.repeats.max(2));
+    if !(2..=100).contains(&repeats) {
+        return Err(CliError::usage(
+            format!(
+                "--repeats {repeats}: between 2 (a confidence interval needs two runs) and 100"
+            ),
+            None,
+        ));
+    }
     signals::install();
     let opts = RunOptions {
         sandbox_helper: std::env::current_exe().ok(),

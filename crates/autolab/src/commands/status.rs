@@ -123,11 +123,15 @@ fn print_one(v: &Value) {
     let line = if open.is_empty() {
         "none".to_string()
     } else if v["orchestrator"] == "stale" || v["orchestrator"] == "stopped" {
-        format!(
-            "{} (interrupted: `autolab run --tag {}` resumes them)",
-            open.join(", "),
-            v["tag"].as_str().unwrap_or("")
-        )
+        let tag = v["tag"].as_str().unwrap_or("");
+        let resume = match autolab_core::ledger::side_prefix(tag) {
+            Some(autolab_core::ledger::ABLATION_TAG_PREFIX) => {
+                "`autolab ablate --tag <the ablated campaign>` resumes them".to_string()
+            }
+            Some(_) => "`autolab redteam` again tries the attacks anew".to_string(),
+            None => format!("`autolab run --tag {tag}` resumes them"),
+        };
+        format!("{} (interrupted: {resume})", open.join(", "))
     } else {
         open.join(", ")
     };

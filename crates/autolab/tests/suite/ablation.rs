@@ -195,13 +195,12 @@ fn ablation_needs_a_kept_change_and_two_repeats() {
         "{}",
         stderr(&out)
     );
-    let out = lab.autolab(&["ablate", "--tag", "t", "--repeats", "1"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("use at least 2 repeats"),
-        "{}",
-        stderr(&out)
-    );
+    for n in ["1", "101"] {
+        let out = lab.autolab(&["ablate", "--tag", "t", "--repeats", n]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("between 2"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("ablating"), "{}", stderr(&out));
+    }
     // Its side campaigns' tags are reserved.
     let out = lab.autolab(&["run", "--tag", "ablate-x", "--max-experiments", "1"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -434,26 +433,103 @@ fn parameters_passed_as_arguments_need_their_defaults() {
     let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_parameter_sizes(&table);
 
-    // Without defaults autolab cannot know the baseline's values: every variant that needs
-    // one says so, and nothing is measured wrongly.
+    // Without defaults autolab cannot know the baseline's values: it says so before running
+    // anything.
     let lab = params_lab("{ args = \"--a {a} --b {b} --c {c} --d {d}\" }", false);
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "12"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = lab.autolab(&["ablate", "--tag", "t", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the baseline's value of a, b, c, d is unknown"),
+        "{err}"
+    );
+    assert!(err.contains("declare each parameter's `default`"), "{err}");
+    assert_eq!(runs_of_side_campaigns(&lab), 0);
+}
+
+#[test]
+fn a_config_that_changed_what_the_campaign_is_is_refused_and_a_comment_changes_nothing() {
+    let lab = params_lab("{ json = \"params.json\" }", false);
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "12"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let table: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let rows = table["rows"].as_array().unwrap();
-    assert!(!rows.is_empty(), "{table}");
-    for r in rows {
-        assert!(
-            r["leave_one_out"].is_null() && r["add_one_in"].is_null(),
-            "{r}"
-        );
-        let why = r["without"]["why"].as_str().unwrap();
-        assert!(
-            why.contains("unknown: give it a `default` in [params]"),
-            "{why}"
-        );
-    }
-    assert!(table["full"]["sample"].is_null(), "{table}");
+    let toml = lab.read("autolab.toml");
+    lab.write(
+        "autolab.toml",
+        &toml.replace("\"minimize\"", "\"maximize\""),
+    );
+    let out = lab.autolab(&["ablate", "--tag", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("changed since campaign `t` started"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(runs_of_side_campaigns(&lab), 0);
+    let conn = lab.ledger();
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM events WHERE kind = 'ablation'"),
+        0
+    );
+    // A comment is no change: the second ablation reads every variant back.
+    lab.write("autolab.toml", &toml);
+    let out = lab.autolab(&["ablate", "--tag", "t", "--repeats", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let runs = runs_of_side_campaigns(&lab);
+    lab.write("autolab.toml", &format!("{toml}# a comment\n"));
+    let out = lab.autolab(&["ablate", "--tag", "t", "--repeats", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(runs_of_side_campaigns(&lab), runs);
+    assert!(stderr(&out).contains("measured before"), "{}", stderr(&out));
+    // A side campaign is not ablated itself.
+    let table = lab.json(&["ablate", "--tag", "t", "--repeats", "2", "--json"]);
+    let tag = table["full"]["tag"].as_str().unwrap().to_string();
+    let out = lab.autolab(&["ablate", "--tag", &tag]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a side campaign"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_variant_whose_runs_failed_is_tried_again_by_the_next_ablation() {
+    // #2 alone crashes while `fail-today` lies in the lab's root (its runs see the lab
+    // read-only; the run dir is .autolab/runs/<tag>/<number>/<run>).
+    let script = "import os, sys\n\
+         a, b = (float(open(f).read()) for f in ('a.txt', 'b.txt'))\n\
+         flag = os.path.join(os.environ['AUTOLAB_RUN_DIR'], '..', '..', '..', '..', '..', 'fail-today')\n\
+         if b and not a and os.path.exists(flag):\n    sys.exit('b fails alone today')\n\
+         print(f'val_loss: {1.0 - a - b:.6f}')\n";
+    let (lab, _server) = lab_of(
+        script,
+        vec![
+            ("a.txt", "0", "0.3"),
+            ("b.txt", "0", "0.2"),
+            ("c.txt", "0", "0.1"),
+        ],
+    );
+    let flag = lab.path().join("fail-today");
+    three_candidates(&lab);
+    std::fs::write(&flag, "").unwrap();
+    let table = lab.json(&["ablate", "--tag", "t", "--json"]);
+    let why = table["rows"][1]["alone"]["why"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        why, "its runs failed: exit code 1 (b fails alone today)",
+        "{table}"
+    );
+    std::fs::remove_file(&flag).unwrap();
+    let table = lab.json(&["ablate", "--tag", "t", "--json"]);
+    let gain = table["rows"][1]["add_one_in"]["gain"].as_f64();
+    assert_eq!(gain.map(|g| (g * 1e6).round()), Some(200_000.0), "{table}");
+    let side = table["rows"][1]["alone"]["tag"].as_str().unwrap();
+    assert!(
+        side.ends_with("-1"),
+        "tried again in a side campaign of its own: {side}"
+    );
 }

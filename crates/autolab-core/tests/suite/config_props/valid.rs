@@ -303,7 +303,12 @@ pub(super) fn params() -> impl Strategy<Value = ParamsGen> {
             text(12).prop_map(Apply::Args),
             "[A-Z_]{0,6}".prop_map(Apply::Env),
         ],
-        proptest::option::of(prop_oneof![Just(Sampler::Tpe), Just(Sampler::Random)]),
+        proptest::option::of(prop_oneof![
+            Just(Sampler::Auto),
+            Just(Sampler::Gp),
+            Just(Sampler::Tpe),
+            Just(Sampler::Random)
+        ]),
         proptest::option::of(1..=u32::MAX),
         vec(("p_[a-z0-9_]{0,6}", param_kind()), 1..5),
     )
@@ -622,7 +627,7 @@ pub(super) fn check_round_trip(lab: &Lab, c: &Config) -> Result<(), TestCaseErro
         (None, None) => {}
         (Some(p), Some(got)) => {
             prop_assert_eq!(&got.apply, &p.apply);
-            prop_assert_eq!(got.sampler, p.sampler.unwrap_or(Sampler::Tpe));
+            prop_assert_eq!(got.sampler, p.sampler.unwrap_or(Sampler::Auto));
             prop_assert_eq!(got.startup, p.startup);
             prop_assert_eq!(&got.space, &p.space);
         }

@@ -1,7 +1,8 @@
-//! `autolab bench optimizer`: the built-in TPE against random search and Optuna's TPE.
+//! `autolab bench optimizer`: the built-in samplers (auto, the Gaussian process, TPE, random)
+//! against Optuna's `TPESampler` and `GPSampler`.
 //!
-//! Every method proposes through its real code path (autolab's `Optimizer`, Optuna's
-//! `TPESampler` in a Python child speaking a line protocol, see `optuna.py`) and every
+//! Every method proposes through its real code path (autolab's `Optimizer`, Optuna's samplers
+//! in a Python child speaking a line protocol, see `optuna.py`) and every
 //! problem is evaluated here, by the same code for all methods: Branin (2-D), Hartmann-6
 //! (6-D), a noisy mixed problem (float, log-float, int and choice) and the spiral lab
 //! (`python3 train.py`, one network trained per trial).
@@ -66,6 +67,14 @@ pub struct Args {
     /// Also write every run's regret at each budget to this file, as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Only these methods: auto, gp, tpe, random, optuna-tpe, optuna-gp (comma-separated;
+    /// default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Trials proposed at once before any of them is told (as `parallel = Q` slots would):
+    /// autolab's samplers see the others as pending; Optuna's are asked Q times, then told.
+    #[arg(long, default_value_t = 1)]
+    pub parallel: usize,
     /// Runs at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -74,16 +83,59 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Method {
     Random,
-    Optuna,
+    OptunaTpe,
+    OptunaGp,
     Tpe,
+    Gp,
+    Auto,
 }
 
 impl Method {
+    const ALL: [Method; 6] = [
+        Method::Random,
+        Method::OptunaTpe,
+        Method::OptunaGp,
+        Method::Tpe,
+        Method::Gp,
+        Method::Auto,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Method::Random => "autolab random",
-            Method::Optuna => "Optuna TPE",
+            Method::OptunaTpe => "Optuna TPE",
+            Method::OptunaGp => "Optuna GP",
             Method::Tpe => "autolab TPE",
+            Method::Gp => "autolab GP",
+            Method::Auto => "autolab auto",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Method::Random => "random",
+            Method::OptunaTpe => "optuna-tpe",
+            Method::OptunaGp => "optuna-gp",
+            Method::Tpe => "tpe",
+            Method::Gp => "gp",
+            Method::Auto => "auto",
+        }
+    }
+
+    fn optuna(self) -> Option<&'static str> {
+        match self {
+            Method::OptunaTpe => Some("tpe"),
+            Method::OptunaGp => Some("gp"),
+            _ => None,
+        }
+    }
+
+    fn sampler(self) -> Sampler {
+        match self {
+            Method::Tpe => Sampler::Tpe,
+            Method::Gp => Sampler::Gp,
+            Method::Auto => Sampler::Auto,
+            _ => Sampler::Random,
         }
     }
 }
@@ -97,45 +149,67 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
+    /// One run of `method` on `problem`; the seconds each proposal took, by trial.
     fn run(
         &mut self,
         problem: &Problem,
         method: Method,
         seed: u64,
-    ) -> Result<Vec<Outcome>, CliError> {
+        parallel: usize,
+    ) -> Result<(Vec<Outcome>, Vec<f64>), CliError> {
         let mut outcomes = Vec::with_capacity(problem.trials);
-        match method {
-            Method::Tpe | Method::Random => {
+        let mut secs = Vec::with_capacity(problem.trials);
+        let q = parallel.max(1);
+        match method.optuna() {
+            None => {
                 let config = ParamsConfig {
                     apply: Apply::Json("params.json".into()),
-                    sampler: if method == Method::Tpe {
-                        Sampler::Tpe
-                    } else {
-                        Sampler::Random
-                    },
+                    sampler: method.sampler(),
                     startup: None,
                     space: problem.space.clone(),
                 };
                 let mut optimizer = Optimizer::new(config, seed, Goal::Minimize);
                 let mut history: Vec<Trial> = Vec::new();
-                for t in 0..problem.trials {
-                    // Numbering as in a campaign: experiment 0 is the baseline.
-                    let params = match optimizer.propose(t as u32 + 1, &history) {
-                        Some(p) => match p.params {
-                            Some(Value::Object(m)) => m,
-                            _ => Map::new(),
-                        },
-                        None => break,
-                    };
-                    let o = problem.evaluate(&params, seed, t, &mut self.spiral, self.cache)?;
-                    history.push(Trial {
-                        params,
-                        score: o.observed,
-                    });
-                    outcomes.push(o);
+                let mut t = 0;
+                while t < problem.trials {
+                    // A batch of q proposals, each seeing the ones before it as pending.
+                    let first = history.len();
+                    for k in 0..q.min(problem.trials - t) {
+                        let t0 = Instant::now();
+                        // Numbering as in a campaign: experiment 0 is the baseline.
+                        let params = match optimizer.propose((t + k) as u32 + 1, &history) {
+                            Some(p) => match p.params {
+                                Some(Value::Object(m)) => m,
+                                _ => Map::new(),
+                            },
+                            None => break,
+                        };
+                        secs.push(t0.elapsed().as_secs_f64());
+                        history.push(Trial {
+                            params,
+                            pending: true,
+                            ..Trial::default()
+                        });
+                    }
+                    if history.len() == first {
+                        break;
+                    }
+                    for trial in history.iter_mut().skip(first) {
+                        let o = problem.evaluate(
+                            &trial.params,
+                            seed,
+                            t,
+                            &mut self.spiral,
+                            self.cache,
+                        )?;
+                        trial.pending = false;
+                        trial.score = o.observed;
+                        outcomes.push(o);
+                        t += 1;
+                    }
                 }
             }
-            Method::Optuna => {
+            Some(sampler) => {
                 let mut optuna = match self.optuna.take() {
                     Some(o) => o,
                     None => {
@@ -148,27 +222,39 @@ impl Worker<'_> {
                 optuna.call(&json!({
                     "cmd": "study",
                     "seed": seed,
+                    "sampler": sampler,
                     "space": space_json(&problem.space),
                 }))?;
-                for t in 0..problem.trials {
-                    let reply = optuna.call(&json!({"cmd": "ask"}))?;
-                    let params = match reply.get("params") {
-                        Some(Value::Object(m)) => m.clone(),
-                        _ => {
-                            return Err(CliError::failure(
-                                format!("Optuna answered {reply}"),
-                                None,
-                            ));
+                let mut t = 0;
+                while t < problem.trials {
+                    let mut batch = Vec::new();
+                    for _ in 0..q.min(problem.trials - t) {
+                        let t0 = Instant::now();
+                        let reply = optuna.call(&json!({"cmd": "ask"}))?;
+                        secs.push(t0.elapsed().as_secs_f64());
+                        match (reply.get("params"), reply.get("trial")) {
+                            (Some(Value::Object(m)), Some(id)) => {
+                                batch.push((m.clone(), id.clone()))
+                            }
+                            _ => {
+                                return Err(CliError::failure(
+                                    format!("Optuna answered {reply}"),
+                                    None,
+                                ));
+                            }
                         }
-                    };
-                    let o = problem.evaluate(&params, seed, t, &mut self.spiral, self.cache)?;
-                    optuna.call(&json!({"cmd": "tell", "value": o.observed}))?;
-                    outcomes.push(o);
+                    }
+                    for (params, id) in batch {
+                        let o = problem.evaluate(&params, seed, t, &mut self.spiral, self.cache)?;
+                        optuna.call(&json!({"cmd": "tell", "trial": id, "value": o.observed}))?;
+                        outcomes.push(o);
+                        t += 1;
+                    }
                 }
                 self.optuna = Some(optuna);
             }
         }
-        Ok(outcomes)
+        Ok((outcomes, secs))
     }
 }
 
@@ -203,20 +289,35 @@ pub fn bench_optimizer(args: Args) -> Result<ExitCode, CliError> {
             Some("problems: branin, hartmann6, mixed, spiral"),
         ));
     }
-    let (python, optuna_version) = if args.no_optuna {
+    let mut methods: Vec<Method> = if args.methods.is_empty() {
+        Method::ALL.to_vec()
+    } else {
+        let mut m = Vec::new();
+        for name in &args.methods {
+            match Method::ALL.iter().find(|x| x.flag() == name) {
+                Some(x) => m.push(*x),
+                None => {
+                    return Err(CliError::usage(
+                        format!("--methods: unknown method `{name}`"),
+                        Some("methods: auto, gp, tpe, random, optuna-tpe, optuna-gp"),
+                    ));
+                }
+            }
+        }
+        m
+    };
+    if args.no_optuna {
+        methods.retain(|m| m.optuna().is_none());
+    }
+    let (python, optuna_version) = if !methods.iter().any(|m| m.optuna().is_some()) {
         (None, None)
     } else {
         let venv = args
             .venv
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("autolab-bench-venv"));
-        let (p, v) = optuna_python(&venv)?;
+        let (p, v) = optuna_python(&venv, methods.contains(&Method::OptunaGp))?;
         (Some(p), Some(v))
-    };
-    let methods: Vec<Method> = if args.no_optuna {
-        vec![Method::Random, Method::Tpe]
-    } else {
-        vec![Method::Random, Method::Optuna, Method::Tpe]
     };
 
     // Longest jobs first (the spiral lab), methods interleaved.
@@ -238,6 +339,7 @@ pub fn bench_optimizer(args: Args) -> Result<ExitCode, CliError> {
     let queue = Mutex::new(queue);
     let cache = Mutex::new(HashMap::new());
     let results: Mutex<HashMap<(usize, Method, u64), Vec<Outcome>>> = Mutex::new(HashMap::new());
+    let timings: Mutex<HashMap<(usize, Method), Vec<f64>>> = Mutex::new(HashMap::new());
     let failure: Mutex<Option<CliError>> = Mutex::new(None);
     eprintln!("{total} runs on {jobs} threads…");
     std::thread::scope(|s| {
@@ -258,8 +360,14 @@ pub fn bench_optimizer(args: Args) -> Result<ExitCode, CliError> {
                         return;
                     };
                     let t0 = Instant::now();
-                    match worker.run(&problems[pi], m, args.first_seed + seed) {
-                        Ok(outcomes) => {
+                    match worker.run(&problems[pi], m, args.first_seed + seed, args.parallel) {
+                        Ok((outcomes, secs)) => {
+                            // The cost of a proposal late in a run: trials 90–100.
+                            if let Ok(mut t) = timings.lock() {
+                                t.entry((pi, m))
+                                    .or_default()
+                                    .extend(secs.iter().skip(89).take(11));
+                            }
                             if let Ok(mut r) = results.lock() {
                                 r.insert((pi, m, seed), outcomes);
                                 eprintln!(
@@ -296,6 +404,10 @@ pub fn bench_optimizer(args: Args) -> Result<ExitCode, CliError> {
         optuna_version.as_deref(),
         start,
     );
+    let timings = timings
+        .into_inner()
+        .map_err(|_| CliError::failure("a benchmark thread panicked", None))?;
+    print_timings(&problems, &methods, &timings);
     if let Some(path) = &args.json {
         let doc = json!({"optuna": optuna_version, "rows": rows});
         std::fs::write(path, format!("{doc:#}\n"))?;
@@ -354,7 +466,12 @@ fn print_table(
     start: Instant,
 ) -> Vec<Value> {
     let mut rows: Vec<Value> = Vec::new();
-    let with_optuna = methods.contains(&Method::Optuna);
+    let peers: Vec<Method> = methods
+        .iter()
+        .copied()
+        .filter(|m| m.optuna().is_some())
+        .collect();
+    let with_optuna = !peers.is_empty() && methods.contains(&Method::Auto);
     let mut header = "| problem | budget | seeds |".to_string();
     let mut rule = "|---|---:|---:|".to_string();
     for m in methods {
@@ -362,7 +479,7 @@ fn print_table(
         rule.push_str("---:|");
     }
     if with_optuna {
-        header.push_str(" autolab TPE / Optuna |");
+        header.push_str(" autolab auto / best Optuna |");
         rule.push_str("---:|");
     }
     println!("{header}\n{rule}");
@@ -408,7 +525,8 @@ fn print_table(
                 row.push_str(&format!(" {} |", sig3(v)));
             }
             if with_optuna {
-                let (t, o) = (med[&Method::Tpe], med[&Method::Optuna]);
+                let t = med[&Method::Auto];
+                let o = peers.iter().map(|m| med[m]).fold(f64::INFINITY, f64::min);
                 let ratio = if t == o { 1.0 } else { t / o };
                 all_budgets_met &= t <= o;
                 if ratio.is_finite() {
@@ -452,7 +570,7 @@ fn print_table(
             "not judged (it needs all four problems)"
         };
         println!(
-            "Target (autolab TPE median regret ≤ Optuna TPE's at every budget on ≥ 3 of the 4 problems): {verdict} — ≤ on {} of {main}{}{}.",
+            "Target (autolab auto's median regret ≤ the better of Optuna's samplers at every budget on ≥ 3 of the 4 problems): {verdict} — ≤ on {} of {main}{}{}.",
             met.len(),
             if met.is_empty() {
                 String::new()
@@ -466,7 +584,24 @@ fn print_table(
             },
         );
         if let Some(v) = optuna_version {
-            println!("Optuna {v}, `TPESampler(seed=seed)` with default settings.");
+            println!(
+                "Optuna {v}: {} with default settings.",
+                peers
+                    .iter()
+                    .map(|m| if *m == Method::OptunaGp {
+                        "`GPSampler(seed=seed)`"
+                    } else {
+                        "`TPESampler(seed=seed)`"
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            );
+        }
+        if args.parallel > 1 {
+            println!(
+                "{} trials proposed at a time before any was told (parallel = {}).",
+                args.parallel, args.parallel
+            );
         }
     }
     println!(
@@ -475,4 +610,44 @@ fn print_table(
         start.elapsed().as_secs_f64()
     );
     rows
+}
+
+/// Mean seconds per proposal at trials 90–100, by problem and method, with the ratio to
+/// autolab TPE's measured in the same run.
+fn print_timings(
+    problems: &[Problem],
+    methods: &[Method],
+    timings: &HashMap<(usize, Method), Vec<f64>>,
+) {
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    println!("\nCost of a proposal at trials 90–100 (mean ms; ratio to autolab TPE's):");
+    let mut header = "| problem | dims |".to_string();
+    let mut rule = "|---|---:|".to_string();
+    for m in methods {
+        header.push_str(&format!(" {} |", m.name()));
+        rule.push_str("---:|");
+    }
+    println!("{header}\n{rule}");
+    for (pi, p) in problems.iter().enumerate() {
+        let tpe = timings
+            .get(&(pi, Method::Tpe))
+            .map_or(f64::NAN, |v| mean(v));
+        let mut row = format!("| {} | {} |", p.name, p.space.len());
+        for m in methods {
+            let t = timings.get(&(pi, *m)).map_or(f64::NAN, |v| mean(v));
+            let ratio = if tpe.is_finite() && tpe > 0.0 && t.is_finite() {
+                format!(" ({:.0}x)", t / tpe)
+            } else {
+                String::new()
+            };
+            row.push_str(&format!(" {}{ratio} |", sig3(t * 1000.0)));
+        }
+        println!("{row}");
+    }
 }

@@ -1,16 +1,18 @@
-"""Optuna's TPESampler behind a line protocol, for `autolab bench optimizer`.
+"""Optuna's TPESampler and GPSampler behind a line protocol, for `autolab bench optimizer`.
 
 autolab evaluates every problem itself (the same code path for every method), so this script
 only proposes: it reads one JSON request per line on stdin and answers one JSON line on stdout.
 
-    {"cmd": "study", "seed": 3, "space": [{"name": "x", "kind": "float", "low": 0, "high": 1},
+    {"cmd": "study", "seed": 3, "sampler": "tpe", "space": [{"name": "x", "kind": "float", "low": 0, "high": 1},
                                           {"name": "c", "kind": "choice", "choices": ["a", "b"]},
                                           ...]}          -> {"optuna": "<version>"}
-    {"cmd": "ask"}                                       -> {"params": {"x": 0.25, "c": "a"}}
-    {"cmd": "tell", "value": 1.5}                        -> {}
-    {"cmd": "tell", "value": null}                       -> {}   (a crashed trial: FAIL)
+    {"cmd": "ask"}                               -> {"trial": 0, "params": {"x": 0.25, "c": "a"}}
+    {"cmd": "tell", "trial": 0, "value": 1.5}    -> {}
+    {"cmd": "tell", "trial": 0, "value": null}   -> {}   (a crashed trial: FAIL)
 
-Each study is minimized with `TPESampler(seed=seed)` and otherwise default settings.
+Several trials may be asked before they are told (parallel slots). Each study is minimized
+with `TPESampler(seed=seed)` or `GPSampler(seed=seed)` ("sampler": "gp") and otherwise
+default settings.
 """
 
 import json
@@ -40,21 +42,27 @@ def main():
     warnings.filterwarnings("ignore")
     study = None
     space = None
-    trial = None
+    trials = {}
     for line in sys.stdin:
         if not line.strip():
             continue
         msg = json.loads(line)
         cmd = msg["cmd"]
         if cmd == "study":
-            sampler = optuna.samplers.TPESampler(seed=msg["seed"])
+            if msg.get("sampler") == "gp":
+                sampler = optuna.samplers.GPSampler(seed=msg["seed"])
+            else:
+                sampler = optuna.samplers.TPESampler(seed=msg["seed"])
+            trials = {}
             study = optuna.create_study(direction="minimize", sampler=sampler)
             space = {p["name"]: distribution(p) for p in msg["space"]}
             out = {"optuna": optuna.__version__}
         elif cmd == "ask":
             trial = study.ask(space)
-            out = {"params": trial.params}
+            trials[trial.number] = trial
+            out = {"trial": trial.number, "params": trial.params}
         elif cmd == "tell":
+            trial = trials.pop(msg["trial"])
             if msg.get("value") is None:
                 study.tell(trial, state=TrialState.FAIL)
             else:

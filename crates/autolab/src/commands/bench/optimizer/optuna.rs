@@ -1,4 +1,4 @@
-//! Optuna's TPE as a child process: `optuna.py` in the venv's python, one JSON request and
+//! Optuna's samplers as a child process: `optuna.py` in the venv's python, one JSON request and
 //! reply per line; the venv is made (python3 -m venv, pip install optuna) when missing.
 
 use std::io::{BufRead, BufReader, Write};
@@ -67,7 +67,7 @@ impl Drop for OptunaProcess {
 
 /// The venv's python with Optuna importable, creating the venv first if needed; and the
 /// installed Optuna version.
-pub(super) fn optuna_python(venv: &Path) -> Result<(PathBuf, String), CliError> {
+pub(super) fn optuna_python(venv: &Path, gp: bool) -> Result<(PathBuf, String), CliError> {
     let python = venv.join("bin").join("python");
     let version = |python: &Path| -> Option<String> {
         let out = Command::new(python)
@@ -79,7 +79,18 @@ pub(super) fn optuna_python(venv: &Path) -> Result<(PathBuf, String), CliError> 
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
-    if let Some(v) = version(&python) {
+    // Optuna's GPSampler needs PyTorch and SciPy (PyTorch's CPU build: the default one
+    // brings gigabytes of CUDA libraries).
+    let gp_ready = |python: &Path| {
+        !gp || Command::new(python)
+            .args(["-c", "import torch, scipy"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if let Some(v) = version(&python)
+        && gp_ready(&python)
+    {
         return Ok((python, v));
     }
     eprintln!(
@@ -98,10 +109,12 @@ pub(super) fn optuna_python(venv: &Path) -> Result<(PathBuf, String), CliError> 
             )),
         }
     };
-    step(
-        Command::new("python3").args(["-m", "venv"]).arg(venv),
-        "python3 -m venv",
-    )?;
+    if !python.exists() {
+        step(
+            Command::new("python3").args(["-m", "venv"]).arg(venv),
+            "python3 -m venv",
+        )?;
+    }
     step(
         Command::new(venv.join("bin").join("pip")).args([
             "install",
@@ -111,6 +124,46 @@ pub(super) fn optuna_python(venv: &Path) -> Result<(PathBuf, String), CliError> 
         ]),
         "pip install optuna",
     )?;
+    if gp {
+        step(
+            Command::new(venv.join("bin").join("pip")).args([
+                "install",
+                "--quiet",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "scipy",
+            ]),
+            "pip install scipy",
+        )?;
+        let pip_torch = |extra: &[&str]| {
+            Command::new(venv.join("bin").join("pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--no-cache-dir",
+                    "--disable-pip-version-check",
+                    "torch",
+                ])
+                .args(extra)
+                .stdin(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        // PyTorch's own index has the CPU build; PyPI's (with CUDA, ~5 GB) when it is out of
+        // reach.
+        if !pip_torch(&["--index-url", "https://download.pytorch.org/whl/cpu"]) {
+            step(
+                Command::new(venv.join("bin").join("pip")).args([
+                    "install",
+                    "--quiet",
+                    "--no-cache-dir",
+                    "--disable-pip-version-check",
+                    "torch",
+                ]),
+                "pip install torch",
+            )?;
+        }
+    }
     match version(&python) {
         Some(v) => Ok((python, v)),
         None => Err(CliError::failure(

@@ -1,0 +1,291 @@
+use autolab_core::config::{Goal, ParamKind, ParamSpec};
+use serde_json::{Map, Value, json};
+
+use super::model::{Gp, Hyper};
+use super::*;
+use crate::proposer::{Rng, Sampler, Trial};
+
+fn spec(name: &str, kind: ParamKind) -> ParamSpec {
+    ParamSpec {
+        name: name.into(),
+        kind,
+        default: None,
+    }
+}
+
+fn x_only() -> Vec<ParamSpec> {
+    vec![spec(
+        "x",
+        ParamKind::Float {
+            low: 0.0,
+            high: 1.0,
+        },
+    )]
+}
+
+fn hyper(ls: f64, signal: f64, noise: f64) -> Hyper {
+    Hyper {
+        log_ls: vec![ls.ln()],
+        log_signal: signal.ln(),
+        log_noise: noise.ln(),
+    }
+}
+
+/// The Matérn-5/2 correlation, written out.
+fn m52(d: f64, ls: f64) -> f64 {
+    let r = d / ls;
+    let s5 = 5f64.sqrt();
+    (1.0 + s5 * r + 5.0 * r * r / 3.0) * (-s5 * r).exp()
+}
+
+#[test]
+fn the_posterior_matches_a_hand_computed_two_point_example() {
+    let (ls, signal, noise) = (0.5, 2.0, 0.1);
+    let gp = Gp::new(
+        vec![vec![0.2], vec![0.7]],
+        vec![1.0, -1.0],
+        vec![1.0, 1.0],
+        hyper(ls, signal, noise),
+    )
+    .unwrap();
+    // K = s²·[[1, c], [c, 1]] + σ²·I; its inverse by hand.
+    let c = m52(0.5, ls);
+    let (a, b) = (signal + noise, signal * c);
+    let det = a * a - b * b;
+    let inv = [[a / det, -b / det], [-b / det, a / det]];
+    let q = 0.4;
+    let k = [signal * m52(0.2, ls), signal * m52(0.3, ls)];
+    let y = [1.0, -1.0];
+    let alpha = [
+        inv[0][0] * y[0] + inv[0][1] * y[1],
+        inv[1][0] * y[0] + inv[1][1] * y[1],
+    ];
+    let mean = k[0] * alpha[0] + k[1] * alpha[1];
+    let quad =
+        k[0] * (inv[0][0] * k[0] + inv[0][1] * k[1]) + k[1] * (inv[1][0] * k[0] + inv[1][1] * k[1]);
+    let var = signal - quad;
+    let (m, v) = gp.predict(&[q]);
+    assert!((m - mean).abs() < 1e-12, "{m} vs {mean}");
+    assert!((v - var).abs() < 1e-12, "{v} vs {var}");
+    // And the likelihood: −½ yᵀK⁻¹y − ½ log|K| − log 2π.
+    let ll =
+        -0.5 * (y[0] * alpha[0] + y[1] * alpha[1]) - 0.5 * det.ln() - (std::f64::consts::TAU).ln();
+    assert!((gp.log_likelihood() - ll).abs() < 1e-12);
+    // Far from the data the mean returns to 0 and the variance to the signal's.
+    let (m, v) = gp.predict(&[50.0]);
+    assert!(m.abs() < 1e-9 && (v - signal).abs() < 1e-9, "{m} {v}");
+}
+
+#[test]
+fn the_likelihood_gradient_matches_finite_differences() {
+    let x: Vec<Vec<f64>> = (0..7)
+        .map(|i| vec![f64::from(i) / 7.0, (f64::from(i) * 0.37) % 1.0])
+        .collect();
+    let y: Vec<f64> = x.iter().map(|p| (3.0 * p[0]).sin() + p[1] * p[1]).collect();
+    let scale = vec![1.0, 0.5, 1.0, 1.0, 0.25, 1.0, 1.0];
+    let h = Hyper {
+        log_ls: vec![-0.9, -0.2],
+        log_signal: 0.3,
+        log_noise: -3.0,
+    };
+    let gp = Gp::new(x.clone(), y.clone(), scale.clone(), h.clone()).unwrap();
+    let g = gp.gradient();
+    let v = h.as_vec();
+    for i in 0..v.len() {
+        let at = |d: f64| {
+            let mut w = v.clone();
+            w[i] += d;
+            Gp::new(x.clone(), y.clone(), scale.clone(), Hyper::from_vec(&w))
+                .unwrap()
+                .log_likelihood()
+        };
+        let fd = (at(1e-5) - at(-1e-5)) / 2e-5;
+        assert!(
+            (g[i] - fd).abs() < 1e-5 * fd.abs().max(1.0),
+            "θ{i}: {} vs {fd}",
+            g[i]
+        );
+    }
+}
+
+#[test]
+fn fitting_finds_a_short_length_scale_for_a_wiggly_function_and_noise_for_a_noisy_one() {
+    let x: Vec<Vec<f64>> = (0..20).map(|i| vec![f64::from(i) / 19.0]).collect();
+    let wiggly: Vec<f64> = x.iter().map(|p| (12.0 * p[0]).sin()).collect();
+    let smooth: Vec<f64> = x.iter().map(|p| p[0]).collect();
+    let ones = vec![1.0; 20];
+    let (w, _, _) = standardize(&wiggly);
+    let (s, _, _) = standardize(&smooth);
+    let gw = fit(&x, &w, &ones).unwrap();
+    let gs = fit(&x, &s, &ones).unwrap();
+    assert!(
+        gw.hyper.log_ls[0] < gs.hyper.log_ls[0] - 0.5,
+        "{:?} vs {:?}",
+        gw.hyper,
+        gs.hyper
+    );
+    // Pure noise around a constant: the noise term takes it.
+    let mut rng = Rng::new(3);
+    let noisy: Vec<f64> = (0..20).map(|_| rng.normal()).collect();
+    let (n, _, _) = standardize(&noisy);
+    let gn = fit(&x, &n, &ones).unwrap();
+    assert!(gn.hyper.noise() > 0.3, "{:?}", gn.hyper);
+    assert!(gw.hyper.noise() < 0.05, "{:?}", gw.hyper);
+}
+
+#[test]
+fn log_expected_improvement_is_smooth_into_the_far_tail() {
+    // Continuous where the tail formula takes over, increasing in z.
+    for edge in [-3.0_f64, -1e4] {
+        let (a, b) = (
+            log_h(edge - 1e-9 * edge.abs()),
+            log_h(edge + 1e-9 * edge.abs()),
+        );
+        assert!(
+            (a - b).abs() < 1e-6 * a.abs().max(1.0),
+            "at {edge}: {a} {b}"
+        );
+    }
+    // Far in the tail: log φ(z) − 2 log|z| to leading order.
+    let z = -40.0;
+    let lead = -0.5 * z * z - 0.5 * (std::f64::consts::TAU).ln() - 2.0 * 40f64.ln();
+    assert!((log_h(z) - lead).abs() < 2e-3, "{} vs {lead}", log_h(z));
+    let mut last = f64::NEG_INFINITY;
+    for i in -1000..=40 {
+        let z = f64::from(i) / 10.0;
+        let v = log_h(z);
+        assert!(v.is_finite() && v > last, "z = {z}: {v}");
+        last = v;
+    }
+    // At z = 0: log φ(0).
+    assert!((log_h(0.0) - (1.0 / (std::f64::consts::TAU).sqrt()).ln()).abs() < 1e-12);
+    // A lower mean is better; with equal means, more variance is better.
+    assert!(log_ei(0.0, 1.0, 0.5) > log_ei(1.0, 1.0, 0.5));
+    assert!(log_ei(1.0, 4.0, 0.5) > log_ei(1.0, 1.0, 0.5));
+}
+
+fn run(
+    sampler: &GpSampler,
+    space: &[ParamSpec],
+    f: impl Fn(&Map<String, Value>) -> f64,
+    n: u64,
+) -> Vec<Trial> {
+    let mut history = Vec::new();
+    for k in 0..n {
+        let mut rng = Rng::for_stream(11, k);
+        let params = sampler.suggest(space, &history, &mut rng);
+        let score = f(&params);
+        history.push(Trial {
+            params,
+            score: Some(score),
+            ..Trial::default()
+        });
+    }
+    history
+}
+
+#[test]
+fn the_process_finds_a_known_one_dimensional_minimum_within_twenty_trials() {
+    let space = x_only();
+    let f = |p: &Map<String, Value>| {
+        let x = p["x"].as_f64().unwrap();
+        (x - 0.3).powi(2) + 0.1 * (15.0 * x).sin().powi(2)
+    };
+    let h = run(
+        &GpSampler::new(Goal::Minimize).with_startup(5),
+        &space,
+        f,
+        20,
+    );
+    let best = h
+        .iter()
+        .min_by(|a, b| a.score.unwrap().total_cmp(&b.score.unwrap()))
+        .unwrap();
+    let x = best.params["x"].as_f64().unwrap();
+    // The minimum of (x − 0.3)² + 0.1 sin²(15x) is at x = 0 of the sine near 0.3: 0.2094.
+    assert!((x - 0.2094).abs() < 0.01, "best x {x}: {h:?}");
+    // The same goal maximized on the negated function.
+    let neg = |p: &Map<String, Value>| -f(p);
+    let h = run(
+        &GpSampler::new(Goal::Maximize).with_startup(5),
+        &space,
+        neg,
+        20,
+    );
+    let best = h
+        .iter()
+        .max_by(|a, b| a.score.unwrap().total_cmp(&b.score.unwrap()))
+        .unwrap();
+    assert!((best.params["x"].as_f64().unwrap() - 0.2094).abs() < 0.01);
+}
+
+#[test]
+fn a_pending_trial_moves_the_next_proposal_away_from_it() {
+    let space = x_only();
+    let f = |x: f64| (x - 0.3).powi(2);
+    let history: Vec<Trial> = [0.0, 0.1, 0.5, 0.7, 0.9, 1.0]
+        .into_iter()
+        .map(|x| Trial {
+            params: [("x".to_string(), json!(x))].into_iter().collect(),
+            score: Some(f(x)),
+            ..Trial::default()
+        })
+        .collect();
+    let gp = GpSampler::new(Goal::Minimize).with_startup(3);
+    let alone = gp.suggest(&space, &history, &mut Rng::new(5));
+    let x0 = alone["x"].as_f64().unwrap();
+    assert!((x0 - 0.3).abs() < 0.1, "{x0}");
+    let mut with = history.clone();
+    with.push(Trial {
+        params: alone.clone(),
+        pending: true,
+        ..Trial::default()
+    });
+    let next = gp.suggest(&space, &with, &mut Rng::new(5));
+    let x1 = next["x"].as_f64().unwrap();
+    assert!(
+        (x1 - x0).abs() > 0.02,
+        "{x0} then {x1}: the slot went to the same point"
+    );
+    // The same history gives the same proposal.
+    assert_eq!(gp.suggest(&space, &with, &mut Rng::new(5)), next);
+}
+
+#[test]
+fn choices_integers_and_log_floats_come_back_in_their_domain() {
+    let space = vec![
+        spec(
+            "lr",
+            ParamKind::LogFloat {
+                low: 1e-5,
+                high: 1.0,
+            },
+        ),
+        spec("layers", ParamKind::Int { low: 1, high: 12 }),
+        spec(
+            "opt",
+            ParamKind::Choice(vec![json!("sgd"), json!("adam"), json!("rmsprop")]),
+        ),
+    ];
+    let f = |p: &Map<String, Value>| {
+        let lr = p["lr"].as_f64().unwrap();
+        let layers = p["layers"].as_i64().unwrap() as f64;
+        let opt = if p["opt"] == "adam" { 0.0 } else { 1.0 };
+        (lr.log10() + 3.0).powi(2) + (layers - 8.0).powi(2) / 10.0 + opt
+    };
+    let h = run(&GpSampler::new(Goal::Minimize), &space, f, 30);
+    for t in &h {
+        for p in &space {
+            assert!(
+                crate::proposer::in_domain(&p.kind, &t.params[&p.name]),
+                "{:?}",
+                t.params
+            );
+        }
+    }
+    let best = h
+        .iter()
+        .map(|t| t.score.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(best < 0.6, "best {best}");
+}
