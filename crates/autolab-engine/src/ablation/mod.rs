@@ -173,6 +173,10 @@ fn measure(
         serial_agent: false,
         base: Some(commit.to_string()),
         base_params: spec.params.clone(),
+        holder: opts
+            .holder
+            .as_ref()
+            .map(|h| format!("{h} (variant {side})")),
     };
     ran.insert(side.clone());
     let parts = Parts {
@@ -190,6 +194,70 @@ fn measure(
             Some("the same command resumes it: the variants measured so far are kept"),
         )
     })
+}
+
+/// Answers the ablated campaign's inbox until `done`: `stop` (or Ctrl-C, `stop`) sets `halt`;
+/// anything else is refused, as only an ablation runs.
+fn watch_inbox(
+    lab: &Lab,
+    campaign: autolab_core::ids::CampaignId,
+    stop: &AtomicBool,
+    halt: &AtomicBool,
+    done: &AtomicBool,
+) {
+    let Ok(ledger) = Ledger::open(&lab.ledger_path()) else {
+        return;
+    };
+    while !done.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
+            halt.store(true, Ordering::SeqCst);
+        }
+        for c in ledger.controls().waiting(campaign).unwrap_or_default() {
+            let effect = if c.command == autolab_core::control::Command::Stop {
+                halt.store(true, Ordering::SeqCst);
+                "stopping the ablation: the variant running now is cancelled; `autolab ablate` again resumes it"
+            } else {
+                "refused: an ablation of this campaign is running, not the campaign; only `stop` acts on it"
+            };
+            let _ = ledger.controls().take(c.id, effect);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Measures each variant in turn until `halt`.
+fn measure_all(
+    lab: &Lab,
+    variants: &[Variant],
+    repeats: u32,
+    side_opts: &RunOptions,
+    observer: &mut dyn Observer,
+    halt: &AtomicBool,
+) -> Result<Vec<Measured>, EngineError> {
+    let stopped = || {
+        EngineError::usage(
+            "the ablation was stopped before its end",
+            Some("the same command resumes it: the variants measured so far are kept"),
+        )
+    };
+    let mut measured = Vec::new();
+    let mut ran = std::collections::HashSet::new();
+    for (k, v) in variants.iter().enumerate() {
+        if halt.load(Ordering::SeqCst) {
+            return Err(stopped());
+        }
+        observer.report(crate::Report::Note(format!(
+            "ablation variant {}/{}: {}",
+            k + 1,
+            variants.len(),
+            v.label
+        )));
+        measured.push(match &v.spec {
+            Ok(spec) => measure(lab, spec, repeats, side_opts, observer, halt, &mut ran)?,
+            Err(why) => Measured::missing(format!("does not apply: {why}")),
+        });
+    }
+    Ok(measured)
 }
 
 /// Ablates campaign `tag`'s incumbent line with `repeats` runs a variant; the table is
@@ -274,28 +342,20 @@ pub fn run_ablation(
     let variants = plan.variants;
     let side_opts = RunOptions {
         seed: Some(campaign.seed),
+        // `autolab stop` finds the ablation by the campaign it ablates.
+        holder: Some(format!("autolab ablate --tag {tag}")),
         ..opts.clone()
     };
-    let mut measured = Vec::new();
-    let mut ran = std::collections::HashSet::new();
-    for (k, v) in variants.iter().enumerate() {
-        if stop.load(Ordering::SeqCst) {
-            return Err(EngineError::usage(
-                "the ablation was stopped before its end",
-                Some("the same command resumes it: the variants measured so far are kept"),
-            ));
-        }
-        observer.report(crate::Report::Note(format!(
-            "ablation variant {}/{}: {}",
-            k + 1,
-            variants.len(),
-            v.label
-        )));
-        measured.push(match &v.spec {
-            Ok(spec) => measure(lab, spec, repeats, &side_opts, observer, stop, &mut ran)?,
-            Err(why) => Measured::missing(format!("does not apply: {why}")),
-        });
-    }
+    // The variants stop on Ctrl-C, or on `autolab stop` written to the ablated campaign's
+    // inbox (which a watcher answers while the ablation runs).
+    let halt = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let measured = std::thread::scope(|scope| {
+        scope.spawn(|| watch_inbox(lab, campaign.id, stop, &halt, &done));
+        let result = measure_all(lab, &variants, repeats, &side_opts, observer, &halt);
+        done.store(true, Ordering::SeqCst);
+        result
+    })?;
     let goal = lab.config.score_goal();
     let confidence = lab.config.decide.confidence;
     let noise = pooled(&measured.iter().collect::<Vec<_>>());

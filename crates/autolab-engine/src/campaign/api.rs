@@ -23,6 +23,9 @@ pub struct RunOptions {
     /// Parameter values the baseline runs with (written by the params writer like a
     /// candidate's); the lab's own values when None. An ablation's parameter variants.
     pub base_params: Option<serde_json::Value>,
+    /// What the lab lock says holds it (default: `autolab run --tag <tag>`): commands like
+    /// `autolab stop` find the live campaign by it. An ablation's variants name the ablation.
+    pub holder: Option<String>,
 }
 
 /// What the loop tells whoever watches it (the CLI's progress bar or log lines).

@@ -60,7 +60,10 @@ pub fn run_campaign_with(
         });
     }
     lab.prepare_state_dir()?;
-    let holder = format!("autolab run --tag {} in {}", opts.tag, lab.root.display());
+    let holder = match &opts.holder {
+        Some(h) => format!("{h} in {}", lab.root.display()),
+        None => format!("autolab run --tag {} in {}", opts.tag, lab.root.display()),
+    };
     let _repo_lock = LabLock::acquire(&lab.repo_lock_path(), &holder)?;
     let _lock = LabLock::acquire(&lab.lock_path(), &holder)?;
     let held_since = autolab_core::ledger::now();

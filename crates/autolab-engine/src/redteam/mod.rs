@@ -89,6 +89,7 @@ pub fn try_attack(
         serial_agent: false,
         base: None,
         base_params: None,
+        holder: None,
     };
     let parts = Parts {
         proposer: Some(Box::new(AttackProposer {

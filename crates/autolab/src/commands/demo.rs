@@ -79,6 +79,7 @@ pub fn demo(args: Args) -> Result<ExitCode, CliError> {
         serial_agent: false,
         base: None,
         base_params: None,
+        holder: None,
     };
     let summary = run_with_progress(&lab, &opts)?;
     println!();

@@ -112,6 +112,7 @@ pub fn run(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
         serial_agent: false,
         base: None,
         base_params: None,
+        holder: None,
     };
     let summary = run_with_progress(&lab, &opts)?;
     // The campaign is over: a closed pipe may end the summary (`autolab run … | head`).

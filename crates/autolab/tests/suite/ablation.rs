@@ -533,3 +533,49 @@ fn a_variant_whose_runs_failed_is_tried_again_by_the_next_ablation() {
         "tried again in a side campaign of its own: {side}"
     );
 }
+
+#[test]
+fn autolab_stop_stops_a_running_ablation_and_other_commands_are_refused() {
+    let (lab, _server) = additive_lab();
+    three_candidates(&lab);
+    let child = lab
+        .cmd()
+        .args(["ablate", "--tag", "t"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for("a variant running", |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id
+             JOIN campaigns c ON c.id = e.campaign_id
+             WHERE c.tag LIKE 'ablate-%' AND r.outcome = 'running'",
+        ) >= 1
+    });
+    let out = lab.autolab(&["pause"]);
+    assert!(
+        stdout(&out).contains("refused: an ablation of this campaign is running"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = lab.autolab(&["stop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("t: stopping the ablation"),
+        "{}",
+        stdout(&out)
+    );
+    let out = output_within(child, std::time::Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the ablation was stopped before its end"),
+        "{}",
+        stderr(&out)
+    );
+    // Resumed by the same command.
+    let table = lab.json(&["ablate", "--tag", "t", "--json"]);
+    assert_eq!(table["rows"].as_array().map(Vec::len), Some(3), "{table}");
+    assert!(leftovers(&lab).is_empty());
+}

@@ -94,6 +94,7 @@ fn measure(
         serial_agent: serial,
         base: None,
         base_params: None,
+        holder: None,
     };
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
     let ledger = Ledger::open(&lab.ledger_path())?;

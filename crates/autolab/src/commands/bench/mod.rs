@@ -183,6 +183,7 @@ fn measure(dir: &Path, experiments: u32) -> Result<(f64, f64), CliError> {
         serial_agent: false,
         base: None,
         base_params: None,
+        holder: None,
     };
     let start = Instant::now();
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;

@@ -61,6 +61,7 @@ fn campaign(dir: &Path, candidates: u32, seed: u64) -> Result<(u32, u32, u32), C
         serial_agent: false,
         base: None,
         base_params: None,
+        holder: None,
     };
     run_campaign(&lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
     let ledger = Ledger::open(&lab.ledger_path())?;

@@ -191,6 +191,7 @@ fn campaign_secs(lab: &Lab, tag: &str) -> Result<f64, CliError> {
         serial_agent: false,
         base: None,
         base_params: None,
+        holder: None,
     };
     let start = Instant::now();
     run_campaign(lab, &opts, &mut Quiet, &AtomicBool::new(false))?;
