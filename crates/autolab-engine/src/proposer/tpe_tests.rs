@@ -471,3 +471,43 @@ fn the_model_takes_over_from_the_warm_up_at_n_startup_observations() {
     let random = RandomSampler.suggest(&space, &h, &mut Rng::for_stream(5, 0));
     assert_ne!(tpe.suggest(&space, &h, &mut Rng::for_stream(5, 0)), random);
 }
+
+#[test]
+fn pending_trials_count_as_bad_and_move_the_next_suggestion() {
+    // A 1-D history whose best region is near x = 0.3.
+    let space = vec![spec(
+        "x",
+        ParamKind::Float {
+            low: 0.0,
+            high: 1.0,
+        },
+    )];
+    let mut hist: Vec<Trial> = (0..20)
+        .map(|i| {
+            let x = f64::from(i) / 19.0;
+            Trial {
+                params: [("x".to_string(), json!(x))].into_iter().collect(),
+                score: Some((x - 0.3).powi(2)),
+                ..Trial::default()
+            }
+        })
+        .collect();
+    let tpe = TpeSampler::new(Goal::Minimize).with_startup(5);
+    let alone = tpe.suggest(&space, &hist, &mut Rng::new(9));
+    // Three slots already busy around the best point.
+    for dx in [-0.02, 0.0, 0.02] {
+        hist.push(Trial {
+            params: [("x".to_string(), json!(x_of(&alone, "x") + dx))]
+                .into_iter()
+                .collect(),
+            pending: true,
+            ..Trial::default()
+        });
+    }
+    let next = tpe.suggest(&space, &hist, &mut Rng::new(9));
+    assert_ne!(alone, next, "the pending points changed nothing");
+    assert!(
+        (x_of(&next, "x") - x_of(&alone, "x")).abs() > 0.015,
+        "{alone:?} then {next:?}"
+    );
+}

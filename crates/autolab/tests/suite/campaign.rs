@@ -314,3 +314,47 @@ fn a_closed_pipe_neither_stops_a_campaign_nor_makes_it_panic() {
         4
     );
 }
+
+#[test]
+fn a_resumed_gaussian_process_campaign_proposes_what_an_uninterrupted_one_does() {
+    let gp_lab = || {
+        let lab = quadratic_lab(1);
+        let toml = lab.read("autolab.toml").replace(
+            "[params]\n",
+            "[params]\nsampler = \"gp\"\nstartup = 4\ny = { log_float = [0.001, 1.0] }\n",
+        );
+        lab.write("autolab.toml", &toml);
+        lab.write("params.json", "{\"x\": 0.9, \"y\": 0.5}\n");
+        lab.commit("gp");
+        lab
+    };
+    let titles = |lab: &TestLab| -> Vec<String> {
+        lab.json(&["results", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let whole = gp_lab();
+    let out = whole.autolab(&["run", "--tag", "t", "--max-experiments", "12"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resumed = gp_lab();
+    for n in ["3", "6", "9", "12"] {
+        let out = resumed.autolab(&["run", "--tag", "t", "--max-experiments", n]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (a, b) = (titles(&whole), titles(&resumed));
+    assert_eq!(a.len(), 12, "{a:?}");
+    assert_eq!(a, b);
+    // Past the warm-up the process proposes: its points are not the random sampler's.
+    let random = gp_lab();
+    let toml = random.read("autolab.toml").replace("sampler = \"gp\"", "sampler = \"random\"");
+    random.write("autolab.toml", &toml);
+    random.commit("random");
+    let out = random.autolab(&["run", "--tag", "t", "--max-experiments", "12"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = titles(&random);
+    assert_eq!(a[..5], r[..5], "the same warm-up");
+    assert_ne!(a[5..], r[5..]);
+}
