@@ -6,12 +6,13 @@ use serde::Deserialize;
 type Problem = (String, String, Option<String>);
 
 /// The events a campaign sends, by name.
-pub const NOTIFY_EVENTS: [&str; 5] = [
+pub const NOTIFY_EVENTS: [&str; 6] = [
     "new_best",
     "crash_streak",
     "paused",
     "budget_reached",
     "finished",
+    "waiting",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +138,11 @@ pub struct Supervisor {
     pub min_free_disk_mb: Option<u64>,
     /// Ask the LLM (when `[agent]` is set) for the common cause of the failures.
     pub llm_diagnosis: bool,
+    /// Pause when, at this invocation's pace, `[agent] max_usd` would run out in less than
+    /// half the time `--max-hours` has left.
+    pub cost_burn: bool,
+    /// Notify when slots stay idle this long while candidates wait (for approval).
+    pub idle_after: std::time::Duration,
 }
 
 impl Default for Supervisor {
@@ -145,6 +151,8 @@ impl Default for Supervisor {
             identical_failures: 3,
             min_free_disk_mb: None,
             llm_diagnosis: true,
+            cost_burn: true,
+            idle_after: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -158,6 +166,10 @@ pub(super) struct RawSupervisor {
     min_free_disk_mb: Option<i64>,
     #[serde(default)]
     llm_diagnosis: Option<bool>,
+    #[serde(default)]
+    cost_burn: Option<bool>,
+    #[serde(default)]
+    idle_after: Option<String>,
 }
 
 pub(super) fn validate_supervisor(r: Option<RawSupervisor>) -> Result<Supervisor, Problem> {
@@ -185,9 +197,21 @@ pub(super) fn validate_supervisor(r: Option<RawSupervisor>) -> Result<Supervisor
             ));
         }
     };
+    let idle_after = match &r.idle_after {
+        None => d.idle_after,
+        Some(text) => super::parse_duration(text).map_err(|why| {
+            (
+                "idle_after".into(),
+                format!("`idle_after = \"{text}\"`: {why}"),
+                Some("e.g. \"10m\"".into()),
+            )
+        })?,
+    };
     Ok(Supervisor {
         identical_failures,
         min_free_disk_mb,
         llm_diagnosis: r.llm_diagnosis.unwrap_or(d.llm_diagnosis),
+        cost_burn: r.cost_burn.unwrap_or(d.cost_burn),
+        idle_after,
     })
 }

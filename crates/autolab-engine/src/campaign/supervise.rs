@@ -27,6 +27,12 @@ pub(super) struct Watch {
     pub diagnosis: Option<Diagnosis>,
     /// What the supervisor says after the verdict that made it pause is shown.
     pub pending_note: Option<String>,
+    /// The LLM spend when this invocation's watch began.
+    pub spent_at_start: Option<f64>,
+    /// Since when free slots have waited for candidates to be approved, and whether that was
+    /// said.
+    pub idle_since: Option<std::time::Instant>,
+    pub idle_told: bool,
 }
 
 impl Watch {
@@ -42,6 +48,9 @@ impl Watch {
             streak: Vec::new(),
             diagnosis: None,
             pending_note: None,
+            spent_at_start: None,
+            idle_since: None,
+            idle_told: false,
         }
     }
 }
@@ -152,7 +161,7 @@ impl Driver<'_> {
     fn pause_with(&mut self, d: Diagnosis) -> Result<(), EngineError> {
         self.record_diagnosis(&d)?;
         if let Some(n) = &self.watch.notifier
-            && d.trigger != "disk_low"
+            && matches!(d.trigger.as_str(), "identical_failures" | "crash_streak")
         {
             n.send(
                 "crash_streak",
@@ -198,7 +207,8 @@ impl Driver<'_> {
         }
     }
 
-    /// Every heartbeat (and once at the start): the disk, and failed deliveries recorded.
+    /// Every heartbeat (and once at the start): the disk, the spend's pace, idle slots, and
+    /// failed deliveries recorded.
     pub(super) fn supervise_beat(&mut self) -> Result<(), EngineError> {
         self.record_undelivered()?;
         let min = self.books.lab.config.supervisor.min_free_disk_mb;
@@ -207,6 +217,64 @@ impl Driver<'_> {
         {
             self.pause_with(d)?;
             self.say_pending();
+        }
+        if self.watch.diagnosis.is_none()
+            && let Some(d) = self.cost_burn()
+        {
+            self.pause_with(d)?;
+            self.say_pending();
+        }
+        self.watch_idle_slots()
+    }
+
+    /// The spend's pace against `--max-hours` (with `[agent] max_usd` and `cost_burn`).
+    fn cost_burn(&mut self) -> Option<Diagnosis> {
+        let agent = self.agent.as_ref()?;
+        let max_usd = agent.cfg.max_usd?;
+        let max_hours = self.books.opts.max_hours?;
+        if !self.books.lab.config.supervisor.cost_burn {
+            return None;
+        }
+        let now = agent.caller.spent();
+        let start = *self.watch.spent_at_start.get_or_insert(now);
+        let elapsed = self.books.started.elapsed().as_secs_f64() / 3600.0;
+        crate::supervisor::pace::cost_burn(start, now, max_usd, elapsed, max_hours)
+    }
+
+    /// Free slots while candidates wait for approval: said (and sent as `waiting`) once they
+    /// have waited `[supervisor] idle_after`.
+    fn watch_idle_slots(&mut self) -> Result<(), EngineError> {
+        let free = self.jobs.parallel.saturating_sub(self.jobs.slots.len());
+        let waiting = self.jobs.awaiting.len();
+        if free == 0 || waiting == 0 || self.paused {
+            self.watch.idle_since = None;
+            self.watch.idle_told = false;
+            return Ok(());
+        }
+        let since = *self
+            .watch
+            .idle_since
+            .get_or_insert_with(std::time::Instant::now);
+        let waited = since.elapsed();
+        if self.watch.idle_told || waited < self.books.lab.config.supervisor.idle_after {
+            return Ok(());
+        }
+        self.watch.idle_told = true;
+        let text = crate::supervisor::pace::idle_slots(
+            free,
+            self.jobs.parallel,
+            waiting,
+            waited.as_secs_f64(),
+        );
+        let data = json!({"idle_slots": free, "waiting": waiting, "secs": waited.as_secs_f64()});
+        self.books
+            .ledger
+            .campaign_event(self.books.campaign.id, "idle-slots", &data)?;
+        self.books
+            .observer
+            .report(Report::Note(format!("supervisor: {text}")));
+        if let Some(n) = &self.watch.notifier {
+            n.send("waiting", text, data);
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! diagnosis instead of burning its budget; it also watches the disk.
 
 mod llm;
+pub mod pace;
 mod rules;
 
 pub use llm::{DIAGNOSIS_ROLE, llm_diagnosis};

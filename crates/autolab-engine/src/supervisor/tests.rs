@@ -279,3 +279,48 @@ fn memory_and_shell_exit_codes_get_their_advice() {
     assert!(codes(137).contains("SIGKILL"));
     assert_eq!(codes(3), "");
 }
+
+#[test]
+fn the_spend_is_judged_once_settled_and_only_when_it_outruns_the_time() {
+    use super::pace::cost_burn;
+    // $2 of $10 in the first hour of ten: $8 lasts 4 h, 9 h are left → pause.
+    let d = cost_burn(0.0, 2.0, 10.0, 1.0, 10.0).unwrap();
+    assert_eq!(d.trigger, "cost_burn");
+    assert!(d.cause.contains("$2.00 an hour"), "{}", d.cause);
+    assert!(
+        d.cause
+            .contains("lasts about 4.0 h, while max_hours has 9.0 h left"),
+        "{}",
+        d.cause
+    );
+    // On pace: $1 in the first hour of ten.
+    assert!(cost_burn(0.0, 1.0, 10.0, 1.0, 10.0).is_none());
+    // Just under half: $8 at $2/h lasts 4 h; with 7.9 h left that is over half → no pause.
+    assert!(cost_burn(0.0, 2.0, 10.0, 1.0, 8.9).is_none());
+    // Not settled yet: under a tenth of max_hours.
+    assert!(cost_burn(0.0, 5.0, 10.0, 0.9, 10.0).is_none());
+    // What earlier invocations spent counts for what is left, not for the pace.
+    let d = cost_burn(6.0, 7.0, 10.0, 1.0, 10.0).unwrap();
+    assert!(d.cause.contains("$1.00 an hour"), "{}", d.cause);
+    assert!(
+        cost_burn(6.0, 6.0, 10.0, 1.0, 10.0).is_none(),
+        "nothing spent here"
+    );
+    // Minutes for short spans.
+    let d = cost_burn(0.0, 0.5, 1.0, 0.02, 0.1).unwrap();
+    assert!(
+        d.cause
+            .contains("lasts about 1 min, while max_hours has 5 min left"),
+        "{}",
+        d.cause
+    );
+}
+
+#[test]
+fn idle_slots_say_how_to_let_the_candidates_run() {
+    let t = super::pace::idle_slots(2, 4, 3, 900.0);
+    assert_eq!(
+        t,
+        "2 of 4 slot(s) idle for 15 min while 3 candidate(s) wait for approval: `autolab approve N` (or the dashboard) lets them run"
+    );
+}

@@ -349,7 +349,9 @@ fn a_resumed_gaussian_process_campaign_proposes_what_an_uninterrupted_one_does()
     assert_eq!(a, b);
     // Past the warm-up the process proposes: its points are not the random sampler's.
     let random = gp_lab();
-    let toml = random.read("autolab.toml").replace("sampler = \"gp\"", "sampler = \"random\"");
+    let toml = random
+        .read("autolab.toml")
+        .replace("sampler = \"gp\"", "sampler = \"random\"");
     random.write("autolab.toml", &toml);
     random.commit("random");
     let out = random.autolab(&["run", "--tag", "t", "--max-experiments", "12"]);

@@ -364,3 +364,101 @@ fn a_campaign_that_stops_on_an_error_still_says_it_finished() {
         events[0]
     );
 }
+
+#[test]
+fn slots_idle_while_candidates_wait_for_approval_are_said_and_sent() {
+    let receiver = FakeServer::start(vec![]);
+    let lab = failing_lab(&format!(
+        "[decide]\napprove = true\n[supervisor]\nidle_after = \"1s\"\n[notify]\nwebhook = \"{}\"\n",
+        receiver.url()
+    ));
+    let child = lab
+        .cmd()
+        .args(["run", "--tag", "t", "--max-experiments", "3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.wait_for("the idle slot said", |c| {
+        count(c, "SELECT COUNT(*) FROM events WHERE kind = 'idle-slots'") == 1
+    });
+    let out = lab.autolab(&["stop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = output_within(child, std::time::Duration::from_secs(60));
+    assert!(
+        stderr(&out).contains("supervisor: 1 of 1 slot(s) idle for "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("while 1 candidate(s) wait for approval: `autolab approve N`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        events(&receiver).contains(&"waiting".to_string()),
+        "{:?}",
+        events(&receiver)
+    );
+    // Said once for one wait, not every heartbeat.
+    assert_eq!(
+        count(
+            &lab.ledger(),
+            "SELECT COUNT(*) FROM events WHERE kind = 'idle-slots'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn an_llm_spending_faster_than_the_time_budget_allows_pauses_the_campaign() {
+    // Each call costs $0.11 (1000 + 100 tokens at $100 per million): five spend max_usd.
+    let codes = std::sync::atomic::AtomicUsize::new(0);
+    let server = FakeServer::from_fn(move |r| {
+        if is_ideation(r) {
+            openai(&super::learning::distinct_ideas(0, 5))
+        } else {
+            let k = codes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            openai(&format!(
+                "notes.txt\n```\n<<<<<<< SEARCH\n# end\n=======\n# {k}\n# end\n>>>>>>> REPLACE\n```\n"
+            ))
+        }
+    });
+    let lab = TestLab::new();
+    lab.write("notes.txt", "# end\n");
+    lab.write("run.sh", "sleep 3\necho 'val_loss: 0.5'\n");
+    lab.write(
+        "autolab.toml",
+        &format!(
+            "[task]\ncommand = \"sh run.sh\"\neditable = [\"notes.txt\"]\nprotected = [\"run.sh\"]\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n[decide]\npolicy = \"strict\"\n\
+             [agent]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}\"\nprice = [100.0, 100.0]\nmax_usd = 0.55\nlessons = \"template\"\n\
+             [explore]\nauto = false\n",
+            server.url()
+        ),
+    );
+    lab.commit("lab");
+    // 36 seconds: after the first tenth, $0.33 in ~5 s leaves $0.22 for ~3 s more, with
+    // ~30 s to go.
+    let out = lab.autolab(&["run", "--tag", "t", "--max-hours", "0.01"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let d = &diagnoses(&lab)[0];
+    assert_eq!(d["trigger"], "cost_burn", "{d}");
+    assert!(
+        d["cause"].as_str().unwrap().contains("while max_hours has"),
+        "{d}"
+    );
+    assert!(
+        stderr(&out).contains("supervisor: the LLM spends $"),
+        "{}",
+        stderr(&out)
+    );
+    // Paused before the money ran out.
+    let spent: f64 = lab
+        .ledger()
+        .query_row("SELECT SUM(cost_usd) FROM transcripts", [], |r| r.get(0))
+        .unwrap();
+    assert!(spent < 0.55, "{spent}");
+    let status = stdout(&lab.autolab(&["status", "--tag", "t"]));
+    assert!(status.contains("diagnosis  the LLM spends"), "{status}");
+}
