@@ -124,9 +124,9 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
         Some(other) => {
             return Err((
                 "startup".into(),
-                format!("`startup = {other}` is not a number of trials ≥ 1"),
+                format!("`startup = {other}` is not a number of trials from 1 to {}", u32::MAX),
                 Some(
-                    "`startup` is how many random trials come before TPE, e.g. `startup = 10`"
+                    "`startup` is how many random trials come before the model (GP or TPE), e.g. `startup = 10`"
                         .into(),
                 ),
             ));

@@ -39,13 +39,6 @@ pub struct Effect {
     pub hi: f64,
 }
 
-impl Effect {
-    /// Whether the interval excludes zero.
-    pub fn clear(&self) -> bool {
-        self.lo > 0.0 || self.hi < 0.0
-    }
-}
-
 /// One kept change and its contribution both ways.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Row {

@@ -100,14 +100,36 @@ pub fn title_of(values: &Map<String, Value>) -> String {
         .join(" ")
 }
 
-/// Rounds to 4 significant digits so values read well in titles and files.
-pub(crate) fn round_sig(x: f64) -> f64 {
+/// `x` rounded to `digits` significant digits, in decimal (the value is printed and read
+/// back), so it neither overflows for tiny values nor leaves residues like 887999999.9999999
+/// for large ones.
+fn round_to(x: f64, digits: usize) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return x;
     }
-    let digits = 4 - 1 - x.abs().log10().floor() as i32;
-    let f = 10f64.powi(digits);
-    (x * f).round() / f
+    format!("{:.*e}", digits.saturating_sub(1), x)
+        .parse()
+        .unwrap_or(x)
+}
+
+/// `x` rounded for a parameter ranging over [`low`, `high`]: to 4 significant digits, or more
+/// when the range is narrow next to its values (on [1000, 1000.001] four digits would make every
+/// value 1000), and inside the range.
+pub(crate) fn tidy(x: f64, low: f64, high: f64) -> f64 {
+    let width = high - low;
+    let digits = if width > 0.0 && width.is_finite() && x != 0.0 {
+        let extra = (x.abs().log10().floor() - width.log10().floor()).max(0.0) as usize;
+        (4 + extra).min(17)
+    } else {
+        4
+    };
+    round_to(x, digits).clamp(low, high)
+}
+
+/// The point a fraction `u` (0 to 1) of the way from `low` to `high`, without overflowing when
+/// the range spans most of the floats.
+pub(crate) fn lerp(low: f64, high: f64, u: f64) -> f64 {
+    low * (1.0 - u) + high * u
 }
 
 /// Whether a value lies in a parameter's domain.

@@ -3,7 +3,7 @@
 use autolab_core::config::{ParamKind, ParamSpec};
 use serde_json::{Map, Value};
 
-use super::{Rng, round_sig};
+use super::{Rng, lerp, tidy};
 
 /// An experiment as a sampler sees it: finished, or still pending (proposed, running or being
 /// confirmed: its point is taken, its score unknown).
@@ -42,11 +42,11 @@ impl Sampler for RandomSampler {
 pub(crate) fn draw(kind: &ParamKind, rng: &mut Rng) -> Value {
     match kind {
         ParamKind::Float { low, high } => {
-            Value::from(round_sig(low + rng.unit() * (high - low)).clamp(*low, *high))
+            Value::from(tidy(lerp(*low, *high, rng.unit()), *low, *high))
         }
         ParamKind::LogFloat { low, high } => {
             let x = (low.ln() + rng.unit() * (high.ln() - low.ln())).exp();
-            Value::from(round_sig(x).clamp(*low, *high))
+            Value::from(tidy(x, *low, *high))
         }
         ParamKind::Int { low, high } => {
             if high <= low {

@@ -80,10 +80,23 @@ fn every_int_and_choice_value_is_reachable() {
 }
 
 #[test]
-fn rounding_keeps_four_significant_digits() {
-    assert_eq!(round_sig(0.000123456), 0.0001235);
-    assert_eq!(round_sig(1234.5678), 1235.0);
-    assert_eq!(round_sig(0.0), 0.0);
+fn rounding_keeps_four_significant_digits_or_what_a_narrow_range_needs() {
+    let wide = |x| tidy(x, -1e9, 1e9);
+    assert_eq!(wide(0.000123456), 0.0001235);
+    assert_eq!(wide(1234.5678), 1235.0);
+    assert_eq!(wide(0.0), 0.0);
+    // Large values without residues, tiny ones without overflow.
+    assert_eq!(wide(887_999_999.999_999_9), 888_000_000.0);
+    assert_eq!(tidy(4.263_999_999e-304, 1e-307, 1e-287), 4.264e-304);
+    assert_eq!(tidy(1.234_567e-306, 1e-307, 1e-287), 1.235e-306);
+    // A range narrow next to its values keeps the digits that tell its values apart.
+    let narrow = tidy(1_000.000_412_345, 1000.0, 1000.001);
+    assert!((narrow - 1_000.000_412_345).abs() < 1e-6, "{narrow}");
+    // Always inside the range.
+    assert_eq!(tidy(0.99996, 0.0, 0.9999), 0.9999);
+    // The middle of a range spanning nearly all floats is a number.
+    assert_eq!(lerp(-1e308, 1e308, 0.5), 0.0);
+    assert!(lerp(-1e308, 1e308, 0.75).is_finite());
 }
 
 #[test]

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::parzen::{Dim, Parzen};
 use super::sampler::Trial;
-use super::{RandomSampler, Rng, Sampler, round_sig};
+use super::{RandomSampler, Rng, Sampler, tidy};
 
 /// Fraction of the trials in the good group (at least one, at most [`MAX_GOOD`]).
 const GAMMA: f64 = 0.25;
@@ -156,8 +156,8 @@ fn encode(kind: &ParamKind, v: &Value) -> Option<f64> {
 /// The value at a coordinate, rounded like the random sampler's and inside the domain.
 fn decode(kind: &ParamKind, x: f64) -> Value {
     match kind {
-        ParamKind::Float { low, high } => Value::from(round_sig(x).clamp(*low, *high)),
-        ParamKind::LogFloat { low, high } => Value::from(round_sig(x.exp()).clamp(*low, *high)),
+        ParamKind::Float { low, high } => Value::from(tidy(x, *low, *high)),
+        ParamKind::LogFloat { low, high } => Value::from(tidy(x.exp(), *low, *high)),
         ParamKind::Int { low, high } => {
             let v = if x.is_finite() {
                 x.round() as i64

@@ -351,9 +351,19 @@ fn values_are_rounded_like_the_random_sampler() {
     let h = history(10, 30);
     for t in &h {
         let lr = x_of(&t.params, "lr");
-        assert_eq!(lr, round_sig(lr));
+        assert_eq!(lr, tidy(lr, 1e-4, 1.0));
         let drop = x_of(&t.params, "drop");
-        assert_eq!(drop, round_sig(drop));
+        assert_eq!(drop, tidy(drop, 0.0, 0.5));
+        // Four significant digits at most.
+        for v in [lr, drop] {
+            let digits = format!("{v:e}")
+                .split('e')
+                .next()
+                .unwrap()
+                .replace(['.', '-'], "")
+                .len();
+            assert!(digits <= 4, "{v}");
+        }
         assert!(t.params["hidden"].is_i64());
     }
 }

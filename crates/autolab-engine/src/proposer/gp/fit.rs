@@ -153,7 +153,13 @@ pub fn standardize(y: &[f64]) -> (Vec<f64>, f64, f64) {
     let n = y.len().max(1) as f64;
     let mean = y.iter().sum::<f64>() / n;
     let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    let sd = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
+    // Relative to the scores' size: scores of 1e-12 with a spread of 1e-13 are as informative as
+    // any others.
+    let sd = if var.sqrt() > 1e-9 * mean.abs() && var > 0.0 {
+        var.sqrt()
+    } else {
+        1.0
+    };
     (y.iter().map(|v| (v - mean) / sd).collect(), mean, sd)
 }
 

@@ -5,7 +5,7 @@
 use autolab_core::config::{ParamKind, ParamSpec};
 use serde_json::{Map, Value};
 
-use crate::proposer::{Rng, round_sig};
+use crate::proposer::{Rng, lerp, tidy};
 
 /// The coordinates a space takes.
 pub fn width(space: &[ParamSpec]) -> usize {
@@ -71,12 +71,10 @@ pub fn decode(space: &[ParamSpec], x: &[f64]) -> Map<String, Value> {
         at += n;
         let u = xs.first().copied().unwrap_or(0.5).clamp(0.0, 1.0);
         let v = match &p.kind {
-            ParamKind::Float { low, high } => {
-                Value::from(round_sig(low + u * (high - low)).clamp(*low, *high))
-            }
+            ParamKind::Float { low, high } => Value::from(tidy(lerp(*low, *high, u), *low, *high)),
             ParamKind::LogFloat { low, high } => {
                 let (l, h) = (low.max(f64::MIN_POSITIVE).ln(), high.ln());
-                Value::from(round_sig((l + u * (h - l)).exp()).clamp(*low, *high))
+                Value::from(tidy(lerp(l, h, u).exp(), *low, *high))
             }
             ParamKind::Int { low, high } => {
                 let bins = (*high as f64 - *low as f64) + 1.0;

@@ -289,3 +289,19 @@ fn choices_integers_and_log_floats_come_back_in_their_domain() {
         .fold(f64::INFINITY, f64::min);
     assert!(best < 0.6, "best {best}");
 }
+
+#[test]
+fn scores_are_standardized_whatever_their_units() {
+    for scale in [1e-12, 1.0, 1e12] {
+        let (z, mean, sd) = standardize(&[scale, 2.0 * scale, 3.0 * scale]);
+        assert!((mean - 2.0 * scale).abs() < 1e-9 * scale, "{scale}");
+        assert!(sd > 0.5 * scale && sd < scale, "{scale}: {sd}");
+        assert!(
+            (z[2] - z[0] - 2.449_489_742_783_178).abs() < 1e-9,
+            "{scale}: {z:?}"
+        );
+    }
+    // A constant has nothing to standardize: zeros.
+    let (z, _, sd) = standardize(&[5.0, 5.0]);
+    assert_eq!((z, sd), (vec![0.0, 0.0], 1.0));
+}
