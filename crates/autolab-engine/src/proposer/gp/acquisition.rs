@@ -6,7 +6,7 @@
 use autolab_core::config::ParamSpec;
 
 use super::model::Gp;
-use super::space::{perturb, random_point};
+use super::space::{numeric_coordinates, perturb, random_point, snap};
 use crate::proposer::Rng;
 
 /// log φ(z) for the standard normal density.
@@ -120,6 +120,31 @@ pub fn maximize(
             }
             if step < 1e-3 {
                 break;
+            }
+        }
+        // Then coordinate by coordinate, halving the step down to a ten-thousandth.
+        let mut step = 0.05;
+        let mut sweeps = 0;
+        while step > 1e-4 && sweeps < 64 {
+            sweeps += 1;
+            let mut moved = false;
+            for &c in &numeric_coordinates(space) {
+                for sign in [1.0, -1.0] {
+                    let mut y = x.clone();
+                    y[c] = (y[c] + sign * step).clamp(0.0, 1.0);
+                    let y = snap(space, &y);
+                    if y == x || taken(&y) {
+                        continue;
+                    }
+                    let v = score(&y);
+                    if v > value {
+                        (value, x) = (v, y);
+                        moved = true;
+                    }
+                }
+            }
+            if !moved {
+                step *= 0.5;
             }
         }
         refined.push((value, x));

@@ -103,6 +103,19 @@ pub fn snap(space: &[ParamSpec], x: &[f64]) -> Vec<f64> {
     encode(space, &decode(space, x)).unwrap_or_else(|| x.to_vec())
 }
 
+/// The coordinates of numeric parameters (floats, log-floats, integers), which move freely.
+pub fn numeric_coordinates(space: &[ParamSpec]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for p in space {
+        if !matches!(p.kind, ParamKind::Choice(_)) {
+            out.push(at);
+        }
+        at += dims_of(&p.kind);
+    }
+    out
+}
+
 /// A uniform random point of the space, as coordinates.
 pub fn random_point(space: &[ParamSpec], rng: &mut Rng) -> Vec<f64> {
     let mut out = Vec::with_capacity(width(space));
