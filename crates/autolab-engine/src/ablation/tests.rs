@@ -49,6 +49,17 @@ fn the_incumbent_line_skips_discarded_branches_and_keeps_order() {
 }
 
 #[test]
+fn the_line_ends_at_the_baseline_even_when_the_base_moved() {
+    // A campaign whose base was moved after its baseline (a retried baseline): #0 holds "b0".
+    let exps = vec![
+        exp(0, Verdict::Kept, "b0", "b0"),
+        exp(1, Verdict::Kept, "b0", "c1"),
+    ];
+    let line = incumbent_line(&exps, 1, "b").unwrap();
+    assert_eq!(line.iter().map(|c| c.number).collect::<Vec<_>>(), vec![1]);
+}
+
+#[test]
 fn a_line_whose_parent_is_unknown_is_an_error() {
     let exps = vec![
         exp(0, Verdict::Kept, "b", "b"),
