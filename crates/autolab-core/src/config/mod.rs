@@ -30,7 +30,7 @@ pub use agent::{Agent, CoderKind, ProviderKind};
 pub use cluster::ClusterSettings;
 pub use decide::{Decide, Policy};
 pub use duration::{format_duration, parse_duration};
-pub use early_stop::EarlyStop;
+pub use early_stop::{EarlyStop, StopRule};
 pub use error::ConfigError;
 pub use explore::Explore;
 pub use notify::{NOTIFY_EVENTS, Notify, Supervisor};

@@ -132,8 +132,56 @@ fn early_stop_is_off_unless_configured_and_checks_its_metric() {
         (es.metric.as_str(), es.step.as_str(), es.margin, es.patience),
         ("l", "step", 0.2, 3)
     );
+    assert_eq!(
+        (es.goal, es.rule, es.min_runs),
+        (Goal::Minimize, StopRule::Incumbent, 3)
+    );
     let e = parse(&format!("{base}[early_stop]\nmetric = \"acc\"\n")).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("early_stop.metric"));
+    assert!(e.hint.as_deref().unwrap().contains("add `goal"), "{e}");
+}
+
+#[test]
+fn early_stop_takes_any_streamed_metric_with_its_direction_and_a_rule() {
+    let base = "[task]\ncommand = \"x\"\n[metrics]\nscore = { l = { goal = \"minimize\" } }\n[early_stop]\n";
+    let es = |extra: &str| parse(&format!("{base}{extra}")).map(|c| c.early_stop.unwrap());
+    let e = es("metric = \"acc\"\ngoal = \"maximize\"\nrule = \"median\"\nmin_runs = 5\n").unwrap();
+    assert_eq!(
+        (e.metric.as_str(), e.goal, e.rule, e.margin, e.min_runs),
+        ("acc", Goal::Maximize, StopRule::Percentile(50.0), 0.0, 5)
+    );
+    // A scored metric's own direction may be overridden.
+    assert_eq!(es("goal = \"maximize\"\n").unwrap().goal, Goal::Maximize);
+    assert_eq!(
+        es("percentile = 25\n").unwrap().rule,
+        StopRule::Percentile(25.0)
+    );
+    assert_eq!(
+        es("rule = \"percentile\"\n").unwrap().rule,
+        StopRule::Percentile(50.0)
+    );
+    for (extra, key) in [
+        ("rule = \"hyperband\"\n", "early_stop.rule"),
+        ("percentile = 101\n", "early_stop.percentile"),
+        ("percentile = -1\n", "early_stop.percentile"),
+        (
+            "rule = \"median\"\npercentile = 25\n",
+            "early_stop.percentile",
+        ),
+        (
+            "rule = \"incumbent\"\npercentile = 25\n",
+            "early_stop.percentile",
+        ),
+        ("min_runs = 0\n", "early_stop.min_runs"),
+        (
+            "metric = \"step\"\ngoal = \"minimize\"\n",
+            "early_stop.metric",
+        ),
+        ("goal = \"up\"\n", "goal"),
+    ] {
+        let e = es(extra).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(key), "{extra}: {e}");
+    }
 }
 
 /// A valid config whose `[params]` section ends with `extra` (one or more lines).

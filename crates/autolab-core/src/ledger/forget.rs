@@ -32,6 +32,7 @@ pub fn forget_campaign(ledger: &mut Ledger, tag: &str) -> Result<Option<Forgotte
     };
     for sql in [
         format!("DELETE FROM metrics WHERE run_id IN ({runs})"),
+        format!("DELETE FROM curves WHERE run_id IN ({runs})"),
         format!("DELETE FROM runs WHERE experiment_id IN ({exps})"),
         format!("DELETE FROM lessons WHERE experiment_id IN ({exps})"),
         "DELETE FROM transcripts WHERE campaign_id = ?1".to_string(),

@@ -9,6 +9,7 @@
 
 mod briefs;
 mod controls;
+mod curves;
 mod feed;
 mod forget;
 mod llm;
@@ -21,6 +22,7 @@ mod writeups;
 
 pub use briefs::{Brief, Briefs};
 pub use controls::Controls;
+pub use curves::{Curve, Curves};
 pub use feed::{Feed, FeedItem, Pulse};
 pub use forget::{Forgotten, forget_campaign};
 pub use llm::{Digest, ExpertStats, Transcript};
@@ -212,6 +214,11 @@ impl Ledger {
     /// The research brief's versions.
     pub fn briefs(&self) -> Briefs<'_> {
         Briefs(self)
+    }
+
+    /// The learning curves runs streamed (`step` and a metric on one line).
+    pub fn curves(&self) -> Curves<'_> {
+        Curves(self)
     }
 
     /// Papers, reviews and the literature cache.

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 8;
+pub const VERSION: i64 = 9;
 
 pub enum MigrateError {
     Sqlite(rusqlite::Error),
@@ -15,7 +15,7 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     r#"
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
@@ -185,6 +185,15 @@ CREATE TABLE briefs (
     source TEXT NOT NULL,
     model  TEXT,
     body   TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE curves (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    metric TEXT NOT NULL,
+    step   REAL NOT NULL,
+    value  REAL NOT NULL,
+    PRIMARY KEY (run_id, metric, step)
 );
 "#,
 ];

@@ -187,6 +187,15 @@ impl Jobs {
             &tail,
             note.as_deref(),
         )?;
+        let step = books
+            .lab
+            .config
+            .early_stop
+            .as_ref()
+            .map_or("step", |e| e.step.as_str());
+        books
+            .ledger
+            .record_curves(run, &crate::early_stop::curves(&train_log, step))?;
         self.queue.push_front(Work::Decide(row, run));
         Ok(())
     }

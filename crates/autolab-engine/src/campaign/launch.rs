@@ -6,7 +6,7 @@ use autolab_core::ids::{ExperimentId, RunId};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use autolab_core::config::Goal;
+use autolab_core::config::StopRule;
 use autolab_core::experiment::{Experiment, RunOutcome, State};
 use autolab_core::metrics::{self, RunOutputs};
 use autolab_runner::{Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
@@ -283,32 +283,48 @@ impl Jobs {
     }
 }
 
-/// An early-stopping watcher against the incumbent's curve, when `[early_stop]` is set.
+/// An early-stopping watcher, when `[early_stop]` is set and its reference has curves: the
+/// incumbent's, or the campaign's completed runs' (from the ledger; the incumbent's log for
+/// a run recorded before curves were). The baseline's completed runs measure the noise.
 fn early_stop_watch(books: &Books<'_>) -> Result<Option<LineWatch>, EngineError> {
     let Some(rule) = books.lab.config.early_stop.clone() else {
         return Ok(None);
     };
-    let Some(inc) = books.incumbent()? else {
-        return Ok(None);
+    let completed = books
+        .ledger
+        .curves()
+        .completed(books.campaign.id, &rule.metric)?;
+    let noise = completed
+        .iter()
+        .filter(|c| c.experiment == 0)
+        .map(|c| c.points.clone())
+        .collect();
+    let reference = match rule.rule {
+        StopRule::Percentile(p) => early_stop::Reference::Percentile {
+            p,
+            curves: completed.into_iter().map(|c| c.points).collect(),
+        },
+        StopRule::Incumbent => {
+            let Some(inc) = books.incumbent()? else {
+                return Ok(None);
+            };
+            let Some(reference) = books.ledger.runs(inc.row)?.into_iter().find(|r| {
+                r.outcome == RunOutcome::Exited && (r.commit.is_none() || r.commit == inc.commit)
+            }) else {
+                return Ok(None);
+            };
+            let stored = completed
+                .into_iter()
+                .find(|c| c.run == reference.row)
+                .map(|c| c.points);
+            early_stop::Reference::Incumbent(stored.unwrap_or_else(|| {
+                let log = read_end(&std::path::Path::new(&reference.run_dir).join("stdout.log"));
+                early_stop::curve(&log, &rule)
+            }))
+        }
     };
-    let Some(reference) = books.ledger.runs(inc.row)?.into_iter().find(|r| {
-        r.outcome == RunOutcome::Exited && (r.commit.is_none() || r.commit == inc.commit)
-    }) else {
-        return Ok(None);
-    };
-    let log = read_end(&std::path::Path::new(&reference.run_dir).join("stdout.log"));
-    let goal = books
-        .lab
-        .config
-        .metrics
-        .score
-        .get(&rule.metric)
-        .map(|s| s.goal)
-        .unwrap_or(Goal::Minimize);
-    Ok(
-        early_stop::Watcher::new(early_stop::curve(&log, &rule), rule, goal)
-            .map(|mut w| Box::new(move |line: &str| w.line(line)) as LineWatch),
-    )
+    Ok(early_stop::Watcher::new(reference, noise, rule)
+        .map(|mut w| Box::new(move |line: &str| w.line(line)) as LineWatch))
 }
 
 /// The sandbox for a run, when `[sandbox]` is on and a helper is known.

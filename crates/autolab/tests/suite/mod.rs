@@ -13,6 +13,7 @@ mod containment;
 mod controls;
 mod dashboard;
 mod drift;
+mod early_stop;
 mod explore;
 mod faults;
 mod first_contact;
