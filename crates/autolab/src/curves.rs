@@ -1,48 +1,70 @@
-//! Learning curves from what runs printed: the lines of a run's log that carry a `step`.
+//! Learning curves: what runs streamed beside their `step`, from the ledger's `curves` rows
+//! (the rows early stopping compares), else from the lines of a run's log (a run recorded
+//! before the ledger kept curves).
 
 use std::path::Path;
 
 use autolab_core::config::Config;
-use indexmap::IndexMap;
+use autolab_core::ledger::Ledger;
 
-/// The learning curves of the runs' logs, as SVG: the primary metric (else the first metric
-/// printed with a `step`) over `step`, one line per run; None when no line has both.
-pub fn learning_curves(root: &Path, runs: &[autolab_core::experiment::Run]) -> Option<String> {
-    use autolab_core::metrics::parse_lines;
-    let primary = Config::load_lab(root).ok().map(|c| c.metrics.primary);
-    let logs: Vec<(u32, Vec<IndexMap<String, f64>>)> = runs
+/// One run's curves: (metric, points) in order of appearance.
+type RunCurves = Vec<(String, Vec<(f64, f64)>)>;
+
+/// The learning curves of the runs, as SVG: the primary metric (else the early-stopping
+/// metric, else the first metric streamed) over `step`, one line per run; None when no run
+/// streamed one.
+pub fn learning_curves(
+    root: &Path,
+    ledger: &Ledger,
+    runs: &[autolab_core::experiment::Run],
+) -> Option<String> {
+    let config = Config::load_lab(root).ok();
+    let step = config
+        .as_ref()
+        .and_then(|c| c.early_stop.as_ref())
+        .map_or("step".to_string(), |e| e.step.clone());
+    let logs: Vec<(u32, RunCurves)> = runs
         .iter()
         .map(|r| {
-            let log = log_end(&Path::new(&r.run_dir).join("stdout.log"));
-            let points = log
-                .lines()
-                .map(parse_lines)
-                .filter(|m| m.get("step").is_some_and(|s| s.is_finite()))
+            let stored: RunCurves = ledger
+                .curves()
+                .of_run(r.row)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.metric, c.points))
                 .collect();
-            (r.index, points)
+            let curves = if stored.is_empty() {
+                let log = log_end(&Path::new(&r.run_dir).join("stdout.log"));
+                autolab_engine::early_stop::curves(&log, &step)
+            } else {
+                stored
+            };
+            (r.index, curves)
         })
         .collect();
-    let metric = primary
-        .filter(|p| {
-            logs.iter()
-                .any(|(_, l)| l.iter().any(|m| m.contains_key(p)))
+    let has = |m: &String| logs.iter().any(|(_, l)| l.iter().any(|(k, _)| k == m));
+    let metric = config
+        .as_ref()
+        .map(|c| c.metrics.primary.clone())
+        .filter(has)
+        .or_else(|| {
+            config
+                .as_ref()
+                .and_then(|c| c.early_stop.as_ref())
+                .map(|e| e.metric.clone())
+                .filter(has)
         })
         .or_else(|| {
             logs.iter()
                 .flat_map(|(_, l)| l.iter())
-                .flat_map(|m| m.keys())
-                .find(|k| *k != "step")
-                .cloned()
+                .map(|(k, _)| k.clone())
+                .next()
         })?;
     let curves: Vec<(u32, Vec<(f64, f64)>)> = logs
         .into_iter()
-        .map(|(run, lines)| {
-            let points = lines
-                .iter()
-                .filter_map(|m| Some((*m.get("step")?, *m.get(&metric)?)))
-                .filter(|(s, v)| s.is_finite() && v.is_finite())
-                .collect::<Vec<_>>();
-            (run, points)
+        .filter_map(|(run, l)| {
+            let (_, points) = l.into_iter().find(|(k, _)| *k == metric)?;
+            Some((run, points))
         })
         .filter(|(_, p)| !p.is_empty())
         .collect();

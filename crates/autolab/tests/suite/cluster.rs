@@ -10,7 +10,7 @@ use super::common::*;
 const CLUSTER_DIR: &str = "/tmp/autolab-cluster";
 
 /// SLURM_CONF of a running cluster, starting it (once, under a lock) if needed.
-fn slurm() -> Option<String> {
+pub(super) fn slurm() -> Option<String> {
     let conf = Path::new(CLUSTER_DIR).join("slurm.conf");
     let ok = || {
         Command::new("sinfo")

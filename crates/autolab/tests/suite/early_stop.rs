@@ -12,7 +12,7 @@ shift=$(awk -v s="$AUTOLAB_SEED" 'BEGIN { printf "%.2f", (s % 3 - 1) / 10 }')
 i=1
 while [ $i -le 30 ]; do
   case "$P_MODE" in
-    slow) v=$(awk -v i=$i 'BEGIN { printf "%.4f", 2 - i / 100 }') ;;
+    slow) v=$(awk -v i=$i 'BEGIN { printf "%.4f", 2 - i / 100 }'); [ -n "$SLOW_SLEEP" ] && sleep "$SLOW_SLEEP" ;;
     near) v=$(awk -v i=$i 'BEGIN { printf "%.4f", 1 / i + 0.12 }') ;;
     *) v=$(awk -v i=$i -v d="$shift" 'BEGIN { printf "%.4f", 1 / i + d }') ;;
   esac
@@ -23,6 +23,10 @@ echo "val_loss: 0.5"
 "#;
 
 fn lab(mode: &str) -> TestLab {
+    lab_with(mode, "")
+}
+
+fn lab_with(mode: &str, runner: &str) -> TestLab {
     let lab = TestLab::new();
     lab.write("run.sh", CURVES);
     lab.write(
@@ -50,7 +54,7 @@ goal = "minimize"
 rule = "median"
 min_runs = 3
 patience = 2
-"#
+{runner}"#
         ),
     );
     lab.commit("lab");
@@ -88,6 +92,21 @@ fn a_clearly_worse_run_is_stopped_on_an_unscored_metric_by_the_median_rule() {
         "SELECT COUNT(*) FROM curves c JOIN runs r ON r.id = c.run_id JOIN experiments e ON e.id = r.experiment_id WHERE e.number = 1 AND c.metric = 'train_loss'",
     );
     assert!((2..30).contains(&stopped), "{stopped} points");
+    // The report's learning curves read those rows: with the logs gone, they are still drawn,
+    // one line per baseline run.
+    for k in 0..3 {
+        std::fs::remove_file(
+            lab.path()
+                .join(format!(".autolab/runs/t/0000/{k}/stdout.log")),
+        )
+        .unwrap();
+    }
+    let d = lab.path().join("report").to_string_lossy().into_owned();
+    let out = lab.autolab(&["report", "-o", &d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = lab.read("report/curves-0.svg");
+    assert_eq!(svg.matches("class=\"curve c").count(), 3, "{svg}");
+    assert!(svg.contains("train_loss"), "{svg}");
 }
 
 #[test]
@@ -118,4 +137,38 @@ fn an_unscored_metric_needs_its_direction() {
         err.contains("early_stop.metric") && err.contains("add `goal = \"minimize\"`"),
         "{err}"
     );
+}
+
+#[test]
+fn the_median_rule_stops_a_slurm_job() {
+    let Some(conf) = super::cluster::slurm() else {
+        return;
+    };
+    // The slow candidate sleeps between steps (30 s in all): only a stop ends it early.
+    let lab = lab_with(
+        "slow",
+        "[runner]\nkind = \"slurm\"\npoll_interval = \"200ms\"\nenv_allow = [\"SLOW_SLEEP\"]\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["run", "--tag", "t", "--max-experiments", "2"])
+        .env("SLURM_CONF", &conf)
+        .env("SLOW_SLEEP", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one = lab.json(&["show", "1", "--json"]);
+    assert_eq!(one["run_list"][0]["outcome"], "stopped", "{one}");
+    assert!(
+        one["run_list"][0]["job"].to_string().contains("slurm"),
+        "{one}"
+    );
+    let reason = one["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("train_loss") && reason.contains("vs median of 3 completed runs"),
+        "{reason}"
+    );
+    let log =
+        std::fs::read_to_string(lab.path().join(".autolab/runs/t/0001/0/stdout.log")).unwrap();
+    assert!(!log.contains("step: 30 "), "the job went on: {log}");
 }

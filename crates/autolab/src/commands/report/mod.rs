@@ -63,7 +63,9 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
             || e.verdict
                 .is_some_and(autolab_core::experiment::Verdict::keeps)
     }) {
-        if let Some(svg) = crate::curves::learning_curves(&opened.root, &ledger.runs(e.row)?) {
+        if let Some(svg) =
+            crate::curves::learning_curves(&opened.root, &ledger, &ledger.runs(e.row)?)
+        {
             curves.push((e.number, svg));
         }
     }

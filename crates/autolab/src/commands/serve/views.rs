@@ -330,7 +330,7 @@ pub fn experiment(
         parent = p.parent.clone();
     }
     v["lineage"] = json!(lineage);
-    v["curves"] = json!(crate::curves::learning_curves(root, &runs));
+    v["curves"] = json!(crate::curves::learning_curves(root, ledger, &runs));
     v["score_text"] = json!(fmt_score(e.score));
     v["num"] = json!(format!("{:04}", e.number));
     v["diff_lines"] = v["diff"]
