@@ -64,7 +64,7 @@ pub fn report(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
                 .is_some_and(autolab_core::experiment::Verdict::keeps)
     }) {
         if let Some(svg) =
-            crate::curves::learning_curves(&opened.root, &ledger, &ledger.runs(e.row)?)
+            crate::curves::learning_curves(&opened.root, ledger, &ledger.runs(e.row)?)
         {
             curves.push((e.number, svg));
         }
