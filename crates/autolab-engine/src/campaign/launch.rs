@@ -226,7 +226,14 @@ impl Jobs {
         if evaluate.is_none() {
             spec.line_sink = sink;
         }
-        let watch = if exp.number == 0 {
+        // The baseline is never stopped, nor the confirmation or re-measuring runs of an
+        // experiment whose first run already ran to its end.
+        let confirmed = books
+            .ledger
+            .runs(row)?
+            .iter()
+            .any(|r| r.outcome == RunOutcome::Exited);
+        let watch = if exp.number == 0 || confirmed {
             None
         } else {
             early_stop_watch(books)?

@@ -340,7 +340,10 @@ impl Observer for Progress {
                     e.title,
                     e.reason
                         .as_deref()
-                        .filter(|_| verdict != "kept" && verdict != "discarded")
+                        .filter(|r| {
+                            (verdict != "kept" && verdict != "discarded")
+                                || r.starts_with("early-stopped")
+                        })
                         .map(|r| format!("  ({r})"))
                         .unwrap_or_default()
                 ));

@@ -262,6 +262,12 @@ fn demo_improves_on_its_baseline() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("leaderboard"), "{text}");
+    // The spiral lab stops hopeless candidates on their streamed train_loss, and says so.
+    let progress = stderr(&out);
+    assert!(
+        progress.contains("(early-stopped at step ") && progress.contains("train_loss"),
+        "{progress}"
+    );
     let tsv = std::fs::read_to_string(lab_dir.join("results.tsv")).unwrap();
     assert_eq!(tsv.lines().count(), 21, "{tsv}");
     let rows: Vec<Vec<&str>> = tsv

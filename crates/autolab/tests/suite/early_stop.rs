@@ -6,7 +6,8 @@ use super::common::{TestLab, count, stderr};
 
 /// The baseline prints `train_loss` = 1/i, shifted by −0.1, 0 or +0.1 with its seed (so the
 /// baseline's three runs spread by 0.1 sd); mode `slow` falls far slower, mode `near` runs
-/// 0.12 above the baseline's middle seed — within two sd of the median.
+/// 0.12 above the baseline's middle seed — within two sd of the median; mode `confirm` runs
+/// like the baseline with the campaign's first seed and like `slow` with any other.
 const CURVES: &str = r#"#!/bin/sh
 shift=$(awk -v s="$AUTOLAB_SEED" 'BEGIN { printf "%.2f", (s % 3 - 1) / 10 }')
 i=1
@@ -14,12 +15,15 @@ while [ $i -le 30 ]; do
   case "$P_MODE" in
     slow) v=$(awk -v i=$i 'BEGIN { printf "%.4f", 2 - i / 100 }'); [ -n "$SLOW_SLEEP" ] && sleep "$SLOW_SLEEP" ;;
     near) v=$(awk -v i=$i 'BEGIN { printf "%.4f", 1 / i + 0.12 }') ;;
+    confirm) if [ "$AUTOLAB_SEED" = 0 ]; then v=$(awk -v i=$i 'BEGIN { printf "%.4f", 1 / i }')
+             else v=$(awk -v i=$i 'BEGIN { printf "%.4f", 2 - i / 100 }'); fi ;;
     *) v=$(awk -v i=$i -v d="$shift" 'BEGIN { printf "%.4f", 1 / i + d }') ;;
   esac
   echo "step: $i train_loss: $v"
   i=$((i + 1))
 done
-echo "val_loss: 0.5"
+if [ "$P_MODE" = confirm ]; then echo "val_loss: 0.3"
+else awk -v d="$shift" 'BEGIN { printf "val_loss: %.2f\n", 0.5 + d }'; fi
 "#;
 
 fn lab(mode: &str) -> TestLab {
@@ -171,4 +175,19 @@ fn the_median_rule_stops_a_slurm_job() {
     let log =
         std::fs::read_to_string(lab.path().join(".autolab/runs/t/0001/0/stdout.log")).unwrap();
     assert!(!log.contains("step: 30 "), "the job went on: {log}");
+}
+
+#[test]
+fn a_confirmation_run_is_not_stopped_early() {
+    // The candidate's first run is fine and far better (0.3 vs 0.5 ± 0.1): it is confirmed
+    // with more runs, whose curves (seeds ≠ 0) look hopeless. They run to their end.
+    let lab = lab("confirm");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one = lab.json(&["show", "1", "--json"]);
+    let runs = one["run_list"].as_array().unwrap();
+    assert!(runs.len() >= 2, "no confirmation run: {one}");
+    for r in runs {
+        assert_eq!(r["outcome"], "exited", "{one}");
+    }
 }
