@@ -310,6 +310,8 @@ pub struct Run {
     pub sandbox: Option<serde_json::Value>,
     /// The cluster job that ran it, if any.
     pub job: Option<JobRef>,
+    /// Its budget under successive halving (the fidelity parameter's value), if any.
+    pub budget: Option<f64>,
 }
 
 /// A cluster job: its scheduler (`slurm`, `lsf`) and its id there; stored as `scheduler:id`.

@@ -25,15 +25,24 @@ impl Coder for ParamsWriter {
         let Some(Value::Object(values)) = &proposal.params else {
             return Err("the proposal has no parameter values".into());
         };
-        // The params file is written where it resolves, which must be inside the worktree (a
-        // committed symlink could point anywhere).
-        let inside = |file: &str| confine(worktree, file).map_err(|e| format!("refused: {e}"));
-        match &self.apply {
-            Apply::Json(file) => write_json(&inside(file)?, values),
-            Apply::Toml(file) => write_toml(&inside(file)?, values),
-            // Values reach the run through its command line or environment; the commit is empty.
-            Apply::Args(_) | Apply::Env(_) => Ok(()),
-        }
+        write_values(&self.apply, worktree, values)
+    }
+}
+
+/// Writes `values` where `apply` says: merged into its params file (JSON or TOML); nothing
+/// for `args`/`env`, whose values reach the run through its command line or environment.
+pub fn write_values(
+    apply: &Apply,
+    worktree: &Path,
+    values: &Map<String, Value>,
+) -> Result<(), String> {
+    // The params file is written where it resolves, which must be inside the worktree (a
+    // committed symlink could point anywhere).
+    let inside = |file: &str| confine(worktree, file).map_err(|e| format!("refused: {e}"));
+    match apply {
+        Apply::Json(file) => write_json(&inside(file)?, values),
+        Apply::Toml(file) => write_toml(&inside(file)?, values),
+        Apply::Args(_) | Apply::Env(_) => Ok(()),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ParamsConfig {
     /// `[params].startup`: random trials before TPE models the history; None = its default.
     pub startup: Option<u32>,
     pub space: Vec<ParamSpec>,
+    /// Successive halving on a fidelity parameter (which is then not in `space`).
+    pub halving: Option<super::halving::Halving>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +80,8 @@ pub(super) struct RawParams {
     sampler: Option<toml::Value>,
     #[serde(default)]
     startup: Option<toml::Value>,
+    #[serde(default)]
+    eta: Option<toml::Value>,
     #[serde(flatten)]
     space: IndexMap<String, toml::Value>,
 }
@@ -95,6 +99,8 @@ struct RawSpec {
     choice: Option<Vec<toml::Value>>,
     #[serde(default)]
     default: Option<toml::Value>,
+    #[serde(default)]
+    fidelity: bool,
 }
 
 type Problem = (String, String, Option<String>);
@@ -139,6 +145,21 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
             Some("e.g. apply = { json = \"params.json\" }, { toml = \"p.toml\" }, { args = \"--lr {lr}\" } or { env = \"\" }".into()),
         )
     })?;
+    let eta = match &raw.eta {
+        None => 3,
+        Some(toml::Value::Integer(n)) if (2..=10).contains(n) => *n as u32,
+        Some(other) => {
+            return Err((
+                "eta".into(),
+                format!("`eta = {other}` is not a whole number from 2 to 10"),
+                Some(
+                    "`eta` is successive halving's factor: 1/eta of a rung goes on (default 3)"
+                        .into(),
+                ),
+            ));
+        }
+    };
+    let mut halving: Option<super::halving::Halving> = None;
     let mut space = Vec::new();
     for (name, value) in raw.space {
         let spec: RawSpec = value.try_into().map_err(|e: toml::de::Error| {
@@ -148,7 +169,33 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
                 Some("a parameter is one of { float = [lo, hi] }, { log_float = [lo, hi] }, { int = [lo, hi] }, { choice = [..] }, with an optional default".into()),
             )
         })?;
-        space.push(spec_of(&name, spec)?);
+        let fidelity = spec.fidelity;
+        let spec = spec_of(&name, spec)?;
+        if fidelity {
+            if let Some(h) = &halving {
+                return Err((
+                    name.clone(),
+                    format!(
+                        "parameters `{}` and `{name}` are both marked `fidelity`",
+                        h.param
+                    ),
+                    Some("one parameter is the budget (epochs, steps); mark only it".into()),
+                ));
+            }
+            halving = Some(super::halving::rungs(&name, &spec.kind, eta)?);
+        } else {
+            space.push(spec);
+        }
+    }
+    if raw.eta.is_some() && halving.is_none() {
+        return Err((
+            "eta".into(),
+            "`eta` is set but no parameter is marked `fidelity = true`".into(),
+            Some(
+                "mark the budget parameter, e.g. `epochs = { int = [10, 200], fidelity = true }`"
+                    .into(),
+            ),
+        ));
     }
     if space.is_empty() {
         return Err((
@@ -162,6 +209,7 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
         sampler,
         startup,
         space,
+        halving,
     })
 }
 

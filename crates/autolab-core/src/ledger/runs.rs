@@ -100,6 +100,17 @@ impl Ledger {
         tx.commit().map_err(wrap(&self.path))
     }
 
+    /// Records a run's budget under successive halving.
+    pub fn set_run_budget(&self, run: RunId, budget: f64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET budget = ?1 WHERE id = ?2",
+                params![budget, run],
+            )
+            .map(|_| ())
+            .map_err(wrap(&self.path))
+    }
+
     /// Records which sandbox layers were active for a run (JSON).
     pub fn set_run_sandbox(&self, run: RunId, layers: &serde_json::Value) -> Result<()> {
         self.conn
@@ -114,7 +125,7 @@ impl Ledger {
     pub fn runs(&self, exp: ExperimentId) -> Result<Vec<Run>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox, job FROM runs WHERE experiment_id = ?1 ORDER BY idx")
+            .prepare("SELECT id, idx, seed, outcome, exit_code, pid, run_dir, started_at, ended_at, log_tail, commit_sha, note, sandbox, job, budget FROM runs WHERE experiment_id = ?1 ORDER BY idx")
             .map_err(wrap(&self.path))?;
         let mut runs: Vec<Run> = stmt
             .query_map([exp], |r| {
@@ -158,6 +169,7 @@ impl Ledger {
                             )
                         })?),
                     },
+                    budget: r.get(14)?,
                 })
             })
             .map_err(wrap(&self.path))?

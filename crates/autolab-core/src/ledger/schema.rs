@@ -195,6 +195,7 @@ CREATE TABLE curves (
     value  REAL NOT NULL,
     PRIMARY KEY (run_id, metric, step)
 );
+ALTER TABLE runs ADD COLUMN budget REAL;
 "#,
 ];
 

@@ -65,6 +65,10 @@ impl Verdicts<'_, '_> {
                     return Ok(());
                 }
                 RunCall::Scored(s) => {
+                    // Below the full budget (successive halving): its bracket decides.
+                    if exp.number > 0 && super::halving::rung_result(self.books, &exp, &r, s)? {
+                        return Ok(());
+                    }
                     let ch = Changes {
                         score: Some(s),
                         metrics: Some(r.metrics.clone()),

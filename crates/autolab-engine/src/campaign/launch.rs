@@ -48,9 +48,16 @@ impl Jobs {
             .count() as u64;
         let seed = books.campaign.seed + ended;
         let run_dir = books.lab.run_dir(&books.campaign.tag, exp.number, index);
+        let earlier = books.ledger.runs(row)?;
         let (run, _) = books
             .ledger
             .start_run(row, seed, &run_dir.to_string_lossy(), &commit)?;
+        if exp.number > 0
+            && let Some(h) = super::halving::of(books)
+        {
+            let budget = super::halving::next_budget(h, &earlier);
+            books.ledger.set_run_budget(run, budget)?;
+        }
         let next_state = if exp.state == State::Confirming {
             State::Confirming
         } else {
@@ -150,6 +157,45 @@ impl Jobs {
         let config = &books.lab.config;
         let apply = config.params.as_ref().map(|p| &p.apply);
         let name = books.experiment_name(exp.number);
+        // Successive halving: this run's budget replaces the fidelity's value, in the params
+        // file too (the commit holds the full budget).
+        let budget = books
+            .ledger
+            .runs(row)?
+            .into_iter()
+            .find(|r| r.row == run)
+            .and_then(|r| r.budget);
+        let params = match (super::halving::of(books), budget) {
+            (Some(h), Some(b)) => {
+                let p = super::halving::with_budget(h, exp.params.as_ref(), b);
+                if attach.is_none()
+                    && let (Some(apply), Some(serde_json::Value::Object(values))) = (apply, &p)
+                {
+                    let only: serde_json::Map<String, serde_json::Value> = values
+                        .iter()
+                        .filter(|(k, _)| **k == h.param)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    // A run that replaced the params file (e.g. by a symlink out of the
+                    // worktree) fails its next run, not the campaign.
+                    if let Err(e) = crate::coder::write_values(apply, &worktree, &only) {
+                        let why = format!("cannot set the run's budget in the params file: {e}");
+                        books.ledger.finish_run(
+                            run,
+                            RunOutcome::Failed,
+                            None,
+                            &Default::default(),
+                            &why,
+                            Some(&why),
+                        )?;
+                        self.queue.push_front(Work::Decide(row, run));
+                        return Ok(());
+                    }
+                }
+                p
+            }
+            _ => exp.params.clone(),
+        };
         let tmp = run_dir.join("tmp");
         let _ = std::fs::create_dir_all(&tmp);
         let mut env = allowed_env(&config.runner.env_allow);
@@ -167,7 +213,7 @@ impl Jobs {
         if !env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED") {
             env.push(("PYTHONUNBUFFERED".into(), "1".into()));
         }
-        env.extend(param_env(apply, exp.params.as_ref()));
+        env.extend(param_env(apply, params.as_ref()));
         if attach.is_none() {
             let index = run_dir.file_name().unwrap_or_default().to_string_lossy();
             env.extend(crate::mlflow::prepare_run(
@@ -183,7 +229,7 @@ impl Jobs {
             command: render_command(
                 &config.task.command,
                 apply,
-                exp.params.as_ref(),
+                params.as_ref(),
                 &run_dir,
                 seed,
                 &name,

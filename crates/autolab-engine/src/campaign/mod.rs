@@ -13,6 +13,7 @@ mod drift;
 mod execute;
 mod finish;
 mod fresh_start;
+mod halving;
 mod jobs;
 mod launch;
 mod lessons;
@@ -159,6 +160,11 @@ impl<'a> Driver<'a> {
                 && (prep == 0 || ending != Ending::Budget)
                 && !waiting_resume
             {
+                // The experiment budget is spent: brackets still open are decided as they are.
+                if ending == Ending::Budget && !self.may_propose()? {
+                    halving::sweep(&mut self.books, &mut self.jobs)?;
+                    self.settle()?;
+                }
                 let runnable = self.jobs.runnable();
                 let waiting_llm = match &self.agent {
                     Some(a) => a.llm_pending(&self.books)?,
@@ -357,7 +363,10 @@ impl<'a> Driver<'a> {
     fn decide(&mut self, row: ExperimentId, run: RunId) -> Result<(), EngineError> {
         let decided = self.verdicts().decide(row, run);
         self.settle()?;
-        decided
+        decided?;
+        let number = self.books.ledger.experiment_by_row(row)?.number;
+        halving::step(&mut self.books, &mut self.jobs, number)?;
+        self.settle()
     }
 
     fn fill_slots(&mut self) -> Result<(), EngineError> {

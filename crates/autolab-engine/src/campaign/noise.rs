@@ -24,12 +24,14 @@ impl Verdicts<'_, '_> {
     /// Scores (and metrics) of an experiment's successful runs of its current commit.
     fn samples(&self, exp: &Experiment) -> Result<Vec<Scored>, EngineError> {
         let specs: &IndexMap<String, ScoreSpec> = &self.books.lab.config.metrics.score;
+        let halving = super::halving::of(self.books);
         Ok(self
             .books
             .ledger
             .runs(exp.row)?
             .into_iter()
             .filter(|r| r.outcome == RunOutcome::Exited)
+            .filter(|r| super::halving::judged(halving, r))
             .filter(|r| r.commit.is_none() || r.commit == exp.commit)
             .filter_map(|r| score::score(&r.metrics, specs).ok().map(|s| (s, r.metrics)))
             .collect())

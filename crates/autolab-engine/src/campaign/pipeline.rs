@@ -40,7 +40,13 @@ impl Sources {
                 return Ok(None);
             };
             match proposer.propose(number, &history) {
-                Some(p) => p,
+                // Under successive halving the commit holds the full budget.
+                Some(mut p) => {
+                    if let Some(h) = super::halving::of(books) {
+                        p.params = super::halving::with_budget(h, p.params.as_ref(), h.full());
+                    }
+                    p
+                }
                 None => return Ok(None),
             }
         };

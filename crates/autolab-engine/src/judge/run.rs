@@ -107,6 +107,7 @@ mod tests {
             note: None,
             sandbox: None,
             job: None,
+            budget: None,
         }
     }
 

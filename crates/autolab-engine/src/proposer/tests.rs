@@ -10,6 +10,7 @@ fn space() -> ParamsConfig {
         apply: Apply::Json("params.json".into()),
         sampler: SamplerKind::Random,
         startup: None,
+        halving: None,
         space: vec![
             ParamSpec {
                 name: "lr".into(),

@@ -18,6 +18,7 @@ mod explore;
 mod faults;
 mod first_contact;
 mod forks;
+mod halving;
 mod hostile;
 mod hostile_git;
 mod learning;

@@ -166,6 +166,7 @@ impl Worker<'_> {
                     apply: Apply::Json("params.json".into()),
                     sampler: method.sampler(),
                     startup: None,
+                    halving: None,
                     space: problem.space.clone(),
                 };
                 let mut optimizer = Optimizer::new(config, seed, Goal::Minimize);
