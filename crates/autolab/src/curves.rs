@@ -35,7 +35,7 @@ pub fn learning_curves(
                 .collect();
             let curves = if stored.is_empty() {
                 let log = log_end(&Path::new(&r.run_dir).join("stdout.log"));
-                autolab_engine::early_stop::curves(&log, &step)
+                autolab_engine::early_stop::curves(&log, &step, &[])
             } else {
                 stored
             };

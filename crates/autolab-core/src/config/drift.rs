@@ -82,6 +82,13 @@ fn defining(c: &Config) -> Keyed {
         for spec in &p.space {
             out.push((format!("params.{}", spec.name), kind(&spec.kind)));
         }
+        // Successive halving's budgets decide which runs are compared.
+        if let Some(h) = &p.halving {
+            out.push((
+                format!("params.{}", h.param),
+                format!("fidelity, budgets {:?}, eta {}", h.rungs, h.eta),
+            ));
+        }
     }
     out
 }
@@ -194,6 +201,38 @@ mod tests {
         assert_eq!(
             d.refused[0].to_string(),
             "params.lr: was log_float [0.0001, 1], now log_float [0.001, 1]",
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_fidelity_range_or_eta_is_refused() {
+        let with = |fid: &str| {
+            format!(
+                "{BASE}[params]\napply = {{ env = \"P_\" }}\nlr = {{ log_float = [1e-4, 1.0] }}\n{fid}"
+            )
+        };
+        let base = with("epochs = { int = [2, 18], fidelity = true }\n");
+        let d = drift(
+            &parse(&base),
+            &parse(&with("epochs = { int = [2, 54], fidelity = true }\n")),
+        );
+        assert_eq!(
+            d.refused[0].to_string(),
+            "params.epochs: was fidelity, budgets [2.0, 6.0, 18.0], eta 3, now fidelity, budgets [2.0, 6.0, 18.0, 54.0], eta 3",
+            "{d:?}"
+        );
+        let d = drift(
+            &parse(&base),
+            &parse(&with(
+                "epochs = { int = [2, 18], fidelity = true }\neta = 2\n",
+            )),
+        );
+        assert_eq!(d.refused.len(), 1, "{d:?}");
+        let d = drift(&parse(&base), &parse(&with("epochs = { int = [2, 18] }\n")));
+        assert_eq!(
+            d.refused[0].to_string(),
+            "params.epochs: was fidelity, budgets [2.0, 6.0, 18.0], eta 3, now int [2, 18]",
             "{d:?}"
         );
     }

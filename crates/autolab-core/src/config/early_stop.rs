@@ -101,10 +101,18 @@ fn rule(e: &RawEarlyStop) -> Result<StopRule, Problem> {
 pub(super) fn validate(e: RawEarlyStop, metrics: &Metrics) -> Result<EarlyStop, Problem> {
     let rule = rule(&e)?;
     let metric = e.metric.unwrap_or_else(|| metrics.primary.clone());
-    if metric.trim().is_empty() || metric == "step" {
+    let step = e.step.clone().unwrap_or_else(|| "step".into());
+    if step.trim().is_empty() || step.chars().any(char::is_whitespace) {
+        return Err((
+            "step".into(),
+            format!("`step = \"{step}\"` is not a key a line can carry"),
+            Some("the progress key printed beside the metric, e.g. \"step\" or \"epoch\"".into()),
+        ));
+    }
+    if metric.trim().is_empty() || metric == step {
         return Err((
             "metric".into(),
-            format!("`metric = \"{metric}\"` is not a metric"),
+            format!("`metric = \"{metric}\"` is not a metric (`{step}` is the progress key)"),
             Some("name a metric the run prints beside its step, e.g. \"train_loss\"".into()),
         ));
     }
@@ -159,7 +167,7 @@ pub(super) fn validate(e: RawEarlyStop, metrics: &Metrics) -> Result<EarlyStop, 
     Ok(EarlyStop {
         metric,
         goal,
-        step: e.step.unwrap_or_else(|| "step".into()),
+        step,
         rule,
         margin,
         patience: patience as u32,

@@ -41,6 +41,9 @@ impl Halving {
 
 type Problem = (String, String, Option<String>);
 
+/// The most candidates a bracket may hold (its rungs are decided only when it is full).
+pub const MAX_BRACKET: u32 = 1000;
+
 /// The rungs of `name`'s range: high, high/eta, high/eta², … down to no less than low.
 pub(super) fn rungs(name: &str, kind: &ParamKind, eta: u32) -> Result<Halving, Problem> {
     let (low, high, integer) = match kind {
@@ -78,6 +81,19 @@ pub(super) fn rungs(name: &str, kind: &ParamKind, eta: u32) -> Result<Halving, P
                 "parameter `{name}`: the range [{low}, {high}] holds no smaller rung than {high} with eta = {eta} (it needs high ≥ eta × low)"
             ),
             Some("widen the range (e.g. [high/9, high] for three rungs) or lower `eta`".into()),
+        ));
+    }
+    let bracket = eta
+        .checked_pow(rungs.len() as u32 - 1)
+        .filter(|b| *b <= MAX_BRACKET);
+    if bracket.is_none() {
+        return Err((
+            name.into(),
+            format!(
+                "parameter `{name}`: {} budgets from {low} to {high} with eta = {eta} make brackets of more than {MAX_BRACKET} candidates",
+                rungs.len()
+            ),
+            Some("narrow the range or raise `eta` (a bracket is eta^(budgets − 1) candidates, e.g. [20, 200] with eta 3: 9)".into()),
         ));
     }
     Ok(Halving {

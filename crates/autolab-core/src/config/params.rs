@@ -197,6 +197,13 @@ pub(super) fn validate(raw: RawParams) -> Result<ParamsConfig, Problem> {
             ),
         ));
     }
+    if let (true, Some(h)) = (space.is_empty(), &halving) {
+        return Err((
+            h.param.clone(),
+            format!("`{}` is the fidelity (the run's budget): `[params]` has nothing left to search", h.param),
+            Some("declare at least one parameter to search beside it, e.g. `lr = { log_float = [1e-4, 1.0] }`".into()),
+        ));
+    }
     if space.is_empty() {
         return Err((
             "apply".into(),

@@ -178,6 +178,11 @@ fn early_stop_takes_any_streamed_metric_with_its_direction_and_a_rule() {
             "early_stop.metric",
         ),
         ("goal = \"up\"\n", "goal"),
+        (
+            "step = \"epoch\"\nmetric = \"epoch\"\ngoal = \"minimize\"\n",
+            "early_stop.metric",
+        ),
+        ("step = \"\"\n", "early_stop.step"),
     ] {
         let e = es(extra).unwrap_err();
         assert_eq!(e.key.as_deref(), Some(key), "{extra}: {e}");

@@ -78,15 +78,23 @@ impl Curves<'_> {
         )
     }
 
-    /// The curves of `metric` of a campaign's runs that ran to their end (outcome `exited`),
-    /// in run order.
-    pub fn completed(&self, campaign: CampaignId, metric: &str) -> Result<Vec<Curve>> {
+    /// The curves of `metric` of a campaign's runs that ran to their end (outcome `exited`)
+    /// with a value of metric `scored` (a run that exited without its final metric did not
+    /// complete), in run order.
+    pub fn completed(
+        &self,
+        campaign: CampaignId,
+        metric: &str,
+        scored: &str,
+    ) -> Result<Vec<Curve>> {
         self.query(
             "SELECT c.run_id, e.number, c.metric, c.step, c.value FROM curves c
              JOIN runs r ON r.id = c.run_id JOIN experiments e ON e.id = r.experiment_id
              WHERE e.campaign_id = ?1 AND c.metric = ?2 AND r.outcome = 'exited'
+               AND EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = r.id AND m.name = ?3
+                           AND m.value IS NOT NULL)
              ORDER BY c.run_id, c.step",
-            params![campaign, metric],
+            params![campaign, metric, scored],
         )
     }
 

@@ -162,7 +162,13 @@ impl Jobs {
             outcome == RunOutcome::Exited,
             &mut collected,
         );
-        drop_unusable(&mut collected, &books.lab.config.metrics.score);
+        let step_key = books
+            .lab
+            .config
+            .early_stop
+            .as_ref()
+            .map_or("step", |e| e.step.as_str());
+        drop_unusable(&mut collected, &books.lab.config.metrics.score, step_key);
         for (name, line) in streamed.iter().flat_map(|s| &s.ignored) {
             let used = match collected.values.get(name) {
                 Some(v) => format!("the value used, {v}, came from an earlier line"),
@@ -187,15 +193,19 @@ impl Jobs {
             &tail,
             note.as_deref(),
         )?;
-        let step = books
-            .lab
-            .config
+        let config = &books.lab.config;
+        let step = config
             .early_stop
             .as_ref()
             .map_or("step", |e| e.step.as_str());
-        books
-            .ledger
-            .record_curves(run, &crate::early_stop::curves(&train_log, step))?;
+        let mut keep: Vec<&str> = config.metrics.score.keys().map(String::as_str).collect();
+        keep.extend(config.early_stop.as_ref().map(|e| e.metric.as_str()));
+        let curves = crate::early_stop::curves_of_files(
+            &[finished.stdout.as_path(), finished.stderr.as_path()],
+            step,
+            &keep,
+        );
+        books.ledger.record_curves(run, &curves)?;
         self.queue.push_front(Work::Decide(row, run));
         Ok(())
     }
@@ -222,19 +232,21 @@ pub(crate) fn tail_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// Values that are not metrics of the run: a `step` key (it counts, it does not measure), and
+/// Values that are not metrics of the run: a `step` key, or `[early_stop] step` (it counts, it
+/// does not measure), and
 /// non-finite values of metrics that are not scored (recorded as missing for that metric
 /// only, with a note; a scored one stays, so the run is judged crashed for it).
 fn drop_unusable(
     collected: &mut metrics::Collected,
     score: &indexmap::IndexMap<String, autolab_core::config::ScoreSpec>,
+    step: &str,
 ) {
     let mut notes = Vec::new();
     collected.values.retain(|name, value| {
         if score.contains_key(name) {
             return true;
         }
-        if name == "step" {
+        if name == "step" || name == step {
             return false;
         }
         if !value.is_finite() {

@@ -38,13 +38,14 @@ pub(super) fn judged(h: Option<&Halving>, run: &Run) -> bool {
     }
 }
 
-/// Experiment `exp`'s params with the fidelity set to `budget`.
+/// Experiment `exp`'s params with the fidelity set to `budget` (the baseline, which has no
+/// params, gets the fidelity alone).
 pub(super) fn with_budget(
     h: &Halving,
     params: Option<&serde_json::Value>,
     budget: f64,
 ) -> Option<serde_json::Value> {
-    let mut p = params.cloned()?;
+    let mut p = params.cloned().unwrap_or_else(|| json!({}));
     if let serde_json::Value::Object(m) = &mut p {
         m.insert(h.param.clone(), h.value(budget));
     }

@@ -6,7 +6,7 @@ use autolab_core::ids::{ExperimentId, RunId};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use autolab_core::config::StopRule;
+use autolab_core::config::{Apply, StopRule};
 use autolab_core::experiment::{Experiment, RunOutcome, State};
 use autolab_core::metrics::{self, RunOutputs};
 use autolab_runner::{Handle, LineWatch, RunSpec, SandboxSpec, allowed_env};
@@ -33,8 +33,12 @@ impl Jobs {
             self.queue.push_front(Work::Implement(row));
             return Ok(());
         };
-        if !worktree.join(".git").exists() {
-            // Removed by hand, or never made before a restart: re-create it at the commit.
+        let earlier = books.ledger.runs(row)?;
+        if !worktree.join(".git").exists() || !earlier.is_empty() {
+            // Removed by hand, or never made before a restart: re-created at the commit. A
+            // later run of the same experiment (a confirmation, a promotion) starts from the
+            // commit too, not from what the runs before it left in the worktree (a run that
+            // rewrote its params file or code must not change what the next run measures).
             books.worktrees().checkout(exp.number, &commit)?;
         }
         let index = books.ledger.run_count(row)?;
@@ -48,14 +52,16 @@ impl Jobs {
             .count() as u64;
         let seed = books.campaign.seed + ended;
         let run_dir = books.lab.run_dir(&books.campaign.tag, exp.number, index);
-        let earlier = books.ledger.runs(row)?;
         let (run, _) = books
             .ledger
             .start_run(row, seed, &run_dir.to_string_lossy(), &commit)?;
-        if exp.number > 0
-            && let Some(h) = super::halving::of(books)
-        {
-            let budget = super::halving::next_budget(h, &earlier);
+        if let Some(h) = super::halving::of(books) {
+            // The baseline runs at the full budget, like every judged run.
+            let budget = if exp.number == 0 {
+                h.full()
+            } else {
+                super::halving::next_budget(h, &earlier)
+            };
             books.ledger.set_run_budget(run, budget)?;
         }
         let next_state = if exp.state == State::Confirming {
@@ -165,8 +171,11 @@ impl Jobs {
             .into_iter()
             .find(|r| r.row == run)
             .and_then(|r| r.budget);
+        // (A baseline whose values go to the command line keeps its own: the others have no
+        // value to render.)
+        let args_baseline = exp.params.is_none() && matches!(apply, Some(Apply::Args(_)));
         let params = match (super::halving::of(books), budget) {
-            (Some(h), Some(b)) => {
+            (Some(h), Some(b)) if !args_baseline => {
                 let p = super::halving::with_budget(h, exp.params.as_ref(), b);
                 if attach.is_none()
                     && let (Some(apply), Some(serde_json::Value::Object(values))) = (apply, &p)
@@ -274,11 +283,12 @@ impl Jobs {
         }
         // The baseline is never stopped, nor the confirmation or re-measuring runs of an
         // experiment whose first run already ran to its end.
+        // (A promotion to a larger budget is watched: it is a new measurement.)
         let confirmed = books
             .ledger
             .runs(row)?
             .iter()
-            .any(|r| r.outcome == RunOutcome::Exited);
+            .any(|r| r.outcome == RunOutcome::Exited && r.budget == budget);
         let watch = if exp.number == 0 || confirmed {
             None
         } else {
@@ -343,10 +353,11 @@ fn early_stop_watch(books: &Books<'_>) -> Result<Option<LineWatch>, EngineError>
     let Some(rule) = books.lab.config.early_stop.clone() else {
         return Ok(None);
     };
-    let completed = books
-        .ledger
-        .curves()
-        .completed(books.campaign.id, &rule.metric)?;
+    let completed = books.ledger.curves().completed(
+        books.campaign.id,
+        &rule.metric,
+        &books.lab.config.metrics.primary,
+    )?;
     let noise = completed
         .iter()
         .filter(|c| c.experiment == 0)

@@ -1,5 +1,5 @@
 //! What a run's curve is compared with at a step: the incumbent's curve (linear between its
-//! points, flat beyond them), or a percentile of the completed runs that reached the step.
+//! points, flat after its last, nothing before its first), or a percentile of the completed runs that reached the step.
 
 use autolab_core::config::Goal;
 
@@ -89,13 +89,10 @@ impl Reference {
     /// it (percentile rules).
     pub(super) fn at(&self, step: f64, goal: Goal, min_runs: u32) -> Option<f64> {
         match self {
-            Reference::Incumbent(c) => Some(within(c, step).unwrap_or_else(|| {
-                if step < c[0].0 {
-                    c[0].1
-                } else {
-                    c[c.len() - 1].1
-                }
-            })),
+            // Before its first point the incumbent says nothing; past its last, its last value.
+            Reference::Incumbent(c) => {
+                within(c, step).or_else(|| (step > c[c.len() - 1].0).then(|| c[c.len() - 1].1))
+            }
             Reference::Percentile { p, curves } => {
                 let mut v: Vec<f64> = curves.iter().filter_map(|c| within(c, step)).collect();
                 if v.len() < min_runs.max(1) as usize {

@@ -57,15 +57,20 @@ fn collects_every_metric_printed_beside_the_step() {
     let log =
         "step: 1 train_loss: 0.9 lr: 0.1\nval_loss: 3\nstep: 2 train_loss: 0.8\nstep: 3 lr: nan\n";
     assert_eq!(
-        curves(log, "step"),
+        curves(log, "step", &[]),
         vec![
             ("train_loss".to_string(), vec![(1.0, 0.9), (2.0, 0.8)]),
             ("lr".to_string(), vec![(1.0, 0.1)]),
         ]
     );
     let many: String = (0..40).map(|i| format!("step: 1 m{i}: 1\n")).collect();
-    assert_eq!(curves(&many, "step").len(), 16);
-    assert!(curves(log, "epoch").is_empty());
+    assert_eq!(curves(&many, "step", &[]).len(), 16);
+    // The metrics asked for are kept beyond the cap.
+    let crowded = format!("{many}step: 2 train_loss: 0.5\n");
+    let kept = curves(&crowded, "step", &["train_loss"]);
+    assert_eq!(kept.len(), 17);
+    assert_eq!(kept[16], ("train_loss".to_string(), vec![(2.0, 0.5)]));
+    assert!(curves(log, "epoch", &[]).is_empty());
 }
 
 #[test]
@@ -93,11 +98,11 @@ fn spares_a_better_or_noisy_curve() {
 }
 
 #[test]
-fn the_incumbent_is_interpolated_and_flat_beyond_its_steps() {
+fn the_incumbent_is_interpolated_flat_after_its_steps_and_silent_before() {
     let r = Reference::Incumbent(vec![(10.0, 0.0), (0.0, 1.0)]).sorted();
     assert!((r.at(5.0, Goal::Minimize, 3).unwrap() - 0.5).abs() < 1e-12);
     assert_eq!(r.at(20.0, Goal::Minimize, 3), Some(0.0));
-    assert_eq!(r.at(-1.0, Goal::Minimize, 3), Some(1.0));
+    assert_eq!(r.at(-1.0, Goal::Minimize, 3), None);
     assert!(Watcher::new(Reference::Incumbent(vec![]), vec![], rule()).is_none());
 }
 
@@ -217,4 +222,24 @@ fn spread_is_the_sample_sd_of_the_curves_at_the_step() {
     assert!((s - 2f64.sqrt()).abs() < 1e-12);
     assert_eq!(reference::spread(&[flat(1.0)], 50.0), None);
     assert_eq!(reference::spread(&[flat(1.0), flat(3.0)], 500.0), None);
+}
+
+#[test]
+fn long_curves_are_thinned_over_their_whole_length_as_they_are_read() {
+    let log: String = (0..100_000)
+        .map(|i| format!("step: {i} train_loss: {}\n", f64::from(i)))
+        .collect();
+    let c = &curves(&log, "step", &[])[0].1;
+    assert!((1000..2000).contains(&c.len()), "{}", c.len());
+    assert_eq!(c[0], (0.0, 0.0));
+    assert_eq!(c[c.len() - 1], (99_999.0, 99_999.0));
+    assert!(c.windows(2).all(|w| w[0].0 < w[1].0));
+    // Evenly: no gap much wider than the average.
+    let widest = c.windows(2).map(|w| w[1].0 - w[0].0).fold(0.0, f64::max);
+    assert!(widest <= 2.0 * 100_000.0 / c.len() as f64, "{widest}");
+    // From a file too, whatever its size.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stdout.log");
+    std::fs::write(&path, &log).unwrap();
+    assert_eq!(&curves_of_files(&[&path], "step", &[])[0].1, c);
 }

@@ -135,9 +135,10 @@ pub fn show(dir: &Path, args: Args) -> Result<ExitCode, CliError> {
     println!("runs       {}", runs.len());
     for r in &runs {
         println!(
-            "  run {} seed {} {}{}  {}",
+            "  run {} seed {}{} {}{}  {}",
             r.index,
             r.seed,
+            r.budget.map(|b| format!(" budget {b}")).unwrap_or_default(),
             r.outcome.as_str(),
             r.exit_code
                 .map(|c| format!(" (exit {c})"))

@@ -124,6 +124,18 @@ fn the_best_third_is_promoted_and_only_the_full_budget_is_judged() {
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "10"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_halved(&lab);
+    // The baseline ran at the full budget, like every judged run.
+    let base = lab.json(&["show", "0", "--json"]);
+    for r in base["run_list"].as_array().unwrap() {
+        assert_eq!(
+            (r["budget"].as_f64(), r["metrics"]["epochs_seen"].as_f64()),
+            (Some(9.0), Some(9.0)),
+            "{base}"
+        );
+    }
+    // `show` says each run's budget.
+    let text = String::from_utf8_lossy(&lab.autolab(&["show", "1"]).stdout).into_owned();
+    assert!(text.contains("run 0 seed 0 budget 1 exited"), "{text}");
     // results.tsv has a row per experiment, the halted ones without a score.
     let tsv = lab.read("results.tsv");
     assert_eq!(tsv.lines().count(), 11, "{tsv}");
@@ -195,4 +207,59 @@ fn halving_works_on_slurm() {
     assert_halved(&lab);
     let e = lab.json(&["show", "1", "--json"]);
     assert!(e["run_list"][0]["job"].to_string().contains("slurm"), "{e}");
+}
+
+/// A run that rewrites its params file (here: to the best x) changes nothing for the next
+/// run of its experiment: each run starts from the experiment's commit.
+#[test]
+fn a_run_rewriting_its_params_file_does_not_change_the_next_rung() {
+    let lab = TestLab::new();
+    lab.write("params.json", "{\"x\": 0.9, \"epochs\": 9}\n");
+    lab.write(
+        "run.sh",
+        r#"x=$(sed -n 's/.*"x": *\([0-9.e-]*\).*/\1/p' params.json)
+e=$(sed -n 's/.*"epochs": *\([0-9]*\).*/\1/p' params.json)
+echo "x_seen: $x"
+awk -v x="$x" -v e="$e" 'BEGIN { printf "epochs_seen: %d\nval_loss: %.6f\n", e, (x - 0.3) ^ 2 + 1 / e }'
+printf '{"x": 0.3, "epochs": %s}\n' "$e" > params.json
+"#,
+    );
+    lab.write(
+        "autolab.toml",
+        r#"[task]
+command = "sh run.sh"
+editable = ["params.json"]
+timeout = "60s"
+
+[metrics]
+score = { val_loss = { goal = "minimize" } }
+
+[params]
+apply = { json = "params.json" }
+sampler = "random"
+x = { float = [0.0, 1.0] }
+epochs = { int = [1, 9], fidelity = true }
+
+[decide]
+policy = "strict"
+"#,
+    );
+    lab.commit("lab");
+    let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut promoted = 0;
+    for n in 1..=9 {
+        let e = lab.json(&["show", &n.to_string(), "--json"]);
+        let x = e["params"]["x"].as_f64().unwrap();
+        for r in e["run_list"].as_array().unwrap() {
+            assert_eq!(r["metrics"]["x_seen"].as_f64(), Some(x), "{e}");
+            assert_eq!(
+                r["metrics"]["epochs_seen"].as_f64(),
+                r["budget"].as_f64(),
+                "{e}"
+            );
+        }
+        promoted += usize::from(e["run_list"].as_array().unwrap().len() > 1);
+    }
+    assert_eq!(promoted, 3);
 }

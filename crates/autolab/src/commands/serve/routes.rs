@@ -152,7 +152,18 @@ async fn with_ledger<T: Send + 'static>(
                 ),
             ));
         }
-        let ledger = Ledger::open_read_only(&path).map_err(fail)?;
+        // A campaign starting now has created the file but not yet its tables (its first
+        // write is a moment away): wait for them rather than show the half-made ledger.
+        let mut tries = 0;
+        let ledger = loop {
+            match Ledger::open_read_only(&path) {
+                Err(e) if tries < 40 && e.to_string().contains("no such table") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other.map_err(fail)?,
+            }
+        };
         f(&ledger, &app)
     })
     .await
