@@ -110,7 +110,7 @@ impl<'a> CurveSet<'a> {
                 }
             };
             let c = &mut self.curves[i];
-            if c.seen % c.stride == 0 {
+            if c.seen.is_multiple_of(c.stride) {
                 c.points.push((s, v));
                 if c.points.len() >= 2 * READ_POINTS {
                     let mut k = 0;
