@@ -243,3 +243,92 @@ fn long_curves_are_thinned_over_their_whole_length_as_they_are_read() {
     std::fs::write(&path, &log).unwrap();
     assert_eq!(&curves_of_files(&[&path], "step", &[])[0].1, c);
 }
+
+#[test]
+fn the_margin_is_a_fraction_of_the_reference() {
+    // Reference 0.5 at every step, margin 0.1: beyond 0.55 is worse.
+    let rule = EarlyStop {
+        patience: 1,
+        ..rule()
+    };
+    let r = || Reference::Incumbent(vec![(1.0, 0.5), (10.0, 0.5)]);
+    assert!(
+        watch(r(), vec![], rule.clone())
+            .line("step: 2 val_loss: 0.6")
+            .is_some()
+    );
+    assert_eq!(
+        watch(r(), vec![], rule).line("step: 2 val_loss: 0.54"),
+        None
+    );
+}
+
+#[test]
+fn the_warm_up_ends_at_min_step_and_unreadable_lines_change_nothing() {
+    let done = vec![flat(0.5), flat(0.6), flat(0.7)];
+    let rule = EarlyStop {
+        patience: 2,
+        min_step: 20.0,
+        ..median_rule()
+    };
+    let mut w = watch(
+        Reference::Percentile {
+            p: 50.0,
+            curves: done,
+        },
+        vec![],
+        rule,
+    );
+    assert_eq!(w.line("step: 20 train_loss: 5"), None); // judged at min_step: strike 1
+    assert_eq!(w.line("step: 25 train_loss: nan"), None); // no value: no reset
+    assert!(w.line("step: 30 train_loss: 5").is_some()); // strike 2
+}
+
+#[test]
+fn maximized_metrics_are_spared_within_the_noise_below_and_at_the_reference() {
+    let done = vec![flat(0.5), flat(0.6), flat(0.7)];
+    let noise = vec![flat(0.55), flat(0.6), flat(0.65)]; // sd 0.05
+    let rule = EarlyStop {
+        goal: Goal::Maximize,
+        ..median_rule()
+    };
+    let r = || Reference::Percentile {
+        p: 50.0,
+        curves: done.clone(),
+    };
+    assert_eq!(
+        watch(r(), vec![], rule.clone()).line("step: 20 train_loss: 0.6"),
+        None
+    );
+    assert_eq!(
+        watch(r(), noise.clone(), rule.clone()).line("step: 20 train_loss: 0.51"),
+        None
+    );
+    assert!(
+        watch(r(), noise, rule)
+            .line("step: 20 train_loss: 0.49")
+            .is_some()
+    );
+}
+
+#[test]
+fn curves_are_read_at_their_points_and_linearly_between() {
+    let r = Reference::Incumbent(vec![(10.0, 1.0), (20.0, 0.0), (40.0, 0.4)]).sorted();
+    let at = |s: f64| r.at(s, Goal::Minimize, 1).unwrap();
+    assert_eq!(at(10.0), 1.0); // the first point itself
+    assert_eq!(at(20.0), 0.0); // a point inside
+    assert_eq!(at(40.0), 0.4); // the last point
+    assert!((at(12.5) - 0.75).abs() < 1e-12);
+    assert!((at(30.0) - 0.2).abs() < 1e-12);
+    assert_eq!(r.at(9.9, Goal::Minimize, 1), None);
+    // The same for the completed runs' curves, which say nothing past their last point.
+    let p = Reference::Percentile {
+        p: 50.0,
+        curves: vec![vec![(10.0, 1.0), (20.0, 0.0), (40.0, 0.4)]],
+    }
+    .sorted();
+    assert_eq!(p.at(10.0, Goal::Minimize, 1), Some(1.0));
+    assert_eq!(p.at(40.0, Goal::Minimize, 1), Some(0.4));
+    assert!((p.at(12.5, Goal::Minimize, 1).unwrap() - 0.75).abs() < 1e-12);
+    assert_eq!(p.at(40.1, Goal::Minimize, 1), None);
+}
