@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
     /// The synthetic lab's target: its optimum plus this.
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.01)]
     pub synthetic_eps: f64,
     /// The spiral lab's target val_loss.
     #[arg(long, default_value_t = 0.2)]
