@@ -5,6 +5,7 @@ mod adopt;
 mod agent;
 mod bad_config;
 mod bad_experiments;
+mod bench_speed;
 mod campaign;
 mod cluster;
 mod compat;

@@ -1,5 +1,5 @@
 //! `autolab bench overhead`: what autolab itself costs per experiment.
-//! `autolab bench optimizer`: see `optimizer/`; `serve`: see `serve.rs`.
+//! `autolab bench optimizer`: see `optimizer/`; `serve`: see `serve.rs`; `speed`: see `speed/`.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -15,6 +15,7 @@ mod duty;
 mod noise;
 mod optimizer;
 mod serve;
+mod speed;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,6 +36,8 @@ pub enum What {
     },
     /// The built-in TPE against random search and Optuna's TPE (regret on 4 problems).
     Optimizer(optimizer::Args),
+    /// Research speed: early stopping's savings and time-to-target against Optuna's pruners.
+    Speed(speed::Args),
     /// Scheduler calls per poll with many queued jobs (SLURM, via SLURM_CONF).
     Cluster {
         #[arg(long, default_value_t = 100)]
@@ -83,6 +86,7 @@ pub fn bench(args: Args) -> Result<ExitCode, CliError> {
     match args.what {
         What::Overhead { experiments, files } => overhead(experiments.max(2), files),
         What::Optimizer(args) => optimizer::bench_optimizer(args),
+        What::Speed(args) => speed::bench_speed(args),
         What::Cluster { jobs, seconds } => cluster::cluster(jobs.max(1), seconds.max(1)),
         What::Duty {
             experiments,

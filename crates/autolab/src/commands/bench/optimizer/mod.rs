@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::output::CliError;
 
-mod optuna;
+pub(super) mod optuna;
 mod problem;
 
 use optuna::{OptunaProcess, optuna_python};
@@ -259,7 +259,7 @@ impl Worker<'_> {
     }
 }
 
-fn space_json(space: &[ParamSpec]) -> Value {
+pub(super) fn space_json(space: &[ParamSpec]) -> Value {
     Value::Array(
         space
             .iter()

@@ -1,5 +1,6 @@
 //! Optuna's samplers as a child process: `optuna.py` in the venv's python, one JSON request and
 //! reply per line; the venv is made (python3 -m venv, pip install optuna) when missing.
+//! `bench speed` runs its own driver (with pruners) through the same process and venv code.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use crate::output::CliError;
 
 const OPTUNA_DRIVER: &str = include_str!("optuna.py");
 
-pub(super) struct OptunaProcess {
+pub(in crate::commands::bench) struct OptunaProcess {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -20,11 +21,16 @@ pub(super) struct OptunaProcess {
 
 impl OptunaProcess {
     pub fn start(python: &Path) -> Result<OptunaProcess, CliError> {
+        OptunaProcess::start_script(python, OPTUNA_DRIVER)
+    }
+
+    /// Runs `driver` (a Python script speaking one JSON line per request and reply).
+    pub fn start_script(python: &Path, driver: &str) -> Result<OptunaProcess, CliError> {
         let mut script = tempfile::Builder::new()
             .prefix("autolab-bench-optuna-")
             .suffix(".py")
             .tempfile()?;
-        script.write_all(OPTUNA_DRIVER.as_bytes())?;
+        script.write_all(driver.as_bytes())?;
         script.flush()?;
         let mut child = Command::new(python)
             .arg(script.path())
@@ -67,7 +73,10 @@ impl Drop for OptunaProcess {
 
 /// The venv's python with Optuna importable, creating the venv first if needed; and the
 /// installed Optuna version.
-pub(super) fn optuna_python(venv: &Path, gp: bool) -> Result<(PathBuf, String), CliError> {
+pub(in crate::commands::bench) fn optuna_python(
+    venv: &Path,
+    gp: bool,
+) -> Result<(PathBuf, String), CliError> {
     let python = venv.join("bin").join("python");
     let version = |python: &Path| -> Option<String> {
         let out = Command::new(python)
