@@ -332,3 +332,17 @@ fn curves_are_read_at_their_points_and_linearly_between() {
     assert!((p.at(12.5, Goal::Minimize, 1).unwrap() - 0.75).abs() < 1e-12);
     assert_eq!(p.at(40.1, Goal::Minimize, 1), None);
 }
+
+#[test]
+fn percentiles_between_ranks_are_interpolated() {
+    let r = |p: f64| {
+        Reference::Percentile {
+            p,
+            curves: vec![flat(4.0), flat(1.0), flat(3.0), flat(2.0)],
+        }
+        .sorted()
+    };
+    assert!((r(50.0).at(50.0, Goal::Minimize, 1).unwrap() - 2.5).abs() < 1e-12);
+    assert!((r(25.0).at(50.0, Goal::Minimize, 1).unwrap() - 1.75).abs() < 1e-12);
+    assert!((r(25.0).at(50.0, Goal::Maximize, 1).unwrap() - 3.25).abs() < 1e-12);
+}

@@ -209,6 +209,25 @@ mod tests {
     }
 
     #[test]
+    fn the_full_budget_is_judged_elsewhere() {
+        // #6 ran at every budget: nothing more is called for it here (its verdict is the
+        // judge's), and the others' calls are done.
+        let mut m = nine([0.5, 0.1, 0.9, 0.3, 0.8, 0.2, 0.7, 0.6, 0.4]);
+        for x in &mut m {
+            x.concluded = x.number != 6;
+        }
+        for k in 1..3 {
+            m[5].entered[k] = true;
+            m[5].scores[k] = Some(0.01);
+        }
+        m[1].entered[1] = true;
+        m[1].scores[1] = Some(0.05);
+        m[3].entered[1] = true;
+        m[3].scores[1] = Some(0.2);
+        assert_eq!(calls(&halving(), Goal::Minimize, &m, true), vec![]);
+    }
+
+    #[test]
     fn a_short_bracket_promotes_at_least_one_and_ties_go_to_the_earlier() {
         let m = vec![member(10, &[Some(0.3)]), member(11, &[Some(0.3)])];
         let c = calls(&halving(), Goal::Minimize, &m, true);
