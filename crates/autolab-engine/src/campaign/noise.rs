@@ -71,7 +71,9 @@ impl Verdicts<'_, '_> {
         let decide = self.books.lab.config.decide.clone();
         let runs = self.samples(&exp)?;
         let scores: Vec<f64> = runs.iter().map(|(s, _)| *s).collect();
+        // No run of its current commit yet (moved onto a newer incumbent): it runs first.
         let Some(cand) = Sample::of(&scores) else {
+            self.jobs.queue.push_back(Work::Run(row));
             return Ok(());
         };
         let metrics = mean_metrics(&runs);

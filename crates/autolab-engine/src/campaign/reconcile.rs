@@ -96,8 +96,15 @@ impl Driver<'_> {
                 State::Queued => Work::Run(exp.row),
                 State::Running | State::Evaluating | State::Confirming => {
                     match (last_finished, runs.last()) {
-                        // The newest run finished and was recorded: judge it.
-                        (Some(f), Some(last)) if f.row == last.row => Work::Decide(exp.row, f.row),
+                        // The newest run finished and was recorded: judge it — unless it ran
+                        // another commit (the experiment was moved onto a newer incumbent and
+                        // killed before its confirmation started): then it runs again.
+                        (Some(f), Some(last))
+                            if f.row == last.row
+                                && (f.commit.is_none() || f.commit == exp.commit) =>
+                        {
+                            Work::Decide(exp.row, f.row)
+                        }
                         _ => {
                             if exp.state != State::Confirming {
                                 self.books.ledger.transition(

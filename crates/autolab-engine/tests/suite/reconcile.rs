@@ -74,6 +74,85 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
     assert_eq!(ledger.runs(exps[1].row).unwrap().len(), 1);
 }
 
+/// An experiment moved onto a newer incumbent (a new commit, state `confirming`) whose
+/// confirmation had not started when autolab died: on resume its new commit runs; the run of
+/// its old commit is not judged as if it were the new one's.
+#[test]
+fn a_moved_experiment_runs_its_new_commit_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("train.sh"),
+        "echo run >> ../../../../runs.log\n\
+         w=$(wc -l < worse.txt)\n\
+         awk -v w=\"$w\" 'BEGIN { printf \"val_loss: %.6f\\n\", 1 + 0.3 * w }'\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("worse.txt"), "").unwrap();
+    std::fs::write(
+        root.join("autolab.toml"),
+        "[task]\ncommand = \"sh train.sh\"\neditable = [\"worse.txt\"]\n\
+         [metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n[decide]\npolicy = \"strict\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), "runs.log\n").unwrap();
+    commit_all(root);
+    let lab = Lab::open(root).unwrap();
+    let opts = RunOptions {
+        tag: "t".into(),
+        max_experiments: Some(2),
+        ..RunOptions::default()
+    };
+    let parts = || Parts {
+        proposer: Some(Box::new(Edits(vec!["worse.txt"]))),
+        coder: Some(Box::new(Appender)),
+        ..Parts::default()
+    };
+    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
+    let runs_log = root.join("runs.log");
+    let ran = || std::fs::read_to_string(&runs_log).unwrap().lines().count();
+    let before = ran();
+
+    // #1 was moved: a new commit (its change undone: 1.0, not 1.3), not yet run.
+    let db = root.join(".autolab/ledger.db");
+    let old: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT commit_sha FROM experiments WHERE number = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let tree = super::common::git(root, &["rev-parse", "HEAD^{tree}"]);
+    let moved = super::common::git(
+        root,
+        &["commit-tree", tree.trim(), "-p", old.trim(), "-m", "moved"],
+    );
+    // (No verdict yet: its archive ref was never written.)
+    super::common::git(root, &["update-ref", "-d", "refs/autolab/t/archive/0001"]);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE experiments SET state = 'confirming', verdict = NULL, reason = NULL, \
+                 score = NULL, finalized = 0, commit_sha = ?1 WHERE number = 1",
+                [moved.trim()],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+
+    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
+    assert_eq!(ran(), before + 1, "the new commit ran");
+    let ledger = Ledger::open(&db).unwrap();
+    let c = ledger.campaign("t").unwrap().unwrap();
+    let exps = ledger.experiments(c.id).unwrap();
+    let runs = ledger.runs(exps[1].row).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[1].commit.as_deref(), Some(moved.trim()));
+    assert!((exps[1].score.unwrap() - 1.0).abs() < 1e-9, "{:?}", exps[1]);
+}
+
 mod after_a_crash {
     //! What a restart finds after autolab died at some instant, set up in the ledger and git,
     //! and what reconcile makes of it (with the scripted runner).
