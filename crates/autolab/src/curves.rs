@@ -19,10 +19,7 @@ pub fn learning_curves(
     runs: &[autolab_core::experiment::Run],
 ) -> Option<String> {
     let config = Config::load_lab(root).ok();
-    let step = config
-        .as_ref()
-        .and_then(|c| c.early_stop.as_ref())
-        .map_or("step".to_string(), |e| e.step.clone());
+    let step = config.as_ref().map_or("step", |c| c.step_key());
     let logs: Vec<(u32, RunCurves)> = runs
         .iter()
         .map(|r| {
@@ -35,7 +32,7 @@ pub fn learning_curves(
                 .collect();
             let curves = if stored.is_empty() {
                 let log = log_end(&Path::new(&r.run_dir).join("stdout.log"));
-                autolab_engine::early_stop::curves(&log, &step, &[])
+                autolab_engine::early_stop::curves(&log, step, &[])
             } else {
                 stored
             };

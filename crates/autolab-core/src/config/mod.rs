@@ -516,6 +516,11 @@ impl Config {
     pub fn score_goal(&self) -> Goal {
         crate::score::score_goal(&self.metrics.score)
     }
+
+    /// The progress key of streamed lines: `[early_stop] step`, else `step`.
+    pub fn step_key(&self) -> &str {
+        self.early_stop.as_ref().map_or("step", |e| e.step.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -162,13 +162,8 @@ impl Jobs {
             outcome == RunOutcome::Exited,
             &mut collected,
         );
-        let step_key = books
-            .lab
-            .config
-            .early_stop
-            .as_ref()
-            .map_or("step", |e| e.step.as_str());
-        drop_unusable(&mut collected, &books.lab.config.metrics.score, step_key);
+        let config = &books.lab.config;
+        drop_unusable(&mut collected, &config.metrics.score, config.step_key());
         for (name, line) in streamed.iter().flat_map(|s| &s.ignored) {
             let used = match collected.values.get(name) {
                 Some(v) => format!("the value used, {v}, came from an earlier line"),
@@ -194,15 +189,11 @@ impl Jobs {
             note.as_deref(),
         )?;
         let config = &books.lab.config;
-        let step = config
-            .early_stop
-            .as_ref()
-            .map_or("step", |e| e.step.as_str());
         let mut keep: Vec<&str> = config.metrics.score.keys().map(String::as_str).collect();
         keep.extend(config.early_stop.as_ref().map(|e| e.metric.as_str()));
         let curves = crate::early_stop::curves_of_files(
             &[finished.stdout.as_path(), finished.stderr.as_path()],
-            step,
+            config.step_key(),
             &keep,
         );
         books.ledger.record_curves(run, &curves)?;

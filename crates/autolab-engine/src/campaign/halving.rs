@@ -74,6 +74,19 @@ pub(super) fn rung_result(
     Ok(true)
 }
 
+/// After experiment `row`'s run was decided: its bracket's calls, under halving.
+pub(super) fn after_verdict(
+    books: &mut Books<'_>,
+    jobs: &mut Jobs,
+    row: autolab_core::ids::ExperimentId,
+) -> Result<(), EngineError> {
+    if of(books).is_none() {
+        return Ok(());
+    }
+    let number = books.ledger.experiment_by_row(row)?.number;
+    step(books, jobs, number)
+}
+
 /// Applies the calls of the bracket holding candidate `number`.
 pub(super) fn step(books: &mut Books<'_>, jobs: &mut Jobs, number: u32) -> Result<(), EngineError> {
     let Some(h) = of(books).cloned() else {

@@ -44,9 +44,7 @@ impl Jobs {
         let index = books.ledger.run_count(row)?;
         // A run that was cancelled or lost is re-run with its own seed: the seed counts only
         // the runs that ended by themselves.
-        let ended = books
-            .ledger
-            .runs(row)?
+        let ended = earlier
             .iter()
             .filter(|r| !matches!(r.outcome, RunOutcome::Cancelled | RunOutcome::Lost))
             .count() as u64;
@@ -165,12 +163,8 @@ impl Jobs {
         let name = books.experiment_name(exp.number);
         // Successive halving: this run's budget replaces the fidelity's value, in the params
         // file too (the commit holds the full budget).
-        let budget = books
-            .ledger
-            .runs(row)?
-            .into_iter()
-            .find(|r| r.row == run)
-            .and_then(|r| r.budget);
+        let runs = books.ledger.runs(row)?;
+        let budget = runs.iter().find(|r| r.row == run).and_then(|r| r.budget);
         // (A baseline whose values go to the command line keeps its own: the others have no
         // value to render.)
         let args_baseline = exp.params.is_none() && matches!(apply, Some(Apply::Args(_)));
@@ -284,9 +278,7 @@ impl Jobs {
         // The baseline is never stopped, nor the confirmation or re-measuring runs of an
         // experiment whose first run already ran to its end.
         // (A promotion to a larger budget is watched: it is a new measurement.)
-        let confirmed = books
-            .ledger
-            .runs(row)?
+        let confirmed = runs
             .iter()
             .any(|r| r.outcome == RunOutcome::Exited && r.budget == budget);
         let watch = if exp.number == 0 || confirmed {

@@ -364,8 +364,7 @@ impl<'a> Driver<'a> {
         let decided = self.verdicts().decide(row, run);
         self.settle()?;
         decided?;
-        let number = self.books.ledger.experiment_by_row(row)?.number;
-        halving::step(&mut self.books, &mut self.jobs, number)?;
+        halving::after_verdict(&mut self.books, &mut self.jobs, row)?;
         self.settle()
     }
 

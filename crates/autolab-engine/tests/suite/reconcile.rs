@@ -9,11 +9,9 @@ use autolab_engine::{Lab, Parts, RunOptions, run_campaign_with};
 
 use super::common::{Appender, Edits, Quiet, commit_all};
 
-#[test]
-fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    // Each line in worse.txt adds 0.3 to the loss; every run is counted in runs.log.
+/// A lab where each line in worse.txt adds 0.3 to the loss (1.0 without), every run counted
+/// in runs.log; a campaign of the baseline and #1 (one more line) has run in it.
+fn worse_lab(root: &std::path::Path, extra_toml: &str) -> Lab {
     std::fs::write(
         root.join("train.sh"),
         "echo run >> ../../../../runs.log\n\
@@ -24,28 +22,48 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
     std::fs::write(root.join("worse.txt"), "").unwrap();
     std::fs::write(
         root.join("autolab.toml"),
-        "[task]\ncommand = \"sh train.sh\"\neditable = [\"worse.txt\"]\n\
-         [metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n",
+        format!(
+            "[task]\ncommand = \"sh train.sh\"\neditable = [\"worse.txt\"]\n\
+             [metrics]\nscore = {{ val_loss = {{ goal = \"minimize\" }} }}\n{extra_toml}"
+        ),
     )
     .unwrap();
     std::fs::write(root.join(".gitignore"), "runs.log\n").unwrap();
     commit_all(root);
-
     let lab = Lab::open(root).unwrap();
+    campaign(&lab);
+    lab
+}
+
+/// Runs (or resumes) campaign `t` of two experiments, #1 appending a line to worse.txt.
+fn campaign(lab: &Lab) {
     let opts = RunOptions {
         tag: "t".into(),
         max_experiments: Some(2),
         ..RunOptions::default()
     };
-    let parts = || Parts {
+    let parts = Parts {
         proposer: Some(Box::new(Edits(vec!["worse.txt"]))),
         coder: Some(Box::new(Appender)),
         ..Parts::default()
     };
-    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
-    let runs_log = root.join("runs.log");
-    let ran = || std::fs::read_to_string(&runs_log).unwrap().lines().count();
-    let before = ran();
+    run_campaign_with(lab, &opts, &mut Quiet, &AtomicBool::new(false), parts).unwrap();
+}
+
+/// How many runs have run.
+fn ran(root: &std::path::Path) -> usize {
+    std::fs::read_to_string(root.join("runs.log"))
+        .unwrap()
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let lab = worse_lab(root, "");
+    let before = ran(root);
     assert!(before >= 2, "the baseline and #1 ran");
 
     // autolab died after #1's run was recorded and before its verdict: the experiment is
@@ -63,8 +81,8 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
         assert_eq!(changed, 1);
     }
 
-    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
-    assert_eq!(ran(), before, "resuming ran nothing again");
+    campaign(&lab);
+    assert_eq!(ran(root), before, "resuming ran nothing again");
     let ledger = Ledger::open(&db).unwrap();
     let c = ledger.campaign("t").unwrap().unwrap();
     let exps = ledger.experiments(c.id).unwrap();
@@ -81,37 +99,8 @@ fn a_recorded_but_unjudged_run_is_judged_on_resume_not_run_again() {
 fn a_moved_experiment_runs_its_new_commit_on_resume() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    std::fs::write(
-        root.join("train.sh"),
-        "echo run >> ../../../../runs.log\n\
-         w=$(wc -l < worse.txt)\n\
-         awk -v w=\"$w\" 'BEGIN { printf \"val_loss: %.6f\\n\", 1 + 0.3 * w }'\n",
-    )
-    .unwrap();
-    std::fs::write(root.join("worse.txt"), "").unwrap();
-    std::fs::write(
-        root.join("autolab.toml"),
-        "[task]\ncommand = \"sh train.sh\"\neditable = [\"worse.txt\"]\n\
-         [metrics]\nscore = { val_loss = { goal = \"minimize\" } }\n[decide]\npolicy = \"strict\"\n",
-    )
-    .unwrap();
-    std::fs::write(root.join(".gitignore"), "runs.log\n").unwrap();
-    commit_all(root);
-    let lab = Lab::open(root).unwrap();
-    let opts = RunOptions {
-        tag: "t".into(),
-        max_experiments: Some(2),
-        ..RunOptions::default()
-    };
-    let parts = || Parts {
-        proposer: Some(Box::new(Edits(vec!["worse.txt"]))),
-        coder: Some(Box::new(Appender)),
-        ..Parts::default()
-    };
-    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
-    let runs_log = root.join("runs.log");
-    let ran = || std::fs::read_to_string(&runs_log).unwrap().lines().count();
-    let before = ran();
+    let lab = worse_lab(root, "[decide]\npolicy = \"strict\"\n");
+    let before = ran(root);
 
     // #1 was moved: a new commit (its change undone: 1.0, not 1.3), not yet run.
     let db = root.join(".autolab/ledger.db");
@@ -142,8 +131,8 @@ fn a_moved_experiment_runs_its_new_commit_on_resume() {
         assert_eq!(changed, 1);
     }
 
-    run_campaign_with(&lab, &opts, &mut Quiet, &AtomicBool::new(false), parts()).unwrap();
-    assert_eq!(ran(), before + 1, "the new commit ran");
+    campaign(&lab);
+    assert_eq!(ran(root), before + 1, "the new commit ran");
     let ledger = Ledger::open(&db).unwrap();
     let c = ledger.campaign("t").unwrap().unwrap();
     let exps = ledger.experiments(c.id).unwrap();

@@ -1,7 +1,9 @@
-"""Optuna's TPESampler and GPSampler behind a line protocol, for `autolab bench optimizer`.
+"""Optuna's TPESampler and GPSampler behind a line protocol, for `autolab bench optimizer`
+and (with a pruner) `autolab bench speed`.
 
-autolab evaluates every problem itself (the same code path for every method), so this script
-only proposes: it reads one JSON request per line on stdin and answers one JSON line on stdout.
+autolab evaluates every problem and runs every trial itself (the same code path for every
+method), so this script only proposes and decides pruning: it reads one JSON request per line
+on stdin and answers one JSON line on stdout.
 
     {"cmd": "study", "seed": 3, "sampler": "tpe", "space": [{"name": "x", "kind": "float", "low": 0, "high": 1},
                                           {"name": "c", "kind": "choice", "choices": ["a", "b"]},
@@ -9,10 +11,13 @@ only proposes: it reads one JSON request per line on stdin and answers one JSON 
     {"cmd": "ask"}                               -> {"trial": 0, "params": {"x": 0.25, "c": "a"}}
     {"cmd": "tell", "trial": 0, "value": 1.5}    -> {}
     {"cmd": "tell", "trial": 0, "value": null}   -> {}   (a crashed trial: FAIL)
+    {"cmd": "report", "trial": 0, "step": 5, "value": 0.8}   -> {"prune": false}
+    {"cmd": "tell", "trial": 0, "state": "pruned"}   -> {}   (stopped after a report)
 
 Several trials may be asked before they are told (parallel slots). Each study is minimized
 with `TPESampler(seed=seed)` or `GPSampler(seed=seed)` ("sampler": "gp") and otherwise
-default settings.
+default settings; "pruner": "median" or "hyperband" adds `MedianPruner()` or
+`HyperbandPruner()` with Optuna's defaults.
 """
 
 import json
@@ -53,17 +58,30 @@ def main():
                 sampler = optuna.samplers.GPSampler(seed=msg["seed"])
             else:
                 sampler = optuna.samplers.TPESampler(seed=msg["seed"])
+            pruner = {
+                "median": optuna.pruners.MedianPruner,
+                "hyperband": optuna.pruners.HyperbandPruner,
+            }.get(msg.get("pruner"))
             trials = {}
-            study = optuna.create_study(direction="minimize", sampler=sampler)
+            study = optuna.create_study(
+                direction="minimize", sampler=sampler, pruner=pruner() if pruner else None
+            )
             space = {p["name"]: distribution(p) for p in msg["space"]}
             out = {"optuna": optuna.__version__}
         elif cmd == "ask":
             trial = study.ask(space)
             trials[trial.number] = trial
             out = {"trial": trial.number, "params": trial.params}
+        elif cmd == "report":
+            trial = trials[msg["trial"]]
+            # A step reported twice keeps its first value (Optuna warns and ignores it).
+            trial.report(float(msg["value"]), int(msg["step"]))
+            out = {"prune": bool(trial.should_prune())}
         elif cmd == "tell":
             trial = trials.pop(msg["trial"])
-            if msg.get("value") is None:
+            if msg.get("state") == "pruned":
+                study.tell(trial, state=TrialState.PRUNED)
+            elif msg.get("value") is None:
                 study.tell(trial, state=TrialState.FAIL)
             else:
                 study.tell(trial, msg["value"])

@@ -20,12 +20,9 @@ pub(in crate::commands::bench) struct OptunaProcess {
 }
 
 impl OptunaProcess {
+    /// Runs `optuna.py` (one JSON line per request and reply).
     pub fn start(python: &Path) -> Result<OptunaProcess, CliError> {
-        OptunaProcess::start_script(python, OPTUNA_DRIVER)
-    }
-
-    /// Runs `driver` (a Python script speaking one JSON line per request and reply).
-    pub fn start_script(python: &Path, driver: &str) -> Result<OptunaProcess, CliError> {
+        let driver = OPTUNA_DRIVER;
         let mut script = tempfile::Builder::new()
             .prefix("autolab-bench-optuna-")
             .suffix(".py")

@@ -224,12 +224,7 @@ pub fn bench_speed(args: Args) -> Result<ExitCode, CliError> {
             .unwrap_or_else(|| std::env::temp_dir().join("autolab-bench-venv"));
         let (python, version) =
             crate::commands::bench::optimizer::optuna::optuna_python(&venv, false)?;
-        optuna = Some(
-            crate::commands::bench::optimizer::optuna::OptunaProcess::start_script(
-                &python,
-                optuna_method::DRIVER,
-            )?,
-        );
+        optuna = Some(crate::commands::bench::optimizer::optuna::OptunaProcess::start(&python)?);
         optuna_version = Some(version);
     }
     let seed_list: Vec<u64> = (args.first_seed..args.first_seed + seeds).collect();

@@ -20,8 +20,6 @@ use super::{Record, Trial};
 use crate::commands::bench::optimizer::optuna::OptunaProcess;
 use crate::output::CliError;
 
-pub(super) const DRIVER: &str = include_str!("optuna_pruned.py");
-
 /// What a trial's reader thread tells the loop.
 enum Event {
     Step { trial: u64, step: u64, value: f64 },
