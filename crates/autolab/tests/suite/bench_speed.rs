@@ -1,12 +1,12 @@
-//! `autolab bench speed --quick` with autolab's two methods (Optuna needs pip and a network):
-//! real campaigns on the synthetic learning-curve lab, a table row per method with numbers,
-//! and the raw per-run data in JSON.
+//! `autolab bench speed --quick` with autolab's three methods (Optuna needs pip and a
+//! network): real campaigns on the synthetic learning-curve lab, a table row per method with
+//! numbers, and the raw per-trial and per-run data in JSON.
 
 use super::agent::python_or_skip;
 use super::common::{TestLab, stderr, stdout};
 
 #[test]
-fn quick_speed_bench_measures_both_autolab_methods() {
+fn quick_speed_bench_measures_the_autolab_methods() {
     if !python_or_skip() {
         return;
     }
@@ -17,23 +17,30 @@ fn quick_speed_bench_measures_both_autolab_methods() {
         "speed",
         "--quick",
         "--methods",
-        "autolab,autolab-no-early-stop",
+        "autolab,autolab-no-early-stop,autolab-halving",
         "--json",
         json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "bench speed failed: {}", stderr(&out));
     let text = stdout(&out);
     // One row per method, every cell after the name a number (or reached/n).
-    for name in ["autolab (early stop)", "autolab, no early stop"] {
+    for name in [
+        "autolab (early stop)",
+        "autolab, no early stop",
+        "autolab + halving",
+    ] {
         let row = text
             .lines()
             .find(|l| l.starts_with(&format!("| {name} |")))
             .unwrap_or_else(|| panic!("no row for {name} in:\n{text}"));
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        assert_eq!(cells.len(), 8, "{row}");
-        assert!(cells[1].contains("/1"), "reached/seeds: {row}");
-        for c in &cells[2..] {
-            assert!(c.parse::<f64>().is_ok(), "not a number: {c:?} in {row}");
+        assert_eq!(cells.len(), 10, "{row}");
+        for (i, c) in cells.iter().enumerate().skip(1) {
+            if i == 1 || i == 4 {
+                assert!(c.ends_with("/1"), "reached/seeds: {row}");
+            } else {
+                assert!(c.parse::<f64>().is_ok(), "not a number: {c:?} in {row}");
+            }
         }
     }
     assert!(
@@ -44,7 +51,7 @@ fn quick_speed_bench_measures_both_autolab_methods() {
 
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let runs = doc["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2, "{doc}");
+    assert_eq!(runs.len(), 3, "{doc}");
     for run in runs {
         let trials = run["trials"].as_array().unwrap();
         // The budget: 5 experiments, the baseline (3 runs at the default params) first.
@@ -70,4 +77,28 @@ fn quick_speed_bench_measures_both_autolab_methods() {
         .find(|r| r["method"] == "autolab-no-early-stop")
         .unwrap();
     assert_eq!(no_stop["stopped"], 0, "{no_stop}");
+    // Every run is listed, the baseline's three and each confirmation among them.
+    let singles = no_stop["runs"].as_array().unwrap();
+    assert!(singles.len() >= 3 + 4, "{no_stop}");
+    let ends: Vec<f64> = singles.iter().map(|r| r["end"].as_f64().unwrap()).collect();
+    assert!(
+        ends.windows(2).all(|w| w[0] <= w[1]),
+        "in the order they ended: {ends:?}"
+    );
+    // Halving: the 4 candidates of the budget's one bracket start at 3 of 30 steps; the
+    // campaign ends with it, so the best goes on and the other 3 are halted (stopped).
+    let halving = runs
+        .iter()
+        .find(|r| r["method"] == "autolab-halving")
+        .unwrap();
+    assert_eq!(halving["stopped"], 3, "{halving}");
+    let secs: Vec<f64> = halving["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_secs"].as_f64().unwrap())
+        .collect();
+    let full = secs.iter().copied().fold(0.0, f64::max);
+    let short = secs.iter().filter(|s| **s < full / 3.0).count();
+    assert!(short >= 4, "4 runs at 3 steps of 30: {secs:?}");
 }

@@ -47,7 +47,8 @@ kind = "local"
 parallel = 2
 "#;
 
-const SYNTHETIC_PARAMS: &str = "{\"lr\": 0.001, \"width\": 16, \"activation\": \"tanh\"}\n";
+const SYNTHETIC_PARAMS: &str =
+    "{\"lr\": 0.001, \"width\": 16, \"activation\": \"tanh\", \"steps\": 30}\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum LabKind {
@@ -124,11 +125,16 @@ impl LabSpec {
         self.file("params.json")
     }
 
-    /// Writes the lab into `dir` (with or without its `[early_stop]`) and commits it.
-    pub fn write_repo(&self, dir: &Path, early_stop: bool) -> Result<(), CliError> {
+    /// Writes the lab into `dir` as `variant` configures it and commits it.
+    pub fn write_repo(&self, dir: &Path, variant: Variant) -> Result<(), CliError> {
         self.write_files(dir)?;
-        if !early_stop {
-            std::fs::write(dir.join("autolab.toml"), without_early_stop(self.toml()))?;
+        let toml = match variant {
+            Variant::EarlyStop => None,
+            Variant::NoEarlyStop => Some(without_early_stop(self.toml())),
+            Variant::Halving => Some(with_halving(self.kind, self.toml())?),
+        };
+        if let Some(toml) = toml {
+            std::fs::write(dir.join("autolab.toml"), toml)?;
         }
         super::super::commit_lab(dir)
     }
@@ -141,6 +147,46 @@ impl LabSpec {
         }
         Ok(())
     }
+}
+
+/// How autolab's campaign is configured in `bench speed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Variant {
+    /// The lab's autolab.toml as it is (its `[early_stop]` on).
+    EarlyStop,
+    /// Without the `[early_stop]` table.
+    NoEarlyStop,
+    /// With its `[early_stop]`, and successive halving on the run's budget: the spiral lab's
+    /// `epochs` (rungs 22, 67, 200) or the synthetic lab's `steps` (3, 10, 30), eta 3.
+    Halving,
+}
+
+/// The spiral lab's searched epochs, and the same range as the halving fidelity.
+const SPIRAL_EPOCHS: &str = "epochs = { int = [20, 200], default = 200 }";
+const SPIRAL_FIDELITY: &str = "epochs = { int = [20, 200], fidelity = true }";
+/// The synthetic lab's last searched parameter, after which its fidelity goes.
+const SYNTHETIC_LAST: &str = "activation = { choice = [\"tanh\", \"relu\"], default = \"tanh\" }";
+const SYNTHETIC_FIDELITY: &str = "steps = { int = [3, 30], fidelity = true }";
+
+/// `toml` with the lab's budget parameter marked as the fidelity.
+pub(super) fn with_halving(kind: LabKind, toml: &str) -> Result<String, CliError> {
+    let (anchor, line) = match kind {
+        LabKind::Spiral => (SPIRAL_EPOCHS, SPIRAL_FIDELITY.to_string()),
+        LabKind::Synthetic => (
+            SYNTHETIC_LAST,
+            format!("{SYNTHETIC_LAST}\n{SYNTHETIC_FIDELITY}"),
+        ),
+    };
+    if !toml.contains(anchor) {
+        return Err(CliError::failure(
+            format!(
+                "the {} lab's autolab.toml has no `{anchor}` line to mark its budget",
+                kind.name()
+            ),
+            None,
+        ));
+    }
+    Ok(toml.replacen(anchor, &line, 1))
 }
 
 /// `toml` without its `[early_stop]` table (every line from its header to the next header).
@@ -198,5 +244,22 @@ mod tests {
         let toml = without_early_stop(SYNTHETIC_TOML);
         assert!(!toml.contains("early_stop") && !toml.contains("patience"));
         assert!(toml.contains("[decide]") && toml.contains("repeats = 3"));
+        for kind in [LabKind::Synthetic, LabKind::Spiral] {
+            let lab = LabSpec::new(kind, 30, 0.01, 0.2);
+            let toml = with_halving(kind, lab.toml()).unwrap();
+            let config =
+                autolab_core::config::Config::parse(Path::new("autolab.toml"), &toml).unwrap();
+            let halving = config
+                .params
+                .as_ref()
+                .and_then(|p| p.halving.clone())
+                .unwrap();
+            assert_eq!(
+                halving.full(),
+                if kind == LabKind::Spiral { 200.0 } else { 30.0 }
+            );
+            assert_eq!(halving.bracket(), 9, "{kind:?}: {:?}", halving.rungs);
+            assert!(toml.contains("[early_stop]"));
+        }
     }
 }

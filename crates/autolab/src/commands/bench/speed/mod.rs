@@ -18,7 +18,7 @@ mod autolab_method;
 mod labs;
 mod optuna_method;
 
-use labs::{LabKind, LabSpec};
+use labs::{LabKind, LabSpec, Variant};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,14 +60,16 @@ pub struct Args {
 enum Method {
     Autolab,
     AutolabNoEarlyStop,
+    AutolabHalving,
     OptunaMedian,
     OptunaHyperband,
 }
 
 impl Method {
-    const ALL: [Method; 4] = [
+    const ALL: [Method; 5] = [
         Method::Autolab,
         Method::AutolabNoEarlyStop,
+        Method::AutolabHalving,
         Method::OptunaMedian,
         Method::OptunaHyperband,
     ];
@@ -76,6 +78,7 @@ impl Method {
         match self {
             Method::Autolab => "autolab",
             Method::AutolabNoEarlyStop => "autolab-no-early-stop",
+            Method::AutolabHalving => "autolab-halving",
             Method::OptunaMedian => "optuna-median",
             Method::OptunaHyperband => "optuna-hyperband",
         }
@@ -85,6 +88,7 @@ impl Method {
         match self {
             Method::Autolab => "autolab (early stop)",
             Method::AutolabNoEarlyStop => "autolab, no early stop",
+            Method::AutolabHalving => "autolab + halving",
             Method::OptunaMedian => "Optuna TPE + Median",
             Method::OptunaHyperband => "Optuna TPE + Hyperband",
         }
@@ -95,7 +99,8 @@ impl Method {
     }
 }
 
-/// One run or trial (for autolab: one experiment, all its runs), in the order they ended.
+/// One trial (for autolab: one experiment, all its runs, at its verdict) or one run, in the
+/// order they ended.
 #[derive(Debug, Clone)]
 pub(super) struct Trial {
     /// Seconds from the start when it ended.
@@ -111,6 +116,8 @@ pub(super) struct Trial {
 pub(super) struct Record {
     pub wall: f64,
     pub trials: Vec<Trial>,
+    /// Every single run as it ended (for Optuna, its trials).
+    pub runs: Vec<Trial>,
 }
 
 /// What one (lab, method, seed) run measured.
@@ -119,6 +126,9 @@ struct Measure {
     /// Wall seconds and run-seconds to the target (the whole budget when not reached).
     wall_to_target: f64,
     run_secs_to_target: f64,
+    /// Wall seconds until a single run first reached the target (the whole budget if none).
+    run_wall_to_target: f64,
+    run_reached: bool,
     best: Option<f64>,
     run_secs_total: f64,
     wall_total: f64,
@@ -137,6 +147,11 @@ impl Record {
                 break;
             }
         }
+        let run_hit = self
+            .runs
+            .iter()
+            .find(|r| r.value.is_some_and(|v| v <= target))
+            .map(|r| r.end);
         let best = self
             .trials
             .iter()
@@ -146,6 +161,8 @@ impl Record {
             reached: hit.is_some(),
             wall_to_target: hit.map_or(self.wall, |h| h.0),
             run_secs_to_target: hit.map_or(run_secs_total, |h| h.1),
+            run_wall_to_target: run_hit.unwrap_or(self.wall),
+            run_reached: run_hit.is_some(),
             best,
             run_secs_total,
             wall_total: self.wall,
@@ -198,7 +215,7 @@ pub fn bench_speed(args: Args) -> Result<ExitCode, CliError> {
         &args.methods,
         &Method::ALL,
         |s| Method::ALL.into_iter().find(|m| m.flag() == s),
-        "method (autolab, autolab-no-early-stop, optuna-median, optuna-hyperband)",
+        "method (autolab, autolab-no-early-stop, autolab-halving, optuna-median, optuna-hyperband)",
     )?;
     let (seeds, budget, kinds) = if args.quick {
         (1, 5, vec![LabKind::Synthetic])
@@ -238,8 +255,11 @@ pub fn bench_speed(args: Args) -> Result<ExitCode, CliError> {
         for (li, lab) in labs.iter().enumerate() {
             for (mi, &method) in methods.iter().enumerate() {
                 let record = match method {
-                    Method::Autolab => autolab_method::run(lab, true, seed)?,
-                    Method::AutolabNoEarlyStop => autolab_method::run(lab, false, seed)?,
+                    Method::Autolab => autolab_method::run(lab, Variant::EarlyStop, seed)?,
+                    Method::AutolabNoEarlyStop => {
+                        autolab_method::run(lab, Variant::NoEarlyStop, seed)?
+                    }
+                    Method::AutolabHalving => autolab_method::run(lab, Variant::Halving, seed)?,
                     Method::OptunaMedian | Method::OptunaHyperband => {
                         let pruner = if method == Method::OptunaMedian {
                             "median"
@@ -276,11 +296,16 @@ pub fn bench_speed(args: Args) -> Result<ExitCode, CliError> {
                     "reached": m.reached,
                     "wall_to_target": m.wall_to_target,
                     "run_secs_to_target": m.run_secs_to_target,
+                    "run_reached": m.run_reached,
+                    "run_wall_to_target": m.run_wall_to_target,
                     "best": m.best,
                     "run_secs_total": m.run_secs_total,
                     "wall_total": m.wall_total,
                     "stopped": m.pruned,
                     "trials": record.trials.iter().map(|t| json!({
+                        "end": t.end, "run_secs": t.run_secs, "value": t.value, "stopped": t.pruned,
+                    })).collect::<Vec<Value>>(),
+                    "runs": record.runs.iter().map(|t| json!({
                         "end": t.end, "run_secs": t.run_secs, "value": t.value, "stopped": t.pruned,
                     })).collect::<Vec<Value>>(),
                 }));
@@ -332,6 +357,8 @@ struct Summary {
     n: usize,
     wall_to_target: Option<f64>,
     run_secs_to_target: Option<f64>,
+    run_reached: usize,
+    run_wall_to_target: Option<f64>,
     best: Option<f64>,
     run_secs_total: Option<f64>,
     wall_total: Option<f64>,
@@ -345,6 +372,8 @@ fn summarize(ms: &[Measure]) -> Summary {
         n: ms.len(),
         wall_to_target: col(&|m| Some(m.wall_to_target)),
         run_secs_to_target: col(&|m| Some(m.run_secs_to_target)),
+        run_reached: ms.iter().filter(|m| m.run_reached).count(),
+        run_wall_to_target: col(&|m| Some(m.run_wall_to_target)),
         best: col(&|m| m.best),
         run_secs_total: col(&|m| Some(m.run_secs_total)),
         wall_total: col(&|m| Some(m.wall_total)),
@@ -371,18 +400,21 @@ fn print_lab(lab: &LabSpec, methods: &[Method], results: &[Vec<Measure>]) {
         lab.budget
     );
     println!(
-        "| method | reached | time to target (s) | run-s to target | best at budget | run-s at budget | wall at budget (s) | stopped |"
+        "| method | verdict reached | time to verdict at target (s) | run-s to it | run reached | time to run at target (s) | best at budget | run-s at budget | wall at budget (s) | stopped |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let summaries: Vec<Summary> = results.iter().map(|r| summarize(r)).collect();
     for (method, s) in methods.iter().zip(&summaries) {
         println!(
-            "| {} | {}/{} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {}/{} | {} | {} | {}/{} | {} | {} | {} | {} | {} |",
             method.name(),
             s.reached,
             s.n,
             secs(s.wall_to_target),
             secs(s.run_secs_to_target),
+            s.run_reached,
+            s.n,
+            secs(s.run_wall_to_target),
             s.best.map_or("-".into(), |b| format!("{b:.4}")),
             secs(s.run_secs_total),
             secs(s.wall_total),
@@ -390,7 +422,9 @@ fn print_lab(lab: &LabSpec, methods: &[Method], results: &[Vec<Measure>]) {
         );
     }
     println!(
-        "\nMedians over seeds. A seed that never reached the target counts as its whole budget."
+        "\nMedians over seeds. A verdict at target: an experiment (for autolab, the mean of its \
+         runs, at its verdict) or an Optuna trial; a run at target: any single run as it ended. \
+         A seed that never reached the target counts as its whole budget."
     );
     for (method, s) in methods.iter().zip(&summaries) {
         if s.reached < s.n {
@@ -429,32 +463,59 @@ fn print_lab(lab: &LabSpec, methods: &[Method], results: &[Vec<Measure>]) {
             off.best.map_or("-".into(), |b| format!("{b:.4}")),
         );
     }
+    if let (Some(h), Some(off)) = (get(Method::AutolabHalving), get(Method::AutolabNoEarlyStop)) {
+        println!(
+            "Halving: run-seconds to the target {} vs {} without early stopping or halving; at the \
+             budget {} vs {}, best {} vs {}.",
+            secs(h.run_secs_to_target),
+            secs(off.run_secs_to_target),
+            secs(h.run_secs_total),
+            secs(off.run_secs_total),
+            h.best.map_or("-".into(), |b| format!("{b:.4}")),
+            off.best.map_or("-".into(), |b| format!("{b:.4}")),
+        );
+    }
     let optuna: Vec<(Method, &Summary)> = [Method::OptunaMedian, Method::OptunaHyperband]
         .into_iter()
         .filter_map(|m| get(m).map(|s| (m, s)))
-        .filter(|(_, s)| s.wall_to_target.is_some())
         .collect();
-    let best_optuna = optuna.iter().min_by(|a, b| {
-        a.1.wall_to_target
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&b.1.wall_to_target.unwrap_or(f64::INFINITY))
-    });
-    if let (Some(on), Some((m, o))) = (get(Method::Autolab), best_optuna) {
-        let ratio = match (on.wall_to_target, o.wall_to_target) {
-            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-            _ => None,
+    for (label, time) in [
+        (
+            "verdict",
+            (|s: &Summary| s.wall_to_target) as fn(&Summary) -> Option<f64>,
+        ),
+        ("single run", |s: &Summary| s.run_wall_to_target),
+    ] {
+        let Some((m, o)) = optuna
+            .iter()
+            .filter(|(_, s)| time(s).is_some())
+            .min_by(|a, b| {
+                time(a.1)
+                    .unwrap_or(f64::INFINITY)
+                    .total_cmp(&time(b.1).unwrap_or(f64::INFINITY))
+            })
+        else {
+            continue;
         };
-        println!(
-            "Time to target vs Optuna's better pruner ({}): {} s vs {} s = {} (target ≤ 0.5×: {}).",
-            m.name(),
-            secs(on.wall_to_target),
-            secs(o.wall_to_target),
-            ratio.map_or("-".into(), |r| format!("{r:.2}×")),
-            if ratio.is_some_and(|r| r <= 0.5) {
-                "met"
-            } else {
-                "NOT met"
-            },
-        );
+        for ours in [Method::Autolab, Method::AutolabHalving] {
+            let Some(on) = get(ours) else { continue };
+            let ratio = match (time(on), time(o)) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            println!(
+                "Time to target ({label}), {} vs Optuna's better pruner ({}): {} s vs {} s = {} (target ≤ 0.5×: {}).",
+                ours.name(),
+                m.name(),
+                secs(time(on)),
+                secs(time(o)),
+                ratio.map_or("-".into(), |r| format!("{r:.2}×")),
+                if ratio.is_some_and(|r| r <= 0.5) {
+                    "met"
+                } else {
+                    "NOT met"
+                },
+            );
+        }
     }
 }

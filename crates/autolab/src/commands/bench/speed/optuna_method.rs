@@ -126,6 +126,7 @@ pub(super) fn run(
     }
     Ok(Record {
         wall: start.elapsed().as_secs_f64(),
+        runs: trials.clone(),
         trials,
     })
 }

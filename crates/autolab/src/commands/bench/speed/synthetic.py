@@ -1,6 +1,6 @@
 """A synthetic learning curve with a known optimum, for `autolab bench speed`.
 
-Reads lr, width and activation from params.json and "trains" for STEPS steps (a short sleep
+Reads lr, width, activation and steps (default STEPS) from params.json and "trains" for steps steps (a short sleep
 each, so a full run costs about STEPS * SLEEP seconds), printing `step: i train_loss: v`;
 then prints `val_loss: v`. The loss falls exponentially towards a floor:
 
@@ -34,6 +34,7 @@ def main():
     lr = float(p["lr"])
     width = int(p["width"])
     tanh = p["activation"] == "tanh"
+    steps = int(p.get("steps", STEPS))
     seed = int(os.environ.get("AUTOLAB_SEED", "0") or 0)
     rng = random.Random(seed * 7919 + 17)
     floor = 0.05 + 0.3 * math.log10(lr / 0.01) ** 2 + 0.1 * (math.log2(width / 96) / 2) ** 2
@@ -44,11 +45,11 @@ def main():
     def loss(t):
         return floor + (1.0 - floor) * math.exp(-rate * t)
 
-    for t in range(1, STEPS + 1):
+    for t in range(1, steps + 1):
         time.sleep(SLEEP)
         print("step: %d train_loss: %.5f" % (t, loss(t) + rng.gauss(0.0, 0.01)), flush=True)
     print("---")
-    print("val_loss: %.5f" % (loss(STEPS) + rng.gauss(0.0, 0.003)), flush=True)
+    print("val_loss: %.5f" % (loss(steps) + rng.gauss(0.0, 0.003)), flush=True)
 
 
 if __name__ == "__main__":
