@@ -343,6 +343,7 @@ impl Observer for Progress {
                         .filter(|r| {
                             (verdict != "kept" && verdict != "discarded")
                                 || r.starts_with("early-stopped")
+                                || r.starts_with("halted")
                         })
                         .map(|r| format!("  ({r})"))
                         .unwrap_or_default()

@@ -124,6 +124,14 @@ fn the_best_third_is_promoted_and_only_the_full_budget_is_judged() {
     let out = lab.autolab(&["run", "--tag", "t", "--max-experiments", "10"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_halved(&lab);
+    // The progress line says why a halted candidate has no score.
+    let progress = stderr(&out);
+    assert!(
+        progress
+            .lines()
+            .any(|l| l.contains(" discarded ") && l.contains("(halted at epochs=1: score ")),
+        "{progress}"
+    );
     // The baseline ran at the full budget, like every judged run.
     let base = lab.json(&["show", "0", "--json"]);
     for r in base["run_list"].as_array().unwrap() {
