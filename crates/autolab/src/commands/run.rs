@@ -165,7 +165,7 @@ pub fn print_summary(lab: &Lab, s: &Summary) {
         let open = open_experiments(lab, &s.tag);
         if !open.is_empty() {
             eprintln!(
-                "cancelled and recorded (the same command resumes them): {}",
+                "left open (their running runs were cancelled and recorded; the same command resumes them): {}",
                 open.join(", ")
             );
         }

@@ -211,7 +211,7 @@ fn a_campaign_without_a_budget_says_it_runs_until_stopped() {
     assert!(status.success(), "Ctrl-C stops cleanly: {status:?}");
     let rest = drain_text.lock().unwrap().clone();
     assert!(
-        rest.contains("cancelled and recorded (the same command resumes them): #0000"),
+        rest.contains("left open (their running runs were cancelled and recorded; the same command resumes them): #0000"),
         "the stop message lists what was cancelled: {rest}"
     );
 }
