@@ -103,15 +103,12 @@ impl Books<'_> {
                 continue;
             };
             let pending = !e.state.is_final();
-            // The runs a score is the mean of (noise-aware repeats and confirmations).
+            // The runs a score is the mean of (noise-aware repeats and confirmations; under
+            // successive halving, its runs at the full budget only).
             let runs = if pending || e.score.is_none() {
                 0
             } else {
-                self.ledger
-                    .runs(e.row)?
-                    .iter()
-                    .filter(|r| r.outcome == autolab_core::experiment::RunOutcome::Exited)
-                    .count() as u32
+                super::halving::judged_runs(super::halving::of(self), &self.ledger.runs(e.row)?)
             };
             out.push(Trial {
                 params,

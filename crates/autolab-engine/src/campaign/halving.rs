@@ -38,6 +38,14 @@ pub(super) fn judged(h: Option<&Halving>, run: &Run) -> bool {
     }
 }
 
+/// The runs an experiment's score is the mean of: its runs that ran to their end and count
+/// for verdicts (under halving, the full-budget ones).
+pub(super) fn judged_runs(h: Option<&Halving>, runs: &[Run]) -> u32 {
+    runs.iter()
+        .filter(|r| r.outcome == RunOutcome::Exited && judged(h, r))
+        .count() as u32
+}
+
 /// Experiment `exp`'s params with the fidelity set to `budget` (the baseline, which has no
 /// params, gets the fidelity alone).
 pub(super) fn with_budget(
@@ -182,5 +190,51 @@ fn member(books: &Books<'_>, h: &Halving, exp: &Experiment, runs: &[Run]) -> Mem
                     .find_map(|r| autolab_core::score::score(&r.metrics, specs).ok())
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(outcome: RunOutcome, budget: Option<f64>) -> Run {
+        Run {
+            row: autolab_core::ids::RunId(0),
+            index: 0,
+            seed: 0,
+            outcome,
+            exit_code: Some(0),
+            pid: None,
+            run_dir: String::new(),
+            started_at: 0.0,
+            ended_at: Some(1.0),
+            metrics: Default::default(),
+            log_tail: None,
+            commit: None,
+            note: None,
+            sandbox: None,
+            job: None,
+            budget,
+        }
+    }
+
+    #[test]
+    fn only_full_budget_runs_that_ended_count_for_the_mean() {
+        let h = Halving {
+            param: "epochs".into(),
+            integer: true,
+            rungs: vec![2.0, 6.0, 18.0],
+            eta: 3,
+        };
+        let runs = [
+            run(RunOutcome::Exited, Some(2.0)),
+            run(RunOutcome::Exited, Some(6.0)),
+            run(RunOutcome::Exited, Some(18.0)),
+            run(RunOutcome::Stopped, Some(18.0)),
+            run(RunOutcome::Exited, Some(18.0)),
+        ];
+        assert_eq!(judged_runs(Some(&h), &runs), 2);
+        // Without halving every run that ended counts.
+        assert_eq!(judged_runs(None, &runs), 4);
     }
 }
