@@ -15,6 +15,7 @@ pub mod noise_model;
 pub mod paths;
 pub mod results;
 pub mod score;
+pub mod sequential;
 pub mod stats;
 
 pub use paths::{STATE_DIR, StatePaths};

@@ -1,7 +1,7 @@
 //! The `noise-aware` policy: the baseline runs `repeats` times with different seeds to measure
 //! the noise; a candidate is kept only when its gain clears `min_delta` by a one-sided Welch
-//! test at the configured confidence (split across its looks, so confirmation runs do not
-//! inflate false keeps); a promising-but-uncertain candidate gets confirmation runs first;
+//! test at the configured confidence (each look at Pocock's level for `max_confirm + 1` looks,
+//! so confirmation runs do not inflate false keeps); a promising-but-uncertain candidate gets confirmation runs first;
 //! within noise, a change that removes code wins.
 //!
 //! The noise a single run borrows is the noise at its own level ([`NoiseModel`]): measured
@@ -59,8 +59,9 @@ pub fn call(
         Goal::Minimize => incumbent.mean - candidate.mean,
         Goal::Maximize => candidate.mean - incumbent.mean,
     };
-    let looks = f64::from(max_confirm + 1);
-    let alpha = (1.0 - confidence) / looks;
+    // The same level at every look, such that pure noise passes at some look with
+    // probability 1 − confidence (Pocock's boundary; an even split would throw real gains away).
+    let alpha = autolab_core::sequential::pocock_level(1.0 - confidence, max_confirm + 1);
     let (at_c, at_i) = (noise.at(candidate.mean), noise.at(incumbent.mean));
     // Positive scores are compared on a log scale: their noise is then about the same at
     // every level (a relative error) and a gain is a ratio, so a baseline that scatters
@@ -364,8 +365,9 @@ mod tests {
     }
 
     #[test]
-    fn the_confidence_is_split_across_the_looks() {
-        // No looks left (n = 3 = max_confirm + 1): p between 0.05 / 3 and 0.05 is not enough.
+    fn the_confidence_is_spent_across_the_looks() {
+        // No looks left (n = 3 = max_confirm + 1): every look is tested at Pocock's level for
+        // 3 looks at 0.05, 0.0232, so a p between it and 0.05 is not enough…
         let measured = NoiseModel::new(&[sample(5, 1.0, 0.02)]);
         let (c, cmp, alpha) = call(
             &sample(3, 0.964, 0.02),
@@ -374,9 +376,20 @@ mod tests {
             RULES,
             0,
         );
-        assert!((alpha - 0.05 / 3.0).abs() < 1e-12);
+        assert!((alpha - 0.02316).abs() < 2e-4, "{alpha}");
         assert!(cmp.p > alpha && cmp.p < 0.05, "p = {}", cmp.p);
         assert!(matches!(c, Call::NotBetter(_)), "{c:?}");
+        // …while a p between the even split (0.05 / 3) and Pocock's level is a real gain the
+        // even split threw away.
+        let (c, cmp, alpha) = call(
+            &sample(3, 0.956, 0.02),
+            &sample(5, 1.0, 0.02),
+            &measured,
+            RULES,
+            0,
+        );
+        assert!(cmp.p > 0.05 / 3.0 && cmp.p < alpha, "p = {}", cmp.p);
+        assert_eq!(c, Call::Better, "{cmp:?}");
     }
 
     /// A newcomer's SGD lab: a badly started baseline scatters (4.58, 9.29, 3.23); a candidate
