@@ -497,6 +497,22 @@ fn print_lab(lab: &LabSpec, methods: &[Method], results: &[Vec<Measure>]) {
         else {
             continue;
         };
+        let reached = |s: &Summary| {
+            if label == "verdict" {
+                s.reached
+            } else {
+                s.run_reached
+            }
+        };
+        if 2 * reached(o) <= o.n {
+            println!(
+                "({} reached the target in {} of {} seeds: counting a miss as never reached, its \
+                 median time to target is undefined and the ratios below are an upper bound.)",
+                m.name(),
+                reached(o),
+                o.n
+            );
+        }
         for ours in [Method::Autolab, Method::AutolabHalving] {
             let Some(on) = get(ours) else { continue };
             let ratio = match (time(on), time(o)) {
