@@ -124,6 +124,9 @@ mod tests {
     fn one_look_is_the_level_itself() {
         assert_eq!(pocock_level(0.05, 1), 0.05);
         assert_eq!(pocock_level(0.05, 0), 0.05);
+        // Degenerate levels pass through: never significant, or always.
+        assert_eq!(pocock_level(0.0, 3), 0.0);
+        assert_eq!(pocock_level(1.0, 3), 1.0);
     }
 
     #[test]
