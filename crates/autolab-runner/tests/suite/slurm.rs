@@ -322,7 +322,9 @@ fn slurm_job_that_falls_silent_is_stalled_and_one_that_talks_is_not() {
     let mut silent = spec(
         dir.path(),
         &unique("silent"),
-        "echo start; sleep 600; echo END",
+        // `&&`: cancelling the job signals its processes one by one, and a shell that saw its
+        // sleep killed could still echo before its own signal came; END means a full sleep.
+        "echo start; sleep 600 && echo END",
         Duration::from_secs(300),
     );
     silent.stall_timeout = Some(Duration::from_secs(5));

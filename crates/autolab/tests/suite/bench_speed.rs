@@ -64,12 +64,15 @@ fn quick_speed_bench_measures_the_autolab_methods() {
         // The optimizer found something better than the default within the budget.
         let best = run["best"].as_f64().unwrap();
         assert!(best < baseline - 0.05, "best {best} vs baseline {baseline}");
-        // Two runs at a time: the runs' seconds add up to more than the wall time.
+        // Two runs at a time: the runs' seconds add up to more than the wall time (not under
+        // halving, whose last promotions run one candidate alone).
         let (run_secs, wall) = (
             run["run_secs_total"].as_f64().unwrap(),
             run["wall_total"].as_f64().unwrap(),
         );
-        assert!(run_secs > wall, "run-s {run_secs} vs wall {wall}");
+        if run["method"] != "autolab-halving" {
+            assert!(run_secs > wall, "run-s {run_secs} vs wall {wall}");
+        }
         assert!(trials[0]["run_secs"].as_f64().unwrap() > 3.0 * 2.0, "{run}");
     }
     let no_stop = runs
