@@ -94,6 +94,7 @@ impl Books<'_> {
     /// The judged points the optimizer learns from.
     pub fn trials(&self) -> Result<Vec<Trial>, EngineError> {
         let mut out = Vec::new();
+        let halving = super::halving::of(self);
         for e in self.ledger.experiments(self.campaign.id)? {
             // A cancelled point was never measured: it tells the optimizer nothing.
             if e.state == State::Cancelled {
@@ -108,7 +109,7 @@ impl Books<'_> {
             let runs = if pending || e.score.is_none() {
                 0
             } else {
-                super::halving::judged_runs(super::halving::of(self), &self.ledger.runs(e.row)?)
+                super::halving::judged_runs(halving, &self.ledger.runs(e.row)?)
             };
             out.push(Trial {
                 params,

@@ -43,6 +43,11 @@ fn flat(v: f64) -> Vec<(f64, f64)> {
     (1..=10).map(|s| (f64::from(s * 10), v)).collect()
 }
 
+/// The median of the completed runs' curves.
+fn median_of(curves: Vec<Vec<(f64, f64)>>) -> Reference {
+    Reference::Percentile { p: 50.0, curves }
+}
+
 #[test]
 fn reads_curves_from_both_line_styles() {
     let c = curve(
@@ -109,10 +114,7 @@ fn the_incumbent_is_interpolated_flat_after_its_steps_and_silent_before() {
 #[test]
 fn the_median_of_completed_runs_stops_a_clearly_worse_run() {
     let done = vec![flat(0.5), flat(0.6), flat(0.7), flat(0.8), flat(0.9)];
-    let reference = || Reference::Percentile {
-        p: 50.0,
-        curves: done.clone(),
-    };
+    let reference = || median_of(done.clone());
     let mut w = watch(reference(), vec![], median_rule());
     let reason = w.line("step: 20 train_loss: 0.75").unwrap();
     assert!(
@@ -130,10 +132,7 @@ fn a_run_within_the_baseline_noise_of_the_median_is_spared() {
     let done = vec![flat(0.5), flat(0.6), flat(0.7), flat(0.8), flat(0.9)];
     // The baseline's three seeds spread by 0.05 (sd) at every step.
     let noise = vec![flat(0.65), flat(0.7), flat(0.75)];
-    let reference = || Reference::Percentile {
-        p: 50.0,
-        curves: done.clone(),
-    };
+    let reference = || median_of(done.clone());
     let mut w = watch(reference(), noise.clone(), median_rule());
     assert_eq!(w.line("step: 20 train_loss: 0.79"), None); // 0.09 above: within 2 sd
     let mut w = watch(reference(), noise, median_rule());
@@ -157,18 +156,11 @@ fn percentiles_count_from_the_best_side_and_need_enough_runs_at_the_step() {
     // A short run counts only for the steps it reached.
     let mut short = done[..2].to_vec();
     short.push(vec![(10.0, 9.0), (20.0, 9.0)]);
-    let r = Reference::Percentile {
-        p: 50.0,
-        curves: short,
-    }
-    .sorted();
+    let r = median_of(short).sorted();
     assert_eq!(r.at(20.0, Goal::Minimize, 3), Some(2.0));
     assert_eq!(r.at(30.0, Goal::Minimize, 3), None);
     // Too few completed runs: no watcher at all.
-    let two = Reference::Percentile {
-        p: 50.0,
-        curves: done[..2].to_vec(),
-    };
+    let two = median_of(done[..2].to_vec());
     assert!(Watcher::new(two, vec![], median_rule()).is_none());
 }
 
@@ -180,14 +172,7 @@ fn warm_up_and_steps_without_a_reference_neither_strike_nor_clear() {
         min_step: 15.0,
         ..median_rule()
     };
-    let mut w = watch(
-        Reference::Percentile {
-            p: 50.0,
-            curves: done,
-        },
-        vec![],
-        rule,
-    );
+    let mut w = watch(median_of(done), vec![], rule);
     assert_eq!(w.line("step: 10 train_loss: 5"), None); // warm-up
     assert_eq!(w.line("step: 20 train_loss: 5"), None); // strike 1
     assert_eq!(w.line("step: 500 train_loss: 5"), None); // no run reached 500: no change
@@ -201,10 +186,7 @@ fn maximized_metrics_stop_when_below() {
         goal: Goal::Maximize,
         ..median_rule()
     };
-    let r = || Reference::Percentile {
-        p: 50.0,
-        curves: done.clone(),
-    };
+    let r = || median_of(done.clone());
     assert!(
         watch(r(), vec![], rule.clone())
             .line("step: 20 train_loss: 0.59")
@@ -271,14 +253,7 @@ fn the_warm_up_ends_at_min_step_and_unreadable_lines_change_nothing() {
         min_step: 20.0,
         ..median_rule()
     };
-    let mut w = watch(
-        Reference::Percentile {
-            p: 50.0,
-            curves: done,
-        },
-        vec![],
-        rule,
-    );
+    let mut w = watch(median_of(done), vec![], rule);
     assert_eq!(w.line("step: 20 train_loss: 5"), None); // judged at min_step: strike 1
     assert_eq!(w.line("step: 25 train_loss: nan"), None); // no value: no reset
     assert!(w.line("step: 30 train_loss: 5").is_some()); // strike 2
@@ -292,10 +267,7 @@ fn maximized_metrics_are_spared_within_the_noise_below_and_at_the_reference() {
         goal: Goal::Maximize,
         ..median_rule()
     };
-    let r = || Reference::Percentile {
-        p: 50.0,
-        curves: done.clone(),
-    };
+    let r = || median_of(done.clone());
     assert_eq!(
         watch(r(), vec![], rule.clone()).line("step: 20 train_loss: 0.6"),
         None

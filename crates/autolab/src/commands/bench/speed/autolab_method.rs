@@ -4,14 +4,15 @@
 use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use autolab_core::experiment::RunOutcome;
 use autolab_core::ledger::Ledger;
 use autolab_engine::{Lab, Observer, Report, RunOptions, run_campaign};
-
-const TAG: &str = "speed";
 
 use super::labs::{LabSpec, Variant};
 use super::{Record, Trial};
 use crate::output::CliError;
+
+const TAG: &str = "speed";
 
 /// Every verdict, when it came and what its runs cost.
 struct Recorder {
@@ -94,10 +95,7 @@ fn runs_of(lab: &Lab, start: f64) -> Result<Vec<Trial>, CliError> {
                 end: ended - start,
                 run_secs: ended - r.started_at,
                 value: r.metrics.get("val_loss").copied().filter(|v| v.is_finite()),
-                pruned: r
-                    .note
-                    .as_deref()
-                    .is_some_and(|n| n.contains("early-stopped")),
+                pruned: r.outcome == RunOutcome::Stopped,
             });
         }
     }

@@ -171,6 +171,13 @@ impl Record {
     }
 }
 
+fn as_json(trials: &[Trial]) -> Vec<Value> {
+    trials
+        .iter()
+        .map(|t| json!({"end": t.end, "run_secs": t.run_secs, "value": t.value, "stopped": t.pruned}))
+        .collect()
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
@@ -215,7 +222,7 @@ pub fn bench_speed(args: Args) -> Result<ExitCode, CliError> {
         &args.methods,
         &Method::ALL,
         |s| Method::ALL.into_iter().find(|m| m.flag() == s),
-        "method (autolab, autolab-no-early-stop, autolab-halving, optuna-median, optuna-hyperband)",
+        &format!("method ({})", Method::ALL.map(Method::flag).join(", ")),
     )?;
     let (seeds, budget, kinds) = if args.quick {
         (1, 5, vec![LabKind::Synthetic])
@@ -302,12 +309,8 @@ pub fn bench_speed(args: Args) -> Result<ExitCode, CliError> {
                     "run_secs_total": m.run_secs_total,
                     "wall_total": m.wall_total,
                     "stopped": m.pruned,
-                    "trials": record.trials.iter().map(|t| json!({
-                        "end": t.end, "run_secs": t.run_secs, "value": t.value, "stopped": t.pruned,
-                    })).collect::<Vec<Value>>(),
-                    "runs": record.runs.iter().map(|t| json!({
-                        "end": t.end, "run_secs": t.run_secs, "value": t.value, "stopped": t.pruned,
-                    })).collect::<Vec<Value>>(),
+                    "trials": as_json(&record.trials),
+                    "runs": as_json(&record.runs),
                 }));
                 results[li][mi].push(m);
             }
