@@ -140,6 +140,16 @@ pub fn welch_sides(
     }
 }
 
+/// A p-value or level for people: four decimals, or two significant digits below 0.001 (so a
+/// level of 1e-5 does not read as 0).
+pub fn fmt_p(p: f64) -> String {
+    if p == 0.0 || !p.is_finite() || p >= 0.001 {
+        format!("{p:.4}")
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
 /// The CDF of Student's t distribution with `df` degrees of freedom.
 pub fn t_cdf(t: f64, df: f64) -> f64 {
     if t.is_infinite() {
@@ -278,6 +288,14 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_p_values_keep_their_digits() {
+        assert_eq!(fmt_p(0.0232), "0.0232");
+        assert_eq!(fmt_p(0.001), "0.0010");
+        assert_eq!(fmt_p(0.000_082), "8.2e-5");
+        assert_eq!(fmt_p(0.0), "0.0000");
+    }
 
     #[test]
     fn erfc_matches_known_values() {

@@ -29,6 +29,12 @@ impl Halving {
         self.rungs.last().copied().unwrap_or(f64::INFINITY)
     }
 
+    /// Whether a run at `budget` counts for verdicts and reported gains: only the full budget
+    /// does (a run with no budget recorded ran before halving, or is the baseline's).
+    pub fn judges(&self, budget: Option<f64>) -> bool {
+        budget.is_none_or(|b| b >= self.full())
+    }
+
     /// A budget as the parameter's JSON value.
     pub fn value(&self, budget: f64) -> serde_json::Value {
         if self.integer {

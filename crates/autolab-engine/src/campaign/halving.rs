@@ -32,10 +32,7 @@ pub(super) fn next_budget(h: &Halving, runs: &[Run]) -> f64 {
 
 /// Whether a run counts for verdicts: any run without halving, else only full-budget runs.
 pub(super) fn judged(h: Option<&Halving>, run: &Run) -> bool {
-    match (h, run.budget) {
-        (Some(h), Some(b)) => b >= h.full(),
-        _ => true,
-    }
+    h.is_none_or(|h| h.judges(run.budget))
 }
 
 /// The runs an experiment's score is the mean of: its runs that ran to their end and count

@@ -168,8 +168,13 @@ impl Verdicts<'_, '_> {
             Call::Better => (
                 Verdict::Kept,
                 format!(
-                    "beats #{} by {:.6} (p = {:.4} < {alpha:.4}, n = {} vs {})",
-                    inc.number, cmp.gain, cmp.p, cand.n, inc_sample.n
+                    "beats #{} by {:.6} (p = {} < {}, n = {} vs {})",
+                    inc.number,
+                    cmp.gain,
+                    autolab_core::stats::fmt_p(cmp.p),
+                    autolab_core::stats::fmt_p(alpha),
+                    cand.n,
+                    inc_sample.n
                 ),
             ),
             Call::Simpler => (

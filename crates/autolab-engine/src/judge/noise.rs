@@ -118,8 +118,9 @@ pub fn call(
             ))
         } else {
             Call::NotBetter(format!(
-                "gain {gain:.6} is within noise (p = {:.3}, needs < {alpha:.4})",
-                cmp.p
+                "gain {gain:.6} is within noise (p = {}, needs < {})",
+                stats::fmt_p(cmp.p),
+                stats::fmt_p(alpha)
             ))
         }
     };

@@ -240,11 +240,11 @@ fn print_stats(st: &serde_json::Value) {
             .unwrap_or_else(|| "inf".into()),
         st["p"]
             .as_f64()
-            .map(|p| format!("{p:.4}"))
+            .map(autolab_core::stats::fmt_p)
             .unwrap_or_default(),
         st["alpha_per_look"]
             .as_f64()
-            .map(|p| format!("{p:.4}"))
+            .map(autolab_core::stats::fmt_p)
             .unwrap_or_default(),
     );
 }

@@ -147,6 +147,19 @@ fn the_best_third_is_promoted_and_only_the_full_budget_is_judged() {
     // results.tsv has a row per experiment, the halted ones without a score.
     let tsv = lab.read("results.tsv");
     assert_eq!(tsv.lines().count(), 11, "{tsv}");
+    // The report's gain rests on the runs the verdict was judged on: the kept candidate's one
+    // full-budget run, not its runs at budgets 1 and 3.
+    let d = lab.path().join("report").to_string_lossy().into_owned();
+    let out = lab.autolab(&["report", "--tag", "t", "--format", "json", "-o", &d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&lab.read("report/report.json")).unwrap();
+    let gain = &report["gain"];
+    assert_eq!(gain["runs"]["best"], 1, "{report}");
+    let score = |k: &str| report[k]["score"].as_f64().unwrap();
+    assert!(
+        (gain["value"].as_f64().unwrap() - (score("baseline") - score("best"))).abs() < 1e-9,
+        "{report}"
+    );
 }
 
 #[test]

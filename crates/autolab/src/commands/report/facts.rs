@@ -13,15 +13,18 @@ use crate::commands::common::{fmt_score, pick_campaign};
 use crate::commands::status::status_of;
 use crate::output::CliError;
 
-/// Scores of an experiment's clean runs of its own commit.
+/// Scores of an experiment's clean runs of its own commit (under successive halving, at the
+/// full budget: the ones its verdict was judged on).
 fn scores(ledger: &Ledger, config: Option<&Config>, e: &Experiment) -> Result<Vec<f64>, CliError> {
     let Some(config) = config else {
         return Ok(e.score.into_iter().collect());
     };
+    let halving = config.params.as_ref().and_then(|p| p.halving.as_ref());
     Ok(ledger
         .runs(e.row)?
         .into_iter()
         .filter(|r| r.outcome == RunOutcome::Exited)
+        .filter(|r| halving.is_none_or(|h| h.judges(r.budget)))
         .filter(|r| r.commit.is_none() || r.commit == e.commit)
         .filter_map(|r| autolab_core::score::score(&r.metrics, &config.metrics.score).ok())
         .collect())
