@@ -24,6 +24,27 @@ fn sinfo_ok() -> bool {
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
 }
 
+/// Removes the fake LSF directories of test processes that have exited: each test process
+/// makes its own, and the static that owns it is never dropped.
+fn sweep_fake_lsf_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("autolab-fake-lsf-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Call first in every test.
 pub fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
@@ -32,6 +53,7 @@ pub fn env() -> &'static Env {
         let fake_lsf = root.join("tests/fake-lsf");
         let path = std::env::var("PATH").unwrap_or_default();
         // SAFETY: runs once, inside the OnceLock every test enters before spawning anything.
+        sweep_fake_lsf_dirs();
         let fake_lsf_dir =
             std::env::temp_dir().join(format!("autolab-fake-lsf-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&fake_lsf_dir);

@@ -1,8 +1,9 @@
 //! Gaussian-process Bayesian optimisation (`sampler = "gp"`): after a random warm-up, a
 //! Matérn-5/2 process with automatic relevance determination and a learned noise term is fit
 //! to the scored trials (`fit.rs`, `model.rs`) over the encoded space (`space.rs`: log-floats
-//! in log space, integers by bin, choices one-hot), and the next point maximizes log expected
-//! improvement (`acquisition.rs`). Trials still pending (proposed or running) are believed to
+//! in log space, integers by bin, choices one-hot) — to the scores themselves or to their
+//! Yeo–Johnson warp, whichever the likelihood prefers (`warp.rs`) — and the next point
+//! maximizes log expected improvement (`acquisition.rs`). Trials still pending (proposed or running) are believed to
 //! score the model's mean there (kriging believer), so parallel slots spread out; a crashed
 //! trial counts as the worst score seen; a trial that is the mean of several runs gets its
 //! noise divided by their number. Everything is seeded and history-determined.
@@ -11,12 +12,14 @@ mod acquisition;
 mod fit;
 mod model;
 mod space;
+mod warp;
 
 #[cfg(test)]
 use acquisition::{log_ei, log_h};
-use fit::{fit, standardize};
+use fit::standardize;
 use model::Gp;
 pub use space::width;
+use warp::fit_warped;
 
 use autolab_core::config::{Goal, ParamSpec};
 use serde_json::{Map, Value};
@@ -83,7 +86,7 @@ impl Sampler for GpSampler {
             scale.push(1.0);
         }
         let (ys, _, _) = standardize(&y);
-        let Some(gp) = fit(&x, &ys, &scale) else {
+        let Some((gp, ys)) = fit_warped(&x, &ys, &scale) else {
             return RandomSampler.suggest(space, history, rng);
         };
         // The bar: the best posterior mean among the scored trials.

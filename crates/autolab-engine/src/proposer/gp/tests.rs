@@ -1,7 +1,9 @@
 use autolab_core::config::{Goal, ParamKind, ParamSpec};
 use serde_json::{Map, Value, json};
 
+use super::fit::fit;
 use super::model::{Gp, Hyper};
+use super::warp::{fit_warped, most_gaussian, transform};
 use super::*;
 use crate::proposer::{Rng, Sampler, Trial};
 
@@ -304,4 +306,60 @@ fn scores_are_standardized_whatever_their_units() {
     // A constant has nothing to standardize: zeros.
     let (z, _, sd) = standardize(&[5.0, 5.0]);
     assert_eq!((z, sd), (vec![0.0, 0.0], 1.0));
+}
+
+#[test]
+fn the_warp_is_the_identity_at_one_and_increasing_at_every_exponent() {
+    let ys: Vec<f64> = (-30..=30).map(|i| f64::from(i) / 7.0).collect();
+    for y in &ys {
+        assert!((transform(*y, 1.0) - y).abs() < 1e-12, "{y}");
+    }
+    for lambda in [-2.0, -0.5, 0.0, 0.5, 1.5, 2.0, 4.0] {
+        for w in ys.windows(2) {
+            assert!(
+                transform(w[1], lambda) > transform(w[0], lambda),
+                "λ = {lambda} at {w:?}"
+            );
+        }
+        // Continuous at 0, where its two branches meet.
+        assert!(transform(1e-9, lambda).abs() < 1e-8 && transform(-1e-9, lambda).abs() < 1e-8);
+    }
+}
+
+#[test]
+fn a_skewed_sample_gets_an_exponent_away_from_one_and_a_gaussian_one_does_not() {
+    let mut rng = Rng::new(11);
+    let gaussian: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
+    // Log-normal: a long tail of large values wants an exponent below one, its mirror image
+    // (a long tail of small values) one above.
+    let lognormal: Vec<f64> = gaussian.iter().map(|v| v.exp()).collect();
+    let mirrored: Vec<f64> = lognormal.iter().map(|v| -v).collect();
+    let (g, _, _) = standardize(&gaussian);
+    let (l, _, _) = standardize(&lognormal);
+    let (m, _, _) = standardize(&mirrored);
+    let (lg, ll, lm) = (most_gaussian(&g), most_gaussian(&l), most_gaussian(&m));
+    assert!((lg - 1.0).abs() <= 0.2, "{lg}");
+    assert!(ll < 0.6, "{ll}");
+    assert!(lm > 1.4, "{lm}");
+}
+
+#[test]
+fn the_likelihood_keeps_the_warp_for_an_exponential_and_not_for_a_smooth_bump() {
+    let x: Vec<Vec<f64>> = (0..20).map(|i| vec![f64::from(i) / 19.0]).collect();
+    let ones = vec![1.0; 20];
+    // Flat, then a wall: on a log scale a straight line.
+    let exponential: Vec<f64> = x.iter().map(|p| (8.0 * p[0]).exp()).collect();
+    let (e, _, _) = standardize(&exponential);
+    let (_, targets) = fit_warped(&x, &e, &ones).unwrap();
+    assert!(
+        targets.iter().zip(&e).any(|(a, b)| (a - b).abs() > 1e-3),
+        "the exponential was fit unwarped"
+    );
+    // Monotone in the scores: the best trial stays the best.
+    let argmin = |v: &[f64]| (0..v.len()).min_by(|a, b| v[*a].total_cmp(&v[*b])).unwrap();
+    assert_eq!(argmin(&targets), argmin(&e));
+    let bump: Vec<f64> = x.iter().map(|p| (3.0 * p[0]).sin()).collect();
+    let (b, _, _) = standardize(&bump);
+    let (_, targets) = fit_warped(&x, &b, &ones).unwrap();
+    assert_eq!(targets, b, "the smooth bump was warped");
 }

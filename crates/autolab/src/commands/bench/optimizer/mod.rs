@@ -43,9 +43,12 @@ pub struct Args {
     /// 10 seeds × 100 trials × 3 methods take about 35 minutes on 2 cores.
     #[arg(long, default_value_t = 10)]
     pub spiral_seeds: u64,
-    /// Trials per run on the spiral lab (the other problems run 100).
+    /// Trials per run on the spiral lab.
     #[arg(long, default_value_t = 100)]
     pub spiral_trials: usize,
+    /// Trials per run on the other problems (regret is reported at 30 and at this budget).
+    #[arg(long, default_value_t = 100)]
+    pub trials: usize,
     /// Only these problems: branin, hartmann6, mixed, spiral (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub problems: Vec<String>,

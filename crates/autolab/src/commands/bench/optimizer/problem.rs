@@ -59,7 +59,7 @@ pub(super) fn problems(args: &Args) -> Vec<Problem> {
     let (seeds, trials) = if args.quick {
         (3, 20)
     } else {
-        (args.seeds.max(1), 100)
+        (args.seeds.max(1), args.trials.max(1))
     };
     let mut all = vec![
         Problem {
