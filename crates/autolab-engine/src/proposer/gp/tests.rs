@@ -3,7 +3,7 @@ use serde_json::{Map, Value, json};
 
 use super::fit::fit;
 use super::model::{Gp, Hyper};
-use super::warp::{fit_warped, most_gaussian, transform};
+use super::warp::{fit_warped, log_slope, most_gaussian, transform};
 use super::*;
 use crate::proposer::{Rng, Sampler, Trial};
 
@@ -323,6 +323,45 @@ fn the_warp_is_the_identity_at_one_and_increasing_at_every_exponent() {
         }
         // Continuous at 0, where its two branches meet.
         assert!(transform(1e-9, lambda).abs() < 1e-8 && transform(-1e-9, lambda).abs() < 1e-8);
+    }
+}
+
+#[test]
+fn the_warps_log_slope_matches_finite_differences() {
+    let h = 1e-6;
+    for lambda in [-1.5, 0.0, 0.4, 1.0, 2.0, 3.5] {
+        for y in [-3.0, -0.7, -0.01, 0.01, 0.5, 2.5] {
+            let fd = (transform(y + h, lambda) - transform(y - h, lambda)) / (2.0 * h);
+            assert!(
+                (log_slope(y, lambda) - fd.ln()).abs() < 1e-5,
+                "λ = {lambda}, y = {y}: {} vs {}",
+                log_slope(y, lambda),
+                fd.ln()
+            );
+        }
+    }
+}
+
+/// The inverse of the Yeo–Johnson transform, written out.
+fn untransform(t: f64, lambda: f64) -> f64 {
+    if t >= 0.0 {
+        (lambda * t + 1.0).powf(1.0 / lambda) - 1.0
+    } else {
+        1.0 - (1.0 - (2.0 - lambda) * t).powf(1.0 / (2.0 - lambda))
+    }
+}
+
+#[test]
+fn the_exponent_found_is_the_one_that_made_the_sample() {
+    // A Gaussian sample bent by the inverse transform: the transform that unbends it is the
+    // most Gaussian one.
+    for lambda in [0.4, 1.6] {
+        let mut rng = Rng::new(5);
+        let bent: Vec<f64> = (0..3000)
+            .map(|_| untransform(0.8 * rng.normal(), lambda))
+            .collect();
+        let found = most_gaussian(&bent);
+        assert!((found - lambda).abs() <= 0.15, "{found} for {lambda}");
     }
 }
 

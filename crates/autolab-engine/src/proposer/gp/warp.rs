@@ -25,7 +25,7 @@ pub fn transform(y: f64, lambda: f64) -> f64 {
 }
 
 /// log of the transform's slope at `y`.
-fn log_slope(y: f64, lambda: f64) -> f64 {
+pub fn log_slope(y: f64, lambda: f64) -> f64 {
     if y >= 0.0 {
         (lambda - 1.0) * y.ln_1p()
     } else {
