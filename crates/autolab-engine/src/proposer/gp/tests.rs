@@ -402,3 +402,42 @@ fn the_likelihood_keeps_the_warp_for_an_exponential_and_not_for_a_smooth_bump() 
     let (_, targets) = fit_warped(&x, &b, &ones).unwrap();
     assert_eq!(targets, b, "the smooth bump was warped");
 }
+
+#[test]
+fn extreme_and_tied_scores_still_give_a_model_and_a_proposal_in_the_domain() {
+    // Scores spanning 600 orders of magnitude, ties, and a crash: whatever the warp makes of
+    // them, the fit stays finite and the proposal is a point of the space.
+    let scores = [
+        1.0, 1.0, 1.0, 1e300, -1e300, 1.0, 2.0, 1e-300, 0.0, 1.0, 3.0, 1.0,
+    ];
+    let mut history: Vec<Trial> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Trial {
+            params: [("x".to_string(), json!((i as f64 + 0.5) / 13.0))]
+                .into_iter()
+                .collect(),
+            score: Some(*s),
+            ..Trial::default()
+        })
+        .collect();
+    history.push(Trial {
+        params: [("x".to_string(), json!(0.99))].into_iter().collect(),
+        score: None,
+        ..Trial::default()
+    });
+    let (ys, _, _) = standardize(&scores);
+    let x: Vec<Vec<f64>> = (0..scores.len())
+        .map(|i| vec![(i as f64 + 0.5) / 13.0])
+        .collect();
+    let ones = vec![1.0; scores.len()];
+    let (gp, targets) = fit_warped(&x, &ys, &ones).unwrap();
+    assert!(targets.iter().all(|t| t.is_finite()), "{targets:?}");
+    let (mu, var) = gp.predict(&[0.5]);
+    assert!(mu.is_finite() && var.is_finite() && var > 0.0);
+    for goal in [Goal::Minimize, Goal::Maximize] {
+        let p = GpSampler::new(goal).suggest(&x_only(), &history, &mut Rng::new(1));
+        let v = p["x"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{v}");
+    }
+}
