@@ -3,7 +3,7 @@ use serde_json::{Map, Value, json};
 
 use super::fit::fit;
 use super::model::{Gp, Hyper};
-use super::warp::{fit_warped, log_slope, most_gaussian, transform};
+use super::warp::{fit_warped, log_slope, most_gaussian, transform, warped};
 use super::*;
 use crate::proposer::{Rng, Sampler, Trial};
 
@@ -355,10 +355,10 @@ fn untransform(t: f64, lambda: f64) -> f64 {
 fn the_exponent_found_is_the_one_that_made_the_sample() {
     // A Gaussian sample bent by the inverse transform: the transform that unbends it is the
     // most Gaussian one.
-    for lambda in [0.4, 1.6] {
+    for (lambda, centre) in [(0.4, 0.0), (1.6, 0.0), (0.7, 1.5)] {
         let mut rng = Rng::new(5);
         let bent: Vec<f64> = (0..3000)
-            .map(|_| untransform(0.8 * rng.normal(), lambda))
+            .map(|_| untransform(centre + 0.8 * rng.normal(), lambda))
             .collect();
         let found = most_gaussian(&bent);
         assert!((found - lambda).abs() <= 0.15, "{found} for {lambda}");
@@ -439,5 +439,30 @@ fn extreme_and_tied_scores_still_give_a_model_and_a_proposal_in_the_domain() {
         let p = GpSampler::new(goal).suggest(&x_only(), &history, &mut Rng::new(1));
         let v = p["x"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{v}");
+    }
+}
+
+#[test]
+fn the_warps_jacobian_is_its_slope_over_the_new_spread() {
+    let ys = [-1.3, -0.2, 0.0, 0.4, 0.9, 2.2];
+    for lambda in [-1.0, 0.5, 3.0] {
+        let (u, log_jacobian) = warped(&ys, lambda);
+        // Each target is (T(y) − mean) / sd with the mean and sd of the T(y): the slope of
+        // that map at y_i is T'(y_i) / sd.
+        let t: Vec<f64> = ys.iter().map(|y| transform(*y, lambda)).collect();
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / t.len() as f64).sqrt();
+        let h = 1e-6;
+        let expected: f64 = ys
+            .iter()
+            .map(|y| ((transform(y + h, lambda) - transform(y - h, lambda)) / (2.0 * h) / sd).ln())
+            .sum();
+        assert!(
+            (log_jacobian - expected).abs() < 1e-5,
+            "λ = {lambda}: {log_jacobian} vs {expected}"
+        );
+        for (ui, ti) in u.iter().zip(&t) {
+            assert!((ui - (ti - mean) / sd).abs() < 1e-12);
+        }
     }
 }

@@ -54,6 +54,17 @@ pub fn most_gaussian(z: &[f64]) -> f64 {
     best.1
 }
 
+/// `ys` transformed with exponent `lambda` and standardized again, with the log of that map's
+/// Jacobian (the standardization's mean and sd held as constants): what turns the warped
+/// targets' density into one of `ys`.
+pub fn warped(ys: &[f64], lambda: f64) -> (Vec<f64>, f64) {
+    let t: Vec<f64> = ys.iter().map(|v| transform(*v, lambda)).collect();
+    let (u, _, sd) = standardize(&t);
+    let log_jacobian =
+        ys.iter().map(|v| log_slope(*v, lambda)).sum::<f64>() - u.len() as f64 * sd.ln();
+    (u, log_jacobian)
+}
+
 /// The process through standardized scores `ys`, or through their warp when that explains
 /// them better; with the targets it was fit to.
 pub fn fit_warped(x: &[Vec<f64>], ys: &[f64], scale: &[f64]) -> Option<(Gp, Vec<f64>)> {
@@ -62,10 +73,7 @@ pub fn fit_warped(x: &[Vec<f64>], ys: &[f64], scale: &[f64]) -> Option<(Gp, Vec<
     if (lambda - 1.0).abs() < 0.05 {
         return Some((plain, ys.to_vec()));
     }
-    let t: Vec<f64> = ys.iter().map(|v| transform(*v, lambda)).collect();
-    let (u, _, sd) = standardize(&t);
-    let log_jacobian =
-        ys.iter().map(|v| log_slope(*v, lambda)).sum::<f64>() - u.len() as f64 * sd.ln();
+    let (u, log_jacobian) = warped(ys, lambda);
     match fit(x, &u, scale) {
         Some(warped) if warped.log_likelihood() + log_jacobian > plain.log_likelihood() => {
             Some((warped, u))
