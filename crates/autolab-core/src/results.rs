@@ -36,7 +36,8 @@ pub fn results_tsv(primary: &str, experiments: &[Experiment]) -> String {
         };
         let memory = if memory.is_finite() { memory } else { 0.0 };
         out.push_str(&format!(
-            "{short}\t{metric:.6}\t{memory:.1}\t{}\t{}\n",
+            "{short}\t{}\t{memory:.1}\t{}\t{}\n",
+            crate::stats::fmt_value(metric),
             verdict.tsv_status(),
             cell(&e.title)
         ));

@@ -11,10 +11,26 @@ pub struct Sample {
     pub sd: f64,
 }
 
+/// Whether sums of squares of values this size would overflow or underflow: statistics of
+/// such values are computed in units of their size (t, df and p do not depend on units).
+pub fn needs_rescaling(size: f64) -> bool {
+    size.is_finite() && (size > 1e150 || (size > 0.0 && size < 1e-150))
+}
+
 impl Sample {
     pub fn of(xs: &[f64]) -> Option<Sample> {
         if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
             return None;
+        }
+        let size = xs.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+        if needs_rescaling(size) {
+            let units: Vec<f64> = xs.iter().map(|x| x / size).collect();
+            let s = Sample::of(&units)?;
+            return Some(Sample {
+                n: s.n,
+                mean: s.mean * size,
+                sd: s.sd * size,
+            });
         }
         let n = xs.len();
         let mean = xs.iter().sum::<f64>() / n as f64;
@@ -39,6 +55,20 @@ pub fn pooled_noise(samples: &[Sample]) -> Option<Noise> {
     let df: usize = samples.iter().filter(|s| s.n > 1).map(|s| s.n - 1).sum();
     if df == 0 {
         return None;
+    }
+    let size = samples.iter().fold(0.0_f64, |m, s| m.max(s.sd));
+    if needs_rescaling(size) {
+        let units: Vec<Sample> = samples
+            .iter()
+            .map(|s| Sample {
+                sd: s.sd / size,
+                ..*s
+            })
+            .collect();
+        return pooled_noise(&units).map(|n| Noise {
+            sd: n.sd * size,
+            ..n
+        });
     }
     let ss: f64 = samples
         .iter()
@@ -86,6 +116,41 @@ pub fn welch_sides(
     gain: f64,
     min_delta: f64,
 ) -> Comparison {
+    let size = [
+        gain.abs(),
+        min_delta.abs(),
+        candidate.sd,
+        incumbent.sd,
+        borrowed.0.map_or(0.0, |n| n.sd),
+        borrowed.1.map_or(0.0, |n| n.sd),
+    ]
+    .into_iter()
+    .fold(0.0_f64, f64::max);
+    if needs_rescaling(size) {
+        let sample = |s: &Sample| Sample {
+            n: s.n,
+            mean: s.mean / size,
+            sd: s.sd / size,
+        };
+        let noise = |n: Option<Noise>| {
+            n.map(|n| Noise {
+                sd: n.sd / size,
+                ..n
+            })
+        };
+        let c = welch_sides(
+            &sample(candidate),
+            &sample(incumbent),
+            (noise(borrowed.0), noise(borrowed.1)),
+            gain / size,
+            min_delta / size,
+        );
+        return Comparison {
+            gain,
+            se: c.se * size,
+            ..c
+        };
+    }
     let side = |s: &Sample, noise: Option<Noise>| -> (f64, f64) {
         if s.n > 1 {
             (s.sd * s.sd / s.n as f64, (s.n - 1) as f64)
@@ -137,6 +202,18 @@ pub fn welch_sides(
         t,
         df,
         p: 1.0 - t_cdf(t, df),
+    }
+}
+
+/// A score or gain for people and for results.tsv: six decimals (autoresearch's format) in
+/// the usual range, and six significant digits with an exponent beyond it, so 1.5e-60 does
+/// not read as 0.000000 nor 1e160 as 161 digits. Both forms parse as floats.
+pub fn fmt_value(x: f64) -> String {
+    let size = x.abs();
+    if !x.is_finite() || x == 0.0 || (1e-4..1e12).contains(&size) {
+        format!("{x:.6}")
+    } else {
+        format!("{x:.5e}")
     }
 }
 
@@ -357,6 +434,56 @@ mod tests {
         assert_eq!(n.df, 3.0);
         assert!((n.sd - ((2.0 + 4.0) / 3.0f64).sqrt()).abs() < 1e-12);
         assert!(pooled_noise(&[b]).is_none());
+    }
+
+    #[test]
+    fn values_print_with_six_decimals_in_range_and_an_exponent_beyond() {
+        assert_eq!(fmt_value(0.9979), "0.997900");
+        assert_eq!(fmt_value(0.0), "0.000000");
+        assert_eq!(fmt_value(-123456.5), "-123456.500000");
+        assert_eq!(fmt_value(1.5e-60), "1.50000e-60");
+        assert_eq!(fmt_value(-1e160), "-1.00000e160");
+        assert_eq!(fmt_value(5e-324), "4.94066e-324");
+        // Both forms read back as the value, to their digits.
+        for x in [0.9979, 1.5e-60, 8.8e99, 1e-4, 1e12] {
+            let back: f64 = fmt_value(x).parse().unwrap();
+            assert!((back - x).abs() <= 1e-5 * x.abs(), "{x}: {}", fmt_value(x));
+        }
+    }
+
+    #[test]
+    fn huge_and_tiny_values_have_the_statistics_of_ordinary_ones_in_other_units() {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+        let cand = [3.1, 3.4, 2.9];
+        let inc = [2.0, 2.3, 1.8, 2.1];
+        let c = Sample::of(&cand).unwrap();
+        let i = Sample::of(&inc).unwrap();
+        let noise = pooled_noise(&[c, i]).unwrap();
+        let plain = welch_sides(&c, &i, (Some(noise), None), c.mean - i.mean, 0.1);
+        for unit in [1e160, 1e-160, 1e300, 1e-300] {
+            let scaled =
+                |xs: &[f64]| Sample::of(&xs.iter().map(|x| x * unit).collect::<Vec<_>>()).unwrap();
+            let (cs, is) = (scaled(&cand), scaled(&inc));
+            assert!(
+                close(cs.mean, c.mean * unit) && close(cs.sd, c.sd * unit),
+                "{unit}: {cs:?}"
+            );
+            let ns = pooled_noise(&[cs, is]).unwrap();
+            assert!(
+                close(ns.sd, noise.sd * unit) && ns.df == noise.df,
+                "{unit}: {ns:?}"
+            );
+            let w = welch_sides(&cs, &is, (Some(ns), None), cs.mean - is.mean, 0.1 * unit);
+            assert!(
+                close(w.t, plain.t) && close(w.df, plain.df),
+                "{unit}: {w:?} vs {plain:?}"
+            );
+            assert!(
+                close(w.p, plain.p) && close(w.se, plain.se * unit),
+                "{unit}: {w:?}"
+            );
+            assert!(w.p < 0.01, "a clear gain stays clear at {unit}: {w:?}");
+        }
     }
 
     #[test]

@@ -158,10 +158,19 @@ proptest! {
             prop_assert_eq!(cols[0].len(), 7);
             prop_assert_eq!(cols[0], &commit[..7]);
 
-            prop_assert!(six_decimals(cols[1]), "metric {:?}", cols[1]);
+            // Six decimals as autoresearch writes them, or (beyond 1e-4..1e12, where that
+            // would read 0.000000 or run to hundreds of digits) six significant digits with
+            // an exponent; a float either way.
+            prop_assert!(
+                six_decimals(cols[1])
+                    || cols[1].split_once('e').is_some_and(|(m, _)| six_decimals(&format!("{m}0"))),
+                "metric {:?}",
+                cols[1]
+            );
+            prop_assert!(cols[1].parse::<f64>().is_ok_and(f64::is_finite), "metric {:?}", cols[1]);
             let crashed = matches!(verdict, Verdict::Crashed | Verdict::Timeout);
             let want = match e.metrics.get(&primary) {
-                Some(v) if v.is_finite() && !crashed => format!("{v:.6}"),
+                Some(v) if v.is_finite() && !crashed => autolab_core::stats::fmt_value(*v),
                 _ => "0.000000".to_string(),
             };
             prop_assert_eq!(cols[1], want.as_str());

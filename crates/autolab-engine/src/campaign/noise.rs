@@ -86,8 +86,10 @@ impl Verdicts<'_, '_> {
                 return self.queue_confirmation(row, json!({"noise_run": cand.n}), stats);
             }
             let reason = format!(
-                "baseline: {} runs, mean {:.6}, sd {:.6}",
-                cand.n, cand.mean, cand.sd
+                "baseline: {} runs, mean {}, sd {}",
+                cand.n,
+                autolab_core::stats::fmt_value(cand.mean),
+                autolab_core::stats::fmt_value(cand.sd)
             );
             let ch = Changes {
                 score: Some(cand.mean),
@@ -168,9 +170,9 @@ impl Verdicts<'_, '_> {
             Call::Better => (
                 Verdict::Kept,
                 format!(
-                    "beats #{} by {:.6} (p = {} < {}, n = {} vs {})",
+                    "beats #{} by {} (p = {} < {}, n = {} vs {})",
                     inc.number,
-                    cmp.gain,
+                    autolab_core::stats::fmt_value(cmp.gain),
                     autolab_core::stats::fmt_p(cmp.p),
                     autolab_core::stats::fmt_p(alpha),
                     cand.n,

@@ -114,11 +114,13 @@ pub fn call(
                 String::new()
             };
             Call::NotBetter(format!(
-                "no gain beyond min_delta {min_delta} (gain {gain:.6}){added}"
+                "no gain beyond min_delta {min_delta} (gain {}){added}",
+                stats::fmt_value(gain)
             ))
         } else {
             Call::NotBetter(format!(
-                "gain {gain:.6} is within noise (p = {}, needs < {})",
+                "gain {} is within noise (p = {}, needs < {})",
+                stats::fmt_value(gain),
                 stats::fmt_p(cmp.p),
                 stats::fmt_p(alpha)
             ))

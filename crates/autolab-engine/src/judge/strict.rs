@@ -4,6 +4,7 @@
 
 use autolab_core::config::Goal;
 use autolab_core::score;
+use autolab_core::stats::fmt_value;
 
 /// The incumbent a candidate is judged against.
 #[derive(Debug, Clone, Copy)]
@@ -55,8 +56,11 @@ pub fn call(
     if !score::strictly_better(score, best, goal, min_delta) {
         if lines.simplicity && lines.net < 0 && not_worse && inc.commit == Some(parent) {
             return StrictCall::Simpler(format!(
-                "score {score:.6} is not worse than #{} ({best:.6}) with {} line(s) fewer",
-                inc.number, -lines.net
+                "score {} is not worse than #{} ({}) with {} line(s) fewer",
+                fmt_value(score),
+                inc.number,
+                fmt_value(best),
+                -lines.net
             ));
         }
         let added = if lines.net > 0 {
@@ -65,14 +69,18 @@ pub fn call(
             String::new()
         };
         StrictCall::Discard(format!(
-            "score {score:.6} does not beat #{} ({best:.6}, {}){added}",
+            "score {} does not beat #{} ({}, {}){added}",
+            fmt_value(score),
             inc.number,
+            fmt_value(best),
             goal.as_str()
         ))
     } else if inc.commit == Some(parent) {
         StrictCall::Keep(format!(
-            "score {score:.6} beats #{} ({best:.6})",
-            inc.number
+            "score {} beats #{} ({})",
+            fmt_value(score),
+            inc.number,
+            fmt_value(best)
         ))
     } else {
         StrictCall::MoveOnto

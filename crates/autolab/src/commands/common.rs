@@ -83,7 +83,7 @@ pub fn experiment_json(tag: &str, e: &Experiment, runs: u32) -> Value {
 
 pub fn fmt_score(x: Option<f64>) -> String {
     match x {
-        Some(v) if v.is_finite() => format!("{v:.6}"),
+        Some(v) if v.is_finite() => autolab_core::stats::fmt_value(v),
         Some(v) => format!("{v}"),
         None => "-".into(),
     }

@@ -150,6 +150,13 @@ fn minimize(x: &[Vec<f64>], y: &[f64], scale: &[f64], start: Vec<f64>) -> Option
 
 /// Targets standardized: (y − mean) / sd, with the mean and sd.
 pub fn standardize(y: &[f64]) -> (Vec<f64>, f64, f64) {
+    let size = y.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    if autolab_core::stats::needs_rescaling(size) {
+        // Squares of scores this size overflow (or vanish): standardize them in their units.
+        let units: Vec<f64> = y.iter().map(|v| v / size).collect();
+        let (z, mean, sd) = standardize(&units);
+        return (z, mean * size, sd * size);
+    }
     let n = y.len().max(1) as f64;
     let mean = y.iter().sum::<f64>() / n;
     let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;

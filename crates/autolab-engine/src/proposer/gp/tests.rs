@@ -466,3 +466,17 @@ fn the_warps_jacobian_is_its_slope_over_the_new_spread() {
         }
     }
 }
+
+#[test]
+fn scores_too_large_to_square_are_standardized_like_ordinary_ones() {
+    let y = [3.0, -1.0, 0.5, 2.0];
+    let (z, mean, sd) = standardize(&y);
+    for unit in [1e160, 1e300, 1e-200] {
+        let big: Vec<f64> = y.iter().map(|v| v * unit).collect();
+        let (zb, mb, sb) = standardize(&big);
+        for (a, b) in z.iter().zip(&zb) {
+            assert!((a - b).abs() < 1e-12, "{unit}: {zb:?} vs {z:?}");
+        }
+        assert!((mb / unit - mean).abs() < 1e-12 && (sb / unit - sd).abs() < 1e-12);
+    }
+}

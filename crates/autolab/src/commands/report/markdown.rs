@@ -6,7 +6,7 @@ use serde_json::Value;
 
 fn num(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) if x.is_finite() => format!("{x:.6}"),
+        Some(x) if x.is_finite() => autolab_core::stats::fmt_value(x),
         _ => "-".into(),
     }
 }

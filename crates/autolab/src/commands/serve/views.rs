@@ -128,7 +128,7 @@ pub fn overview(
         "goal": goal.as_str(),
         "baseline": baseline.map(|b| fmt_score(b.score)),
         "best": best.map(|b| json!({"id": b.number, "title": b.title, "score": fmt_score(b.score)})),
-        "gain": gain.map(|g| format!("{g:.6}")),
+        "gain": gain.map(autolab_core::stats::fmt_value),
         "gain_pct": match (gain, baseline.and_then(|b| b.score)) {
             (Some(g), Some(b)) if b != 0.0 => Some(format!("{:.1}", 100.0 * g / b.abs())),
             _ => None,
