@@ -483,6 +483,10 @@ mod tests {
                 "{unit}: {w:?}"
             );
             assert!(w.p < 0.01, "a clear gain stays clear at {unit}: {w:?}");
+            assert!(
+                close(w.gain, cs.mean - is.mean),
+                "the gain in its own units: {w:?}"
+            );
         }
     }
 
