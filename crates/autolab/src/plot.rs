@@ -208,7 +208,7 @@ pub fn progress(exps: &[Experiment], goal: Goal, baseline: Option<&Experiment>) 
             if kept { 4.5 } else { 3.0 },
             if kept { "kept" } else { "other" },
             esc(&e.title),
-            esc(&format!("{s:.6}"))
+            esc(&autolab_core::stats::fmt_value(*s))
         );
         if kept && *n > 0 {
             let label: String = e.title.chars().take(LABEL_CHARS).collect();

@@ -64,7 +64,7 @@ impl Books<'_> {
                 .verdict
                 .map(|v| v.as_str().to_string())
                 .unwrap_or_else(|| e.state.as_str().to_string()),
-            score: e.score.map(|s| format!("{s:.6}")),
+            score: e.score.map(autolab_core::stats::fmt_value),
             title: e.title.clone(),
             expert: expert_of(e.row),
             reason: e.reason.clone(),

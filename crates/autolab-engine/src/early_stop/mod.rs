@@ -190,9 +190,10 @@ impl Watcher {
         self.strikes = if worse { self.strikes + 1 } else { 0 };
         (self.strikes >= self.rule.patience).then(|| {
             format!(
-                "early-stopped at step {step}: {} {value} vs {} {threshold:.6}",
+                "early-stopped at step {step}: {} {value} vs {} {}",
                 self.rule.metric,
-                self.reference.name(step)
+                self.reference.name(step),
+                autolab_core::stats::fmt_value(threshold)
             )
         })
     }

@@ -89,11 +89,13 @@ pub fn calls(h: &Halving, goal: Goal, members: &[Member], closed: bool) -> Vec<C
     out
 }
 
+/// A score without trailing zeros (an exponent form keeps its digits).
 fn short(x: f64) -> String {
-    format!("{x:.6}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_string()
+    let s = autolab_core::stats::fmt_value(x);
+    if s.contains('e') {
+        return s;
+    }
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! to the scored trials (`fit.rs`, `model.rs`) over the encoded space (`space.rs`: log-floats
 //! in log space, integers by bin, choices one-hot) — to the scores themselves or to their
 //! Yeo–Johnson warp, whichever the likelihood prefers (`warp.rs`) — and the next point
-//! maximizes log expected improvement (`acquisition.rs`). Trials still pending (proposed or running) are believed to
-//! score the model's mean there (kriging believer), so parallel slots spread out; a crashed
+//! maximizes log expected improvement (`acquisition.rs`). Trials still pending (proposed or
+//! running) are believed to score the model's mean there (kriging believer), so parallel slots spread out; a crashed
 //! trial counts as the worst score seen; a trial that is the mean of several runs gets its
 //! noise divided by their number. Everything is seeded and history-determined.
 
