@@ -2,15 +2,17 @@
 //! Matérn-5/2 process with automatic relevance determination and a learned noise term is fit
 //! to the scored trials (`fit.rs`, `model.rs`) over the encoded space (`space.rs`: log-floats
 //! in log space, integers by bin, choices one-hot) — to the scores themselves or to their
-//! Yeo–Johnson warp, whichever the likelihood prefers (`warp.rs`) — and the next point
-//! maximizes log expected improvement (`acquisition.rs`). Trials still pending (proposed or
-//! running) are believed to score the model's mean there (kriging believer), so parallel slots spread out; a crashed
-//! trial counts as the worst score seen; a trial that is the mean of several runs gets its
-//! noise divided by their number. Everything is seeded and history-determined.
+//! Yeo–Johnson warp, whichever the likelihood prefers (`warp.rs`) — with a prior mean worse
+//! than every trial (`prior.rs`), and the next point maximizes log expected improvement
+//! (`acquisition.rs`). Trials still pending (proposed or running) are believed to score the
+//! model's mean there (kriging believer), so parallel slots spread out; a crashed trial counts
+//! as the worst score seen; a trial that is the mean of several runs gets its noise divided by
+//! their number. Everything is seeded and history-determined.
 
 mod acquisition;
 mod fit;
 mod model;
+mod prior;
 mod space;
 mod warp;
 
@@ -18,6 +20,7 @@ mod warp;
 use acquisition::{log_ei, log_h};
 use fit::standardize;
 use model::Gp;
+use prior::with_pessimistic_mean;
 pub use space::width;
 use warp::fit_warped;
 
@@ -89,6 +92,7 @@ impl Sampler for GpSampler {
         let Some((gp, ys)) = fit_warped(&x, &ys, &scale) else {
             return RandomSampler.suggest(space, history, rng);
         };
+        let (gp, ys) = with_pessimistic_mean(gp, ys);
         // The bar: the best posterior mean among the scored trials.
         let n_scored = scored.len();
         let best = x[..n_scored]

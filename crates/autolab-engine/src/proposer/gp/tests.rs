@@ -480,3 +480,70 @@ fn scores_too_large_to_square_are_standardized_like_ordinary_ones() {
         assert!((mb / unit - mean).abs() < 1e-12 && (sb / unit - sd).abs() < 1e-12);
     }
 }
+
+#[test]
+fn the_prior_mean_is_the_worst_target_plus_half_the_range() {
+    assert_eq!(prior::pessimistic_mean(&[-1.0, 0.5, 2.0]), 3.5);
+    assert_eq!(prior::pessimistic_mean(&[0.25, 0.25]), 0.25);
+    // Far from every trial the process believes a score worse than any trial's; near them it
+    // still follows the trials.
+    let xs = vec![vec![0.2], vec![0.4], vec![0.6]];
+    let ys = vec![-1.0, 0.5, 2.0];
+    let gp = Gp::new(xs.clone(), ys.clone(), vec![1.0; 3], hyper(0.2, 1.0, 1e-4)).unwrap();
+    let (gp, shifted) = prior::with_pessimistic_mean(gp, ys);
+    assert_eq!(shifted, vec![-4.5, -3.0, -1.5]);
+    let far = gp.predict(&[40.0]).0;
+    let at: Vec<f64> = xs.iter().map(|x| gp.predict(x).0).collect();
+    assert!(at.iter().all(|m| *m < far), "{at:?} vs far {far}");
+    for (m, y) in at.iter().zip(&shifted) {
+        assert!((m - y).abs() < 0.01, "{m} vs {y}");
+    }
+}
+
+#[test]
+fn after_the_warm_up_a_basin_is_refined_rather_than_a_corner_visited() {
+    // Eight trials around a bowl whose bottom is at (0.45, 0.55), nothing near the edges. A
+    // process reverting to the trials' average far from them proposes near an edge (it did:
+    // (0.22, 1.0)), where it is most uncertain.
+    let space: Vec<ParamSpec> = ["a", "b"]
+        .iter()
+        .map(|n| {
+            spec(
+                n,
+                ParamKind::Float {
+                    low: 0.0,
+                    high: 1.0,
+                },
+            )
+        })
+        .collect();
+    let f = |a: f64, b: f64| (a - 0.45).powi(2) + (b - 0.55).powi(2);
+    let history: Vec<Trial> = [
+        (0.4, 0.4),
+        (0.6, 0.4),
+        (0.4, 0.6),
+        (0.6, 0.6),
+        (0.5, 0.5),
+        (0.45, 0.6),
+        (0.5, 0.4),
+        (0.55, 0.5),
+    ]
+    .into_iter()
+    .map(|(a, b)| Trial {
+        params: [("a".to_string(), json!(a)), ("b".to_string(), json!(b))]
+            .into_iter()
+            .collect(),
+        score: Some(f(a, b)),
+        ..Trial::default()
+    })
+    .collect();
+    let gp = GpSampler::new(Goal::Minimize).with_startup(6);
+    for seed in 0..8 {
+        let p = gp.suggest(&space, &history, &mut Rng::new(seed));
+        let (a, b) = (p["a"].as_f64().unwrap(), p["b"].as_f64().unwrap());
+        assert!(
+            (a - 0.45).abs() < 0.1 && (b - 0.55).abs() < 0.1,
+            "seed {seed}: ({a}, {b}) is far from the basin at (0.45, 0.55)"
+        );
+    }
+}
