@@ -13,15 +13,15 @@ use super::model::Gp;
 /// How far past the worst target the prior mean lies, in ranges of the targets.
 pub const PESSIMISM: f64 = 0.5;
 
-/// The prior mean for targets `ys` (minimized): the worst plus [`PESSIMISM`] times the range.
+/// The prior mean for targets `ys` (minimized): the worst plus [`PESSIMISM`] times the range
+/// (0, the standardized average, when there are none).
 pub fn pessimistic_mean(ys: &[f64]) -> f64 {
+    if ys.is_empty() {
+        return 0.0;
+    }
     let worst = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let best = ys.iter().copied().fold(f64::INFINITY, f64::min);
-    if worst.is_finite() && best.is_finite() {
-        worst + PESSIMISM * (worst - best)
-    } else {
-        0.0
-    }
+    worst + PESSIMISM * (worst - best)
 }
 
 /// `gp` (through targets `ys`) with the pessimistic prior mean, and its targets: the same

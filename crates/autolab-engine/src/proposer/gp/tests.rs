@@ -485,6 +485,7 @@ fn scores_too_large_to_square_are_standardized_like_ordinary_ones() {
 fn the_prior_mean_is_the_worst_target_plus_half_the_range() {
     assert_eq!(prior::pessimistic_mean(&[-1.0, 0.5, 2.0]), 3.5);
     assert_eq!(prior::pessimistic_mean(&[0.25, 0.25]), 0.25);
+    assert_eq!(prior::pessimistic_mean(&[]), 0.0);
     // Far from every trial the process believes a score worse than any trial's; near them it
     // still follows the trials.
     let xs = vec![vec![0.2], vec![0.4], vec![0.6]];
