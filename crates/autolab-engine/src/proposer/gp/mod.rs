@@ -89,10 +89,10 @@ impl Sampler for GpSampler {
             scale.push(1.0);
         }
         let (ys, _, _) = standardize(&y);
-        let Some((gp, ys)) = fit_warped(&x, &ys, &scale) else {
+        let Some((gp, _)) = fit_warped(&x, &ys, &scale) else {
             return RandomSampler.suggest(space, history, rng);
         };
-        let (gp, ys) = with_pessimistic_mean(gp, ys);
+        let gp = with_pessimistic_mean(gp);
         // The bar: the best posterior mean among the scored trials.
         let n_scored = scored.len();
         let best = x[..n_scored]
@@ -100,7 +100,7 @@ impl Sampler for GpSampler {
             .map(|p| gp.predict(p).0)
             .fold(f64::INFINITY, f64::min);
         let mut order: Vec<usize> = (0..n_scored).collect();
-        order.sort_by(|a, b| ys[*a].total_cmp(&ys[*b]));
+        order.sort_by(|a, b| gp.y[*a].total_cmp(&gp.y[*b]));
         let near: Vec<Vec<f64>> = order.iter().map(|i| x[*i].clone()).collect();
         // Kriging believer: each pending point scores the current mean there, and that score
         // counts for the bar too (so the point itself offers no improvement).

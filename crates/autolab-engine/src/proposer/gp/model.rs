@@ -109,6 +109,13 @@ impl Gp {
         })
     }
 
+    /// The same process through other targets at the same points: the covariance, and so its
+    /// factorization, does not depend on the targets.
+    pub fn retargeted(self, y: Vec<f64>) -> Gp {
+        let alpha = self.chol.solve(&DVector::from_column_slice(&y));
+        Gp { y, alpha, ..self }
+    }
+
     /// The posterior mean and variance (of the latent function, without noise) at `q`.
     pub fn predict(&self, q: &[f64]) -> (f64, f64) {
         let k = DVector::from_iterator(

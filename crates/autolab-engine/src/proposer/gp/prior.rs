@@ -24,20 +24,10 @@ pub fn pessimistic_mean(ys: &[f64]) -> f64 {
     worst + PESSIMISM * (worst - best)
 }
 
-/// `gp` (through targets `ys`) with the pessimistic prior mean, and its targets: the same
-/// hyperparameters through the targets measured from that mean, so every prediction, the bar
-/// and every believed score are in that frame. `gp` itself when the shifted process cannot be
-/// factorized (it can always: the covariance is unchanged).
-pub fn with_pessimistic_mean(gp: Gp, ys: Vec<f64>) -> (Gp, Vec<f64>) {
-    let mean = pessimistic_mean(&ys);
-    let shifted: Vec<f64> = ys.iter().map(|v| v - mean).collect();
-    match Gp::new(
-        gp.x.clone(),
-        shifted.clone(),
-        gp.scale.clone(),
-        gp.hyper.clone(),
-    ) {
-        Some(g) => (g, shifted),
-        None => (gp, ys),
-    }
+/// `gp` with the pessimistic prior mean: the same hyperparameters through its targets measured
+/// from that mean, so every prediction, the bar and every believed score are in that frame.
+pub fn with_pessimistic_mean(gp: Gp) -> Gp {
+    let mean = pessimistic_mean(&gp.y);
+    let shifted = gp.y.iter().map(|v| v - mean).collect();
+    gp.retargeted(shifted)
 }

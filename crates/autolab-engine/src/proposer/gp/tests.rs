@@ -490,9 +490,25 @@ fn the_prior_mean_is_the_worst_target_plus_half_the_range() {
     // still follows the trials.
     let xs = vec![vec![0.2], vec![0.4], vec![0.6]];
     let ys = vec![-1.0, 0.5, 2.0];
-    let gp = Gp::new(xs.clone(), ys.clone(), vec![1.0; 3], hyper(0.2, 1.0, 1e-4)).unwrap();
-    let (gp, shifted) = prior::with_pessimistic_mean(gp, ys);
+    let gp = Gp::new(xs.clone(), ys, vec![1.0; 3], hyper(0.2, 1.0, 1e-4)).unwrap();
+    let gp = prior::with_pessimistic_mean(gp);
+    let shifted = gp.y.clone();
     assert_eq!(shifted, vec![-4.5, -3.0, -1.5]);
+    // Reusing the factorization gives the process fit afresh to the shifted targets.
+    let fresh = Gp::new(
+        xs.clone(),
+        shifted.clone(),
+        vec![1.0; 3],
+        hyper(0.2, 1.0, 1e-4),
+    )
+    .unwrap();
+    for q in [0.1, 0.3, 0.5, 0.9] {
+        let (a, b) = (gp.predict(&[q]), fresh.predict(&[q]));
+        assert!(
+            (a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12,
+            "{a:?} vs {b:?}"
+        );
+    }
     let far = gp.predict(&[40.0]).0;
     let at: Vec<f64> = xs.iter().map(|x| gp.predict(x).0).collect();
     assert!(at.iter().all(|m| *m < far), "{at:?} vs far {far}");
