@@ -249,6 +249,14 @@ fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
                 "the range is [low, high] with low < high",
             ));
         }
+        if !(high - low).is_finite() {
+            return Err(hint(
+                format!(
+                    "parameter `{name}`: float range [{low}, {high}] is wider than a float holds"
+                ),
+                "narrow it, or search the magnitude with `log_float` (for positive values)",
+            ));
+        }
         ParamKind::Float { low, high }
     } else if let Some([low, high]) = s.log_float {
         if !(low.is_finite() && high.is_finite()) {

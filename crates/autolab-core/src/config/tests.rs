@@ -263,6 +263,10 @@ fn empty_ranges_are_errors_naming_the_parameter() {
         ("lr = { log_float = [0.1, 0.01] }", "empty"),
         ("lr = { int = [5, 4] }", "empty"),
         ("lr = { float = [0.0, inf] }", "not finite"),
+        (
+            "lr = { float = [-1e308, 1e308] }",
+            "wider than a float holds",
+        ),
     ] {
         let e = params_error(line);
         assert_eq!(e.key.as_deref(), Some("params.lr"), "{line}: {e:?}");

@@ -7,7 +7,8 @@
 //! (`acquisition.rs`). Trials still pending (proposed or running) are believed to score the
 //! model's mean there (kriging believer), so parallel slots spread out; a crashed trial counts
 //! as the worst score seen; a trial that is the mean of several runs gets its noise divided by
-//! their number. Everything is seeded and history-determined.
+//! their number. While every score is alike the proposals stay random. Everything is seeded
+//! and history-determined.
 
 mod acquisition;
 mod fit;
@@ -87,6 +88,11 @@ impl Sampler for GpSampler {
             x.push(c);
             y.push(worst);
             scale.push(1.0);
+        }
+        // All alike: the scores say nothing about where to look, and a process fit to them would
+        // only chase its own uncertainty, to the corners.
+        if y.iter().all(|v| *v == y[0]) {
+            return RandomSampler.suggest(space, history, rng);
         }
         let (ys, _, _) = standardize(&y);
         let Some((gp, _)) = fit_warped(&x, &ys, &scale) else {

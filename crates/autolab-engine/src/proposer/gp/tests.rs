@@ -564,3 +564,55 @@ fn after_the_warm_up_a_basin_is_refined_rather_than_a_corner_visited() {
         );
     }
 }
+
+#[test]
+fn while_every_score_is_alike_the_proposals_are_random_not_corners() {
+    let space: Vec<ParamSpec> = ["a", "b"]
+        .iter()
+        .map(|n| {
+            spec(
+                n,
+                ParamKind::Float {
+                    low: -1.0,
+                    high: 1.0,
+                },
+            )
+        })
+        .collect();
+    let flat: Vec<Trial> = [
+        (-0.5, 0.2),
+        (0.1, -0.7),
+        (0.6, 0.6),
+        (-0.2, -0.1),
+        (0.3, 0.9),
+    ]
+    .into_iter()
+    .map(|(a, b)| Trial {
+        params: [("a".to_string(), json!(a)), ("b".to_string(), json!(b))]
+            .into_iter()
+            .collect(),
+        score: Some(2.5),
+        ..Trial::default()
+    })
+    .collect();
+    let gp = GpSampler::new(Goal::Minimize).with_startup(5);
+    let on_edge = |p: &Map<String, Value>| {
+        ["a", "b"]
+            .iter()
+            .any(|k| p[*k].as_f64().unwrap().abs() > 0.999)
+    };
+    for seed in 0..6 {
+        let p = gp.suggest(&space, &flat, &mut Rng::new(seed));
+        assert_eq!(
+            p,
+            RandomSampler.suggest(&space, &flat, &mut Rng::new(seed)),
+            "seed {seed}"
+        );
+        assert!(!on_edge(&p), "seed {seed}: {p:?}");
+    }
+    // One differing score and the process takes over.
+    let mut told = flat.clone();
+    told[2].score = Some(1.0);
+    let p = gp.suggest(&space, &told, &mut Rng::new(0));
+    assert_ne!(p, RandomSampler.suggest(&space, &told, &mut Rng::new(0)));
+}
