@@ -252,7 +252,7 @@ fn spec_of(name: &str, s: RawSpec) -> Result<ParamSpec, Problem> {
         if !(high - low).is_finite() {
             return Err(hint(
                 format!(
-                    "parameter `{name}`: float range [{low}, {high}] is wider than a float holds"
+                    "parameter `{name}`: float range [{low:e}, {high:e}] is wider than a float holds"
                 ),
                 "narrow it, or search the magnitude with `log_float` (for positive values)",
             ));
